@@ -1,0 +1,3 @@
+//! Teleport's access-request API over gRPC, for plugins: no plugin logic here.
+
+pub mod wire;

@@ -1,0 +1,28 @@
+//! Generated prost/tonic code for the wire protos. Plugin code uses the typed
+//! API instead; this module is public for the testkit, which serves the same wire.
+
+#![allow(clippy::all, missing_docs)]
+
+/// Teleport package `wrappers`.
+pub mod wrappers {
+    tonic::include_proto!("wrappers");
+}
+
+/// Teleport package `types`.
+pub mod types {
+    tonic::include_proto!("types");
+}
+
+/// Teleport package `proto` (AuthService, events).
+pub mod proto {
+    tonic::include_proto!("proto");
+}
+
+/// Teleport package `teleport.users.v1` (nested so generated `super::` paths resolve).
+pub mod teleport {
+    pub mod users {
+        pub mod v1 {
+            tonic::include_proto!("teleport.users.v1");
+        }
+    }
+}

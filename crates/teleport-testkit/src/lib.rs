@@ -1,0 +1,1 @@
+//! In-process Teleport auth server for tests.
