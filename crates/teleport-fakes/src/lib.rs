@@ -1,0 +1,1 @@
+//! Fake upstream APIs on loopback.

@@ -1,0 +1,1 @@
+//! The shared plugin runtime.
