@@ -1,3 +1,22 @@
-//! Teleport's access-request API over gRPC, for plugins: no plugin logic here.
+//! Teleport's access-request API over gRPC, for plugins: credentials, dialing,
+//! ping, watching requests, plugin data with compare-and-swap, reviews.
+//! No plugin logic lives here.
 
+pub mod backoff;
+mod client;
+pub mod convert;
+pub mod credentials;
+mod dial;
+pub mod error;
+mod identity_store;
+pub mod model;
+mod watch;
 pub mod wire;
+
+pub use client::{ACCESS_REQUEST_KIND, ClientConfig, TeleportClient};
+pub use credentials::{CredentialsSource, Identity};
+pub use dial::{DialMode, DialPolicy, TELEPORT_SERVER_NAME, auth_alpn_protocol};
+pub use error::{ClientError, CredentialsError};
+pub use identity_store::expiry_warning_window;
+pub use model::*;
+pub use watch::{INIT_TIMEOUT, WatchOptions, WatchStream};

@@ -1,0 +1,451 @@
+//! `TeleportClient`: the typed API plugins call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::convert;
+use crate::credentials::{CredentialsSource, Identity};
+use crate::dial::{AUTH_PORT, DialPolicy, Dialer};
+use crate::error::ClientError;
+use crate::identity_store::{IdentityStore, Refresh, expiry_warning_window};
+use crate::model::{
+    AccessRequest, ClusterInfo, PluginDataMap, RequestFilter, ReviewSubmission, Role, StateChange,
+    User,
+};
+use crate::wire::proto::auth_service_client::AuthServiceClient;
+use crate::wire::teleport::users::v1 as users_v1;
+use crate::wire::teleport::users::v1::users_service_client::UsersServiceClient;
+use crate::wire::{proto, types};
+
+/// Plugin data of access requests lives under this resource kind.
+pub const ACCESS_REQUEST_KIND: &str = "access_request";
+/// Page size for ListAccessRequests.
+const LIST_PAGE_SIZE: i32 = 1000;
+/// Large pages of requests can exceed tonic's 4 MiB default.
+const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// How to reach Teleport and with which credentials.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// `host:port` of the auth server or proxy (port 3025 if omitted).
+    pub addr: String,
+    /// Where the identity comes from.
+    pub credentials: CredentialsSource,
+    /// Re-read the credentials this often and reconnect with renewed ones
+    /// (`refresh_identity`). New connections always re-read them anyway.
+    pub refresh_interval: Option<Duration>,
+    /// Which dial modes to try.
+    pub dial_policy: DialPolicy,
+    /// Limit for one TCP + TLS connection attempt.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A config with the defaults the Go plugins use.
+    pub fn new(addr: impl Into<String>, credentials: CredentialsSource) -> Self {
+        Self {
+            addr: addr.into(),
+            credentials,
+            refresh_interval: None,
+            dial_policy: DialPolicy::Auto,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A client for Teleport's access-request API. Cheap to clone.
+#[derive(Clone)]
+pub struct TeleportClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    identities: Arc<IdentityStore>,
+    dialer: Arc<Dialer>,
+    channel: RwLock<Channel>,
+    list_method: std::sync::atomic::AtomicU8,
+}
+
+impl TeleportClient {
+    /// Loads the credentials (failing on missing, malformed or expired ones) and
+    /// prepares a connection; the first call dials.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let port = parse_port(&config.addr)?;
+        let addr = if config
+            .addr
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            config.addr.clone()
+        } else {
+            format!("{}:{AUTH_PORT}", config.addr)
+        };
+        let identities = Arc::new(IdentityStore::load(config.credentials.clone())?);
+        let dialer = Arc::new(Dialer::new(
+            addr,
+            port,
+            config.dial_policy,
+            identities.clone(),
+            config.connect_timeout,
+        ));
+        let channel = RwLock::new(new_channel(dialer.clone()));
+        let inner = Arc::new(Inner {
+            identities,
+            dialer,
+            channel,
+            list_method: std::sync::atomic::AtomicU8::new(0),
+        });
+        if let Some(interval) = config.refresh_interval {
+            spawn_refresh(Arc::downgrade(&inner), interval);
+        }
+        Ok(Self { inner })
+    }
+
+    /// The identity currently in use.
+    pub fn identity(&self) -> Identity {
+        self.inner.identities.current()
+    }
+
+    /// Re-reads the credentials now; returns true when they changed (new
+    /// connections then use them).
+    pub fn refresh_identity(&self) -> Result<bool, ClientError> {
+        let renewed = self.inner.identities.refresh()? == Refresh::Renewed;
+        if renewed {
+            self.inner.reconnect();
+        }
+        Ok(renewed)
+    }
+
+    pub(crate) fn channel(&self) -> Channel {
+        self.inner.channel()
+    }
+
+    fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+
+    /// Pings the cluster: name, version, features.
+    pub async fn ping(&self) -> Result<ClusterInfo, ClientError> {
+        let reply = self
+            .auth()
+            .ping(proto::PingRequest {})
+            .await
+            .map_err(|s| ClientError::from_status("Ping", s))?;
+        Ok(convert::cluster_info(reply.into_inner()))
+    }
+
+    /// Lists access requests matching `filter`, with ListAccessRequests (paged)
+    /// and, on servers that lack it, GetAccessRequestsV2 then GetAccessRequests.
+    pub async fn list_access_requests(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<AccessRequest>, ClientError> {
+        use std::sync::atomic::Ordering;
+        let wire_filter = convert::to_filter(filter);
+        let start = self.inner.list_method.load(Ordering::Relaxed);
+        if start == 0 {
+            match self.list_paged(&wire_filter).await {
+                Err(ClientError::Unimplemented { .. }) => {
+                    self.inner.list_method.store(1, Ordering::Relaxed)
+                }
+                other => return other,
+            }
+        }
+        if start <= 1 {
+            match self.list_streamed(&wire_filter).await {
+                Err(ClientError::Unimplemented { .. }) => {
+                    self.inner.list_method.store(2, Ordering::Relaxed)
+                }
+                other => return other,
+            }
+        }
+        let reply = self
+            .auth()
+            .get_access_requests(wire_filter)
+            .await
+            .map_err(|s| ClientError::from_status("GetAccessRequests", s))?;
+        Ok(reply
+            .into_inner()
+            .access_requests
+            .into_iter()
+            .map(convert::access_request)
+            .collect())
+    }
+
+    async fn list_paged(
+        &self,
+        filter: &types::AccessRequestFilter,
+    ) -> Result<Vec<AccessRequest>, ClientError> {
+        let mut requests = Vec::new();
+        let mut start_key = String::new();
+        loop {
+            let page = self
+                .auth()
+                .list_access_requests(proto::ListAccessRequestsRequest {
+                    filter: Some(filter.clone()),
+                    limit: LIST_PAGE_SIZE,
+                    start_key: std::mem::take(&mut start_key),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| ClientError::from_status("ListAccessRequests", s))?
+                .into_inner();
+            requests.extend(
+                page.access_requests
+                    .into_iter()
+                    .map(convert::access_request),
+            );
+            if page.next_key.is_empty() {
+                return Ok(requests);
+            }
+            start_key = page.next_key;
+        }
+    }
+
+    async fn list_streamed(
+        &self,
+        filter: &types::AccessRequestFilter,
+    ) -> Result<Vec<AccessRequest>, ClientError> {
+        const METHOD: &str = "GetAccessRequestsV2";
+        let mut stream = self
+            .auth()
+            .get_access_requests_v2(filter.clone())
+            .await
+            .map_err(|s| ClientError::from_status(METHOD, s))?
+            .into_inner();
+        let mut requests = Vec::new();
+        while let Some(item) = stream.next().await {
+            requests.push(convert::access_request(
+                item.map_err(|s| ClientError::from_status(METHOD, s))?,
+            ));
+        }
+        Ok(requests)
+    }
+
+    /// Fetches one access request by ID; `None` when it does not exist (any more).
+    pub async fn get_access_request(&self, id: &str) -> Result<Option<AccessRequest>, ClientError> {
+        let filter = RequestFilter {
+            id: Some(id.to_owned()),
+            ..RequestFilter::default()
+        };
+        Ok(self
+            .list_access_requests(&filter)
+            .await?
+            .into_iter()
+            .find(|r| r.id == id))
+    }
+
+    /// Reads this plugin's data on an access request; `None` when it has none.
+    pub async fn get_plugin_data(
+        &self,
+        plugin: &str,
+        request_id: &str,
+    ) -> Result<Option<PluginDataMap>, ClientError> {
+        let reply = self
+            .auth()
+            .get_plugin_data(types::PluginDataFilter {
+                kind: ACCESS_REQUEST_KIND.to_owned(),
+                resource: request_id.to_owned(),
+                plugin: plugin.to_owned(),
+            })
+            .await
+            .map_err(|s| ClientError::from_status("GetPluginData", s))?;
+        Ok(convert::plugin_entry(reply.into_inner(), plugin))
+    }
+
+    /// Writes this plugin's data on an access request, but only if every key in
+    /// `expect` currently has that value ("" = absent); otherwise
+    /// [`ClientError::CompareFailed`]. A `set` value of "" deletes the key.
+    pub async fn update_plugin_data(
+        &self,
+        plugin: &str,
+        request_id: &str,
+        set: &PluginDataMap,
+        expect: &PluginDataMap,
+    ) -> Result<(), ClientError> {
+        self.auth()
+            .update_plugin_data(types::PluginDataUpdateParams {
+                kind: ACCESS_REQUEST_KIND.to_owned(),
+                resource: request_id.to_owned(),
+                plugin: plugin.to_owned(),
+                set: to_hash_map(set),
+                expect: to_hash_map(expect),
+            })
+            .await
+            .map_err(|s| ClientError::from_status("UpdatePluginData", s))?;
+        Ok(())
+    }
+
+    /// Submits a review as the plugin's own user; returns the updated request.
+    pub async fn submit_review(
+        &self,
+        review: &ReviewSubmission,
+    ) -> Result<AccessRequest, ClientError> {
+        let reply = self
+            .auth()
+            .submit_access_review(types::AccessReviewSubmission {
+                request_id: review.request_id.clone(),
+                review: Some(types::AccessReview {
+                    author: review.author.clone(),
+                    proposed_state: convert::to_request_state(review.proposed_state),
+                    reason: review.reason.clone(),
+                    // Created stays unset: the server stamps it (a zero timestamp
+                    // would read as 1970 on the Go side).
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map_err(|s| ClientError::from_status("SubmitAccessReview", s))?;
+        Ok(convert::access_request(reply.into_inner()))
+    }
+
+    /// Approves or denies a request on someone's behalf (Jira, GitLab).
+    pub async fn set_request_state(&self, change: &StateChange) -> Result<(), ClientError> {
+        self.auth()
+            .set_access_request_state(proto::RequestStateSetter {
+                id: change.request_id.clone(),
+                state: convert::to_request_state(change.state),
+                delegator: change.delegator.clone(),
+                reason: change.reason.clone(),
+                annotations: convert::to_label_values(&change.annotations),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| ClientError::from_status("SetAccessRequestState", s))?;
+        Ok(())
+    }
+
+    /// Reads a user: `teleport.users.v1` first, the legacy AuthService call on older servers.
+    pub async fn get_user(&self, name: &str) -> Result<User, ClientError> {
+        let modern = UsersServiceClient::new(self.channel())
+            .get_user(users_v1::GetUserRequest {
+                name: name.to_owned(),
+                ..Default::default()
+            })
+            .await;
+        match modern {
+            Ok(reply) => Ok(convert::user(reply.into_inner().user.unwrap_or_default())),
+            Err(status) if status.code() == tonic::Code::Unimplemented => {
+                let reply = self
+                    .auth()
+                    .get_user(proto::GetUserRequest {
+                        name: name.to_owned(),
+                        with_secrets: false,
+                    })
+                    .await
+                    .map_err(|s| ClientError::from_status("GetUser", s))?;
+                Ok(convert::user(reply.into_inner()))
+            }
+            Err(status) => Err(ClientError::from_status("UsersService/GetUser", status)),
+        }
+    }
+
+    /// Reads a role.
+    pub async fn get_role(&self, name: &str) -> Result<Role, ClientError> {
+        let reply = self
+            .auth()
+            .get_role(proto::GetRoleRequest {
+                name: name.to_owned(),
+            })
+            .await
+            .map_err(|s| ClientError::from_status("GetRole", s))?;
+        Ok(convert::role(reply.into_inner()))
+    }
+
+    /// Deletes a request (tests and tools; plugins never do).
+    pub async fn delete_access_request(&self, id: &str) -> Result<(), ClientError> {
+        self.auth()
+            .delete_access_request(proto::RequestId { id: id.to_owned() })
+            .await
+            .map_err(|s| ClientError::from_status("DeleteAccessRequest", s))?;
+        Ok(())
+    }
+
+    pub(crate) fn auth_client(&self) -> AuthServiceClient<Channel> {
+        self.auth()
+    }
+}
+
+impl Inner {
+    fn channel(&self) -> Channel {
+        self.channel
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Future calls use fresh connections (and so the current identity).
+    fn reconnect(&self) {
+        let channel = new_channel(self.dialer.clone());
+        *self.channel.write().unwrap_or_else(|p| p.into_inner()) = channel;
+    }
+}
+
+fn new_channel(dialer: Arc<Dialer>) -> Channel {
+    Endpoint::from_static("http://teleport.cluster.local")
+        // Teleport's auth server sends GOAWAY to clients pinging more often than once a minute.
+        .http2_keep_alive_interval(Duration::from_secs(60))
+        .keep_alive_timeout(Duration::from_secs(30))
+        .keep_alive_while_idle(true)
+        .connect_with_connector_lazy(tower::service_fn(move |_uri| {
+            let dialer = dialer.clone();
+            async move { dialer.connect().await }
+        }))
+}
+
+/// Re-reads the credentials every `interval`; on renewal, switches to fresh
+/// connections. Also warns ahead of expiry. Ends when the client is dropped.
+fn spawn_refresh(inner: Weak<Inner>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            match inner.identities.refresh() {
+                Ok(Refresh::Renewed) => inner.reconnect(),
+                Ok(Refresh::Unchanged) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot reload Teleport credentials; keeping the previous ones")
+                }
+            }
+            let identity = inner.identities.current();
+            if identity.remaining() <= expiry_warning_window(&identity) {
+                tracing::warn!(
+                    user = identity.username(),
+                    not_after = %identity.not_after(),
+                    "the Teleport certificate expires soon and has not been renewed"
+                );
+            }
+        }
+    });
+}
+
+fn parse_port(addr: &str) -> Result<u16, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidAddress {
+        addr: addr.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if addr.trim().is_empty() || addr.contains("://") || addr.contains('/') {
+        return Err(invalid(
+            "expected host:port, e.g. teleport.example.com:443 or auth.example.com:3025",
+        ));
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !host.ends_with(':') => port
+            .parse()
+            .map_err(|_| invalid("the port is not a number from 1 to 65535")),
+        _ => Ok(AUTH_PORT),
+    }
+}
+
+fn to_hash_map(map: &BTreeMap<String, String>) -> std::collections::HashMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
