@@ -20,3 +20,5 @@ pub use error::{ClientError, CredentialsError};
 pub use identity_store::expiry_warning_window;
 pub use model::*;
 pub use watch::{INIT_TIMEOUT, WatchOptions, WatchStream};
+#[cfg(test)]
+mod golden_tests;
