@@ -1,1 +1,13 @@
-//! Fake upstream APIs on loopback.
+//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, Jira, GitLab, Mailgun later) on loopback.
+//!
+//! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
+//! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
+//! shared fault injection from [`control`] (latency, 429/5xx, rate limits, call counts)
+//! plus down/up on the same port from [`server`].
+
+pub mod control;
+pub mod server;
+pub mod slack;
+
+pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use slack::{FakeSlack, FakeSlackOptions};
