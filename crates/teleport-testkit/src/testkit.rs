@@ -1,0 +1,304 @@
+//! The `Testkit` handle: configuration, start, stop and restart on the same ports.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::ca::{CaKind, CertAuthority};
+use crate::error::{Error, Result};
+use crate::identity::{Identity, IdentityRequest};
+use crate::shared::{Config, Shared};
+use crate::state::State;
+use crate::{proxy, server};
+
+/// Teleport version reported by Ping unless configured otherwise.
+pub const DEFAULT_SERVER_VERSION: &str = "18.0.0";
+/// Events buffered per watch stream before the stream is closed for falling behind.
+pub const DEFAULT_WATCH_BUFFER: usize = 1024;
+/// How long `stop` waits for its tasks before aborting them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Options for [`Testkit`]; see [`Testkit::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call .start().await"]
+pub struct TestkitBuilder {
+    cluster_name: String,
+    server_version: String,
+    advanced_workflows: bool,
+    proxy_public_addr: Option<String>,
+    with_proxy: bool,
+    watch_buffer: usize,
+    go_zero_timestamps: bool,
+}
+
+impl Default for TestkitBuilder {
+    fn default() -> Self {
+        TestkitBuilder {
+            cluster_name: "example.com".to_owned(),
+            server_version: DEFAULT_SERVER_VERSION.to_owned(),
+            advanced_workflows: false,
+            proxy_public_addr: None,
+            with_proxy: false,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
+            go_zero_timestamps: true,
+        }
+    }
+}
+
+impl TestkitBuilder {
+    /// Cluster name: CA subjects, Ping, the proxy's ALPN route. Default `example.com`.
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = name.into();
+        self
+    }
+
+    /// Ping's `ServerVersion`. Default `18.0.0`.
+    pub fn server_version(mut self, version: impl Into<String>) -> Self {
+        self.server_version = version.into();
+        self
+    }
+
+    /// Ping's `Features.AdvancedAccessWorkflows`. Default false.
+    pub fn advanced_workflows(mut self, enabled: bool) -> Self {
+        self.advanced_workflows = enabled;
+        self
+    }
+
+    /// Ping's `ProxyPublicAddr`. Default: the proxy listener's address when there is one,
+    /// else empty.
+    pub fn proxy_public_addr(mut self, addr: impl Into<String>) -> Self {
+        self.proxy_public_addr = Some(addr.into());
+        self
+    }
+
+    /// Also start the TLS-routing proxy listener. Default false.
+    pub fn with_proxy(mut self, enabled: bool) -> Self {
+        self.with_proxy = enabled;
+        self
+    }
+
+    /// Events buffered per watch stream before it is closed with UNKNOWN "watch buffer
+    /// overflow" (Teleport closes watchers that fall behind). Default 1024.
+    pub fn watch_buffer(mut self, events: usize) -> Self {
+        self.watch_buffer = events;
+        self
+    }
+
+    /// Write unset non-nullable timestamps (request `Created`/`Expires`/`MaxDuration`/
+    /// `SessionTTL`, review `Created`, user `Expires`) as year 1 like Go does, instead of
+    /// omitting them. Default true, so clients meet what real Teleport sends.
+    pub fn go_zero_timestamps(mut self, enabled: bool) -> Self {
+        self.go_zero_timestamps = enabled;
+        self
+    }
+
+    /// Creates the CAs, binds `127.0.0.1:0` (and the proxy) and starts serving.
+    pub async fn start(self) -> Result<Testkit> {
+        let host_ca = CertAuthority::new(&self.cluster_name, CaKind::Host)?;
+        let user_ca = CertAuthority::new(&self.cluster_name, CaKind::User)?;
+        let tls = server::tls_config(&host_ca, &user_ca)?;
+        let auth = TcpListener::bind("127.0.0.1:0").await?;
+        let auth_addr = auth.local_addr()?;
+        let proxy = match self.with_proxy {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let proxy_addr = proxy.as_ref().map(TcpListener::local_addr).transpose()?;
+        let proxy_public_addr = self
+            .proxy_public_addr
+            .or_else(|| proxy_addr.map(|a| a.to_string()))
+            .unwrap_or_default();
+        let shared = Shared::new(
+            Config {
+                cluster_name: self.cluster_name,
+                server_version: self.server_version,
+                advanced_workflows: self.advanced_workflows,
+                proxy_public_addr,
+            },
+            State::new(self.watch_buffer, self.go_zero_timestamps),
+        );
+        let testkit = Testkit {
+            shared,
+            host_ca,
+            user_ca,
+            tls,
+            auth_addr,
+            proxy_addr,
+            running: tokio::sync::Mutex::new(None),
+        };
+        *testkit.running.lock().await = Some(testkit.spawn(auth, proxy));
+        Ok(testkit)
+    }
+}
+
+struct Running {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// An in-process Teleport auth server (and optional proxy) on 127.0.0.1 over mutual TLS.
+///
+/// Dropping it stops the server. State (requests, plugin data, users, roles, counters)
+/// lives as long as the `Testkit`, across [`stop`](Self::stop) and
+/// [`restart`](Self::restart).
+pub struct Testkit {
+    pub(crate) shared: Arc<Shared>,
+    host_ca: CertAuthority,
+    user_ca: CertAuthority,
+    tls: Arc<ServerConfig>,
+    auth_addr: SocketAddr,
+    proxy_addr: Option<SocketAddr>,
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl std::fmt::Debug for Testkit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Testkit")
+            .field("cluster_name", &self.cluster_name())
+            .field("auth_addr", &self.auth_addr)
+            .field("proxy_addr", &self.proxy_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Testkit {
+    /// Options: cluster name, version, features, proxy.
+    pub fn builder() -> TestkitBuilder {
+        TestkitBuilder::default()
+    }
+
+    /// Starts with the defaults (`example.com`, no proxy).
+    pub async fn start() -> Result<Testkit> {
+        Self::builder().start().await
+    }
+
+    /// The auth listener (direct mTLS gRPC).
+    pub fn auth_addr(&self) -> SocketAddr {
+        self.auth_addr
+    }
+
+    /// The TLS-routing proxy listener, when started `with_proxy(true)`.
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy_addr
+    }
+
+    /// The cluster name.
+    pub fn cluster_name(&self) -> &str {
+        &self.shared.config.cluster_name
+    }
+
+    /// The host CA certificate PEM (what clients trust for the server).
+    pub fn host_ca_pem(&self) -> &str {
+        self.host_ca.cert_pem()
+    }
+
+    /// The host CA (signs the auth server certificate).
+    pub fn host_ca(&self) -> &CertAuthority {
+        &self.host_ca
+    }
+
+    /// The user CA (signs client identities; the only CA the server trusts for clients).
+    pub fn user_ca(&self) -> &CertAuthority {
+        &self.user_ca
+    }
+
+    /// Issues a client identity signed by this cluster's user CA.
+    pub fn issue_identity(&self, request: &IdentityRequest) -> Result<Identity> {
+        self.user_ca.issue_identity(request, &self.host_ca)
+    }
+
+    /// Issues an identity from a fresh, unrelated user CA with the same cluster name: it
+    /// trusts this server, but this server refuses it.
+    pub fn foreign_identity(&self, request: &IdentityRequest) -> Result<Identity> {
+        CertAuthority::new(self.cluster_name(), CaKind::User)?
+            .issue_identity(request, &self.host_ca)
+    }
+
+    /// True between start/restart and stop.
+    pub async fn is_running(&self) -> bool {
+        self.running.lock().await.is_some()
+    }
+
+    /// Stops serving: closes the listeners, cuts every live connection (clients see the
+    /// outage) and ends open watch streams. State is kept. Idempotent.
+    pub async fn stop(&self) {
+        let Some(running) = self.running.lock().await.take() else {
+            return;
+        };
+        running.stop.cancel();
+        self.shared.mutate(|state| {
+            state
+                .watchers
+                .close_all(Some(Status::unavailable("testkit stopped")))
+        });
+        for mut task in running.tasks {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+
+    /// Stops (if running) and serves again on the same ports with the same state and CAs.
+    pub async fn restart(&self) -> Result<()> {
+        self.stop().await;
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Ok(()); // a concurrent restart won
+        }
+        let auth = bind_again(self.auth_addr).await?;
+        let proxy = match self.proxy_addr {
+            Some(addr) => Some(bind_again(addr).await?),
+            None => None,
+        };
+        *running = Some(self.spawn(auth, proxy));
+        Ok(())
+    }
+
+    fn spawn(&self, auth: TcpListener, proxy: Option<TcpListener>) -> Running {
+        let stop = CancellationToken::new();
+        let mut tasks = vec![server::spawn(
+            auth,
+            Arc::clone(&self.tls),
+            Arc::clone(&self.shared),
+            stop.clone(),
+        )];
+        if let Some(proxy) = proxy {
+            tasks.push(proxy::spawn(
+                proxy,
+                self.auth_addr,
+                self.cluster_name().to_owned(),
+                stop.clone(),
+            ));
+        }
+        Running { stop, tasks }
+    }
+}
+
+impl Drop for Testkit {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.get_mut().take() {
+            running.stop.cancel();
+        }
+    }
+}
+
+/// Binds a just-released port, retrying briefly in case the kernel is still letting go.
+async fn bind_again(addr: SocketAddr) -> Result<TcpListener> {
+    let mut attempt = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) if attempt < 50 && error.kind() == std::io::ErrorKind::AddrInUse => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => return Err(Error::Io(error)),
+        }
+    }
+}
