@@ -72,8 +72,11 @@ impl State {
             return Err(Status::invalid_argument("missing parameter set"));
         }
         let key = (params.kind.clone(), params.resource.clone());
+        let existing = self.plugin_data.get(&key);
+        // The request must exist only when its plugin data is first created; existing data
+        // stays writable after the request is gone, as in Teleport.
         let expires = match params.kind.as_str() {
-            KIND_ACCESS_REQUEST => {
+            KIND_ACCESS_REQUEST if existing.is_none() => {
                 let request = self
                     .requests
                     .get(&params.resource)
@@ -85,9 +88,9 @@ impl State {
                     .and_then(timestamps::to_system)
                     .map(|at| Timestamp::from(at + AFTER_REQUEST_EXPIRY))
             }
+            KIND_ACCESS_REQUEST => None,
             _ => Some(Timestamp::from(SystemTime::now() + ACCESS_LIST_TTL)),
         };
-        let existing = self.plugin_data.get(&key);
         let current = existing
             .and_then(|d| d.spec.as_ref())
             .and_then(|s| s.entries.get(&params.plugin))

@@ -260,3 +260,39 @@ async fn tests_can_wait_for_a_key_written_by_a_client() {
         .unwrap_err();
     assert!(matches!(missing, teleport_testkit::Error::Timeout(..)));
 }
+
+/// Plugins record `resolution=EXPIRED` after the DELETE event, when the request is gone.
+#[tokio::test]
+async fn existing_data_stays_writable_after_the_request_expires() {
+    let kit = common::kit().await;
+    let mut bot = client(&kit, "access-plugin").await;
+    let id = id_of(&kit.create_request("alice", &["editor"], "").unwrap());
+    bot.update_plugin_data(update(&id, "slack", &[("user", "alice")], &[]))
+        .await
+        .unwrap();
+    kit.expire(&id).unwrap();
+    bot.update_plugin_data(update(
+        &id,
+        "slack",
+        &[("resolution", "EXPIRED")],
+        &[("resolution", "")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        kit.plugin_data(&id, "slack").unwrap()["resolution"],
+        "EXPIRED"
+    );
+    let status = bot
+        .update_plugin_data(update(&id, "email", &[("x", "y")], &[]))
+        .await;
+    assert!(
+        status.is_ok(),
+        "the object exists, so another plugin's entry may be added"
+    );
+    let gone = bot
+        .update_plugin_data(update("never-existed", "slack", &[("x", "y")], &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
