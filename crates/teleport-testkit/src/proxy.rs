@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::client_hello::{self, MAX_HELLO};
+use crate::server::next_connection;
 
 /// ALPN prefix of Teleport's auth route.
 pub const AUTH_ALPN_PREFIX: &str = "teleport-auth@";
@@ -47,18 +48,7 @@ pub(crate) fn spawn(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let client = tokio::select! {
-                _ = stop.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((client, _)) => client,
-                    Err(error) => {
-                        tracing::debug!(%error, "proxy accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
-            };
+        while let Some(client) = next_connection(&listener, &stop).await {
             let stop = stop.clone();
             let cluster_name = cluster_name.clone();
             tokio::spawn(async move {

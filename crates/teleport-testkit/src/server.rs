@@ -90,18 +90,7 @@ async fn accept_loop(
     connections: mpsc::Sender<io::Result<KillableIo>>,
     stop: CancellationToken,
 ) {
-    loop {
-        let tcp = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
-                Err(error) => {
-                    tracing::debug!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some(tcp) = next_connection(&listener, &stop).await {
         let acceptor = acceptor.clone();
         let connections = connections.clone();
         let stop = stop.clone();
@@ -120,6 +109,26 @@ async fn accept_loop(
             };
             let _ = connections.send(Ok(KillableIo::new(tls, stop))).await;
         });
+    }
+}
+
+/// The next accepted connection, or `None` once `stop` fires. Accept errors (e.g. out of
+/// file descriptors) are retried after a short pause rather than ending the listener.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    stop: &CancellationToken,
+) -> Option<TcpStream> {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => return Some(tcp),
+                Err(error) => {
+                    tracing::debug!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
     }
 }
 
