@@ -1,0 +1,1 @@
+//! The command line every plugin binary shares: `start`, `configure`, `version`.

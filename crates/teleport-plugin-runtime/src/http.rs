@@ -1,0 +1,1 @@
+//! Outbound HTTPS clients (reqwest, hyper) built on the runtime's rustls configuration.

@@ -1,0 +1,1 @@
+//! Log setup from the `[log]` section.

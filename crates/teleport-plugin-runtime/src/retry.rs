@@ -1,0 +1,1 @@
+//! The shared send policy: backoff, retry classification and the retry loop.

@@ -1,0 +1,1 @@
+//! Outbound TLS configuration: system roots plus an optional extra CA, ring provider.
