@@ -162,11 +162,17 @@ async fn watch_once(
     Ended::Retry("the watch stream ended".into())
 }
 
+/// Only errors that a reconnect cannot fix (the plugin's role, the server's
+/// version) end the watch; anything else — including a stream the server
+/// closed because the consumer lagged — is retried.
 fn classify(error: ClientError) -> Ended {
-    if error.is_connection_problem() {
-        Ended::Retry(error.to_string())
-    } else {
-        Ended::Fatal(error)
+    match error {
+        ClientError::AccessDenied { .. } | ClientError::Unimplemented { .. } => Ended::Fatal(error),
+        ClientError::Other {
+            code: tonic::Code::InvalidArgument,
+            ..
+        } => Ended::Fatal(error),
+        other => Ended::Retry(other.to_string()),
     }
 }
 

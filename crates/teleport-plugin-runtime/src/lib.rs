@@ -1,8 +1,15 @@
 //! The shared plugin runtime: what every Teleport access-request plugin binary is built on.
 
+pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod http;
 pub mod logging;
+pub mod messaging;
+pub mod metrics;
+pub mod ops;
 pub mod retry;
+pub mod state;
 pub mod tls;
+pub mod watcher;

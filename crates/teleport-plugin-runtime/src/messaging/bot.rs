@@ -1,0 +1,144 @@
+//! What a messaging plugin implements: resolve recipients, send, reply, update.
+
+use std::future::Future;
+use std::time::Duration;
+
+use teleport_client::{AccessRequest, AccessReview};
+
+use crate::state::{MessageCodec, Resolution};
+
+/// A resolved recipient: a chat channel, a user's DM, an e-mail address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Recipient {
+    /// What messages are sent to (channel ID, user ID, address); also the
+    /// de-duplication key and what the state stores.
+    pub id: String,
+}
+
+/// The status line of a request's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for reviews.
+    Pending,
+    /// Resolved.
+    Resolved(Resolution),
+}
+
+/// Everything a bot needs to render a request's message.
+#[derive(Clone, Debug)]
+pub struct RequestView {
+    /// The request as last seen (for a deleted request: as stored when first sent).
+    pub request: AccessRequest,
+    /// The cluster name.
+    pub cluster: String,
+    /// `https://<proxy>/web/requests/` base when the cluster has advanced access workflows.
+    pub web_base: Option<String>,
+    /// The status to show.
+    pub status: Status,
+    /// The resolution reason to show.
+    pub resolve_reason: String,
+}
+
+impl RequestView {
+    /// The link to the request in Teleport's web UI, if the cluster has one.
+    pub fn link(&self) -> Option<String> {
+        self.web_base.as_ref().map(|base| {
+            let mut url = base.trim_end_matches('/').to_owned();
+            url.push_str("/web/requests/");
+            url.push_str(&escape_path_segment(&self.request.id));
+            url
+        })
+    }
+}
+
+fn escape_path_segment(segment: &str) -> String {
+    let mut out = String::new();
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Why a send failed, and whether trying again may help.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later (rate limited, 5xx, network): `retry_after` when the
+    /// service said how long to wait.
+    #[error("temporary failure: {message}")]
+    Transient {
+        /// What happened.
+        message: String,
+        /// The service's Retry-After.
+        retry_after: Option<Duration>,
+    },
+    /// Trying again will not help (unknown channel, bad recipient, ...).
+    #[error("permanent failure: {message}")]
+    Permanent {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl SendError {
+    /// A transient error without a Retry-After.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::Permanent {
+            message: message.into(),
+        }
+    }
+}
+
+/// A messaging integration. Every method is one outbound action; retries,
+/// de-duplication and state are the runtime's job.
+pub trait MessagingBot: MessageCodec + Send + Sync + 'static {
+    /// Turns a configured or suggested recipient (channel name, e-mail, ...)
+    /// into one the bot can send to; `Ok(None)` when it does not exist (skipped
+    /// with a warning).
+    fn resolve_recipient(
+        &self,
+        raw: &str,
+    ) -> impl Future<Output = Result<Option<Recipient>, SendError>> + Send;
+
+    /// Sends the request's first message to one recipient.
+    fn send_request(
+        &self,
+        recipient: &Recipient,
+        view: &RequestView,
+    ) -> impl Future<Output = Result<Self::Message, SendError>> + Send;
+
+    /// Relays one review under a sent message (thread reply, e-mail reply, note).
+    fn send_review(
+        &self,
+        message: &Self::Message,
+        view: &RequestView,
+        review: &AccessReview,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Rewrites a sent message with the request's final status.
+    fn update_message(
+        &self,
+        message: &Self::Message,
+        view: &RequestView,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Tells the requester the decision; `Ok(false)` when the requester cannot
+    /// be reached through this bot (nothing was sent).
+    fn notify_requester(
+        &self,
+        _view: &RequestView,
+    ) -> impl Future<Output = Result<bool, SendError>> + Send {
+        async { Ok(false) }
+    }
+}

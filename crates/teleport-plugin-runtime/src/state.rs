@@ -1,0 +1,458 @@
+//! The per-request message state kept in Teleport plugin data, in the Go
+//! plugins' keys and encodings so that state written by a Go plugin is read
+//! and continued after an upgrade (and the other way round).
+//!
+//! Go keys: `user`, `roles` (comma-joined), `request_reason`, `reviews_count`
+//! ("" for 0), `resolution` (`""|APPROVED|DENIED|EXPIRED|PROMOTED`),
+//! `resolve_reason`, and the plugin's message list (`messages` =
+//! `channel/id,...` for chat plugins, `email_threads` for e-mail).
+//! Our additions, which Go plugins ignore: `claim` (the lease of the replica
+//! working on the request), `recipients`, `sent_to`, `failed_to` (broadcast
+//! progress per recipient), `review_cursor`, `synced` and
+//! `requester_notified`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use teleport_client::{PluginDataMap, RequestState};
+
+/// The final status of a request as stored in `resolution`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Resolution {
+    /// Approved.
+    Approved,
+    /// Denied.
+    Denied,
+    /// Expired or deleted while pending.
+    Expired,
+    /// Promoted to an access list.
+    Promoted,
+}
+
+impl Resolution {
+    /// The stored tag.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Approved => "APPROVED",
+            Self::Denied => "DENIED",
+            Self::Expired => "EXPIRED",
+            Self::Promoted => "PROMOTED",
+        }
+    }
+
+    /// Reads a stored tag (any case, as Go plugins wrote both).
+    pub fn parse(tag: &str) -> Option<Self> {
+        match tag.to_ascii_uppercase().as_str() {
+            "APPROVED" => Some(Self::Approved),
+            "DENIED" => Some(Self::Denied),
+            "EXPIRED" => Some(Self::Expired),
+            "PROMOTED" => Some(Self::Promoted),
+            _ => None,
+        }
+    }
+
+    /// The resolution a request state means, if resolved.
+    pub fn from_state(state: RequestState) -> Option<Self> {
+        match state {
+            RequestState::Approved => Some(Self::Approved),
+            RequestState::Denied => Some(Self::Denied),
+            RequestState::Promoted => Some(Self::Promoted),
+            _ => None,
+        }
+    }
+}
+
+/// How a plugin's sent-message references are stored.
+pub trait MessageCodec {
+    /// A reference to one sent message (channel + id, e-mail thread, ...).
+    type Message: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static;
+    /// The plugin-data key holding the comma-joined list (`messages`).
+    const MESSAGES_KEY: &'static str;
+    /// Encodes one reference; must not contain a comma.
+    fn encode(message: &Self::Message) -> String;
+    /// Decodes one reference.
+    fn decode(text: &str) -> Option<Self::Message>;
+    /// Reads a single message stored under the Go plugins' legacy keys.
+    fn decode_legacy(_data: &PluginDataMap) -> Option<Self::Message> {
+        None
+    }
+}
+
+/// Which replica is working on a request, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The replica's identifier.
+    pub owner: String,
+    /// When the lease lapses (another replica may then take over).
+    pub until: SystemTime,
+}
+
+impl Lease {
+    fn encode(&self) -> String {
+        let millis = self
+            .until
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        format!("{} {millis}", self.owner)
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let (owner, millis) = text.rsplit_once(' ')?;
+        let millis: u64 = millis.parse().ok()?;
+        Some(Self {
+            owner: owner.to_owned(),
+            until: UNIX_EPOCH + Duration::from_millis(millis),
+        })
+    }
+
+    /// Whether another replica holds it now.
+    pub fn held_by_other(&self, me: &str, now: SystemTime) -> bool {
+        self.owner != me && self.until > now
+    }
+}
+
+/// The message state of one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageState<M> {
+    /// The requester.
+    pub user: String,
+    /// The requested roles.
+    pub roles: Vec<String>,
+    /// The request reason.
+    pub request_reason: String,
+    /// How many reviews have been relayed to every message.
+    pub reviews_count: usize,
+    /// The final status, once decided.
+    pub resolution: Option<Resolution>,
+    /// The reason given with the resolution.
+    pub resolve_reason: String,
+    /// Every message sent for the request.
+    pub messages: Vec<M>,
+    /// The lease of the replica currently working on the request.
+    pub claim: Option<Lease>,
+    /// The resolved recipients the broadcast must reach; `None` when not yet
+    /// computed (or written by a Go plugin, which broadcasts in one go).
+    pub recipients: Option<Vec<String>>,
+    /// Recipients the broadcast reached.
+    pub sent_to: Vec<String>,
+    /// Recipients the broadcast gave up on (permanent errors).
+    pub failed_to: Vec<String>,
+    /// For the review being relayed (`reviews_count`), how many messages already got it.
+    pub review_cursor: usize,
+    /// The resolution every message has been updated to.
+    pub synced: Option<Resolution>,
+    /// The requester has been told the decision.
+    pub requester_notified: bool,
+}
+
+const KEYS: [&str; 12] = [
+    "user",
+    "roles",
+    "request_reason",
+    "reviews_count",
+    "resolution",
+    "resolve_reason",
+    "claim",
+    "recipients",
+    "sent_to",
+    "failed_to",
+    "review_cursor",
+    "synced",
+];
+const REQUESTER_NOTIFIED: &str = "requester_notified";
+
+impl<M> MessageState<M> {
+    /// A fresh state for a request.
+    pub fn new(user: &str, roles: &[String], request_reason: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            roles: roles.to_vec(),
+            request_reason: request_reason.to_owned(),
+            reviews_count: 0,
+            resolution: None,
+            resolve_reason: String::new(),
+            messages: Vec::new(),
+            claim: None,
+            recipients: None,
+            sent_to: Vec::new(),
+            failed_to: Vec::new(),
+            review_cursor: 0,
+            synced: None,
+            requester_notified: false,
+        }
+    }
+
+    /// Whether every recipient has been handled. A state without a recipient
+    /// list counts as broadcast when it has messages (a Go plugin's record).
+    pub fn broadcast_done(&self) -> bool {
+        match &self.recipients {
+            Some(all) => all
+                .iter()
+                .all(|r| self.sent_to.contains(r) || self.failed_to.contains(r)),
+            None => !self.messages.is_empty(),
+        }
+    }
+
+    /// Recipients still waiting for the broadcast.
+    pub fn unsent_recipients(&self) -> Vec<String> {
+        self.recipients
+            .iter()
+            .flatten()
+            .filter(|r| !self.sent_to.contains(r) && !self.failed_to.contains(r))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Encodes and decodes [`MessageState`] for one plugin.
+pub struct StateCodec<C>(std::marker::PhantomData<C>);
+
+impl<C: MessageCodec> StateCodec<C> {
+    /// Every key with "" for empty values: written as `set` it describes the
+    /// whole record, and as `expect` it is a full compare-and-swap guard.
+    pub fn encode(state: &MessageState<C::Message>) -> PluginDataMap {
+        let mut map = PluginDataMap::new();
+        map.insert("user".into(), state.user.clone());
+        map.insert("roles".into(), state.roles.join(","));
+        map.insert("request_reason".into(), state.request_reason.clone());
+        map.insert("reviews_count".into(), count(state.reviews_count));
+        map.insert(
+            "resolution".into(),
+            state
+                .resolution
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
+        );
+        map.insert("resolve_reason".into(), state.resolve_reason.clone());
+        map.insert(
+            C::MESSAGES_KEY.into(),
+            state
+                .messages
+                .iter()
+                .map(C::encode)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        map.insert(
+            "claim".into(),
+            state.claim.as_ref().map(Lease::encode).unwrap_or_default(),
+        );
+        map.insert(
+            "recipients".into(),
+            state
+                .recipients
+                .as_ref()
+                .map(|r| list_or_marker(r))
+                .unwrap_or_default(),
+        );
+        map.insert("sent_to".into(), state.sent_to.join(","));
+        map.insert("failed_to".into(), state.failed_to.join(","));
+        map.insert("review_cursor".into(), count(state.review_cursor));
+        map.insert(
+            "synced".into(),
+            state
+                .synced
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
+        );
+        map.insert(
+            REQUESTER_NOTIFIED.into(),
+            if state.requester_notified {
+                "true".into()
+            } else {
+                String::new()
+            },
+        );
+        map
+    }
+
+    /// The encoding of "no record": every key empty. As `expect` it makes an
+    /// update succeed only if nothing was stored yet.
+    pub fn empty_record() -> PluginDataMap {
+        KEYS.iter()
+            .chain([&C::MESSAGES_KEY, &REQUESTER_NOTIFIED])
+            .map(|k| ((*k).to_owned(), String::new()))
+            .collect()
+    }
+
+    /// Decodes stored data (ours or a Go plugin's).
+    pub fn decode(data: &PluginDataMap) -> MessageState<C::Message> {
+        let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("");
+        let mut messages: Vec<C::Message> =
+            split(get(C::MESSAGES_KEY)).filter_map(C::decode).collect();
+        if messages.is_empty() {
+            messages.extend(C::decode_legacy(data));
+        }
+        MessageState {
+            user: get("user").to_owned(),
+            roles: split(get("roles")).map(str::to_owned).collect(),
+            request_reason: get("request_reason").to_owned(),
+            reviews_count: get("reviews_count").parse().unwrap_or(0),
+            resolution: Resolution::parse(get("resolution")),
+            resolve_reason: get("resolve_reason").to_owned(),
+            messages,
+            claim: Lease::decode(get("claim")),
+            recipients: match get("recipients") {
+                "" => None,
+                NO_RECIPIENTS => Some(Vec::new()),
+                list => Some(split(list).map(str::to_owned).collect()),
+            },
+            sent_to: split(get("sent_to")).map(str::to_owned).collect(),
+            failed_to: split(get("failed_to")).map(str::to_owned).collect(),
+            review_cursor: get("review_cursor").parse().unwrap_or(0),
+            synced: Resolution::parse(get("synced")),
+            requester_notified: get(REQUESTER_NOTIFIED) == "true",
+        }
+    }
+}
+
+/// Stored for an empty recipient list, which "" (= absent) could not express.
+const NO_RECIPIENTS: &str = "-";
+
+fn list_or_marker(list: &[String]) -> String {
+    if list.is_empty() {
+        NO_RECIPIENTS.to_owned()
+    } else {
+        list.join(",")
+    }
+}
+
+fn count(n: usize) -> String {
+    if n == 0 { String::new() } else { n.to_string() }
+}
+
+fn split(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Message references of chat plugins: `channel/id` (Slack `channel/ts`,
+/// Mattermost `channel/post`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelMessage {
+    /// The channel (or DM channel) ID.
+    pub channel: String,
+    /// The message ID (Slack timestamp, Mattermost post ID).
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Chat;
+    impl MessageCodec for Chat {
+        type Message = ChannelMessage;
+        const MESSAGES_KEY: &'static str = "messages";
+        fn encode(m: &ChannelMessage) -> String {
+            format!("{}/{}", m.channel, m.id)
+        }
+        fn decode(text: &str) -> Option<ChannelMessage> {
+            let (channel, id) = text.split_once('/')?;
+            Some(ChannelMessage {
+                channel: channel.into(),
+                id: id.into(),
+            })
+        }
+        fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
+            Some(ChannelMessage {
+                channel: data.get("channel_id")?.clone(),
+                id: data.get("timestamp")?.clone(),
+            })
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_go_plugin_record() {
+        let data = map(&[
+            ("user", "alice"),
+            ("roles", "dev,ops"),
+            ("request_reason", "deploy"),
+            ("reviews_count", "2"),
+            ("resolution", "APPROVED"),
+            ("resolve_reason", "ok"),
+            ("messages", "C1/1700.1,D2/1700.2"),
+        ]);
+        let state = StateCodec::<Chat>::decode(&data);
+        assert_eq!(state.user, "alice");
+        assert_eq!(state.roles, ["dev", "ops"]);
+        assert_eq!(state.reviews_count, 2);
+        assert_eq!(state.resolution, Some(Resolution::Approved));
+        assert_eq!(state.messages.len(), 2);
+        assert_eq!(state.messages[1].channel, "D2");
+        assert!(state.recipients.is_none());
+        assert!(
+            state.broadcast_done(),
+            "a Go record with messages is a finished broadcast"
+        );
+    }
+
+    #[test]
+    fn reads_legacy_single_message_keys() {
+        let data = map(&[
+            ("user", "alice"),
+            ("channel_id", "C9"),
+            ("timestamp", "1.2"),
+        ]);
+        let state = StateCodec::<Chat>::decode(&data);
+        assert_eq!(
+            state.messages,
+            [ChannelMessage {
+                channel: "C9".into(),
+                id: "1.2".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn round_trips_and_writes_go_encodings() {
+        let mut state = MessageState::<ChannelMessage>::new("bob", &["dba".into()], "why");
+        state.messages.push(ChannelMessage {
+            channel: "C1".into(),
+            id: "1.1".into(),
+        });
+        state.recipients = Some(vec!["C1".into(), "U2".into()]);
+        state.sent_to = vec!["C1".into()];
+        state.claim = Some(Lease {
+            owner: "host-1 abc".into(),
+            until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+        });
+        let encoded = StateCodec::<Chat>::encode(&state);
+        assert_eq!(encoded["messages"], "C1/1.1");
+        assert_eq!(
+            encoded["reviews_count"], "",
+            "Go writes an empty string for zero"
+        );
+        assert_eq!(encoded["resolution"], "");
+        assert_eq!(StateCodec::<Chat>::decode(&encoded), state);
+        assert_eq!(state.unsent_recipients(), ["U2"]);
+        assert!(!state.broadcast_done());
+    }
+
+    #[test]
+    fn empty_recipient_list_survives_a_round_trip() {
+        let mut state = MessageState::<ChannelMessage>::new("bob", &[], "");
+        state.recipients = Some(Vec::new());
+        let decoded = StateCodec::<Chat>::decode(&StateCodec::<Chat>::encode(&state));
+        assert_eq!(decoded.recipients, Some(Vec::new()));
+        assert!(decoded.broadcast_done());
+    }
+
+    #[test]
+    fn empty_record_covers_every_written_key() {
+        let state = MessageState::<ChannelMessage>::new("bob", &[], "");
+        let encoded = StateCodec::<Chat>::encode(&state);
+        let empty = StateCodec::<Chat>::empty_record();
+        let mut keys: Vec<_> = encoded.keys().collect();
+        keys.sort();
+        let mut empty_keys: Vec<_> = empty.keys().collect();
+        empty_keys.sort();
+        assert_eq!(keys, empty_keys);
+    }
+}

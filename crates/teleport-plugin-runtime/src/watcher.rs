@@ -1,0 +1,102 @@
+//! The watcher job: follows Teleport's access-request watch and, after every
+//! (re)connect, lists the requests so that nothing that happened while the
+//! plugin was down or disconnected is missed.
+
+use futures::StreamExt;
+use teleport_client::{ClientError, RequestFilter, TeleportClient, WatchEvent, WatchOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Dispatcher, Observation, RequestHandler};
+use crate::metrics::{Metrics, OpLabel};
+use crate::ops::Readiness;
+
+/// Environment variable (as in the Go plugins) that makes connection problems
+/// fatal, so that an orchestrator restarts the process instead.
+pub const FAIL_FAST_ENV: &str = "TELEPORT_PLUGIN_FAIL_FAST";
+
+/// Follows the watch and feeds the dispatcher.
+pub struct Watcher<H> {
+    /// The Teleport client.
+    pub client: TeleportClient,
+    /// Where observations go.
+    pub dispatcher: Dispatcher<H>,
+    /// Set once the watch is established.
+    pub readiness: Readiness,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Watch options (INIT timeout, reconnect backoff).
+    pub options: WatchOptions,
+    /// Exit on connection problems instead of reconnecting.
+    pub fail_fast: bool,
+}
+
+impl<H: RequestHandler> Watcher<H> {
+    /// Runs until `stop` is cancelled (Ok) or a fatal error (Err).
+    pub async fn run(self, stop: CancellationToken) -> Result<(), ClientError> {
+        let mut stream = self.client.watch_access_requests(self.options.clone());
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                () = stop.cancelled() => return Ok(()),
+            };
+            let Some(item) = item else { return Ok(()) };
+            match item? {
+                WatchEvent::Init => {
+                    self.metrics
+                        .events
+                        .get_or_create(&OpLabel { op: "init" })
+                        .inc();
+                    self.readiness.set(true);
+                    self.metrics.ready.set(1);
+                    tracing::info!("watching Teleport access requests");
+                    tokio::spawn(reconcile(self.client.clone(), self.dispatcher.clone()));
+                }
+                WatchEvent::Put(request) => {
+                    self.metrics
+                        .events
+                        .get_or_create(&OpLabel { op: "put" })
+                        .inc();
+                    tracing::debug!(request_id = %request.id, request_op = "put", request_state = %request.state, "access request event");
+                    self.dispatcher.observe(Observation::Put(request));
+                }
+                WatchEvent::Delete(id) => {
+                    self.metrics
+                        .events
+                        .get_or_create(&OpLabel { op: "delete" })
+                        .inc();
+                    tracing::debug!(request_id = %id, request_op = "delete", "access request event");
+                    self.dispatcher.observe(Observation::Deleted(id));
+                }
+                WatchEvent::Reconnecting { reason, attempt } => {
+                    self.readiness.set(false);
+                    self.metrics.ready.set(0);
+                    self.metrics.reconnects.inc();
+                    if self.fail_fast {
+                        return Err(ClientError::WatchProtocol(format!(
+                            "{reason} (exiting because {FAIL_FAST_ENV} is set)"
+                        )));
+                    }
+                    tracing::info!(attempt, %reason, "reconnecting to Teleport");
+                }
+            }
+        }
+    }
+}
+
+/// Lists every request and hands each to the dispatcher, unless the watch
+/// already delivered something newer for it.
+async fn reconcile<H: RequestHandler>(client: TeleportClient, dispatcher: Dispatcher<H>) {
+    match client.list_access_requests(&RequestFilter::default()).await {
+        Ok(requests) => {
+            tracing::info!(
+                count = requests.len(),
+                "reconciling access requests with plugin data"
+            );
+            for request in requests {
+                dispatcher.observe_if_idle(Observation::Put(Box::new(request)));
+            }
+        }
+        // The next INIT tries again; events keep flowing meanwhile.
+        Err(error) => tracing::warn!(%error, "cannot list access requests to catch up"),
+    }
+}
