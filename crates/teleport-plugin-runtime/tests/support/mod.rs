@@ -1,0 +1,303 @@
+//! Test support: a recording messaging bot and a plugin harness over the testkit.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use teleport_client::{AccessReview, PluginDataMap};
+use teleport_plugin_runtime::app::{RunOptions, run_until};
+use teleport_plugin_runtime::config::{CredentialsSource, RoleToRecipients, TeleportConfig};
+use teleport_plugin_runtime::dispatch::DispatchOptions;
+use teleport_plugin_runtime::messaging::{
+    MessagingApp, MessagingBot, MessagingOptions, Recipient, RequestView, SendError, Status,
+};
+use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec};
+use teleport_testkit::{IdentityRequest, Testkit};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const PLUGIN: &str = "slack";
+
+/// One outbound action the bot performed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    Request {
+        recipient: String,
+        request_id: String,
+        message: String,
+    },
+    Review {
+        message: String,
+        author: String,
+    },
+    Update {
+        message: String,
+        status: String,
+    },
+    Requester {
+        request_id: String,
+        status: String,
+    },
+}
+
+/// A bot that records what it sends and fails on demand.
+#[derive(Default)]
+pub struct RecordingBot {
+    log: Mutex<Vec<Sent>>,
+    next_id: AtomicUsize,
+    /// Fail this many upcoming sends of any kind with a transient error.
+    pub transient_failures: AtomicUsize,
+    /// Recipients that fail permanently.
+    pub broken_recipients: Mutex<HashSet<String>>,
+}
+
+impl RecordingBot {
+    pub fn sent(&self) -> Vec<Sent> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn requests_sent(&self) -> Vec<(String, String)> {
+        self.sent()
+            .into_iter()
+            .filter_map(|s| match s {
+                Sent::Request {
+                    recipient,
+                    request_id,
+                    ..
+                } => Some((request_id, recipient)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn record(&self, sent: Sent) {
+        self.log.lock().unwrap().push(sent);
+    }
+
+    fn maybe_fail(&self) -> Result<(), SendError> {
+        let failed = self
+            .transient_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failed {
+            return Err(SendError::Transient {
+                message: "injected outage".into(),
+                retry_after: Some(Duration::from_millis(20)),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl MessageCodec for RecordingBot {
+    type Message = ChannelMessage;
+    const MESSAGES_KEY: &'static str = "messages";
+
+    fn encode(message: &ChannelMessage) -> String {
+        format!("{}/{}", message.channel, message.id)
+    }
+
+    fn decode(text: &str) -> Option<ChannelMessage> {
+        let (channel, id) = text.split_once('/')?;
+        Some(ChannelMessage {
+            channel: channel.into(),
+            id: id.into(),
+        })
+    }
+}
+
+fn status_text(view: &RequestView) -> String {
+    match view.status {
+        Status::Pending => "PENDING".into(),
+        Status::Resolved(r) => r.as_str().into(),
+    }
+}
+
+impl MessagingBot for RecordingBot {
+    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+        if raw.starts_with("unknown") {
+            return Ok(None);
+        }
+        Ok(Some(Recipient { id: raw.to_owned() }))
+    }
+
+    async fn send_request(
+        &self,
+        recipient: &Recipient,
+        view: &RequestView,
+    ) -> Result<ChannelMessage, SendError> {
+        self.maybe_fail()?;
+        if self
+            .broken_recipients
+            .lock()
+            .unwrap()
+            .contains(&recipient.id)
+        {
+            return Err(SendError::permanent("channel_not_found"));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst).to_string();
+        let message = ChannelMessage {
+            channel: recipient.id.clone(),
+            id: id.clone(),
+        };
+        self.record(Sent::Request {
+            recipient: recipient.id.clone(),
+            request_id: view.request.id.clone(),
+            message: Self::encode(&message),
+        });
+        Ok(message)
+    }
+
+    async fn send_review(
+        &self,
+        message: &ChannelMessage,
+        _view: &RequestView,
+        review: &AccessReview,
+    ) -> Result<(), SendError> {
+        self.maybe_fail()?;
+        self.record(Sent::Review {
+            message: Self::encode(message),
+            author: review.author.clone(),
+        });
+        Ok(())
+    }
+
+    async fn update_message(
+        &self,
+        message: &ChannelMessage,
+        view: &RequestView,
+    ) -> Result<(), SendError> {
+        self.maybe_fail()?;
+        self.record(Sent::Update {
+            message: Self::encode(message),
+            status: status_text(view),
+        });
+        Ok(())
+    }
+
+    async fn notify_requester(&self, view: &RequestView) -> Result<bool, SendError> {
+        self.maybe_fail()?;
+        self.record(Sent::Requester {
+            request_id: view.request.id.clone(),
+            status: status_text(view),
+        });
+        Ok(true)
+    }
+}
+
+/// The testkit plus the plugin's identity file.
+pub struct Harness {
+    pub kit: Testkit,
+    pub dir: tempfile::TempDir,
+    pub teleport: TeleportConfig,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        let kit = Testkit::start().await.expect("testkit starts");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("identity");
+        kit.issue_identity(&IdentityRequest::new("access-plugin"))
+            .unwrap()
+            .write_identity_file(&path)
+            .unwrap();
+        let teleport = TeleportConfig::new(
+            kit.auth_addr().to_string(),
+            Some(CredentialsSource::IdentityFile {
+                path,
+                refresh: None,
+            }),
+            "test.toml",
+        );
+        Self { kit, dir, teleport }
+    }
+
+    /// Starts the plugin in-process; stop it with the token.
+    pub fn start_plugin(&self, bot: Arc<RecordingBot>, replica: &str) -> Plugin {
+        let stop = CancellationToken::new();
+        let teleport = self.teleport.clone();
+        let replica = replica.to_owned();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let options = RunOptions {
+                dispatch: DispatchOptions {
+                    retry_base: Duration::from_millis(10),
+                    retry_cap: Duration::from_millis(200),
+                    ..DispatchOptions::default()
+                },
+                ..RunOptions::default()
+            };
+            run_until(
+                &teleport,
+                options,
+                move |ctx| async move {
+                    let options = MessagingOptions {
+                        plugin_name: PLUGIN.into(),
+                        cluster: ctx.cluster.cluster_name.clone(),
+                        web_base: ctx.web_base(),
+                        role_to_recipients: recipients(),
+                        notify_requester: true,
+                        replica_id: replica,
+                        lease: Duration::from_secs(2),
+                    };
+                    Ok(MessagingApp::new(bot, ctx.client, options, ctx.metrics))
+                },
+                token,
+            )
+            .await
+        });
+        Plugin { stop, task }
+    }
+}
+
+pub fn recipients() -> RoleToRecipients {
+    [
+        (
+            "*".to_owned(),
+            vec!["chan-a".to_owned(), "chan-b".to_owned()],
+        ),
+        ("dba".to_owned(), vec!["dba-team".to_owned()]),
+    ]
+    .into_iter()
+    .collect()
+}
+
+pub struct Plugin {
+    pub stop: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Plugin {
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("plugin stops in time")
+            .expect("plugin task does not panic");
+        result.expect("plugin exits cleanly");
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes (then panics with `what`).
+pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn data(kit: &Testkit, id: &str) -> PluginDataMap {
+    kit.plugin_data(id, PLUGIN)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);
