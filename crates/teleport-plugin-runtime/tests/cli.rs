@@ -93,6 +93,10 @@ fn start_runs_the_plugin_and_exits_zero() {
     assert!(err.contains("Successfully shut down"), "{err}");
     assert!(!err.contains("debug detail"), "{err}");
     assert!(!err.contains("error:"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colours when stderr is not a terminal: {err:?}"
+    );
     assert!(stdout(&output).is_empty());
 }
 

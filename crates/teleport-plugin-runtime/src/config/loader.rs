@@ -74,6 +74,9 @@ impl<P> Loaded<P> {
 /// unknown keys anywhere are reported as [`ConfigWarning::UnknownKey`] instead of failing, like
 /// the Go plugins, which ignored them.
 ///
+/// serde does not report keys that a `#[serde(flatten)]` field swallows, so keys under a
+/// flattened part of `P` are never warned about; prefer plain nested structs.
+///
 /// Secrets ([`super::Secret`]) are resolved while loading, so a missing secret file is a load
 /// error naming the key and the file.
 pub fn load_plugin_config<P: DeserializeOwned>(
