@@ -1,0 +1,325 @@
+//! Slack message text and Block Kit JSON for access requests, worded like the Go plugin's.
+//!
+//! Pure functions over plain view structs; the bot maps Teleport's access request into
+//! [`RequestView`] / [`ReviewView`]. Every output stays inside Slack's limits: 3000
+//! characters per section text and 4000 for a message `text`.
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// Limit for the request reason, resolve reason and review reason (Go plugin v12).
+pub const REASON_LIMIT: usize = 500;
+/// Limit for one-line values (user, cluster, roles, resources).
+pub const INLINE_LIMIT: usize = 400;
+/// Slack's limit for a section block's text.
+pub const SECTION_TEXT_LIMIT: usize = 3000;
+/// Slack's limit for a message's `text`.
+pub const MESSAGE_TEXT_LIMIT: usize = 4000;
+
+const TRUNCATED: &str = " (truncated)";
+
+/// Where an access request stands, as shown in the status line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for reviews.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Denied.
+    Denied,
+    /// Expired or deleted.
+    Expired,
+    /// Promoted to an access list.
+    Promoted,
+}
+
+impl Status {
+    /// The word shown in messages (and stored as the resolution tag).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Approved => "APPROVED",
+            Self::Denied => "DENIED",
+            Self::Expired => "EXPIRED",
+            Self::Promoted => "PROMOTED",
+        }
+    }
+
+    fn emoji(self) -> Option<&'static str> {
+        match self {
+            Self::Pending => Some("⏳"),
+            Self::Approved => Some("✅"),
+            Self::Denied => Some("❌"),
+            Self::Expired => Some("⌛"),
+            Self::Promoted => None,
+        }
+    }
+
+    fn with_emoji(self) -> String {
+        match self.emoji() {
+            Some(emoji) => format!("{emoji} {}", self.tag()),
+            None => self.tag().to_owned(),
+        }
+    }
+}
+
+/// What a request message shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    /// Request ID.
+    pub id: String,
+    /// Teleport cluster name.
+    pub cluster: String,
+    /// Requesting user; the line is left out when empty.
+    pub user: String,
+    /// Requested roles, in the order to show them; left out when empty.
+    pub roles: Vec<String>,
+    /// Request reason; left out when empty.
+    pub reason: String,
+    /// Friendly names of requested resources; left out when empty.
+    pub resources: Vec<String>,
+    /// Proxy public address for the web link (Enterprise only); `None` shows `tsh` commands.
+    pub link_base: Option<String>,
+    /// Current status.
+    pub status: Status,
+    /// Resolution reason; left out when empty.
+    pub resolve_reason: String,
+}
+
+/// What a review reply shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewView {
+    /// Reviewer's user name.
+    pub author: String,
+    /// The state the reviewer proposed (approved or denied).
+    pub proposed_state: Status,
+    /// Review reason; the line is left out when empty.
+    pub reason: String,
+    /// When the review was submitted.
+    pub created: OffsetDateTime,
+}
+
+/// Blocks plus the plain `text` Slack shows in notifications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedMessage {
+    /// Block Kit blocks.
+    pub blocks: Vec<Value>,
+    /// Notification fallback text.
+    pub text: String,
+}
+
+/// The request message: header, fields, status context. The same shape for every update.
+pub fn request_message(request: &RequestView) -> RenderedMessage {
+    RenderedMessage {
+        blocks: vec![
+            section("You have a new Role Request:"),
+            section(&request_fields(request)),
+            context(&status_text(request.status, &request.resolve_reason)),
+        ],
+        text: request_notification(request),
+    }
+}
+
+/// The field lines, one `*Name*: value` line each, as in the Go plugin.
+pub fn request_fields(request: &RequestView) -> String {
+    let mut out = String::with_capacity(256);
+    let mut field = |name: &str, value: &str| {
+        out.push_str(&format!("*{name}*: {value}\n"));
+    };
+    field("ID", &request.id);
+    field("Cluster", &clip(&request.cluster, INLINE_LIMIT));
+    if !request.user.is_empty() {
+        field("User", &clip(&request.user, INLINE_LIMIT));
+    }
+    if !request.roles.is_empty() {
+        field("Role(s)", &clip(&request.roles.join(","), INLINE_LIMIT));
+    }
+    if !request.resources.is_empty() {
+        field(
+            "Resource(s)",
+            &markdown_escape_inline(&request.resources.join(","), INLINE_LIMIT),
+        );
+    }
+    if !request.reason.is_empty() {
+        field("Reason", &markdown_escape(&request.reason, REASON_LIMIT));
+    }
+    match &request.link_base {
+        Some(proxy) => field("Link", &request_link(proxy, &request.id)),
+        None if request.status == Status::Pending => {
+            field(
+                "Approve",
+                &format!("`tsh request review --approve {}`", request.id),
+            );
+            field(
+                "Deny",
+                &format!("`tsh request review --deny {}`", request.id),
+            );
+        }
+        None => {}
+    }
+    clip(&out, SECTION_TEXT_LIMIT)
+}
+
+/// `*Status*: ⏳ PENDING`, plus a `*Resolution reason*` line when there is one.
+pub fn status_text(status: Status, resolve_reason: &str) -> String {
+    let mut out = format!("*Status*: {}", status.with_emoji());
+    if !resolve_reason.is_empty() {
+        out.push_str("\n*Resolution reason*: ");
+        out.push_str(&markdown_escape(resolve_reason, REASON_LIMIT));
+    }
+    out
+}
+
+fn request_notification(request: &RequestView) -> String {
+    let mut out = String::from("You have a new Role Request");
+    if !request.user.is_empty() {
+        out.push_str(&format!(" from {}", clip(&request.user, INLINE_LIMIT)));
+    }
+    if !request.roles.is_empty() {
+        out.push_str(&format!(
+            " for {}",
+            clip(&request.roles.join(","), INLINE_LIMIT)
+        ));
+    }
+    out.push_str(&format!(" ({}): {}", request.status.tag(), request.id));
+    clip(&out, MESSAGE_TEXT_LIMIT)
+}
+
+/// The thread reply for one review, three lines as in the Go plugin (v12 wording).
+pub fn review_reply(review: &ReviewView) -> String {
+    let resolution = match review.proposed_state {
+        Status::Approved | Status::Denied => review.proposed_state.with_emoji(),
+        other => other.tag().to_owned(),
+    };
+    let mut out = format!(
+        "{} reviewed the request at {}.\nResolution: {resolution}.\n",
+        clip(&review.author, INLINE_LIMIT),
+        rfc822(review.created),
+    );
+    if !review.reason.is_empty() {
+        out.push_str(&format!(
+            "Reason: {}.",
+            markdown_escape(&review.reason, REASON_LIMIT)
+        ));
+    }
+    clip(&out, MESSAGE_TEXT_LIMIT)
+}
+
+/// The direct message telling the requester their request was resolved.
+pub fn requester_update(id: &str, status: Status, resolve_reason: &str) -> RenderedMessage {
+    let mut text = format!(
+        "Request with ID {id:?} has been updated: *{}*",
+        status.tag()
+    );
+    if !resolve_reason.is_empty() {
+        text.push_str("\n*Resolution reason*: ");
+        text.push_str(&markdown_escape(resolve_reason, REASON_LIMIT));
+    }
+    let text = clip(&text, SECTION_TEXT_LIMIT);
+    RenderedMessage {
+        blocks: vec![section(&text)],
+        text,
+    }
+}
+
+/// `https://<proxy>/web/requests/<id>`: `https://` added when no scheme is given, a
+/// redundant `:443` dropped, the ID escaped as one path segment.
+pub fn request_link(proxy_addr: &str, id: &str) -> String {
+    let addr = proxy_addr.trim();
+    let (scheme, rest) = if let Some(rest) = addr.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = addr.strip_prefix("http://") {
+        ("http", rest)
+    } else {
+        ("https", addr)
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut host = &rest[..host_end];
+    if scheme == "https" {
+        host = host.strip_suffix(":443").unwrap_or(host);
+    }
+    format!("{scheme}://{host}/web/requests/{}", escape_path_segment(id))
+}
+
+/// Percent-encodes everything but unreserved characters and the sub-delimiters that are
+/// safe inside one path segment (Go's `url.PathEscape` set).
+fn escape_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~$&+:=@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's RFC 822 layout (`02 Jan 06 15:04 MST`), in UTC.
+pub fn rfc822(at: OffsetDateTime) -> String {
+    let layout =
+        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute]");
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    // The layout has only fixed-width numeric and month-name parts, which always format.
+    let formatted = utc.format(&layout).unwrap_or_default();
+    format!("{formatted} UTC")
+}
+
+/// Wraps untrusted text in a code block so Slack shows it verbatim.
+///
+/// The text is trimmed; empty text becomes `(empty)`. A backtick is followed by U+FEFF (a
+/// zero-width no-break space) so it cannot close the fence, and counts twice toward
+/// `limit`. Past the limit the output ends with the closing fence and ` (truncated)`.
+/// Unlike the Go code, which counts bytes, the limit counts characters.
+pub fn markdown_escape(text: &str, limit: usize) -> String {
+    escape_fenced(text, limit, "```\n", "```")
+}
+
+/// [`markdown_escape`] for one-line values: single backticks instead of a code block.
+pub fn markdown_escape_inline(text: &str, limit: usize) -> String {
+    escape_fenced(text, limit, "`", "`")
+}
+
+fn escape_fenced(text: &str, limit: usize, open: &str, close: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let mut out = String::with_capacity(open.len() + text.len().min(limit * 4) + 16);
+    out.push_str(open);
+    let mut budget = limit;
+    for (index, ch) in text.chars().enumerate() {
+        if index >= budget {
+            out.push_str(close);
+            out.push_str(TRUNCATED);
+            return out;
+        }
+        out.push(ch);
+        if ch == '`' {
+            out.push('\u{feff}');
+            budget = budget.saturating_sub(1);
+        }
+    }
+    out.push_str(close);
+    out
+}
+
+/// Cuts `text` to at most `limit` characters, marking the cut with ` (truncated)`.
+fn clip(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let keep = limit.saturating_sub(TRUNCATED.len());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(TRUNCATED);
+    out
+}
+
+fn section(text: &str) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+}
+
+fn context(text: &str) -> Value {
+    json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": text }] })
+}
