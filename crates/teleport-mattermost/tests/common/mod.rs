@@ -1,0 +1,128 @@
+//! Test support: a testkit Teleport, a fake Mattermost, and the plugin running in-process.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use teleport_fakes::mattermost::{FakeMattermost, FakeMattermostOptions};
+use teleport_mattermost::config;
+use teleport_testkit::{IdentityRequest, Testkit};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "mm-test-token";
+pub const WAIT: Duration = Duration::from_secs(20);
+pub const TEAM: &str = "team00000000000000000000001";
+pub const CHANNEL: &str = "chan00000000000000000000001";
+pub const OTHER_CHANNEL: &str = "chan00000000000000000000002";
+pub const ALICE: &str = "alice0000000000000000000001";
+pub const BOB: &str = "bob000000000000000000000001";
+pub const CAROL: &str = "carol0000000000000000000001";
+
+/// A fake with team `eng` ("Engineering"), channels `access-requests` ("Access Requests",
+/// bot member) and `secret-ops` ("Secret Ops", bot not a member), and three users.
+pub fn fake_options() -> FakeMattermostOptions {
+    FakeMattermostOptions::default()
+        .token(TOKEN)
+        .team(TEAM, "eng", "Engineering", true)
+        .channel(CHANNEL, TEAM, "access-requests", "Access Requests", true)
+        .channel(OTHER_CHANNEL, TEAM, "secret-ops", "Secret Ops", false)
+        .user(ALICE, "alice@example.com")
+        .user(BOB, "bob@example.com")
+        .user(CAROL, "carol@example.com")
+}
+
+pub struct Env {
+    pub kit: Testkit,
+    pub fake: FakeMattermost,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start(options: FakeMattermostOptions) -> Self {
+        let kit = Testkit::builder()
+            .cluster_name("teleport.example.com")
+            .start()
+            .await
+            .expect("testkit");
+        let fake = FakeMattermost::start(options).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        kit.issue_identity(&IdentityRequest::new("access-plugin-mattermost"))
+            .expect("identity")
+            .write_identity_file(&dir.path().join("identity"))
+            .expect("write identity");
+        Self { kit, fake, dir }
+    }
+
+    /// A complete config file with this `[mattermost]` token and `role_to_recipients` body.
+    pub fn write_config(&self, token: &str, recipients: &str) -> PathBuf {
+        let text = format!(
+            "[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n\
+             [mattermost]\nurl = \"{url}\"\ntoken = \"{token}\"\n\n\
+             [role_to_recipients]\n{recipients}\n",
+            addr = self.kit.auth_addr(),
+            identity = self.dir.path().join("identity").display(),
+            url = self.fake.base_url(),
+        );
+        let path = self.dir.path().join("teleport-mattermost.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    pub fn config(&self, path: &Path) -> config::Config {
+        config::load(path).expect("config loads")
+    }
+
+    /// Starts the plugin in-process; returns its stop token and task.
+    pub fn spawn(&self, path: &Path) -> Running {
+        let config = self.config(path);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(teleport_mattermost::run(
+            config,
+            "teleport-mattermost/test".into(),
+            Some(stop.clone()),
+        ));
+        Running { stop, task }
+    }
+
+    /// Runs the plugin expecting its start-up to fail; returns the error text.
+    pub async fn start_error(&self, path: &Path) -> String {
+        let config = self.config(path);
+        let stop = CancellationToken::new();
+        let result = tokio::time::timeout(
+            WAIT,
+            teleport_mattermost::run(config, "test".into(), Some(stop)),
+        )
+        .await
+        .expect("start-up ends in time");
+        format!("{:#}", result.expect_err("start-up fails"))
+    }
+
+    pub async fn wait_for_watcher(&self) {
+        self.kit
+            .wait_for_watchers(1, WAIT)
+            .await
+            .expect("plugin watching");
+    }
+}
+
+pub struct Running {
+    pub stop: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("plugin stops in time")
+            .expect("plugin task");
+        result.expect("plugin ran cleanly");
+    }
+}
+
+pub fn request_id(request: &teleport_testkit::wire::types::AccessRequestV3) -> String {
+    request.metadata.as_ref().expect("metadata").name.clone()
+}

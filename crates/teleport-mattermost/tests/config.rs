@@ -1,0 +1,132 @@
+//! Config files: the Go plugin's samples, our own sample, and clear errors for bad values.
+
+use std::path::{Path, PathBuf};
+
+use teleport_mattermost::SAMPLE_CONFIG;
+use teleport_mattermost::config::{self, Config};
+use teleport_plugin_runtime::config::{ConfigError, ConfigWarning};
+
+fn go_config(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/go-compat/configs")
+        .join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} is absent", path.display());
+        None
+    }
+}
+
+fn load_text(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mattermost.toml");
+    std::fs::write(&path, text).unwrap();
+    let result = config::load(&path);
+    (dir, path, result)
+}
+
+const BASE: &str = "[teleport]\naddr = \"localhost:3025\"\nidentity = \"/id\"\n";
+
+#[test]
+fn the_go_sample_config_loads_unchanged() {
+    let Some(path) = go_config("mattermost-example.toml") else {
+        return;
+    };
+    let config = config::load(&path).expect("loads");
+    assert_eq!(config.mattermost.url, "https://mattermost.example.com");
+    assert_eq!(config.mattermost.token.expose(), "api-token");
+    assert!(config.role_to_recipients.is_empty());
+    assert_eq!(config.teleport.addr(), "example.com:3025");
+}
+
+#[test]
+fn the_go_docker_config_loads_and_its_team_and_channel_become_the_recipient() {
+    let Some(path) = go_config("docker-teleport-mattermost.toml") else {
+        return;
+    };
+    let config = config::load(&path).expect("loads");
+    assert_eq!(
+        config.role_to_recipients.get("*"),
+        ["team-name/channel-name"]
+    );
+    let keys: Vec<_> = config.warnings.iter().map(ConfigWarning::key).collect();
+    assert_eq!(keys, ["mattermost.team", "mattermost.secret"]);
+}
+
+#[test]
+fn our_sample_config_loads() {
+    let (_dir, _path, result) = load_text(SAMPLE_CONFIG);
+    let config = result.expect("the sample loads");
+    assert_eq!(
+        config.role_to_recipients.get("*"),
+        ["my-team/access-requests"]
+    );
+    assert!(config.warnings.is_empty());
+}
+
+#[test]
+fn legacy_recipients_become_the_wildcard_and_conflict_with_it() {
+    let (_dir, _path, result) = load_text(&format!(
+        "{BASE}[mattermost]\nurl = \"https://mm.example.com/\"\ntoken = \"t\"\nrecipients = [\"eng/general\", \"bob@example.com\"]\n\n[role_to_recipients]\ndev = \"eng/dev\"\n"
+    ));
+    let config = result.expect("loads");
+    assert_eq!(config.mattermost.url, "https://mm.example.com");
+    assert_eq!(
+        config.role_to_recipients.get("*"),
+        ["eng/general", "bob@example.com"]
+    );
+    assert_eq!(config.role_to_recipients.get("dev"), ["eng/dev"]);
+    assert_eq!(config.warnings[0].key(), "mattermost.recipients");
+
+    let (_dir, path, result) = load_text(&format!(
+        "{BASE}[mattermost]\nurl = \"https://mm.example.com\"\ntoken = \"t\"\nrecipients = [\"eng/general\"]\n\n[role_to_recipients]\n\"*\" = \"eng/dev\"\n"
+    ));
+    let error = result.expect_err("both set");
+    assert_eq!(error.key(), Some("mattermost.recipients"));
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_values_name_the_key_the_file_and_the_line() {
+    let cases = [
+        (
+            "[mattermost]\nurl = \"mattermost.example.com\"\ntoken = \"t\"\n",
+            "mattermost.url",
+            Some(5),
+        ),
+        (
+            "[mattermost]\nurl = \"https://m\"\ntoken = \"\"\n",
+            "mattermost.token",
+            Some(6),
+        ),
+        (
+            "[mattermost]\nurl = \"https://m\"\n",
+            "mattermost.token",
+            None,
+        ),
+        (
+            "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\n\"*\" = [\"eng/ok\", \"just-a-name\"]\n",
+            "role_to_recipients.\"*\"[1]",
+            Some(8),
+        ),
+        (
+            "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\ndev = \"a/b/c\"\n",
+            "role_to_recipients.dev",
+            Some(8),
+        ),
+    ];
+    for (body, key, line) in cases {
+        let (_dir, path, result) = load_text(&format!("{BASE}{body}"));
+        let error = result.expect_err(body);
+        assert_eq!(error.key(), Some(key), "{error}");
+        assert_eq!(error.line(), line, "{error}");
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
+    }
+}
