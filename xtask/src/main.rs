@@ -1,1 +1,64 @@
-fn main() {}
+//! `cargo xtask`: project automation. One module per subcommand; this file only dispatches.
+
+mod archive;
+mod dist;
+mod image;
+mod oci;
+mod plugins;
+mod source;
+mod static_build;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation for the Teleport access plugins"
+)]
+enum Command {
+    /// Static release tarballs (and .sha256 files) into dist/.
+    Dist(dist::Args),
+    /// OCI images (layout + `docker load` archive) into dist/images/.
+    Image(image::Args),
+    /// List the packaged binaries: plugins and demo helpers.
+    Plugins,
+}
+
+fn main() -> ExitCode {
+    let result = match Command::parse() {
+        Command::Dist(args) => dist::run(args),
+        Command::Image(args) => image::run(args),
+        Command::Plugins => {
+            list();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line per binary: kind, short name, package, binary, image.
+fn list() {
+    for p in plugins::PLUGINS {
+        println!(
+            "plugin\t{}\t{}\t{}\t{}",
+            p.name,
+            p.package,
+            p.binary(),
+            p.image()
+        );
+    }
+    for h in plugins::HELPERS {
+        println!(
+            "helper\t{}\t{}\t{}\t{}",
+            h.binary, h.package, h.binary, h.binary
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! `cargo xtask dist`: one release tarball per plugin, laid out like the Go releases.
+//!
+//! `dist/teleport-<plugin>-v<version>-linux-amd64-bin.tar.gz` holds one directory
+//! `teleport-<plugin>/` with the static binary, an `install` script, a README, the example
+//! config (what `teleport-<plugin> configure` prints) and `VERSION`; a `.sha256` file in
+//! `sha256sum` format sits next to it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::archive::{self, Entry};
+use crate::plugins::{self, Plugin};
+use crate::source::{self, Source};
+use crate::static_build::{self, StaticBuild};
+
+const INSTALL_TEMPLATE: &str = include_str!("../templates/install.sh");
+const README_TEMPLATE: &str = include_str!("../templates/README.tarball.md");
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plugins to package (`slack`, `teleport-email`, ...); default: every plugin that has
+    /// a real `main` yet (the others are skipped with a note).
+    pub plugins: Vec<String>,
+    /// Output directory.
+    #[arg(long, default_value = "dist")]
+    pub out: PathBuf,
+}
+
+/// A plugin binary that is built and answers `version`.
+pub struct ReadyPlugin {
+    pub plugin: &'static Plugin,
+    pub binary: PathBuf,
+    pub version_line: String,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let root = source::workspace_root();
+    let source = Source::detect(&root)?;
+    let builder = StaticBuild::new(&root, source.clone());
+    let out = root.join(&args.out);
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+
+    let ready = build_ready_plugins(&root, &builder, &args.plugins)?;
+    println!(
+        "{:<22} {:>12} {:>12}  tarball / version",
+        "binary", "size", "tar.gz"
+    );
+    for plugin in ready {
+        let tarball = write_tarball(&plugin, &source, &out)?;
+        let binary_size = fs::metadata(&plugin.binary)?.len();
+        let tarball_size = fs::metadata(&tarball)?.len();
+        println!(
+            "{:<22} {:>12} {:>12}  {}\n{:<48}  {}",
+            plugin.plugin.binary(),
+            mib(binary_size),
+            mib(tarball_size),
+            tarball.display(),
+            "",
+            plugin.version_line
+        );
+    }
+    Ok(())
+}
+
+/// Builds the selected plugins and keeps those whose binary is a real plugin. When plugins
+/// are named explicitly, one that is missing or not ready is an error; otherwise a note.
+pub fn build_ready_plugins(
+    root: &Path,
+    builder: &StaticBuild,
+    names: &[String],
+) -> Result<Vec<ReadyPlugin>> {
+    let explicit = !names.is_empty();
+    let mut ready = Vec::new();
+    for plugin in plugins::select(names)? {
+        let binary_name = plugin.binary();
+        let not_ready = |why: String| -> Result<()> {
+            if explicit {
+                bail!("{binary_name}: {why}");
+            }
+            eprintln!("xtask: skipping {binary_name}: {why}");
+            Ok(())
+        };
+        if !static_build::has_binary(root, plugin.package, &binary_name)? {
+            not_ready(format!(
+                "package {} has no binary {binary_name}",
+                plugin.package
+            ))?;
+            continue;
+        }
+        let binary = builder.build(plugin.package, &binary_name)?;
+        match static_build::version_line(&binary, &binary_name) {
+            Some(version_line) => ready.push(ReadyPlugin {
+                plugin,
+                binary,
+                version_line,
+            }),
+            None => not_ready("no real main yet (`version` does not answer)".to_owned())?,
+        }
+    }
+    Ok(ready)
+}
+
+fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<PathBuf> {
+    let plugin = ready.plugin;
+    let configure = Command::new(&ready.binary)
+        .arg("configure")
+        .output()
+        .with_context(|| format!("running {} configure", plugin.binary()))?;
+    ensure!(
+        configure.status.success() && !configure.stdout.is_empty(),
+        "{} configure printed no example config",
+        plugin.binary()
+    );
+    let binary = fs::read(&ready.binary)?;
+    let bytes = release_tarball(plugin, source, &binary, &configure.stdout)?;
+    let name = tarball_name(plugin, &source.version);
+    let path = out.join(&name);
+    fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    fs::write(
+        out.join(format!("{name}.sha256")),
+        format!("{}  {name}\n", archive::sha256_hex(&bytes)),
+    )?;
+    Ok(path)
+}
+
+/// `teleport-<plugin>-v<version>-linux-amd64-bin.tar.gz`.
+pub fn tarball_name(plugin: &Plugin, version: &str) -> String {
+    format!("{}-v{version}-linux-amd64-bin.tar.gz", plugin.binary())
+}
+
+/// The gzipped release tarball, in memory.
+pub fn release_tarball(
+    plugin: &Plugin,
+    source: &Source,
+    binary: &[u8],
+    example_config: &[u8],
+) -> Result<Vec<u8>> {
+    let dir = plugin.binary();
+    let fill = |template: &str| {
+        template
+            .replace("{{plugin}}", plugin.name)
+            .replace("{{version}}", &source.version)
+            .replace("{{revision}}", &source.revision)
+            .replace("{{repository}}", source::REPOSITORY)
+            .replace("{{description}}", &plugin.description())
+    };
+    let entries = vec![
+        Entry::dir(dir.clone(), 0o755),
+        Entry::file(format!("{dir}/{dir}"), 0o755, binary.to_vec()),
+        Entry::file(format!("{dir}/install"), 0o755, fill(INSTALL_TEMPLATE)),
+        Entry::file(format!("{dir}/README.md"), 0o644, fill(README_TEMPLATE)),
+        Entry::file(
+            format!("{dir}/{dir}.example.toml"),
+            0o644,
+            example_config.to_vec(),
+        ),
+        Entry::file(
+            format!("{dir}/VERSION"),
+            0o644,
+            format!("v{}\n", source.version),
+        ),
+    ];
+    let mtime = u64::try_from(source.epoch).unwrap_or(0);
+    Ok(archive::gzip(&archive::tar(entries, mtime)?)?)
+}
+
+pub fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::plugins::PLUGINS;
+
+    fn source() -> Source {
+        Source {
+            version: "1.2.3".into(),
+            commit: "0123456789abcdef".into(),
+            revision: "0123456789ab".into(),
+            epoch: 1_700_000_000,
+        }
+    }
+
+    fn unpack(gz: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut tar)
+            .unwrap();
+        tar::Archive::new(tar.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().to_string_lossy().into_owned();
+                let mode = e.header().mode().unwrap();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (path, mode, data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tarball_is_named_and_laid_out_like_the_go_releases() {
+        let slack = &PLUGINS[0];
+        assert_eq!(
+            tarball_name(slack, "1.2.3"),
+            "teleport-slack-v1.2.3-linux-amd64-bin.tar.gz"
+        );
+        let gz = release_tarball(slack, &source(), b"ELF...", b"[teleport]\n").unwrap();
+        let entries = unpack(&gz);
+        let names: Vec<_> = entries.iter().map(|(p, m, _)| (p.as_str(), *m)).collect();
+        assert_eq!(
+            names,
+            [
+                ("teleport-slack/", 0o755),
+                ("teleport-slack/README.md", 0o644),
+                ("teleport-slack/VERSION", 0o644),
+                ("teleport-slack/install", 0o755),
+                ("teleport-slack/teleport-slack", 0o755),
+                ("teleport-slack/teleport-slack.example.toml", 0o644),
+            ]
+        );
+        let file = |name: &str| {
+            let (_, _, data) = entries.iter().find(|(p, _, _)| p.ends_with(name)).unwrap();
+            String::from_utf8(data.clone()).unwrap()
+        };
+        assert_eq!(file("/VERSION"), "v1.2.3\n");
+        assert_eq!(file(".example.toml"), "[teleport]\n");
+        let install = file("/install");
+        assert!(install.starts_with("#!/bin/sh\n"));
+        assert!(install.contains("name=\"teleport-slack\""));
+        assert!(!install.contains("{{"), "unfilled placeholder in install");
+        let readme = file("/README.md");
+        assert!(readme.contains("revision `0123456789ab`"));
+        assert!(!readme.contains("{{"), "unfilled placeholder in README");
+    }
+
+    #[test]
+    fn tarball_bytes_depend_only_on_the_inputs() {
+        let slack = &PLUGINS[0];
+        let one = release_tarball(slack, &source(), b"bin", b"cfg").unwrap();
+        let two = release_tarball(slack, &source(), b"bin", b"cfg").unwrap();
+        assert_eq!(one, two);
+    }
+}
