@@ -7,8 +7,10 @@
 
 pub mod control;
 pub mod mattermost;
+pub mod pagerduty;
 pub mod server;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use slack::{FakeSlack, FakeSlackOptions};
