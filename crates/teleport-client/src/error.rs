@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// A credentials file could not be read.
-    #[error("cannot read credentials file {path}: {source}")]
+    #[error("cannot read credentials file {path}")]
     Read {
         /// The file.
         path: PathBuf,

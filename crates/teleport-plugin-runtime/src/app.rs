@@ -44,6 +44,15 @@ impl PluginContext {
     }
 }
 
+/// `[ops]`: where to serve health and metrics (ours; the Go plugins have none).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// `listen_addr = "0.0.0.0:8080"`; unset = not served.
+    #[serde(default)]
+    pub listen_addr: Option<SocketAddr>,
+}
+
 /// Process-level settings.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -67,9 +76,7 @@ where
     F: FnOnce(PluginContext) -> Fut,
     Fut: Future<Output = anyhow::Result<H>>,
 {
-    let stop = CancellationToken::new();
-    spawn_signal_handler(stop.clone());
-    run_until(teleport, options, make_handler, stop).await
+    run_until(teleport, options, make_handler, stop_on_signals()).await
 }
 
 /// [`run`] with an external stop token instead of signals (tests, embedding).
@@ -143,9 +150,20 @@ where
     Ok(())
 }
 
-/// Builds the Teleport client from `[teleport]`.
-pub fn connect(teleport: &TeleportConfig) -> anyhow::Result<TeleportClient> {
-    let (credentials, refresh) = match teleport.credentials()? {
+/// Reads and validates the configured credentials (files present, PEM blocks
+/// right, key matching, not expired) without any network call, so that a
+/// plugin can report them before checking its own service.
+pub fn check_credentials(teleport: &TeleportConfig) -> anyhow::Result<()> {
+    let (credentials, _) = client_credentials(teleport)?;
+    let identity = credentials.load()?;
+    tracing::debug!(user = identity.username(), not_after = %identity.not_after(), "Teleport credentials are valid");
+    Ok(())
+}
+
+fn client_credentials(
+    teleport: &TeleportConfig,
+) -> anyhow::Result<(teleport_client::CredentialsSource, Option<Duration>)> {
+    Ok(match teleport.credentials()? {
         CredentialsSource::IdentityFile { path, refresh } => (
             teleport_client::CredentialsSource::IdentityFile(path),
             refresh,
@@ -154,7 +172,12 @@ pub fn connect(teleport: &TeleportConfig) -> anyhow::Result<TeleportClient> {
             teleport_client::CredentialsSource::TlsFiles { cert, key, cas },
             None,
         ),
-    };
+    })
+}
+
+/// Builds the Teleport client from `[teleport]`.
+pub fn connect(teleport: &TeleportConfig) -> anyhow::Result<TeleportClient> {
+    let (credentials, refresh) = client_credentials(teleport)?;
     let mut config = ClientConfig::new(teleport.addr(), credentials);
     // Even without refresh_identity, re-reading now and then costs nothing and
     // lets a renewed identity take effect.
@@ -243,8 +266,11 @@ fn spawn_identity_gauge(client: TeleportClient, metrics: Metrics, stop: Cancella
     });
 }
 
-/// SIGTERM or SIGINT → graceful stop; a second SIGINT → exit at once.
-fn spawn_signal_handler(stop: CancellationToken) {
+/// A token cancelled by SIGTERM or SIGINT (graceful stop); a second SIGINT
+/// exits at once. Call from within the Tokio runtime.
+pub fn stop_on_signals() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let token = stop.clone();
     tokio::spawn(async move {
         let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -261,6 +287,7 @@ fn spawn_signal_handler(stop: CancellationToken) {
             std::process::exit(130);
         }
     });
+    token
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Rendered Slack messages: the Go plugin's wording, escaping rules and Slack's size limits.
 
-#[allow(dead_code)]
-#[path = "../src/render.rs"]
-mod render;
+use teleport_slack::render;
 
 use render::*;
 use time::macros::datetime;

@@ -1,8 +1,6 @@
 //! The Slack client against the fake Slack on loopback: success paths and every error class.
 
-#[allow(dead_code)]
-#[path = "../src/slack_api.rs"]
-mod slack_api;
+use teleport_slack::slack_api;
 
 use std::time::Duration;
 
