@@ -1,0 +1,177 @@
+//! On-call auto-approval: does the requester qualify, by the services annotation, PagerDuty's
+//! on-call data and the configured limits (escalation level, schedules, allowed roles)?
+
+use teleport_client::AccessRequest;
+use teleport_plugin_runtime::config::is_plain_email;
+
+use crate::config::AutoApproval;
+use crate::pagerduty_api::{OnCall, PagerDutyApi, PagerDutyError, Service};
+use crate::render::{OnCallIn, approval_reason};
+
+/// What the on-call check concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve, with this review reason.
+    Approve {
+        /// The review reason.
+        reason: String,
+    },
+    /// Leave the request alone.
+    Decline {
+        /// Why, for the log.
+        why: String,
+    },
+}
+
+fn decline(why: impl Into<String>) -> Decision {
+    Decision::Decline { why: why.into() }
+}
+
+/// Checks what can be checked without PagerDuty: the requester is an e-mail and every
+/// requested role is allowed.
+pub fn precheck(limits: &AutoApproval, request: &AccessRequest) -> Result<(), String> {
+    if !is_plain_email(&request.user) {
+        return Err(format!(
+            "the requester {:?} is not an e-mail address, so cannot be matched to a PagerDuty user",
+            request.user
+        ));
+    }
+    if let Some(allowed) = &limits.allowed_roles {
+        if request.roles.is_empty() {
+            return Err("the request names no roles and allowed_roles is set".into());
+        }
+        if let Some(role) = request.roles.iter().find(|r| !allowed.contains(r)) {
+            return Err(format!("role {role:?} is not in allowed_roles"));
+        }
+    }
+    Ok(())
+}
+
+/// Why `entry` does not count under `limits`, if it does not.
+pub fn outside_limits(limits: &AutoApproval, entry: &OnCall) -> Option<String> {
+    if let Some(max) = limits.max_escalation_level
+        && entry.escalation_level > max
+    {
+        return Some(format!(
+            "escalation level {} is above max_escalation_level {max}",
+            entry.escalation_level
+        ));
+    }
+    if let Some(schedules) = &limits.schedules {
+        let matches = entry.schedule.as_ref().is_some_and(|s| {
+            schedules
+                .iter()
+                .any(|want| want.eq_ignore_ascii_case(&s.summary) || *want == s.id)
+        });
+        if !matches {
+            let through = entry
+                .schedule
+                .as_ref()
+                .map(|s| format!("schedule {}", s.summary))
+                .unwrap_or_else(|| "no schedule".to_owned());
+            return Some(format!("on call through {through}, not one of schedules"));
+        }
+    }
+    None
+}
+
+/// The services the requester is on call for within `limits`, best level first per service;
+/// and, for the log, why other on-call entries did not count.
+pub fn qualifying(
+    limits: &AutoApproval,
+    services: &[Service],
+    entries: &[OnCall],
+) -> (Vec<OnCallIn>, Vec<String>) {
+    let mut on_call = Vec::new();
+    let mut excluded = Vec::new();
+    for service in services {
+        let mut candidates: Vec<&OnCall> = entries
+            .iter()
+            .filter(|e| e.escalation_policy.id == service.escalation_policy.id)
+            .collect();
+        candidates.sort_by_key(|e| e.escalation_level);
+        for entry in candidates {
+            match outside_limits(limits, entry) {
+                None => {
+                    on_call.push(OnCallIn {
+                        service: service.name.clone(),
+                        escalation_level: entry.escalation_level,
+                        schedule: entry.schedule.as_ref().map(|s| s.summary.clone()),
+                    });
+                    break;
+                }
+                Some(why) => excluded.push(format!("{}: {why}", service.name)),
+            }
+        }
+    }
+    (on_call, excluded)
+}
+
+/// The whole check against PagerDuty. Transient PagerDuty errors are returned so the step
+/// is retried; everything else ends in a decision.
+pub async fn decide(
+    api: &PagerDutyApi,
+    limits: &AutoApproval,
+    request: &AccessRequest,
+    service_names: &[String],
+) -> Result<Decision, PagerDutyError> {
+    if let Err(why) = precheck(limits, request) {
+        return Ok(decline(why));
+    }
+    let Some(user) = api.find_user_by_email(&request.user).await? else {
+        return Ok(decline(format!(
+            "no PagerDuty user has the e-mail {}",
+            request.user
+        )));
+    };
+    let mut names: Vec<&str> = service_names
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut services = Vec::new();
+    for name in names {
+        match api.find_service_by_name(name).await? {
+            Some(service) => services.push(service),
+            None => tracing::warn!(
+                service = name,
+                "PagerDuty service named in the services annotation not found"
+            ),
+        }
+    }
+    if services.is_empty() {
+        return Ok(decline(
+            "none of the services in the annotation exist in PagerDuty",
+        ));
+    }
+    let mut policies: Vec<String> = services
+        .iter()
+        .map(|s| s.escalation_policy.id.clone())
+        .filter(|id| !id.is_empty())
+        .collect();
+    policies.sort_unstable();
+    policies.dedup();
+    let entries = api.on_calls(&user.id, &policies).await?;
+    let (on_call, excluded) = qualifying(limits, &services, &entries);
+    if on_call.is_empty() {
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        return Ok(decline(if excluded.is_empty() {
+            format!(
+                "{} is not on call in service(s) {}",
+                request.user,
+                names.join(", ")
+            )
+        } else {
+            format!(
+                "{} is on call only outside the auto-approval limits ({})",
+                request.user,
+                excluded.join("; ")
+            )
+        }));
+    }
+    Ok(Decision::Approve {
+        reason: approval_reason(&user.name, &request.user, &on_call),
+    })
+}

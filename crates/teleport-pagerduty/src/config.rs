@@ -1,0 +1,321 @@
+//! The PagerDuty plugin's config file: `[pagerduty]` (Go keys and spellings) plus the common
+//! sections, validated once.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use teleport_plugin_runtime::app::OpsConfig;
+use teleport_plugin_runtime::config::{
+    ConfigError, ConfigWarning, Loaded, Secret, TeleportConfig, is_plain_email, load_plugin_config,
+};
+
+/// PagerDuty's REST API.
+pub const DEFAULT_API_ENDPOINT: &str = "https://api.pagerduty.com";
+/// The annotation naming the service to open an incident on.
+pub const DEFAULT_NOTIFY_SERVICE_ANNOTATION: &str = "pagerduty_notify_service";
+/// The annotation naming the services whose on-call users are auto-approved.
+pub const DEFAULT_SERVICES_ANNOTATION: &str = "pagerduty_services";
+
+/// The plugin's own part of the TOML document.
+#[derive(Debug, Deserialize)]
+pub struct PagerDutyFile {
+    /// `[pagerduty]`.
+    pub pagerduty: PagerDutySection,
+    /// `[ops]`: health and metrics endpoint (not in the Go plugin).
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// `[pagerduty]` as written.
+#[derive(Debug, Deserialize)]
+pub struct PagerDutySection {
+    /// The REST API key (a value starting with `/` is a file to read).
+    pub api_key: Secret,
+    /// The PagerDuty user the plugin acts as; sent as the `From` header.
+    pub user_email: String,
+    /// The REST API base URL (not settable in the Go plugin).
+    #[serde(default)]
+    pub api_endpoint: Option<String>,
+    /// Go's untagged `RequestAnnotations` field: go-toml matched it as written, all lower
+    /// case, all upper case, or with the first letter lowered; `request_annotations` is ours.
+    #[serde(
+        default,
+        alias = "RequestAnnotations",
+        alias = "requestAnnotations",
+        alias = "REQUESTANNOTATIONS",
+        alias = "request_annotations"
+    )]
+    pub requestannotations: AnnotationsSection,
+    /// `[pagerduty.auto_approval]` (not in the Go plugin).
+    #[serde(default)]
+    pub auto_approval: AutoApprovalSection,
+    /// From a 2021 Go config: one fixed service. Ignored with a warning.
+    #[serde(default)]
+    pub service_id: Option<String>,
+    /// From a 2021 Go config. `false` turns auto-approval off; `true` changes nothing.
+    #[serde(default)]
+    pub auto_approve: Option<bool>,
+}
+
+/// `[pagerduty.requestannotations]`: which request annotations to read.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnnotationsSection {
+    /// Default `pagerduty_notify_service`.
+    #[serde(default)]
+    pub notify_service: Option<String>,
+    /// Default `pagerduty_services`.
+    #[serde(default)]
+    pub services: Option<String>,
+}
+
+/// `[pagerduty.auto_approval]`: limits on on-call auto-approval.
+#[derive(Debug, Deserialize)]
+pub struct AutoApprovalSection {
+    /// Submit approvals at all. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Only users on call at escalation levels `1..=N`.
+    #[serde(default)]
+    pub max_escalation_level: Option<i64>,
+    /// Only users on call through one of these schedules (name or ID).
+    #[serde(default)]
+    pub schedules: Option<Vec<String>>,
+    /// Only requests whose roles are all in this list.
+    #[serde(default)]
+    pub allowed_roles: Option<Vec<String>>,
+    /// Log the decision instead of submitting it.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl Default for AutoApprovalSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_escalation_level: None,
+            schedules: None,
+            allowed_roles: None,
+            dry_run: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// `[teleport]`.
+    pub teleport: TeleportConfig,
+    /// `[ops]`.
+    pub ops: OpsConfig,
+    /// `[pagerduty]`.
+    pub pagerduty: PagerDutyConfig,
+    /// Legacy keys found by this plugin's validation (the loader's own warnings are logged
+    /// by the CLI); log them once logging is set up.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Validated `[pagerduty]`.
+#[derive(Debug, Clone)]
+pub struct PagerDutyConfig {
+    /// REST API base URL without a trailing slash.
+    pub api_endpoint: String,
+    /// The API key.
+    pub api_key: Secret,
+    /// The `From` user's e-mail.
+    pub user_email: String,
+    /// Annotation naming the service to notify.
+    pub notify_service_annotation: String,
+    /// Annotation naming the services for auto-approval.
+    pub services_annotation: String,
+    /// Auto-approval limits.
+    pub auto_approval: AutoApproval,
+}
+
+/// Validated auto-approval limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoApproval {
+    /// Submit approvals at all.
+    pub enabled: bool,
+    /// Highest escalation level that counts as on call (`None`: any).
+    pub max_escalation_level: Option<u32>,
+    /// Schedules (name or ID, any case) that count (`None`: any, including direct
+    /// escalation-rule targets without a schedule).
+    pub schedules: Option<Vec<String>>,
+    /// Roles that may be auto-approved (`None`: any).
+    pub allowed_roles: Option<Vec<String>>,
+    /// Log instead of submitting.
+    pub dry_run: bool,
+}
+
+impl Default for AutoApproval {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_escalation_level: None,
+            schedules: None,
+            allowed_roles: None,
+            dry_run: false,
+        }
+    }
+}
+
+impl PagerDutyConfig {
+    /// A config with the defaults, for code and tests.
+    pub fn new(api_key: Secret, user_email: impl Into<String>) -> Self {
+        Self {
+            api_endpoint: DEFAULT_API_ENDPOINT.to_owned(),
+            api_key,
+            user_email: user_email.into(),
+            notify_service_annotation: DEFAULT_NOTIFY_SERVICE_ANNOTATION.to_owned(),
+            services_annotation: DEFAULT_SERVICES_ANNOTATION.to_owned(),
+            auto_approval: AutoApproval::default(),
+        }
+    }
+}
+
+/// Loads and validates a config file.
+pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+    Config::from_loaded(load_plugin_config::<PagerDutyFile>(path)?)
+}
+
+impl Config {
+    /// Validates a loaded file.
+    pub fn from_loaded(loaded: Loaded<PagerDutyFile>) -> Result<Self, ConfigError> {
+        let mut warnings = Vec::new();
+        let pagerduty = validate(&loaded, &mut warnings)?;
+        Ok(Self {
+            teleport: loaded.teleport,
+            ops: loaded.plugin.ops,
+            pagerduty,
+            warnings,
+        })
+    }
+}
+
+fn validate(
+    loaded: &Loaded<PagerDutyFile>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<PagerDutyConfig, ConfigError> {
+    let file = loaded.file().to_path_buf();
+    let section = &loaded.plugin.pagerduty;
+    if section.api_key.is_empty() {
+        return Err(loaded.key_error(
+            "pagerduty.api_key",
+            "expected the PagerDuty REST API key, found an empty string",
+        ));
+    }
+    let user_email = section.user_email.trim();
+    if !is_plain_email(user_email) {
+        return Err(loaded.key_error(
+            "pagerduty.user_email",
+            "expected the e-mail address of a PagerDuty user",
+        ));
+    }
+    let api_endpoint = section
+        .api_endpoint
+        .as_deref()
+        .unwrap_or(DEFAULT_API_ENDPOINT)
+        .trim()
+        .trim_end_matches('/');
+    let scheme_ok = api_endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
+    if !scheme_ok || reqwest::Url::parse(api_endpoint).is_err() {
+        return Err(loaded.key_error(
+            "pagerduty.api_endpoint",
+            "expected an http:// or https:// URL",
+        ));
+    }
+
+    let annotation =
+        |value: &Option<String>, key: &str, default: &str| match value.as_deref().map(str::trim) {
+            None => Ok(default.to_owned()),
+            Some("") => Err(loaded.key_error(
+                &format!("pagerduty.requestannotations.{key}"),
+                "expected an annotation name, found an empty string",
+            )),
+            Some(name) => Ok(name.to_owned()),
+        };
+    let notify_service_annotation = annotation(
+        &section.requestannotations.notify_service,
+        "notify_service",
+        DEFAULT_NOTIFY_SERVICE_ANNOTATION,
+    )?;
+    let services_annotation = annotation(
+        &section.requestannotations.services,
+        "services",
+        DEFAULT_SERVICES_ANNOTATION,
+    )?;
+
+    let approval = &section.auto_approval;
+    let max_escalation_level =
+        match approval.max_escalation_level {
+            None => None,
+            Some(level) => Some(u32::try_from(level).ok().filter(|l| *l >= 1).ok_or_else(
+                || {
+                    loaded.key_error(
+                        "pagerduty.auto_approval.max_escalation_level",
+                        "expected a level of 1 or more",
+                    )
+                },
+            )?),
+        };
+    let names =
+        |list: &Option<Vec<String>>, key: &str| -> Result<Option<Vec<String>>, ConfigError> {
+            let Some(list) = list else { return Ok(None) };
+            let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
+            if let Some(index) = cleaned.iter().position(String::is_empty) {
+                return Err(loaded.key_error(
+                    &format!("pagerduty.auto_approval.{key}[{index}]"),
+                    "expected a name, found an empty string",
+                ));
+            }
+            Ok(Some(cleaned))
+        };
+    let mut enabled = approval.enabled;
+    match section.auto_approve {
+        Some(false) => {
+            enabled = false;
+            warnings.push(ConfigWarning::Deprecated {
+                file: file.clone(),
+                key: "pagerduty.auto_approve".into(),
+                advice: "write enabled = false under [pagerduty.auto_approval] instead".into(),
+            });
+        }
+        Some(true) => warnings.push(ConfigWarning::NoEffect {
+            file: file.clone(),
+            key: "pagerduty.auto_approve".into(),
+            reason: "auto-approval is on by default for requests whose roles set the services \
+                     annotation; limit it under [pagerduty.auto_approval]"
+                .into(),
+        }),
+        None => {}
+    }
+    if section.service_id.is_some() {
+        warnings.push(ConfigWarning::NoEffect {
+            file,
+            key: "pagerduty.service_id".into(),
+            reason: format!(
+                "the service is named per request by the role annotation {notify_service_annotation}"
+            ),
+        });
+    }
+    Ok(PagerDutyConfig {
+        api_endpoint: api_endpoint.to_owned(),
+        api_key: section.api_key.clone(),
+        user_email: user_email.to_owned(),
+        notify_service_annotation,
+        services_annotation,
+        auto_approval: AutoApproval {
+            enabled,
+            max_escalation_level,
+            schedules: names(&approval.schedules, "schedules")?,
+            allowed_roles: names(&approval.allowed_roles, "allowed_roles")?,
+            dry_run: approval.dry_run,
+        },
+    })
+}

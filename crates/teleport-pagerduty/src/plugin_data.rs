@@ -1,0 +1,337 @@
+//! The per-request record in Teleport plugin data (namespace `pagerduty`), in the Go
+//! plugin's keys and encodings so that a record written by the Go plugin is continued after
+//! an upgrade, and the other way round.
+//!
+//! Go keys: `incident_id`, `service_id`, `user`, `roles` (comma-joined), `created` (Unix
+//! seconds or ""), `request_reason`, `reviews_count` ("" for 0), `resolution` (lower case
+//! `approved|denied|expired|promoted`), `resolve_reason`.
+//! Our additions, which the Go plugin ignores: `claim` (the lease of the replica working on
+//! the request, as in the messaging plugins), `auto_approval` (the on-call decision, taken
+//! once) and `close_progress` (how far closing the incident got).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use teleport_client::{AccessRequest, PluginDataMap};
+use teleport_plugin_runtime::state::{Lease, Resolution};
+
+/// What the on-call check decided; taken once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    /// An approval was submitted (or Teleport already had one from the plugin).
+    Approved,
+    /// `dry_run`: the approval was only logged.
+    DryRun,
+    /// The requester did not qualify (not on call, role not allowed, ...).
+    Declined,
+    /// Teleport refused the review (e.g. the plugin may not review these roles).
+    Refused,
+}
+
+impl ApprovalOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::DryRun => "dry_run",
+            Self::Declined => "declined",
+            Self::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "approved" => Self::Approved,
+            "dry_run" => Self::DryRun,
+            "declined" => Self::Declined,
+            "refused" => Self::Refused,
+            _ => return None,
+        })
+    }
+}
+
+/// How far closing the incident got after the resolution was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseProgress {
+    /// The resolution note is still to be posted.
+    Pending,
+    /// The note is posted; the incident is still to be resolved.
+    Noted,
+    /// Nothing left to do (also a Go record with a resolution, as Go closes in one go).
+    Done,
+}
+
+impl CloseProgress {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Noted => "noted",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// The record of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentRecord {
+    /// The incident opened for the request ("" when none yet).
+    pub incident_id: String,
+    /// The service it is (being) opened on ("" when none). Set before the incident is
+    /// created, so a record with a service and no incident may have an open incident.
+    pub service_id: String,
+    /// The requester.
+    pub user: String,
+    /// The requested roles.
+    pub roles: Vec<String>,
+    /// When the request was created (Unix seconds).
+    pub created: Option<i64>,
+    /// The request reason.
+    pub request_reason: String,
+    /// Reviews already posted as notes.
+    pub reviews_count: usize,
+    /// The final status, once recorded.
+    pub resolution: Option<Resolution>,
+    /// The reason given with it.
+    pub resolve_reason: String,
+    /// The lease of the replica working on the request.
+    pub claim: Option<Lease>,
+    /// The on-call decision, once taken.
+    pub auto_approval: Option<ApprovalOutcome>,
+    /// Closing progress; meaningful once `resolution` is set.
+    pub close_progress: CloseProgress,
+}
+
+/// Every key the codec writes.
+const KEYS: [&str; 12] = [
+    "incident_id",
+    "service_id",
+    "user",
+    "roles",
+    "created",
+    "request_reason",
+    "reviews_count",
+    "resolution",
+    "resolve_reason",
+    "claim",
+    "auto_approval",
+    "close_progress",
+];
+
+impl IncidentRecord {
+    /// A fresh record for a request.
+    pub fn new(request: &AccessRequest) -> Self {
+        Self {
+            incident_id: String::new(),
+            service_id: String::new(),
+            user: request.user.clone(),
+            roles: request.roles.clone(),
+            created: request.created.map(|t| t.unix_timestamp()),
+            request_reason: request.request_reason.clone(),
+            reviews_count: 0,
+            resolution: None,
+            resolve_reason: String::new(),
+            claim: None,
+            auto_approval: None,
+            close_progress: CloseProgress::Pending,
+        }
+    }
+
+    /// Every key with "" for empty values, as the Go plugin writes them: as `set` it
+    /// describes the whole record.
+    pub fn encode(&self) -> PluginDataMap {
+        let mut map = PluginDataMap::new();
+        let mut put = |key: &str, value: String| {
+            map.insert(key.to_owned(), value);
+        };
+        put("incident_id", self.incident_id.clone());
+        put("service_id", self.service_id.clone());
+        put("user", self.user.clone());
+        put("roles", self.roles.join(","));
+        put(
+            "created",
+            self.created.map(|c| c.to_string()).unwrap_or_default(),
+        );
+        put("request_reason", self.request_reason.clone());
+        put(
+            "reviews_count",
+            match self.reviews_count {
+                0 => String::new(),
+                n => n.to_string(),
+            },
+        );
+        put(
+            "resolution",
+            self.resolution
+                .map(|r| r.as_str().to_ascii_lowercase())
+                .unwrap_or_default(),
+        );
+        put("resolve_reason", self.resolve_reason.clone());
+        put(
+            "claim",
+            self.claim.as_ref().map(encode_lease).unwrap_or_default(),
+        );
+        put(
+            "auto_approval",
+            self.auto_approval
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default(),
+        );
+        put(
+            "close_progress",
+            if self.resolution.is_some() {
+                self.close_progress.as_str().to_owned()
+            } else {
+                String::new()
+            },
+        );
+        map
+    }
+
+    /// The encoding of "no record": as `expect`, an update succeeds only if nothing is stored.
+    pub fn empty_record() -> PluginDataMap {
+        KEYS.iter()
+            .map(|k| ((*k).to_owned(), String::new()))
+            .collect()
+    }
+
+    /// Reads a stored record (ours or the Go plugin's).
+    pub fn decode(data: &PluginDataMap) -> Self {
+        let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
+        let resolution = Resolution::parse(get("resolution"));
+        Self {
+            incident_id: get("incident_id").to_owned(),
+            service_id: get("service_id").to_owned(),
+            user: get("user").to_owned(),
+            roles: get("roles")
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            created: get("created").parse().ok(),
+            request_reason: data.get("request_reason").cloned().unwrap_or_default(),
+            reviews_count: get("reviews_count").parse().unwrap_or(0),
+            resolution,
+            resolve_reason: data.get("resolve_reason").cloned().unwrap_or_default(),
+            claim: decode_lease(get("claim")),
+            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            close_progress: match get("close_progress") {
+                "pending" => CloseProgress::Pending,
+                "noted" => CloseProgress::Noted,
+                // A resolution without progress is the Go plugin's, which closed in one go.
+                _ if resolution.is_some() => CloseProgress::Done,
+                _ => CloseProgress::Pending,
+            },
+        }
+    }
+
+    /// The incident key PagerDuty de-duplicates on.
+    pub fn incident_key(request_id: &str) -> String {
+        format!("teleport-access-request/{request_id}")
+    }
+}
+
+// The same text form as the messaging plugins' `claim`: `<owner> <unix millis>`.
+fn encode_lease(lease: &Lease) -> String {
+    let millis = lease
+        .until
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{} {millis}", lease.owner)
+}
+
+fn decode_lease(text: &str) -> Option<Lease> {
+    let (owner, millis) = text.rsplit_once(' ')?;
+    let millis: u64 = millis.parse().ok()?;
+    Some(Lease {
+        owner: owner.to_owned(),
+        until: UNIX_EPOCH + Duration::from_millis(millis),
+    })
+}
+
+/// A lease for `owner` lasting `length` from now.
+pub fn lease(owner: &str, length: Duration) -> Lease {
+    Lease {
+        owner: owner.to_owned(),
+        until: SystemTime::now() + length,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_go_record_as_finished_when_resolved() {
+        let data = map(&[
+            ("incident_id", "PINC1"),
+            ("service_id", "PSVC1"),
+            ("user", "alice@example.com"),
+            ("roles", "dev,ops"),
+            ("created", "1700000000"),
+            ("request_reason", "deploy"),
+            ("reviews_count", "2"),
+            ("resolution", "approved"),
+            ("resolve_reason", "ok"),
+        ]);
+        let record = IncidentRecord::decode(&data);
+        assert_eq!(record.incident_id, "PINC1");
+        assert_eq!(record.roles, ["dev", "ops"]);
+        assert_eq!(record.created, Some(1_700_000_000));
+        assert_eq!(record.reviews_count, 2);
+        assert_eq!(record.resolution, Some(Resolution::Approved));
+        assert_eq!(record.close_progress, CloseProgress::Done);
+        assert!(record.claim.is_none());
+        assert!(record.auto_approval.is_none());
+    }
+
+    #[test]
+    fn writes_go_encodings_and_round_trips() {
+        let mut record = IncidentRecord {
+            incident_id: "PINC1".into(),
+            service_id: "PSVC1".into(),
+            user: "bob".into(),
+            roles: vec!["dba".into()],
+            created: None,
+            request_reason: "why, because".into(),
+            reviews_count: 0,
+            resolution: Some(Resolution::Denied),
+            resolve_reason: "no".into(),
+            claim: Some(Lease {
+                owner: "host-1 abc".into(),
+                until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            }),
+            auto_approval: Some(ApprovalOutcome::DryRun),
+            close_progress: CloseProgress::Noted,
+        };
+        let encoded = record.encode();
+        assert_eq!(encoded["resolution"], "denied", "Go writes lower case");
+        assert_eq!(
+            encoded["reviews_count"], "",
+            "Go writes an empty string for zero"
+        );
+        assert_eq!(encoded["created"], "");
+        assert_eq!(encoded["claim"], "host-1 abc 1700000000123");
+        assert_eq!(IncidentRecord::decode(&encoded), record);
+
+        record.resolution = None;
+        record.close_progress = CloseProgress::Pending;
+        assert_eq!(IncidentRecord::decode(&record.encode()), record);
+    }
+
+    #[test]
+    fn empty_record_covers_every_written_key() {
+        let record = IncidentRecord::decode(&PluginDataMap::new());
+        let mut written: Vec<_> = record.encode().into_keys().collect();
+        written.sort();
+        let mut empty: Vec<_> = IncidentRecord::empty_record().into_keys().collect();
+        empty.sort();
+        assert_eq!(written, empty);
+    }
+}

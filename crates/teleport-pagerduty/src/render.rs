@@ -1,0 +1,120 @@
+//! The texts the plugin writes to PagerDuty and Teleport: incident title and body, review
+//! and resolution notes (the Go plugin's wording), and the auto-approval reason.
+
+use teleport_client::{AccessRequest, AccessReview};
+use teleport_plugin_runtime::state::Resolution;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// Go's `time.RFC822` layout (`02 Jan 06 15:04 MST`), in UTC.
+pub fn rfc822(at: OffsetDateTime) -> String {
+    let layout =
+        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&layout)
+        .unwrap_or_default()
+}
+
+/// `Access request from <user>`.
+pub fn incident_title(request: &AccessRequest) -> String {
+    format!("Access request from {}", request.user)
+}
+
+/// The incident body: who wants what and why, and where to review it.
+pub fn incident_details(request: &AccessRequest, web_base: Option<&str>) -> String {
+    let mut lines = Vec::new();
+    let when = request
+        .created
+        .map(|at| format!(" at {}", rfc822(at)))
+        .unwrap_or_default();
+    lines.push(format!(
+        "{} requested permissions for roles {} on Teleport{when}.",
+        request.user,
+        request.roles.join(", ")
+    ));
+    if !request.request_reason.is_empty() {
+        lines.push(format!("Reason: {}", request.request_reason));
+    }
+    if !request.resources.is_empty() {
+        let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
+        lines.push(format!("Resources: {}", resources.join(", ")));
+    }
+    if let Some(base) = web_base {
+        lines.push(format!(
+            "To approve or deny the request, proceed to {}",
+            request_link(base, &request.id)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// `<base>/web/requests/<id>`.
+pub fn request_link(web_base: &str, id: &str) -> String {
+    let id: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    format!("{}/web/requests/{id}", web_base.trim_end_matches('/'))
+}
+
+/// The note for one review.
+pub fn review_note(review: &AccessReview) -> String {
+    let when = review
+        .created
+        .map(|at| format!(" at {}", rfc822(at)))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{} reviewed the request{when}.\nResolution: {}.",
+        review.author, review.proposed_state
+    );
+    if !review.reason.is_empty() {
+        text.push_str(&format!("\nReason: {}.", review.reason));
+    }
+    text
+}
+
+/// The note posted before the incident is resolved.
+pub fn resolution_note(resolution: Resolution, reason: &str) -> String {
+    let mut text = format!(
+        "Access request has been {}",
+        resolution.as_str().to_ascii_lowercase()
+    );
+    if !reason.is_empty() {
+        text.push_str(&format!("\nReason: {reason}"));
+    }
+    text
+}
+
+/// One service the requester is on call for, as the approval reason names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnCallIn {
+    /// The service name.
+    pub service: String,
+    /// The escalation level.
+    pub escalation_level: u32,
+    /// The schedule name, when the user is on call through one.
+    pub schedule: Option<String>,
+}
+
+/// The reason of an auto-approval review.
+pub fn approval_reason(user_name: &str, email: &str, on_call: &[OnCallIn]) -> String {
+    let services: Vec<String> = on_call
+        .iter()
+        .map(|o| match &o.schedule {
+            Some(schedule) => format!(
+                "{} (escalation level {}, schedule {schedule})",
+                o.service, o.escalation_level
+            ),
+            None => format!("{} (escalation level {})", o.service, o.escalation_level),
+        })
+        .collect();
+    let name = if user_name.is_empty() {
+        email
+    } else {
+        user_name
+    };
+    format!(
+        "Access requested by user {name} ({email}) who is on call in service(s) {}",
+        services.join(", ")
+    )
+}
