@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Deployment tests: release tarballs, OCI images, the Dockerfile, Compose and the Helm charts.
 #
-# Usage: tests/deploy/run.sh [SECTION...]   (default: all sections; see `sections` below)
+# Usage: tests/deploy/run.sh [SECTION...]   (default: all, in the order of `all_sections`)
+#
+# "build" runs `cargo xtask dist` and `cargo xtask image` (static release builds, minutes);
+# leave it out to test artifacts already in dist/.
 #
 # Run tests/deploy/install-tools.sh first (helm, kubernetes-validate, skopeo...). A section
 # whose prerequisite is missing (a tool, the Docker engine, a plugin binary that has not
@@ -16,8 +19,11 @@ source "${here}/tools-env.sh"
 source "${here}/lib.sh"
 # shellcheck source=tests/deploy/helm.sh
 source "${here}/helm.sh"
+# shellcheck source=tests/deploy/artifacts.sh
+source "${here}/artifacts.sh"
 
-sections=(helm)
+all_sections=(helm build dist image dockerfile)
+sections=("${all_sections[@]}")
 if [ "$#" -gt 0 ]; then
     sections=("$@")
 fi
@@ -25,7 +31,7 @@ fi
 trap 'rm -rf "${DEPLOY_TMP}"' EXIT
 for section in "${sections[@]}"; do
     if ! declare -F "section_${section}" >/dev/null; then
-        fail "unknown section ${section} (known: helm)"
+        fail "unknown section ${section} (known: ${all_sections[*]})"
         continue
     fi
     "section_${section}"

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 pub enum Content {
     Dir,
     File(Vec<u8>),
+    /// A symbolic link to this target.
+    Symlink(String),
 }
 
 /// One tar entry.
@@ -46,6 +48,17 @@ impl Entry {
             path: path.into(),
             content: Content::File(bytes.into()),
             mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// A root-owned symbolic link.
+    pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            content: Content::Symlink(target.into()),
+            mode: 0o777,
             uid: 0,
             gid: 0,
         }
@@ -87,6 +100,11 @@ pub fn tar(mut entries: Vec<Entry>, mtime: u64) -> io::Result<Vec<u8>> {
                 header.set_size(bytes.len() as u64);
                 builder.append_data(&mut header, &entry.path, bytes.as_slice())?;
             }
+            Content::Symlink(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                builder.append_link(&mut header, &entry.path, target)?;
+            }
         }
     }
     builder.into_inner()
@@ -116,6 +134,7 @@ mod tests {
             Entry::file("a/b/file", 0o644, b"hello".to_vec()),
             Entry::dir("a", 0o755),
             Entry::dir("a/b", 0o700).owned_by(65532, 65532),
+            Entry::symlink("a/link", "/a/b/file"),
         ]
     }
 
@@ -153,6 +172,7 @@ mod tests {
                 ("a/".to_owned(), 0o755, 0, 1_700_000_000),
                 ("a/b/".to_owned(), 0o700, 65532, 1_700_000_000),
                 ("a/b/file".to_owned(), 0o644, 0, 1_700_000_000),
+                ("a/link".to_owned(), 0o777, 0, 1_700_000_000),
             ]
         );
     }

@@ -12,6 +12,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::archive::{self, Entry};
+use crate::image;
 use crate::plugins::{self, Plugin};
 use crate::source::{self, Source};
 use crate::static_build::{self, StaticBuild};
@@ -27,6 +28,9 @@ pub struct Args {
     /// Output directory.
     #[arg(long, default_value = "dist")]
     pub out: PathBuf,
+    /// CA bundle for the shared image rootfs (see `docker/Dockerfile`).
+    #[arg(long, default_value = image::DEFAULT_CA_BUNDLE)]
+    pub ca_bundle: PathBuf,
 }
 
 /// A plugin binary that is built and answers `version`.
@@ -43,6 +47,9 @@ pub fn run(args: Args) -> Result<()> {
     let out = root.join(&args.out);
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
+    let rootfs = write_rootfs(&args.ca_bundle, &source, &out)?;
+    // dist/ is docker/Dockerfile's build context: keep the images out of it.
+    fs::write(out.join(".dockerignore"), "images/\n")?;
     let ready = build_ready_plugins(&root, &builder, &args.plugins)?;
     println!(
         "{:<22} {:>12} {:>12}  tarball / version",
@@ -62,6 +69,34 @@ pub fn run(args: Args) -> Result<()> {
             plugin.version_line
         );
     }
+    println!(
+        "shared image rootfs for docker/Dockerfile: {}",
+        rootfs.display()
+    );
+    Ok(())
+}
+
+/// `teleport-plugins-rootfs-v<version>.tar`: passwd, group, CA bundle and data directories,
+/// which `docker/Dockerfile` puts under a binary from a release tarball.
+fn write_rootfs(ca_bundle: &Path, source: &Source, out: &Path) -> Result<PathBuf> {
+    let ca = image::read_ca_bundle(ca_bundle)?;
+    let mtime = u64::try_from(source.epoch).unwrap_or(0);
+    let name = rootfs_name(&source.version);
+    let path = out.join(&name);
+    let bytes = archive::tar(image::shared_rootfs(&ca), mtime)?;
+    write_with_checksum(&path, &name, &bytes)?;
+    Ok(path)
+}
+
+pub fn rootfs_name(version: &str) -> String {
+    format!("teleport-plugins-rootfs-v{version}.tar")
+}
+
+/// Writes `bytes` to `path` and `<path>.sha256` in `sha256sum` format.
+fn write_with_checksum(path: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    let sums = format!("{}  {name}\n", archive::sha256_hex(bytes));
+    fs::write(path.with_file_name(format!("{name}.sha256")), sums)?;
     Ok(())
 }
 
@@ -118,11 +153,7 @@ fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<Pat
     let bytes = release_tarball(plugin, source, &binary, &configure.stdout)?;
     let name = tarball_name(plugin, &source.version);
     let path = out.join(&name);
-    fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    fs::write(
-        out.join(format!("{name}.sha256")),
-        format!("{}  {name}\n", archive::sha256_hex(&bytes)),
-    )?;
+    write_with_checksum(&path, &name, &bytes)?;
     Ok(path)
 }
 

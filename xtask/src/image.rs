@@ -20,7 +20,7 @@ use crate::static_build::{self, StaticBuild};
 
 /// The user every image runs as (the usual "nonroot" of minimal images).
 pub const UID: u64 = 65532;
-const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnonroot:x:65532:\n";
 
@@ -45,12 +45,7 @@ pub fn run(args: Args) -> Result<()> {
     let source = Source::detect(&root)?;
     let builder = StaticBuild::new(&root, source.clone());
     let images_dir = root.join(&args.out).join("images");
-    let ca = fs::read(&args.ca_bundle).with_context(|| {
-        format!(
-            "reading the CA bundle {} (install Debian's ca-certificates or pass --ca-bundle)",
-            args.ca_bundle.display()
-        )
-    })?;
+    let ca = read_ca_bundle(&args.ca_bundle)?;
 
     let (plugin_names, helper_names) = split_names(&args.names)?;
     let explicit = !args.names.is_empty();
@@ -103,6 +98,16 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The build machine's CA bundle, which the images use to verify chat APIs' certificates.
+pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| {
+        format!(
+            "reading the CA bundle {} (install Debian's ca-certificates or pass --ca-bundle)",
+            path.display()
+        )
+    })
 }
 
 /// Splits names into plugin names and helper binaries; unknown names are an error.
@@ -212,6 +217,37 @@ const ENV: [&str; 2] = [
     "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
 ];
 
+/// The data directory of `plugin`, owned by the image's user so a fresh named volume
+/// mounted there is writable, and `/etc/teleport-<plugin>.toml` (the plugins' default config
+/// path) linked into it: the TOML can come with the data directory volume, or be mounted at
+/// the Go images' path.
+fn plugin_entries(plugin: &Plugin) -> Vec<Entry> {
+    let data_dir = plugin.data_dir();
+    vec![
+        Entry::dir(data_dir.trim_start_matches('/'), 0o750).owned_by(UID, UID),
+        Entry::symlink(
+            format!("etc/{}.toml", plugin.binary()),
+            format!("{data_dir}/{}.toml", plugin.binary()),
+        ),
+    ]
+}
+
+const VAR_DIRS: [&str; 4] = [
+    "var",
+    "var/lib",
+    "var/lib/teleport",
+    "var/lib/teleport/plugins",
+];
+
+/// The image's files without any binary, for every plugin at once: what
+/// `docker/Dockerfile` adds under the binary from a release tarball.
+pub fn shared_rootfs(ca: &[u8]) -> Vec<Entry> {
+    let mut entries = base_layer(ca);
+    entries.extend(VAR_DIRS.iter().map(|d| Entry::dir(*d, 0o755)));
+    entries.extend(PLUGINS.iter().flat_map(plugin_entries));
+    entries
+}
+
 /// The image of one plugin: `/usr/local/bin/teleport-plugin` (the same path for every
 /// plugin, as in the Go images), started with the TOML from the data directory volume.
 pub fn plugin_image(plugin: &Plugin, source: &Source, binary: &[u8], ca: &[u8]) -> ImageSpec {
@@ -222,14 +258,8 @@ pub fn plugin_image(plugin: &Plugin, source: &Source, binary: &[u8], ca: &[u8]) 
         0o755,
         binary.to_vec(),
     ));
-    layer.extend([
-        Entry::dir("var", 0o755),
-        Entry::dir("var/lib", 0o755),
-        Entry::dir("var/lib/teleport", 0o755),
-        Entry::dir("var/lib/teleport/plugins", 0o755),
-        // Owned by the plugin's user so a fresh named volume mounted here is writable.
-        Entry::dir(data_dir.trim_start_matches('/'), 0o750).owned_by(UID, UID),
-    ]);
+    layer.extend(VAR_DIRS.iter().map(|d| Entry::dir(*d, 0o755)));
+    layer.extend(plugin_entries(plugin));
     ImageSpec {
         name: plugin.image(),
         tag: source.version.clone(),
@@ -277,7 +307,7 @@ pub fn helper_image(helper: &Helper, source: &Source, binary: &[u8], ca: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::Content;
+    use crate::archive::{self, Content};
 
     fn source() -> Source {
         Source {
@@ -318,6 +348,10 @@ mod tests {
         let data = entry(&spec, "var/lib/teleport/plugins/slack");
         assert_eq!((data.uid, data.gid), (UID, UID));
         assert_eq!(
+            entry(&spec, "etc/teleport-slack.toml").content,
+            Content::Symlink("/var/lib/teleport/plugins/slack/teleport-slack.toml".into())
+        );
+        assert_eq!(
             entry(&spec, "etc/ssl/certs/ca-certificates.crt").content,
             Content::File(b"CA".to_vec())
         );
@@ -338,16 +372,17 @@ mod tests {
 
     #[test]
     fn every_parent_directory_is_in_the_layer() {
-        for spec in [
-            plugin_image(&PLUGINS[3], &source(), b"ELF", b"CA"),
-            helper_image(&HELPERS[0], &source(), b"ELF", b"CA"),
+        for layer in [
+            plugin_image(&PLUGINS[3], &source(), b"ELF", b"CA").layer,
+            helper_image(&HELPERS[0], &source(), b"ELF", b"CA").layer,
+            shared_rootfs(b"CA"),
         ] {
-            for e in &spec.layer {
+            for e in &layer {
                 let mut parent = Path::new(&e.path).parent();
                 while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
                     let p = p.to_string_lossy();
                     assert!(
-                        spec.layer
+                        layer
                             .iter()
                             .any(|d| d.path == p && d.content == Content::Dir),
                         "{p} missing for {}",
@@ -357,6 +392,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn shared_rootfs_has_every_plugins_data_dir_and_no_binary() {
+        let entries = shared_rootfs(b"CA");
+        for plugin in PLUGINS {
+            let dir = plugin.data_dir();
+            assert!(
+                entries.iter().any(|e| e.path == dir[1..] && e.uid == UID),
+                "{dir}"
+            );
+        }
+        assert!(!entries.iter().any(|e| e.path.starts_with("usr/local/bin/")));
+        archive::tar(entries, 0).expect("no duplicate paths");
     }
 
     #[test]

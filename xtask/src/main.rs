@@ -44,8 +44,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line per binary: kind, short name, package, binary, image.
+/// For scripts: a `version` line, then one line per binary: kind, short name, package,
+/// binary, image (tab-separated).
 fn list() {
+    println!("version\t{}", source::VERSION);
     for p in plugins::PLUGINS {
         println!(
             "plugin\t{}\t{}\t{}\t{}",
