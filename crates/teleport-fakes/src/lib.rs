@@ -6,6 +6,7 @@
 //! plus down/up on the same port from [`server`].
 
 pub mod control;
+pub mod mailgun;
 pub mod mattermost;
 pub mod pagerduty;
 pub mod server;

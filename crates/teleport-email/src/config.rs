@@ -1,0 +1,464 @@
+//! The e-mail plugin's config file: `[smtp]` or `[mailgun]`, `[delivery]`, the common sections.
+
+use std::path::{Path, PathBuf};
+
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use teleport_plugin_runtime::app::OpsConfig;
+use teleport_plugin_runtime::config::{
+    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, TeleportConfig, is_plain_email,
+    load_plugin_config,
+};
+use teleport_plugin_runtime::tls;
+
+/// Mailgun's API base for the US region; the EU region is `https://api.eu.mailgun.net/v3`.
+pub const DEFAULT_MAILGUN_API_BASE: &str = "https://api.mailgun.net/v3";
+
+/// The SMTP submission port, Go's default.
+pub const DEFAULT_SMTP_PORT: u16 = 587;
+
+/// The plugin's own part of the TOML document.
+#[derive(Debug, Deserialize)]
+pub struct EmailFile {
+    /// `[mailgun]`.
+    #[serde(default)]
+    pub mailgun: Option<MailgunSection>,
+    /// `[smtp]`.
+    #[serde(default)]
+    pub smtp: Option<SmtpSection>,
+    /// `[delivery]`.
+    #[serde(default)]
+    pub delivery: DeliverySection,
+    /// `[ops]`: health and metrics endpoint (not in the Go plugin).
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// `[mailgun]` as written (Go matched the untagged `domain` case-insensitively).
+#[derive(Debug, Deserialize)]
+pub struct MailgunSection {
+    /// The sending domain.
+    #[serde(default, alias = "Domain", alias = "DOMAIN")]
+    pub domain: String,
+    /// The private API key, inline.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// A file holding the private API key.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// The API base URL (EU region: `https://api.eu.mailgun.net/v3`).
+    #[serde(default)]
+    pub api_base: Option<String>,
+}
+
+/// `[smtp]` as written.
+#[derive(Debug, Deserialize)]
+pub struct SmtpSection {
+    /// The server's host name (also the name its certificate must carry).
+    #[serde(default, alias = "Host", alias = "HOST")]
+    pub host: String,
+    /// The port; 587 when unset, implicit TLS on 465.
+    #[serde(default, alias = "Port", alias = "PORT")]
+    pub port: Option<u16>,
+    /// The user to authenticate as; no authentication when empty.
+    #[serde(default, alias = "Username", alias = "USERNAME")]
+    pub username: String,
+    /// The password, inline.
+    #[serde(default, alias = "Password", alias = "PASSWORD")]
+    pub password: Option<String>,
+    /// A file holding the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// `mandatory` (default), `opportunistic` or `disabled`.
+    #[serde(default)]
+    pub starttls_policy: String,
+    /// Extra CA certificates (PEM) to trust for the server, besides the system store.
+    #[serde(default, alias = "tls_ca")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[delivery]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliverySection {
+    /// The `From:` address.
+    #[serde(default, alias = "Sender", alias = "SENDER")]
+    pub sender: String,
+    /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
+    #[serde(default, alias = "Recipients", alias = "RECIPIENTS")]
+    pub recipients: Vec<String>,
+}
+
+/// When the connection is encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTlsPolicy {
+    /// STARTTLS is required; sending fails without it.
+    Mandatory,
+    /// STARTTLS when the server offers it.
+    Opportunistic,
+    /// Never STARTTLS (plain text unless the port is 465).
+    Disabled,
+}
+
+/// Validated `[smtp]`.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `username` and password, when authentication is configured.
+    pub credentials: Option<(String, Secret)>,
+    /// STARTTLS policy (ignored with implicit TLS).
+    pub starttls: StartTlsPolicy,
+    /// Extra CA file.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SmtpSettings {
+    /// Port 465 speaks TLS from the first byte ("SMTPS").
+    pub fn implicit_tls(&self) -> bool {
+        self.port == 465
+    }
+}
+
+/// Validated `[mailgun]`.
+#[derive(Clone, Debug)]
+pub struct MailgunSettings {
+    /// Sending domain.
+    pub domain: String,
+    /// Private API key.
+    pub private_key: Secret,
+    /// API base URL without a trailing slash.
+    pub api_base: String,
+}
+
+/// The one transport mail goes through.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// An SMTP server.
+    Smtp(SmtpSettings),
+    /// The Mailgun HTTP API.
+    Mailgun(MailgunSettings),
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// `[teleport]`.
+    pub teleport: TeleportConfig,
+    /// `[ops]`.
+    pub ops: OpsConfig,
+    /// `[smtp]`, when configured.
+    pub smtp: Option<SmtpSettings>,
+    /// `[mailgun]`, when configured.
+    pub mailgun: Option<MailgunSettings>,
+    /// The `From:` mailbox.
+    pub sender: Mailbox,
+    /// Who gets which request (`delivery.recipients` folded in); all e-mail addresses.
+    pub role_to_recipients: RoleToRecipients,
+    /// Legacy keys found by this plugin's validation; log them once logging is set up.
+    pub warnings: Vec<ConfigWarning>,
+    file: PathBuf,
+    /// A problem that only matters for the transport actually used (the Go sample config
+    /// has an `[smtp]` section without a password next to its `[mailgun]` one).
+    smtp_problem: Option<KeyProblem>,
+    smtp_lines: (Option<usize>, Option<usize>),
+}
+
+#[derive(Debug)]
+struct KeyProblem {
+    key: String,
+    problem: String,
+    line: Option<usize>,
+}
+
+impl KeyProblem {
+    fn from_error(error: ConfigError) -> Self {
+        match error {
+            ConfigError::Key {
+                key, problem, line, ..
+            } => Self { key, problem, line },
+            other => Self {
+                key: "smtp".into(),
+                problem: other.to_string(),
+                line: None,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Validates a loaded file.
+    pub fn from_loaded(loaded: Loaded<EmailFile>) -> Result<Self, ConfigError> {
+        validate(loaded)
+    }
+
+    /// The transport to use: exactly one of `[smtp]` and `[mailgun]` must be configured.
+    /// (The Go plugin silently preferred SMTP when both were; this refuses instead.)
+    pub fn transport(&self) -> Result<Transport, ConfigError> {
+        match (&self.smtp, &self.mailgun) {
+            (Some(_), None) if self.smtp_problem.is_some() => {
+                let problem = self.smtp_problem.as_ref().map_or_else(
+                    || ("smtp".to_owned(), String::new(), None),
+                    |p| (p.key.clone(), p.problem.clone(), p.line),
+                );
+                Err(self.error(&problem.0, &problem.1, problem.2))
+            }
+            (Some(smtp), None) => Ok(Transport::Smtp(smtp.clone())),
+            (None, Some(mailgun)) => Ok(Transport::Mailgun(mailgun.clone())),
+            (Some(_), Some(_)) => Err(self.error(
+                "mailgun",
+                "both [smtp] and [mailgun] are configured; keep the one to send with and remove the other",
+                self.smtp_lines.1,
+            )),
+            (None, None) => Err(self.error(
+                "smtp",
+                "no mail transport: configure [smtp] or [mailgun]",
+                None,
+            )),
+        }
+    }
+
+    fn error(&self, key: &str, problem: &str, line: Option<usize>) -> ConfigError {
+        ConfigError::Key {
+            file: self.file.clone(),
+            key: key.to_owned(),
+            problem: problem.to_owned(),
+            line,
+        }
+    }
+}
+
+/// Loads and validates a config file.
+pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+    Config::from_loaded(load_plugin_config::<EmailFile>(path)?)
+}
+
+fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
+    let mut warnings = Vec::new();
+    let file = loaded.file().to_path_buf();
+
+    let sender = loaded.plugin.delivery.sender.trim().to_owned();
+    let sender: Mailbox = match sender.parse() {
+        Ok(mailbox) if !sender.is_empty() => mailbox,
+        _ if sender.is_empty() => {
+            return Err(loaded.key_error(
+                "delivery.sender",
+                "expected the From: address (e.g. \"noreply@example.com\"), found none",
+            ));
+        }
+        _ => {
+            return Err(loaded.key_error(
+                "delivery.sender",
+                "expected an e-mail address such as \"noreply@example.com\" or \"Teleport <noreply@example.com>\"",
+            ));
+        }
+    };
+
+    let legacy = std::mem::take(&mut loaded.plugin.delivery.recipients);
+    if !legacy.is_empty() {
+        if !loaded.role_to_recipients.is_empty() {
+            return Err(loaded.key_error(
+                "delivery.recipients",
+                "both this legacy list and [role_to_recipients] are set; keep only role_to_recipients",
+            ));
+        }
+        if let Some(index) = legacy.iter().position(|r| !is_plain_email(r)) {
+            return Err(loaded.key_error(
+                &format!("delivery.recipients[{index}]"),
+                "expected an e-mail address",
+            ));
+        }
+        warnings.push(ConfigWarning::Deprecated {
+            file: file.clone(),
+            key: "delivery.recipients".into(),
+            advice: "list the recipients under role_to_recipients.\"*\" instead".into(),
+        });
+        loaded.role_to_recipients.insert("*", legacy);
+    }
+    loaded.require_role_to_recipients()?;
+    for (role, recipients) in loaded.role_to_recipients.iter() {
+        if let Some(index) = recipients.iter().position(|r| !is_plain_email(r)) {
+            let key = format!("role_to_recipients.{}", quote_key(role));
+            let key = if recipients.len() == 1 {
+                key
+            } else {
+                format!("{key}[{index}]")
+            };
+            return Err(loaded.key_error(&key, "expected an e-mail address"));
+        }
+    }
+
+    let mut smtp_problem = None;
+    let smtp = match &loaded.plugin.smtp {
+        Some(section) => {
+            let (settings, problem) = smtp_settings(&loaded, section)?;
+            smtp_problem = problem.map(KeyProblem::from_error);
+            Some(settings)
+        }
+        None => None,
+    };
+    let line_of = |key: &str| loaded.key_error(key, "").line();
+    let smtp_lines = (line_of("smtp"), line_of("mailgun"));
+    let mailgun = match &loaded.plugin.mailgun {
+        Some(section) => Some(mailgun_settings(&loaded, section)?),
+        None => None,
+    };
+
+    Ok(Config {
+        teleport: loaded.teleport,
+        ops: loaded.plugin.ops,
+        smtp,
+        mailgun,
+        sender,
+        role_to_recipients: loaded.role_to_recipients,
+        warnings,
+        file,
+        smtp_problem,
+        smtp_lines,
+    })
+}
+
+/// The settings, plus a credentials problem that only matters when SMTP is the transport.
+fn smtp_settings(
+    loaded: &Loaded<EmailFile>,
+    section: &SmtpSection,
+) -> Result<(SmtpSettings, Option<ConfigError>), ConfigError> {
+    let host = section.host.trim();
+    if host.is_empty() {
+        return Err(loaded.key_error(
+            "smtp.host",
+            "expected the SMTP server's host name, found none",
+        ));
+    }
+    let port = match section.port {
+        None => DEFAULT_SMTP_PORT,
+        Some(0) => {
+            return Err(loaded.key_error("smtp.port", "expected a port from 1 to 65535, found 0"));
+        }
+        Some(port) => port,
+    };
+    let starttls = match section.starttls_policy.as_str() {
+        "" | "mandatory" => StartTlsPolicy::Mandatory,
+        "opportunistic" => StartTlsPolicy::Opportunistic,
+        "disabled" => StartTlsPolicy::Disabled,
+        _ => {
+            return Err(loaded.key_error(
+                "smtp.starttls_policy",
+                "expected \"mandatory\", \"opportunistic\" or \"disabled\"",
+            ));
+        }
+    };
+    let password = match (
+        section.password.as_deref().filter(|p| !p.is_empty()),
+        &section.password_file,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(loaded.key_error(
+                "smtp.password_file",
+                "both smtp.password and smtp.password_file are set; keep one",
+            ));
+        }
+        (Some(password), None) => Some(Secret::new(password)),
+        (None, Some(path)) => Some(
+            Secret::from_file(path)
+                .map_err(|e| loaded.key_error("smtp.password_file", e.to_string()))?,
+        ),
+        (None, None) => None,
+    };
+    let username = section.username.trim();
+    let mut problem = None;
+    let credentials = match (username.is_empty(), password) {
+        (false, Some(password)) => Some((username.to_owned(), password)),
+        (true, None) => None,
+        (true, Some(_)) => {
+            return Err(loaded.key_error(
+                "smtp.username",
+                "a password is set but no username to authenticate with",
+            ));
+        }
+        (false, None) => {
+            problem = Some(loaded.key_error(
+                "smtp.password",
+                "smtp.username is set but neither smtp.password nor smtp.password_file",
+            ));
+            None
+        }
+    };
+    if let Some(ca) = &section.ca_file {
+        // The same check every outbound client makes; the roots themselves are loaded by lettre.
+        tls::root_store(Some(ca)).map_err(|e| loaded.key_error("smtp.ca_file", e.to_string()))?;
+    }
+    let settings = SmtpSettings {
+        host: host.to_owned(),
+        port,
+        credentials,
+        starttls,
+        ca_file: section.ca_file.clone(),
+    };
+    Ok((settings, problem))
+}
+
+fn mailgun_settings(
+    loaded: &Loaded<EmailFile>,
+    section: &MailgunSection,
+) -> Result<MailgunSettings, ConfigError> {
+    let domain = section.domain.trim();
+    if domain.is_empty() {
+        return Err(loaded.key_error(
+            "mailgun.domain",
+            "expected the Mailgun sending domain, found none",
+        ));
+    }
+    let private_key = match (
+        section.private_key.as_deref().filter(|k| !k.is_empty()),
+        &section.private_key_file,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(loaded.key_error(
+                "mailgun.private_key_file",
+                "both mailgun.private_key and mailgun.private_key_file are set; keep one",
+            ));
+        }
+        (Some(key), None) => Secret::new(key),
+        (None, Some(path)) => Secret::from_file(path)
+            .map_err(|e| loaded.key_error("mailgun.private_key_file", e.to_string()))?,
+        (None, None) => {
+            return Err(loaded.key_error(
+                "mailgun.private_key",
+                "expected the Mailgun private API key (or mailgun.private_key_file), found none",
+            ));
+        }
+    };
+    let api_base = section
+        .api_base
+        .as_deref()
+        .unwrap_or(DEFAULT_MAILGUN_API_BASE)
+        .trim()
+        .trim_end_matches('/');
+    if !(api_base.starts_with("https://") || api_base.starts_with("http://"))
+        || reqwest::Url::parse(api_base).is_err()
+    {
+        return Err(loaded.key_error(
+            "mailgun.api_base",
+            "expected an https:// URL such as \"https://api.eu.mailgun.net/v3\"",
+        ));
+    }
+    Ok(MailgunSettings {
+        domain: domain.to_owned(),
+        private_key,
+        api_base: api_base.to_owned(),
+    })
+}
+
+fn quote_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        key.to_owned()
+    } else {
+        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}

@@ -1,0 +1,237 @@
+//! Fake Mailgun messages API on loopback: `POST /v3/{domain}/messages` with basic auth.
+//!
+//! The form fields are recorded as sent (`from`, `to`, `subject`, `text`, `html`, `h:*`
+//! headers, `o:*` options). Calls are counted as `"messages"` for fault injection.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Multipart, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::json;
+
+use crate::control::{Control, Fault, FaultLayer, WaitTimeout, fault_layer};
+use crate::server::LoopbackServer;
+
+/// One accepted message, as its form fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailgunMessage {
+    /// The sending domain from the URL.
+    pub domain: String,
+    /// Every form field in order (`from`, `to`, `h:In-Reply-To`, ...).
+    pub fields: Vec<(String, String)>,
+    /// The ID the fake answered with (with angle brackets, as Mailgun does).
+    pub id: String,
+}
+
+impl MailgunMessage {
+    /// The first value of a form field.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How to start a [`FakeMailgun`].
+#[derive(Clone, Debug)]
+pub struct FakeMailgunOptions {
+    /// Listen address; default `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    /// The sending domain that exists.
+    pub domain: String,
+    /// The private API key accepted (user `api`).
+    pub api_key: String,
+}
+
+impl Default for FakeMailgunOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            domain: "mail.example.com".to_owned(),
+            api_key: "key-fake".to_owned(),
+        }
+    }
+}
+
+struct Shared {
+    options: FakeMailgunOptions,
+    messages: Mutex<Vec<MailgunMessage>>,
+    control: Arc<Control>,
+}
+
+impl Shared {
+    fn messages(&self) -> MutexGuard<'_, Vec<MailgunMessage>> {
+        self.messages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running fake Mailgun. Dropping it stops the server.
+pub struct FakeMailgun {
+    shared: Arc<Shared>,
+    server: LoopbackServer,
+}
+
+impl FakeMailgun {
+    /// Start the fake; panics if the address cannot be bound.
+    pub async fn start(options: FakeMailgunOptions) -> Self {
+        let listen = options.listen;
+        let shared = Arc::new(Shared {
+            options,
+            messages: Mutex::new(Vec::new()),
+            control: Arc::new(Control::new()),
+        });
+        let layer = FaultLayer {
+            control: shared.control.clone(),
+            method_of: |_: &Request| "messages".to_owned(),
+            render: render_fault,
+        };
+        let router = Router::new()
+            .route("/v3/{domain}/messages", post(send_message))
+            .layer(from_fn_with_state(layer, fault_layer))
+            .with_state(shared.clone());
+        match LoopbackServer::start(listen, router).await {
+            Ok(server) => Self { shared, server },
+            Err(err) => panic!("fake mailgun: cannot listen on {listen}: {err}"),
+        }
+    }
+
+    /// The API base (what `[mailgun] api_base` holds): `http://127.0.0.1:PORT/v3`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}/v3", self.server.local_addr())
+    }
+
+    /// Fault injection and call counts (every call counts as `"messages"`).
+    pub fn control(&self) -> &Control {
+        &self.shared.control
+    }
+
+    /// Close the port and every connection.
+    pub async fn down(&self) {
+        self.server.down().await;
+    }
+
+    /// Serve again on the same port.
+    pub async fn up(&self) -> io::Result<()> {
+        self.server.up().await
+    }
+
+    /// Accepted messages in order.
+    pub fn messages(&self) -> Vec<MailgunMessage> {
+        self.shared.messages().clone()
+    }
+
+    /// Wait until `check` returns `Some` for the accepted messages.
+    pub async fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&[MailgunMessage]) -> Option<T>,
+    ) -> Result<T, WaitTimeout> {
+        self.shared
+            .control
+            .wait_until(timeout, || check(&self.shared.messages()))
+            .await
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+fn render_fault(fault: &Fault) -> Response {
+    match fault {
+        Fault::RateLimited { retry_after_secs } => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            response
+        }
+        Fault::ServerError { status } => error(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "Injected server error",
+        ),
+    }
+}
+
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
+    let Some(encoded) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .is_some_and(|pair| pair == format!("api:{key}"))
+}
+
+async fn send_message(
+    State(shared): State<Arc<Shared>>,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    if !authorized(&headers, &shared.options.api_key) {
+        return (StatusCode::UNAUTHORIZED, "Forbidden").into_response();
+    }
+    if domain != shared.options.domain {
+        return error(StatusCode::NOT_FOUND, "Domain not found");
+    }
+    let mut fields = Vec::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                match field.text().await {
+                    Ok(value) => fields.push((name, value)),
+                    Err(_) => return error(StatusCode::BAD_REQUEST, "unreadable form field"),
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return error(StatusCode::BAD_REQUEST, "expected a multipart form"),
+        }
+    }
+    let mut message = MailgunMessage {
+        domain: domain.clone(),
+        fields,
+        id: String::new(),
+    };
+    for required in ["from", "to"] {
+        if message.field(required).is_none() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("{required} parameter is missing"),
+            );
+        }
+    }
+    if message.field("text").is_none() && message.field("html").is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Need at least one of 'text' or 'html' parameters specified",
+        );
+    }
+    let id = {
+        let mut messages = shared.messages();
+        let id = message
+            .field("h:Message-Id")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("<{}.fake@{domain}>", messages.len() + 1));
+        message.id = id.clone();
+        messages.push(message);
+        id
+    };
+    shared.control.notify_changed();
+    Json(json!({ "id": id, "message": "Queued. Thank you." })).into_response()
+}
