@@ -1,0 +1,245 @@
+//! The config file: the Go plugin's sample configs load unchanged, go-toml's spellings of
+//! the untagged `RequestAnnotations` section, auto-approval limits, legacy keys, errors.
+
+use std::path::{Path, PathBuf};
+
+use teleport_pagerduty::config::{self, AutoApproval, Config, PagerDutyFile};
+use teleport_plugin_runtime::config::{ConfigWarning, load_plugin_config_str};
+
+fn go_configs_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/go-compat/configs");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the shared folder must sit beside the repository)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn from_str(text: &str) -> Result<Config, String> {
+    let loaded =
+        load_plugin_config_str::<PagerDutyFile>("test.toml", text).map_err(|e| e.to_string())?;
+    Config::from_loaded(loaded).map_err(|e| e.to_string())
+}
+
+const BASE: &str = "[teleport]\naddr = \"teleport.example.com:443\"\nidentity = \"/var/lib/teleport/plugins/pagerduty/auth_id\"\n\n[pagerduty]\napi_key = \"key\"\nuser_email = \"bot@example.com\"\n";
+
+#[test]
+fn go_example_config_loads_with_defaults() {
+    let Some(dir) = go_configs_dir() else { return };
+    let config = config::load(dir.join("pagerduty-example.toml")).unwrap();
+    let pd = &config.pagerduty;
+    assert_eq!(pd.api_key.expose(), "key");
+    assert_eq!(pd.user_email, "me@example.com");
+    assert_eq!(pd.api_endpoint, "https://api.pagerduty.com");
+    assert_eq!(pd.notify_service_annotation, "pagerduty_notify_service");
+    assert_eq!(pd.services_annotation, "pagerduty_services");
+    assert_eq!(pd.auto_approval, AutoApproval::default());
+    assert_eq!(config.teleport.addr(), "example.com:3025");
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+}
+
+#[test]
+fn go_docker_config_loads_and_its_legacy_keys_are_explained() {
+    let Some(dir) = go_configs_dir() else { return };
+    let path = dir.join("docker-teleport-pagerduty.toml");
+    let loaded =
+        teleport_plugin_runtime::config::load_plugin_config::<PagerDutyFile>(&path).unwrap();
+    let unknown: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .filter(|w| matches!(w, ConfigWarning::UnknownKey { .. }))
+        .map(|w| w.key())
+        .collect();
+    assert_eq!(
+        unknown,
+        ["http"],
+        "service_id and auto_approve are known legacy keys"
+    );
+    let config = Config::from_loaded(loaded).unwrap();
+    assert_eq!(config.teleport.addr(), "teleport.cluster.local:3025");
+    assert!(
+        config.pagerduty.auto_approval.enabled,
+        "auto_approve = true keeps it on"
+    );
+    let explained: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(explained.len(), 2, "{explained:?}");
+    assert!(
+        explained[0].contains("pagerduty.auto_approve") && explained[0].contains("has no effect"),
+        "{explained:?}"
+    );
+    assert!(
+        explained[1].contains("pagerduty.service_id")
+            && explained[1].contains("pagerduty_notify_service"),
+        "{explained:?}"
+    );
+}
+
+#[test]
+fn every_go_toml_spelling_of_request_annotations_is_read() {
+    for section in [
+        "requestannotations",
+        "RequestAnnotations",
+        "requestAnnotations",
+        "REQUESTANNOTATIONS",
+        "request_annotations",
+    ] {
+        let text = format!(
+            "{BASE}\n[pagerduty.{section}]\nnotify_service = \"pd_notify\"\nservices = \"pd_services\"\n"
+        );
+        let loaded = load_plugin_config_str::<PagerDutyFile>("test.toml", &text).unwrap();
+        assert!(
+            loaded.warnings.is_empty(),
+            "{section}: {:?}",
+            loaded.warnings
+        );
+        let config = Config::from_loaded(loaded).unwrap();
+        assert_eq!(
+            config.pagerduty.notify_service_annotation, "pd_notify",
+            "{section}"
+        );
+        assert_eq!(
+            config.pagerduty.services_annotation, "pd_services",
+            "{section}"
+        );
+    }
+}
+
+#[test]
+fn auto_approval_limits_and_endpoint() {
+    let text = format!(
+        "{BASE}api_endpoint = \"http://127.0.0.1:9/pd/\"\n\n[pagerduty.auto_approval]\nmax_escalation_level = 2\nschedules = [\"Primary\", \" PSCHED1 \"]\nallowed_roles = [\"dev\"]\ndry_run = true\n"
+    );
+    let config = from_str(&text).unwrap();
+    assert_eq!(config.pagerduty.api_endpoint, "http://127.0.0.1:9/pd");
+    assert_eq!(
+        config.pagerduty.auto_approval,
+        AutoApproval {
+            enabled: true,
+            max_escalation_level: Some(2),
+            schedules: Some(vec!["Primary".into(), "PSCHED1".into()]),
+            allowed_roles: Some(vec!["dev".into()]),
+            dry_run: true,
+        }
+    );
+}
+
+#[test]
+fn legacy_auto_approve_false_turns_approval_off() {
+    let config = from_str(&format!("{BASE}auto_approve = false\n")).unwrap();
+    assert!(!config.pagerduty.auto_approval.enabled);
+    assert!(
+        matches!(config.warnings.as_slice(), [ConfigWarning::Deprecated { key, .. }] if key == "pagerduty.auto_approve")
+    );
+}
+
+#[test]
+fn errors_name_the_key_and_never_the_secret() {
+    let missing = from_str("[pagerduty]\nuser_email = \"bot@example.com\"\n").unwrap_err();
+    assert!(
+        missing.contains("pagerduty.api_key") && missing.contains("missing"),
+        "{missing}"
+    );
+
+    let empty =
+        from_str("[pagerduty]\napi_key = \"\"\nuser_email = \"bot@example.com\"\n").unwrap_err();
+    assert!(empty.contains("pagerduty.api_key"), "{empty}");
+
+    let email = from_str(
+        "[pagerduty]\napi_key = \"s3cret-value\"\nuser_email = \"Bot <bot@example.com>\"\n",
+    )
+    .unwrap_err();
+    assert!(email.contains("pagerduty.user_email"), "{email}");
+    assert!(!email.contains("s3cret-value"), "{email}");
+
+    let endpoint = from_str(&format!("{BASE}api_endpoint = \"api.pagerduty.com\"\n")).unwrap_err();
+    assert!(endpoint.contains("pagerduty.api_endpoint"), "{endpoint}");
+
+    let level = from_str(&format!(
+        "{BASE}[pagerduty.auto_approval]\nmax_escalation_level = 0\n"
+    ))
+    .unwrap_err();
+    assert!(
+        level.contains("pagerduty.auto_approval.max_escalation_level"),
+        "{level}"
+    );
+
+    let schedule = from_str(&format!(
+        "{BASE}[pagerduty.auto_approval]\nschedules = [\"ok\", \" \"]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        schedule.contains("pagerduty.auto_approval.schedules[1]"),
+        "{schedule}"
+    );
+
+    let annotation = from_str(&format!(
+        "{BASE}[pagerduty.requestannotations]\nservices = \"\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        annotation.contains("pagerduty.requestannotations.services"),
+        "{annotation}"
+    );
+
+    let missing_section = from_str("[teleport]\naddr = \"x:3025\"\n").unwrap_err();
+    assert!(missing_section.contains("pagerduty"), "{missing_section}");
+}
+
+#[test]
+fn api_key_may_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pd-key");
+    std::fs::write(&path, "from-file-key\n").unwrap();
+    let text = format!(
+        "[pagerduty]\napi_key = \"{}\"\nuser_email = \"bot@example.com\"\n",
+        path.display()
+    );
+    let config = from_str(&text).unwrap();
+    assert_eq!(config.pagerduty.api_key.expose(), "from-file-key");
+    assert!(!format!("{:?}", config.pagerduty).contains("from-file-key"));
+}
+
+#[test]
+fn the_sample_config_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample.toml");
+    std::fs::write(&path, teleport_pagerduty::SAMPLE_CONFIG).unwrap();
+    let loaded =
+        teleport_plugin_runtime::config::load_plugin_config::<PagerDutyFile>(&path).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = Config::from_loaded(loaded).unwrap();
+    assert_eq!(config.pagerduty.user_email, "me@example.com");
+
+    // Every commented-out plugin key is a real key: uncommented, the sample still loads
+    // cleanly. (The [teleport] credentials are alternatives, so they stay commented.)
+    let mut in_teleport = false;
+    let uncommented: String = teleport_pagerduty::SAMPLE_CONFIG
+        .lines()
+        .map(|line| {
+            if line.starts_with('[') {
+                in_teleport = line == "[teleport]";
+            }
+            match line.strip_prefix("# ") {
+                Some(rest) if !in_teleport && (rest.starts_with('[') || rest.contains(" = ")) => {
+                    rest
+                }
+                _ => line,
+            }
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let loaded = load_plugin_config_str::<PagerDutyFile>("sample.toml", &uncommented).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = Config::from_loaded(loaded).unwrap();
+    assert!(!config.pagerduty.auto_approval.dry_run);
+    assert_eq!(config.pagerduty.auto_approval.max_escalation_level, Some(1));
+    assert_eq!(
+        config.pagerduty.auto_approval.schedules,
+        Some(vec!["Primary".to_owned()])
+    );
+    assert_eq!(config.ops.listen_addr.map(|a| a.port()), Some(8080));
+}
