@@ -8,7 +8,7 @@ use teleport_plugin_runtime::config::is_plain_email;
 use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView, SendError, Status};
 use teleport_plugin_runtime::state::MessageCodec;
 
-use crate::mailer::{Mailer, OutgoingMail, new_message_id};
+use crate::mailer::{Mailer, OutgoingMail, new_message_id, strip_brackets};
 use crate::render::{self, Body};
 
 /// One mail thread: the recipient, when it started, and its first message's ID.
@@ -72,7 +72,8 @@ impl MessageCodec for EmailBot {
         (!email.is_empty()).then(|| EmailThread {
             email: email.to_owned(),
             timestamp: timestamp.to_owned(),
-            message_id: message_id.to_owned(),
+            // Go kept Mailgun's ID with its brackets; ours are bare.
+            message_id: strip_brackets(message_id).to_owned(),
         })
     }
 
@@ -141,5 +142,46 @@ impl MessagingBot for EmailBot {
         let body = render::request_body(view, render::YOUR_REQUEST_RESOLVED);
         self.send(user, view, body, None).await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_round_trip_and_go_forms_decode() {
+        let thread = EmailThread {
+            email: "admin@example.com".into(),
+            timestamp: "1700000000".into(),
+            message_id: "ABC.DEF@example.com".into(),
+        };
+        let encoded = EmailBot::encode(&thread);
+        assert_eq!(encoded, "admin@example.com/1700000000/ABC.DEF@example.com");
+        assert_eq!(EmailBot::decode(&encoded), Some(thread));
+
+        // Go wrote time.Now().String(), with spaces.
+        let go = "root@example.com/2024-05-01 10:11:12.123456789 +0000 UTC m=+1.000000001/<1.2@mg.example.com>";
+        let decoded = EmailBot::decode(go).expect("decodes");
+        assert_eq!(decoded.email, "root@example.com");
+        assert_eq!(
+            decoded.timestamp,
+            "2024-05-01 10:11:12.123456789 +0000 UTC m=+1.000000001"
+        );
+        assert_eq!(decoded.message_id, "1.2@mg.example.com");
+        assert_eq!(EmailBot::decode("no-slashes"), None);
+
+        let legacy: PluginDataMap = [
+            ("email".to_owned(), "old@example.com".to_owned()),
+            (
+                "timestamp".to_owned(),
+                "2021-01-01 00:00:00 +0000 UTC".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let thread = EmailBot::decode_legacy(&legacy).expect("legacy");
+        assert_eq!(thread.email, "old@example.com");
+        assert_eq!(thread.message_id, "");
     }
 }

@@ -64,6 +64,7 @@ impl Default for FakeMailgunOptions {
 
 struct Shared {
     options: FakeMailgunOptions,
+    api_key: Mutex<String>,
     messages: Mutex<Vec<MailgunMessage>>,
     control: Arc<Control>,
 }
@@ -85,6 +86,7 @@ impl FakeMailgun {
     pub async fn start(options: FakeMailgunOptions) -> Self {
         let listen = options.listen;
         let shared = Arc::new(Shared {
+            api_key: Mutex::new(options.api_key.clone()),
             options,
             messages: Mutex::new(Vec::new()),
             control: Arc::new(Control::new()),
@@ -107,6 +109,15 @@ impl FakeMailgun {
     /// The API base (what `[mailgun] api_base` holds): `http://127.0.0.1:PORT/v3`.
     pub fn api_base(&self) -> String {
         format!("http://{}/v3", self.server.local_addr())
+    }
+
+    /// Accept `key` from now on (the old one gets 401).
+    pub fn set_api_key(&self, key: &str) {
+        *self
+            .shared
+            .api_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = key.to_owned();
     }
 
     /// Fault injection and call counts (every call counts as `"messages"`).
@@ -183,7 +194,12 @@ async fn send_message(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
-    if !authorized(&headers, &shared.options.api_key) {
+    let key = shared
+        .api_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if !authorized(&headers, &key) {
         return (StatusCode::UNAUTHORIZED, "Forbidden").into_response();
     }
     if domain != shared.options.domain {
