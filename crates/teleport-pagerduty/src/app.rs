@@ -457,9 +457,14 @@ impl PagerDutyApp {
                 Ok(ApprovalOutcome::Approved)
             }
             Err(error) if error.is_connection_problem() => Err(error.into()),
+            Err(ClientError::AccessDenied { message, .. }) if message.contains("already") => {
+                // Resolved by someone else between the observation and the review.
+                tracing::info!(%message, "the request was resolved before the auto-approval");
+                Ok(ApprovalOutcome::Refused)
+            }
             Err(error) => {
                 self.metrics.send_failed("approval");
-                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; the plugin's role needs review_requests for these roles");
+                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; does the plugin's role allow review_requests for these roles?");
                 Ok(ApprovalOutcome::Refused)
             }
         }

@@ -175,3 +175,133 @@ pub async fn decide(
         reason: approval_reason(&user.name, &request.user, &on_call),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pagerduty_api::Reference;
+
+    fn entry(policy: &str, level: u32, schedule: Option<(&str, &str)>) -> OnCall {
+        OnCall {
+            user: Reference {
+                id: "PU1".into(),
+                kind: "user_reference".into(),
+                summary: "Alice".into(),
+            },
+            escalation_policy: Reference {
+                id: policy.into(),
+                ..Reference::default()
+            },
+            escalation_level: level,
+            schedule: schedule.map(|(id, name)| Reference {
+                id: id.into(),
+                kind: "schedule_reference".into(),
+                summary: name.into(),
+            }),
+        }
+    }
+
+    fn service(name: &str, policy: &str) -> Service {
+        Service {
+            id: format!("S-{name}"),
+            name: name.into(),
+            escalation_policy: Reference {
+                id: policy.into(),
+                ..Reference::default()
+            },
+        }
+    }
+
+    fn request(user: &str, roles: &[&str]) -> AccessRequest {
+        AccessRequest {
+            id: "r1".into(),
+            user: user.into(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            state: teleport_client::RequestState::Pending,
+            created: None,
+            access_expires: None,
+            resource_expires: None,
+            request_reason: String::new(),
+            resolve_reason: String::new(),
+            resolve_annotations: Default::default(),
+            system_annotations: Default::default(),
+            reviews: Vec::new(),
+            suggested_reviewers: Vec::new(),
+            resources: Vec::new(),
+            max_duration: None,
+            promoted_access_list: None,
+        }
+    }
+
+    #[test]
+    fn precheck_needs_an_email_and_allowed_roles() {
+        let open = AutoApproval::default();
+        assert!(precheck(&open, &request("alice@example.com", &["dev"])).is_ok());
+        assert!(precheck(&open, &request("alice", &["dev"])).is_err());
+        let limited = AutoApproval {
+            allowed_roles: Some(vec!["dev".into(), "ops".into()]),
+            ..AutoApproval::default()
+        };
+        assert!(precheck(&limited, &request("a@example.com", &["ops", "dev"])).is_ok());
+        let why = precheck(&limited, &request("a@example.com", &["dev", "admin"])).unwrap_err();
+        assert!(why.contains("\"admin\""), "{why}");
+        assert!(precheck(&limited, &request("a@example.com", &[])).is_err());
+    }
+
+    #[test]
+    fn limits_on_level_and_schedule() {
+        let level = AutoApproval {
+            max_escalation_level: Some(2),
+            ..AutoApproval::default()
+        };
+        assert_eq!(outside_limits(&level, &entry("P", 2, None)), None);
+        assert!(outside_limits(&level, &entry("P", 3, None)).is_some());
+
+        let schedules = AutoApproval {
+            schedules: Some(vec!["primary".into(), "PSCHED9".into()]),
+            ..AutoApproval::default()
+        };
+        assert_eq!(
+            outside_limits(&schedules, &entry("P", 5, Some(("X", "Primary")))),
+            None
+        );
+        assert_eq!(
+            outside_limits(&schedules, &entry("P", 1, Some(("PSCHED9", "Night")))),
+            None
+        );
+        assert!(outside_limits(&schedules, &entry("P", 1, Some(("X", "Secondary")))).is_some());
+        assert!(outside_limits(&schedules, &entry("P", 1, None)).is_some());
+    }
+
+    #[test]
+    fn qualifying_takes_the_best_allowed_level_per_service() {
+        let limits = AutoApproval {
+            max_escalation_level: Some(2),
+            ..AutoApproval::default()
+        };
+        let services = [
+            service("one", "EP1"),
+            service("two", "EP2"),
+            service("three", "EP3"),
+        ];
+        let entries = [
+            entry("EP1", 3, None),
+            entry("EP1", 2, Some(("S1", "Primary"))),
+            entry("EP2", 4, None),
+        ];
+        let (on_call, excluded) = qualifying(&limits, &services, &entries);
+        assert_eq!(
+            on_call,
+            [OnCallIn {
+                service: "one".into(),
+                escalation_level: 2,
+                schedule: Some("Primary".into()),
+            }]
+        );
+        assert_eq!(excluded.len(), 1);
+        assert!(
+            excluded[0].starts_with("two: escalation level 4"),
+            "{excluded:?}"
+        );
+    }
+}

@@ -383,13 +383,18 @@ impl PagerDutyApi {
         self.get("abilities", &[], "abilities").await
     }
 
-    /// The user whose login e-mail is `email` (any case), searching every page.
-    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PagerDutyError> {
-        let query = email.to_lowercase();
+    /// The first item of a list that `wanted` accepts, searching page after page.
+    async fn find<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        field: &str,
+        wanted: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>, PagerDutyError> {
         let mut found = None;
-        self.list("users", &[("query", &query)], "users", |user: User| {
-            if user.email.eq_ignore_ascii_case(email) {
-                found = Some(user);
+        self.list(path, query, field, |item: T| {
+            if wanted(&item) {
+                found = Some(item);
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -399,28 +404,29 @@ impl PagerDutyApi {
         Ok(found)
     }
 
-    /// The service named `name` (any case), searching every page.
+    /// The user whose login e-mail is `email` (any case). PagerDuty's `query` also matches
+    /// parts of names and e-mails, so only an exact match counts.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PagerDutyError> {
+        let query = email.to_lowercase();
+        self.find("users", &[("query", &query)], "users", |user: &User| {
+            user.email.eq_ignore_ascii_case(email)
+        })
+        .await
+    }
+
+    /// The service named `name` (any case, exact).
     pub async fn find_service_by_name(
         &self,
         name: &str,
     ) -> Result<Option<Service>, PagerDutyError> {
         let query = name.to_lowercase();
-        let mut found = None;
-        self.list(
+        self.find(
             "services",
             &[("query", &query)],
             "services",
-            |service: Service| {
-                if service.name.eq_ignore_ascii_case(name) {
-                    found = Some(service);
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
+            |service: &Service| service.name.eq_ignore_ascii_case(name),
         )
-        .await?;
-        Ok(found)
+        .await
     }
 
     /// Where `user_id` is on call now in any of `policy_ids` (every page, this user only).
@@ -461,19 +467,10 @@ impl PagerDutyApi {
             ("statuses[]", "triggered"),
             ("statuses[]", "acknowledged"),
         ];
-        let mut found = None;
-        self.list("incidents", &query, "incidents", |incident: Incident| {
-            if incident.incident_key.as_deref() == Some(incident_key)
-                && incident.status != "resolved"
-            {
-                found = Some(incident);
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+        self.find("incidents", &query, "incidents", |incident: &Incident| {
+            incident.incident_key.as_deref() == Some(incident_key) && incident.status != "resolved"
         })
-        .await?;
-        Ok(found)
+        .await
     }
 
     /// Opens an incident. PagerDuty refuses a second open incident with the same key on the

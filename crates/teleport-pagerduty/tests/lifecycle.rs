@@ -344,6 +344,26 @@ fn api(env: &Env) -> PagerDutyApi {
     .unwrap()
 }
 
+/// Opens the request's incident the way an earlier process (ours that died, or the Go
+/// plugin) did; returns the service ID and the incident ID.
+async fn earlier_incident(env: &Env, id: &str, details: &str) -> (String, String) {
+    let service = api(env)
+        .find_service_by_name(NOTIFY_SERVICE)
+        .await
+        .unwrap()
+        .unwrap();
+    let incident = api(env)
+        .create_incident(&NewIncident {
+            title: "Access request from alice@example.com".into(),
+            service_id: service.id.clone(),
+            incident_key: format!("teleport-access-request/{id}"),
+            details: details.into(),
+        })
+        .await
+        .unwrap();
+    (service.id, incident.id)
+}
+
 fn millis(at: SystemTime) -> u128 {
     at.duration_since(UNIX_EPOCH).unwrap().as_millis()
 }
@@ -354,20 +374,8 @@ async fn a_process_that_died_after_creating_the_incident_is_taken_over() {
     let id = env.notify_request("alice@example.com");
     // What a replica leaves when it dies between creating the incident and saving its ID:
     // the service chosen, the incident open in PagerDuty, its lease lapsed.
-    let service = api(&env)
-        .find_service_by_name(NOTIFY_SERVICE)
-        .await
-        .unwrap()
-        .unwrap();
-    let existing = api(&env)
-        .create_incident(&NewIncident {
-            title: "Access request from alice@example.com".into(),
-            service_id: service.id.clone(),
-            incident_key: format!("teleport-access-request/{id}"),
-            details: "created by the process that died".into(),
-        })
-        .await
-        .unwrap();
+    let (service_id, existing_id) =
+        earlier_incident(&env, &id, "created by the process that died").await;
     let lapsed = format!("dead-replica {}", millis(SystemTime::now()) - 1);
     env.kit
         .put_plugin_data(
@@ -375,7 +383,7 @@ async fn a_process_that_died_after_creating_the_incident_is_taken_over() {
             &id,
             "pagerduty",
             &[
-                ("service_id", &service.id),
+                ("service_id", &service_id),
                 ("user", "alice@example.com"),
                 ("roles", "dev"),
                 ("claim", &lapsed),
@@ -389,12 +397,12 @@ async fn a_process_that_died_after_creating_the_incident_is_taken_over() {
             d.contains_key("incident_id")
         })
         .await;
-    assert_eq!(data["incident_id"], existing.id);
+    assert_eq!(data["incident_id"], existing_id);
     env.kit.approve(&id, "ok").unwrap();
     let incident = env
         .wait_incident(&id, "resolved", |i| i.status == "resolved")
         .await;
-    assert_eq!(incident.id, existing.id);
+    assert_eq!(incident.id, existing_id);
     assert_eq!(env.incidents_for(&id).len(), 1);
     plugin.shutdown().await;
 }
@@ -486,22 +494,9 @@ async fn a_go_plugin_record_is_continued() {
         .review(&id, "carol", Verdict::Approve, "two")
         .unwrap();
     // The Go plugin opened the incident and relayed the first review, then was replaced.
-    let service = api(&env)
-        .find_service_by_name(NOTIFY_SERVICE)
-        .await
-        .unwrap()
-        .unwrap();
-    let existing = api(&env)
-        .create_incident(&NewIncident {
-            title: "Access request from alice@example.com".into(),
-            service_id: service.id.clone(),
-            incident_key: format!("teleport-access-request/{id}"),
-            details: "from Go".into(),
-        })
-        .await
-        .unwrap();
+    let (service_id, existing_id) = earlier_incident(&env, &id, "from Go").await;
     api(&env)
-        .add_note(&existing.id, "bob reviewed the request (by Go)")
+        .add_note(&existing_id, "bob reviewed the request (by Go)")
         .await
         .unwrap();
     env.kit
@@ -510,8 +505,8 @@ async fn a_go_plugin_record_is_continued() {
             &id,
             "pagerduty",
             &[
-                ("incident_id", &existing.id),
-                ("service_id", &service.id),
+                ("incident_id", &existing_id),
+                ("service_id", &service_id),
                 ("user", "alice@example.com"),
                 ("roles", "dev"),
                 ("created", "1700000000"),
@@ -556,20 +551,7 @@ async fn a_go_plugin_record_is_continued() {
 async fn a_go_record_already_resolved_is_left_alone() {
     let env = Env::new().await;
     let id = env.notify_request("alice@example.com");
-    let service = api(&env)
-        .find_service_by_name(NOTIFY_SERVICE)
-        .await
-        .unwrap()
-        .unwrap();
-    let existing = api(&env)
-        .create_incident(&NewIncident {
-            title: "Access request from alice@example.com".into(),
-            service_id: service.id.clone(),
-            incident_key: format!("teleport-access-request/{id}"),
-            details: "from Go".into(),
-        })
-        .await
-        .unwrap();
+    let (service_id, existing_id) = earlier_incident(&env, &id, "from Go").await;
     env.kit.approve(&id, "done").unwrap();
     env.kit
         .put_plugin_data(
@@ -577,8 +559,8 @@ async fn a_go_record_already_resolved_is_left_alone() {
             &id,
             "pagerduty",
             &[
-                ("incident_id", &existing.id),
-                ("service_id", &service.id),
+                ("incident_id", &existing_id),
+                ("service_id", &service_id),
                 ("user", "alice@example.com"),
                 ("resolution", "approved"),
                 ("resolve_reason", "done"),
@@ -596,7 +578,7 @@ async fn a_go_record_already_resolved_is_left_alone() {
         .unwrap();
     // ...and, Go having closed the incident already, writes nothing to PagerDuty.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(env.pd.incident(&existing.id).unwrap().notes.is_empty());
+    assert!(env.pd.incident(&existing_id).unwrap().notes.is_empty());
     assert!(
         env.pd
             .calls()
