@@ -78,7 +78,7 @@ pub struct SmtpSection {
 }
 
 /// `[delivery]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct DeliverySection {
     /// The `From:` address.
     #[serde(default, alias = "Sender", alias = "SENDER")]
@@ -86,6 +86,23 @@ pub struct DeliverySection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default, alias = "Recipients", alias = "RECIPIENTS")]
     pub recipients: Vec<String>,
+    /// Mail the requester the decision (ours; default on).
+    #[serde(default = "default_true")]
+    pub notify_requester: bool,
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        Self {
+            sender: String::new(),
+            recipients: Vec::new(),
+            notify_requester: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// When the connection is encrypted.
@@ -154,6 +171,8 @@ pub struct Config {
     pub mailgun: Option<MailgunSettings>,
     /// The `From:` mailbox.
     pub sender: Mailbox,
+    /// Mail the requester the decision.
+    pub notify_requester: bool,
     /// Who gets which request (`delivery.recipients` folded in); all e-mail addresses.
     pub role_to_recipients: RoleToRecipients,
     /// Legacy keys found by this plugin's validation; log them once logging is set up.
@@ -311,6 +330,7 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
         smtp,
         mailgun,
         sender,
+        notify_requester: loaded.plugin.delivery.notify_requester,
         role_to_recipients: loaded.role_to_recipients,
         warnings,
         file,

@@ -29,7 +29,7 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
 /// How long this replica may work on a request without saving progress before another
 /// replica takes over.
-const LEASE: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(30);
 
 /// Checks the transport, connects to Teleport, and mails access requests until `stop` is
 /// cancelled (or, without a token, until SIGTERM/SIGINT).
@@ -41,6 +41,7 @@ pub async fn run(
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    app::check_credentials(&config.teleport)?;
     let mailer = match config.transport()? {
         Transport::Smtp(settings) => {
             tracing::info!(host = %settings.host, port = settings.port, "using SMTP as the e-mail transport");
@@ -59,6 +60,7 @@ pub async fn run(
     };
     let bot = EmailBot::new(mailer, config.sender.clone());
     let recipients = config.role_to_recipients.clone();
+    let notify_requester = config.notify_requester;
     let options = RunOptions {
         ops_listen: config.ops.listen_addr,
         ..RunOptions::default()
@@ -69,7 +71,7 @@ pub async fn run(
             cluster: ctx.cluster.cluster_name.clone(),
             web_base: ctx.web_base(),
             role_to_recipients: recipients,
-            notify_requester: true,
+            notify_requester,
             replica_id: ctx.replica_id.clone(),
             lease: LEASE,
         };

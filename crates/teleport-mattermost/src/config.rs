@@ -1,6 +1,6 @@
 //! The Mattermost plugin's config file: `[mattermost]` plus the common sections, validated.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use teleport_plugin_runtime::app::OpsConfig;
@@ -8,6 +8,7 @@ use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, TeleportConfig, is_plain_email,
     load_plugin_config,
 };
+use teleport_plugin_runtime::tls;
 
 /// The plugin's own part of the TOML document.
 #[derive(Debug, Deserialize)]
@@ -29,6 +30,12 @@ pub struct MattermostSection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// Send the requester the decision by direct message (ours; default on).
+    #[serde(default = "default_true")]
+    pub notify_requester: bool,
+    /// Extra CA certificates (PEM) to trust for the server (ours; a self-hosted CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Pre-2021 configs named one team and channel to post to.
     #[serde(default)]
     pub team: Option<String>,
@@ -38,6 +45,10 @@ pub struct MattermostSection {
     /// Pre-2021 signing secret of the interactive buttons; no longer used.
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// One configured or suggested recipient.
@@ -97,6 +108,10 @@ pub struct MattermostSettings {
     pub url: String,
     /// The bot token.
     pub token: Secret,
+    /// Tell the requester the decision.
+    pub notify_requester: bool,
+    /// Extra CA file for the server's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 const SHAPE: &str = "expected an e-mail address or \"team/channel\"";
@@ -134,6 +149,10 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         ));
     }
 
+    if let Some(ca) = &section.ca_file {
+        tls::root_store(Some(ca))
+            .map_err(|e| loaded.key_error("mattermost.ca_file", e.to_string()))?;
+    }
     let mut warnings = Vec::new();
     let mut role_to_recipients = loaded.role_to_recipients.clone();
     for (role, recipients) in role_to_recipients.iter() {
@@ -208,12 +227,16 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         role_to_recipients.insert("*", legacy);
     }
 
-    let url = url.to_owned();
-    let token = section.token.clone();
+    let settings = MattermostSettings {
+        url: url.to_owned(),
+        token: section.token.clone(),
+        notify_requester: section.notify_requester,
+        ca_file: section.ca_file.clone(),
+    };
     Ok(Config {
         teleport: loaded.teleport,
         ops: loaded.plugin.ops,
-        mattermost: MattermostSettings { url, token },
+        mattermost: settings,
         role_to_recipients,
         warnings,
     })

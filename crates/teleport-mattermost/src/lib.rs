@@ -26,7 +26,7 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
 /// How long this replica may work on a request without saving progress before another
 /// replica takes over.
-const LEASE: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(30);
 
 /// Connects to Teleport and Mattermost, checks the bot's access, and relays access requests
 /// until `stop` is cancelled (or, without a token, until SIGTERM/SIGINT).
@@ -38,10 +38,13 @@ pub async fn run(
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    app::check_credentials(&config.teleport)?;
     let http = http_client(&HttpClientOptions {
         user_agent: Some(user_agent),
+        extra_ca: config.mattermost.ca_file.clone(),
         ..HttpClientOptions::default()
     })?;
+    let notify_requester = config.mattermost.notify_requester;
     let api = MattermostApi::new(
         http,
         &config.mattermost.url,
@@ -60,7 +63,7 @@ pub async fn run(
             cluster: ctx.cluster.cluster_name.clone(),
             web_base: ctx.web_base(),
             role_to_recipients: recipients,
-            notify_requester: true,
+            notify_requester,
             replica_id: ctx.replica_id.clone(),
             lease: LEASE,
         };

@@ -109,6 +109,11 @@ fn bad_values_name_the_key_the_file_and_the_line() {
             None,
         ),
         (
+            "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\nca_file = \"/nonexistent/ca.pem\"\n",
+            "mattermost.ca_file",
+            Some(7),
+        ),
+        (
             "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\n\"*\" = [\"eng/ok\", \"just-a-name\"]\n",
             "role_to_recipients.\"*\"[1]",
             Some(8),
