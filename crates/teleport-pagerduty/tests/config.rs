@@ -243,3 +243,54 @@ fn the_sample_config_loads() {
     );
     assert_eq!(config.ops.listen_addr.map(|a| a.port()), Some(8080));
 }
+
+#[test]
+fn the_helm_charts_configs_load_without_warnings_and_need_a_user_email() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/deploy/helm/golden");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("SKIPPED: no Helm goldens at {}", dir.display());
+        return;
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let key_file = secrets.path().join("pagerduty_api_key");
+    std::fs::write(&key_file, "helm-key\n").unwrap();
+    let mut seen = 0;
+    let mut configured = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("pagerduty-") || !name.ends_with(".toml") {
+            continue;
+        }
+        // The chart mounts the key at a fixed path; point it at a real file.
+        let text: String = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                if line.starts_with("api_key = \"/") {
+                    format!("api_key = \"{}\"\n", key_file.display())
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let loaded =
+            load_plugin_config_str::<PagerDutyFile>(&name, &text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(loaded.warnings.is_empty(), "{name}: {:?}", loaded.warnings);
+        if text.contains("user_email = \"\"") {
+            // A chart rendered without pagerduty.userEmail: refused, as by the Go plugin.
+            let error = Config::from_loaded(loaded).unwrap_err().to_string();
+            assert!(error.contains("pagerduty.user_email"), "{name}: {error}");
+        } else {
+            let config = Config::from_loaded(loaded).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(config.pagerduty.api_key.expose(), "helm-key", "{name}");
+            configured += 1;
+        }
+        seen += 1;
+    }
+    assert!(
+        seen > 0 && configured > 0,
+        "no configured pagerduty-*.toml in {}",
+        dir.display()
+    );
+}

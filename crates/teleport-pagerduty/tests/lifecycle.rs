@@ -292,6 +292,9 @@ async fn pagerduty_down_then_up_opens_the_incident_once() {
         })
         .await
         .unwrap();
+    // Let a few attempts fail against the closed port (not an assertion: any number is fine).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(env.pd.incidents().is_empty());
     env.pd.up().await.unwrap();
     env.wait_incident(&id, "the incident", |_| true).await;
     env.wait_data(&id, "recorded", |d| d.contains_key("incident_id"))
