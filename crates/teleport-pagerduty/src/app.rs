@@ -208,7 +208,16 @@ impl PagerDutyApp {
             let mut claimed = current;
             claimed.claim = Some(lease(&self.options.replica_id, self.options.lease));
             match self.write(id, &expected, &claimed).await {
-                Ok(()) => return self.work(observed, claimed).await,
+                Ok(()) => {
+                    let result = self.work(observed, &mut claimed).await;
+                    // Progress is saved, so whatever happened the lease can go: another
+                    // replica (or this process after a restart) need not wait for it to
+                    // lapse. A lease lost to someone else is not ours to release.
+                    if !matches!(result, Err(StepError::LostLease)) {
+                        self.release(id, &claimed).await;
+                    }
+                    return result;
+                }
                 Err(ClientError::CompareFailed { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -262,11 +271,11 @@ impl PagerDutyApp {
         }
     }
 
-    /// Does what is left, holding the lease. `record` is what is stored now.
+    /// Does what is left, holding the lease. `record` is what is stored, before and after.
     async fn work(
         &self,
         observed: &Observation,
-        mut record: IncidentRecord,
+        record: &mut IncidentRecord,
     ) -> Result<Outcome, StepError> {
         let id = observed.id().to_owned();
         let request = match observed {
@@ -280,13 +289,13 @@ impl PagerDutyApp {
             if record.incident_id.is_empty()
                 && let Some(service) = self.notify_service(request)
             {
-                self.open_incident(request, &service, &mut record).await?;
+                self.open_incident(request, &service, record).await?;
             }
-            self.post_review_notes(request, &mut record).await?;
+            self.post_review_notes(request, record).await?;
             if record.auto_approval.is_none()
                 && let Some(services) = self.approval_services(request)
             {
-                self.auto_approve(request, &services, &mut record).await?;
+                self.auto_approve(request, &services, record).await?;
             }
         }
 
@@ -297,7 +306,7 @@ impl PagerDutyApp {
         if let Some(resolution) = decided {
             if record.resolution.is_none() {
                 if let Some(request) = request {
-                    self.post_review_notes(request, &mut record).await?;
+                    self.post_review_notes(request, record).await?;
                 }
                 let mut next = record.clone();
                 next.resolution = Some(resolution);
@@ -310,19 +319,21 @@ impl PagerDutyApp {
                     } else {
                         CloseProgress::Pending
                     };
-                self.save(&id, &mut record, next).await?;
+                self.save(&id, record, next).await?;
             }
-            self.close_incident(&id, &mut record).await?;
+            self.close_incident(&id, record).await?;
         }
 
-        // Release the lease so that other replicas need not wait for it to lapse.
+        Ok(Outcome::Done)
+    }
+
+    async fn release(&self, id: &str, record: &IncidentRecord) {
         let mut released = record.clone();
         released.claim = None;
-        match self.write(&id, &record.encode(), &released).await {
+        match self.write(id, &record.encode(), &released).await {
             Ok(()) | Err(ClientError::CompareFailed { .. }) => {}
             Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
         }
-        Ok(Outcome::Done)
     }
 
     async fn open_incident(

@@ -591,3 +591,33 @@ async fn a_go_record_already_resolved_is_left_alone() {
     assert_eq!(env.data(&id)["resolution"], "approved");
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failing_step_releases_its_lease_so_a_restart_does_not_wait() {
+    let env = Env::new().await;
+    env.pd
+        .control()
+        .fail_next_for("POST /incidents", 1000, Fault::ServerError { status: 503 });
+    // A lease far longer than the test may wait.
+    let first = env.start(AutoApproval::default(), Duration::from_secs(300));
+    env.kit.wait_for_watchers(1, WAIT).await.unwrap();
+    let id = env.notify_request("alice@example.com");
+    env.pd
+        .control()
+        .wait_until(WAIT, || {
+            (env.pd.call_count("POST /incidents") >= 2).then_some(())
+        })
+        .await
+        .expect("the plugin keeps trying");
+    first.shutdown().await;
+    let data = env.data(&id);
+    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+    assert!(!data.contains_key("incident_id"));
+
+    env.pd.control().clear_faults();
+    let second = env.start(AutoApproval::default(), Duration::from_secs(300));
+    env.wait_incident(&id, "the incident, without waiting for a lease", |_| true)
+        .await;
+    assert_eq!(env.incidents_for(&id).len(), 1);
+    second.shutdown().await;
+}
