@@ -27,6 +27,10 @@ use crate::render;
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "pagerduty";
 
+/// How long this replica may work on a request without saving progress before another
+/// replica takes over (as in the messaging plugins).
+const LEASE: Duration = Duration::from_secs(30);
+
 /// Compare-and-swap conflicts tolerated in one step before backing off.
 const MAX_CAS_ROUNDS: usize = 16;
 
@@ -56,7 +60,7 @@ impl AppOptions {
             auto_approval: config.auto_approval.clone(),
             web_base,
             replica_id,
-            lease: Duration::from_secs(60),
+            lease: LEASE,
         }
     }
 }

@@ -50,6 +50,8 @@ pub async fn run_with(
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Broken Teleport credentials are reported before anything about PagerDuty.
+    runtime_app::check_credentials(&config.teleport)?;
     let settings = config.pagerduty;
     let http = http_client(&HttpClientOptions {
         user_agent: Some(user_agent),
