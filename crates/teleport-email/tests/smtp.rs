@@ -323,3 +323,36 @@ async fn wrong_credentials_stop_the_start() {
     assert!(error.contains("SMTP server check failed"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
+
+#[tokio::test]
+async fn port_465_speaks_tls_from_the_first_byte() {
+    let ca = TestCa::new();
+    let options = SmtpOptions {
+        implicit_tls: Some(ca.acceptor.clone()),
+        credentials: Some(("mailer".into(), "s3cret".into())),
+        ..SmtpOptions::default()
+    };
+    let server = match SmtpServer::start_on(options, 465).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("SKIPPED: cannot listen on 127.0.0.1:465 ({error})");
+            return;
+        }
+    };
+    let env = Env::start().await;
+    let ca_file = env.write("ca.pem", &ca.ca_pem);
+    // "mandatory" would need STARTTLS; on 465 the policy is moot: TLS is already on.
+    let path = env.write_config(
+        &smtp_section(465, "mandatory", true, Some(&ca_file)),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+    env.kit
+        .create_request("alice@example.com", &["editor"], "why")
+        .expect("request");
+    let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
+    assert!(mail.tls);
+    assert!(mail.auth.is_some());
+    plugin.shutdown().await;
+}

@@ -21,7 +21,7 @@ async fn post_review_resolve_and_tell_the_requester() {
         .new_request("alice@example.com", &["editor"])
         .reason("deploy the `hotfix`")
         .threshold("two approvals", 2, 1)
-        .suggested_reviewers(&["carol@example.com", "not-an-email"])
+        .suggested_reviewers(&["carol@example.com", "not-an-email", "nobody@example.com"])
         .create()
         .expect("request");
     let id = request_id(&request);

@@ -84,18 +84,23 @@ impl Drop for SmtpServer {
 
 impl SmtpServer {
     pub async fn start(options: SmtpOptions) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
+        Self::start_on(options, 0).await.expect("bind")
+    }
+
+    /// Listens on 127.0.0.1:`port` (0: any free port).
+    pub async fn start_on(options: SmtpOptions, port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(0);
         let state = Arc::new(State::default());
         *state.changed.lock().unwrap() = Some(tx);
         let task = tokio::spawn(accept(listener, options, state.clone()));
-        Self {
+        Ok(Self {
             addr,
             state,
             changes: rx,
             task,
-        }
+        })
     }
 
     pub fn port(&self) -> u16 {
