@@ -287,3 +287,29 @@ impl MessagingBot for MattermostBot {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_references_in_go_form() {
+        let message = ChannelMessage {
+            channel: "chan1".into(),
+            id: "post1".into(),
+        };
+        assert_eq!(MattermostBot::encode(&message), "chan1/post1");
+        assert_eq!(MattermostBot::decode("chan1/post1"), Some(message.clone()));
+        assert_eq!(MattermostBot::decode("chan1/"), None);
+        assert_eq!(MattermostBot::decode("nothing"), None);
+
+        let legacy: PluginDataMap = [
+            ("channel_id".to_owned(), "chan1".to_owned()),
+            ("postID".to_owned(), "post1".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(MattermostBot::decode_legacy(&legacy), Some(message));
+        assert_eq!(MattermostBot::decode_legacy(&PluginDataMap::new()), None);
+    }
+}
