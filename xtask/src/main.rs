@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation. One module per subcommand; this file only dispatches.
 
 mod archive;
+mod demo;
 mod dist;
 mod image;
 mod oci;
@@ -18,6 +19,8 @@ use clap::Parser;
     about = "Project automation for the Teleport access plugins"
 )]
 enum Command {
+    /// Run the demo: teleport-slack against an in-process Teleport and a fake Slack.
+    Demo(demo::Args),
     /// Static release tarballs (and .sha256 files) into dist/.
     Dist(dist::Args),
     /// OCI images (layout + `docker load` archive) into dist/images/.
@@ -28,6 +31,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let result = match Command::parse() {
+        Command::Demo(args) => demo::run(args),
         Command::Dist(args) => dist::run(args),
         Command::Image(args) => image::run(args),
         Command::Plugins => {

@@ -35,6 +35,7 @@ pub struct TestkitBuilder {
     with_proxy: bool,
     watch_buffer: usize,
     go_zero_timestamps: bool,
+    auth_listen: SocketAddr,
 }
 
 impl Default for TestkitBuilder {
@@ -47,6 +48,7 @@ impl Default for TestkitBuilder {
             with_proxy: false,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             go_zero_timestamps: true,
+            auth_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -98,12 +100,19 @@ impl TestkitBuilder {
         self
     }
 
-    /// Creates the CAs, binds `127.0.0.1:0` (and the proxy) and starts serving.
+    /// Address the auth server listens on. Default `127.0.0.1:0` (a free loopback
+    /// port); the standalone server in a container uses `0.0.0.0:3025`.
+    pub fn auth_listen(mut self, addr: SocketAddr) -> Self {
+        self.auth_listen = addr;
+        self
+    }
+
+    /// Creates the CAs, binds the auth address (and the proxy) and starts serving.
     pub async fn start(self) -> Result<Testkit> {
         let host_ca = CertAuthority::new(&self.cluster_name, CaKind::Host)?;
         let user_ca = CertAuthority::new(&self.cluster_name, CaKind::User)?;
         let tls = server::tls_config(&host_ca, &user_ca)?;
-        let auth = TcpListener::bind("127.0.0.1:0").await?;
+        let auth = TcpListener::bind(self.auth_listen).await?;
         let auth_addr = auth.local_addr()?;
         let proxy = match self.with_proxy {
             true => Some(TcpListener::bind("127.0.0.1:0").await?),
