@@ -181,7 +181,8 @@ pub struct Config {
     /// A problem that only matters for the transport actually used (the Go sample config
     /// has an `[smtp]` section without a password next to its `[mailgun]` one).
     smtp_problem: Option<KeyProblem>,
-    smtp_lines: (Option<usize>, Option<usize>),
+    /// Where `[mailgun]` starts, for the "both transports" error.
+    mailgun_line: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -216,19 +217,15 @@ impl Config {
     /// (The Go plugin silently preferred SMTP when both were; this refuses instead.)
     pub fn transport(&self) -> Result<Transport, ConfigError> {
         match (&self.smtp, &self.mailgun) {
-            (Some(_), None) if self.smtp_problem.is_some() => {
-                let problem = self.smtp_problem.as_ref().map_or_else(
-                    || ("smtp".to_owned(), String::new(), None),
-                    |p| (p.key.clone(), p.problem.clone(), p.line),
-                );
-                Err(self.error(&problem.0, &problem.1, problem.2))
-            }
-            (Some(smtp), None) => Ok(Transport::Smtp(smtp.clone())),
+            (Some(smtp), None) => match &self.smtp_problem {
+                Some(p) => Err(self.error(&p.key, &p.problem, p.line)),
+                None => Ok(Transport::Smtp(smtp.clone())),
+            },
             (None, Some(mailgun)) => Ok(Transport::Mailgun(mailgun.clone())),
             (Some(_), Some(_)) => Err(self.error(
                 "mailgun",
                 "both [smtp] and [mailgun] are configured; keep the one to send with and remove the other",
-                self.smtp_lines.1,
+                self.mailgun_line,
             )),
             (None, None) => Err(self.error(
                 "smtp",
@@ -317,8 +314,7 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
         }
         None => None,
     };
-    let line_of = |key: &str| loaded.key_error(key, "").line();
-    let smtp_lines = (line_of("smtp"), line_of("mailgun"));
+    let mailgun_line = loaded.key_error("mailgun", "").line();
     let mailgun = match &loaded.plugin.mailgun {
         Some(section) => Some(mailgun_settings(&loaded, section)?),
         None => None,
@@ -335,7 +331,7 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
         warnings,
         file,
         smtp_problem,
-        smtp_lines,
+        mailgun_line,
     })
 }
 

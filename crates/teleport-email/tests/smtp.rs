@@ -356,3 +356,30 @@ async fn port_465_speaks_tls_from_the_first_byte() {
     assert!(mail.auth.is_some());
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn auth_login_when_the_server_offers_only_that() {
+    let env = Env::start().await;
+    let ca = TestCa::new();
+    let ca_file = env.write("ca.pem", &ca.ca_pem);
+    let server = SmtpServer::start(SmtpOptions {
+        tls: Some(ca.acceptor.clone()),
+        credentials: Some(("mailer".into(), "s3cret".into())),
+        login_only: true,
+        ..SmtpOptions::default()
+    })
+    .await;
+    let path = env.write_config(
+        &smtp_section(server.port(), "opportunistic", true, Some(&ca_file)),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+    env.kit
+        .create_request("alice@example.com", &["editor"], "why")
+        .expect("request");
+    let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
+    assert!(mail.tls, "opportunistic STARTTLS is used when offered");
+    assert_eq!(mail.auth.as_deref(), Some("LOGIN:mailer"));
+    plugin.shutdown().await;
+}

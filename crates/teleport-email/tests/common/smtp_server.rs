@@ -24,6 +24,8 @@ pub struct SmtpOptions {
     pub implicit_tls: Option<TlsAcceptor>,
     /// Require AUTH with these credentials before MAIL.
     pub credentials: Option<(String, String)>,
+    /// Offer only AUTH LOGIN (instead of PLAIN and LOGIN).
+    pub login_only: bool,
 }
 
 /// One accepted message.
@@ -219,7 +221,11 @@ async fn serve(stream: TcpStream, options: SmtpOptions, state: Arc<State>) -> st
                     reply.push_str("250-STARTTLS\r\n");
                 }
                 if options.credentials.is_some() {
-                    reply.push_str("250-AUTH PLAIN LOGIN\r\n");
+                    reply.push_str(if options.login_only {
+                        "250-AUTH LOGIN\r\n"
+                    } else {
+                        "250-AUTH PLAIN LOGIN\r\n"
+                    });
                 }
                 reply.push_str("250 8BITMIME\r\n");
                 io.write_all(reply.as_bytes()).await?;
