@@ -21,8 +21,10 @@ source "${here}/lib.sh"
 source "${here}/helm.sh"
 # shellcheck source=tests/deploy/artifacts.sh
 source "${here}/artifacts.sh"
+# shellcheck source=tests/deploy/compose.sh
+source "${here}/compose.sh"
 
-all_sections=(helm build dist image dockerfile)
+all_sections=(helm build dist image dockerfile compose)
 sections=("${all_sections[@]}")
 if [ "$#" -gt 0 ]; then
     sections=("$@")

@@ -50,13 +50,13 @@ pub fn run(args: Args) -> Result<()> {
     let rootfs = write_rootfs(&args.ca_bundle, &source, &out)?;
     // dist/ is docker/Dockerfile's build context: keep the images out of it.
     fs::write(out.join(".dockerignore"), "images/\n")?;
-    let ready = build_ready_plugins(&root, &builder, &args.plugins)?;
+    let built = build_ready_plugins(&root, &builder, &args.plugins)?;
     println!(
         "{:<22} {:>12} {:>12}  tarball / version",
         "binary", "size", "tar.gz"
     );
-    for plugin in ready {
-        let tarball = write_tarball(&plugin, &source, &out)?;
+    for plugin in &built.ready {
+        let tarball = write_tarball(plugin, &source, &out)?;
         let binary_size = fs::metadata(&plugin.binary)?.len();
         let tarball_size = fs::metadata(&tarball)?.len();
         println!(
@@ -100,15 +100,38 @@ fn write_with_checksum(path: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Builds the selected plugins and keeps those whose binary is a real plugin. When plugins
-/// are named explicitly, one that is missing or not ready is an error; otherwise a note.
-pub fn build_ready_plugins(
-    root: &Path,
-    builder: &StaticBuild,
-    names: &[String],
-) -> Result<Vec<ReadyPlugin>> {
+/// The plugins that could be built, and the errors of those that could not.
+pub struct Built {
+    pub ready: Vec<ReadyPlugin>,
+    /// Build failures of plugins selected implicitly (an explicit one fails at once).
+    pub failures: Vec<String>,
+}
+
+impl Built {
+    /// Ok when every attempted build succeeded; call after packaging what did.
+    pub fn finish(self) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "some plugins failed to build:\n  {}",
+            self.failures.join("\n  ")
+        )
+    }
+}
+
+/// Builds the selected plugins and keeps those whose binary is a real plugin.
+///
+/// Named plugins must all be ready: a missing, unready or failing one is an error. With no
+/// names, a plugin without a binary or a real `main` yet is skipped with a note, and a
+/// build failure is reported in [`Built::failures`] after the others are built, so that one
+/// plugin in progress doesn't block packaging the rest (but still fails the command).
+pub fn build_ready_plugins(root: &Path, builder: &StaticBuild, names: &[String]) -> Result<Built> {
     let explicit = !names.is_empty();
-    let mut ready = Vec::new();
+    let mut built = Built {
+        ready: Vec::new(),
+        failures: Vec::new(),
+    };
     for plugin in plugins::select(names)? {
         let binary_name = plugin.binary();
         let not_ready = |why: String| -> Result<()> {
@@ -125,9 +148,17 @@ pub fn build_ready_plugins(
             ))?;
             continue;
         }
-        let binary = builder.build(plugin.package, &binary_name)?;
+        let binary = match builder.build(plugin.package, &binary_name) {
+            Ok(binary) => binary,
+            Err(err) if !explicit => {
+                eprintln!("xtask: {binary_name} failed to build, continuing with the others");
+                built.failures.push(format!("{err:#}"));
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
         match static_build::version_line(&binary, &binary_name) {
-            Some(version_line) => ready.push(ReadyPlugin {
+            Some(version_line) => built.ready.push(ReadyPlugin {
                 plugin,
                 binary,
                 version_line,
@@ -135,7 +166,7 @@ pub fn build_ready_plugins(
             None => not_ready("no real main yet (`version` does not answer)".to_owned())?,
         }
     }
-    Ok(ready)
+    Ok(built)
 }
 
 fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<PathBuf> {

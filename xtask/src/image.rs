@@ -50,13 +50,16 @@ pub fn run(args: Args) -> Result<()> {
     let (plugin_names, helper_names) = split_names(&args.names)?;
     let explicit = !args.names.is_empty();
     let mut written = Vec::new();
+    let mut plugin_failures = None;
 
     if !explicit || !plugin_names.is_empty() {
-        for ready in dist::build_ready_plugins(&root, &builder, &plugin_names)? {
+        let built = dist::build_ready_plugins(&root, &builder, &plugin_names)?;
+        for ready in &built.ready {
             let binary = fs::read(&ready.binary)?;
             let spec = plugin_image(ready.plugin, &source, &binary, &ca);
             written.push(write(&spec, &images_dir)?);
         }
+        plugin_failures = Some(built);
     }
     if !args.no_helpers && (!explicit || !helper_names.is_empty()) {
         for helper in HELPERS
@@ -97,7 +100,7 @@ pub fn run(args: Args) -> Result<()> {
             image.manifest_digest
         );
     }
-    Ok(())
+    plugin_failures.map_or(Ok(()), dist::Built::finish)
 }
 
 /// The build machine's CA bundle, which the images use to verify chat APIs' certificates.

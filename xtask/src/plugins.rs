@@ -82,11 +82,13 @@ pub const HELPERS: &[Helper] = &[
         ports: &["8065/tcp"],
     },
     Helper {
-        package: "teleport-testkit",
+        package: "teleport-demo",
         binary: "teleport-testkit-server",
-        description: "In-memory Teleport auth server for the access-plugin demo",
+        description: "In-memory Teleport auth server for the access-plugin demo (not for production)",
         env: &[],
-        cmd: &[],
+        // /data is the image's working directory, owned by the image's user, so a fresh
+        // named volume mounted there is writable and receives the identity.
+        cmd: &["--identity-out", "/data/auth_id"],
         ports: &["3025/tcp"],
     },
 ];
