@@ -300,3 +300,88 @@ async fn malformed_configs_fail_clearly_without_panicking() {
         );
     }
 }
+
+/// A plain HTTP/1.1 GET on loopback; returns (status line, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_served() {
+    let env = Env::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = env.config("p.toml", "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[ops]\nlisten_addr = \"{addr}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let plugin = spawn(&config, env.dir.path().join("p.log"));
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some((status, _)) = http_get(addr, "/readyz").await {
+            if status.contains("200") {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = http_get(addr, "/healthz").await.unwrap();
+    assert!(status.contains("200"), "{status} {body}");
+
+    env.kit
+        .create_request("alice", &["editor"], "metrics")
+        .unwrap();
+    env.wait_roots(1).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, metrics) = http_get(addr, "/metrics").await.unwrap();
+        if metrics.contains("teleport_plugin_sends_total{kind=\"request\"} 1") {
+            assert!(metrics.contains("teleport_plugin_ready 1"), "{metrics}");
+            assert!(
+                metrics.contains("teleport_plugin_identity_expiry_timestamp_seconds"),
+                "{metrics}"
+            );
+            assert!(
+                metrics.contains("teleport_plugin_events_total{op=\"put\"}"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no send counted: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Teleport goes away: not ready any more, still healthy.
+    env.kit.stop().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, _) = http_get(addr, "/readyz").await.unwrap();
+        if status.contains("503") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still ready without Teleport"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(http_get(addr, "/healthz").await.unwrap().0.contains("200"));
+    let (status, log) = plugin.stop().await;
+    assert!(status.success(), "{log}");
+}
