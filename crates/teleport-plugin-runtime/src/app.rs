@@ -122,7 +122,14 @@ where
         replica_id: replica_id(),
         stop: stop.clone(),
     };
-    let handler = make_handler(context).await?;
+    let handler = match make_handler(context).await {
+        Ok(handler) => handler,
+        Err(error) => {
+            // Stops the ops server and the background tasks started above.
+            stop.cancel();
+            return Err(error);
+        }
+    };
     let dispatcher = Dispatcher::new(Arc::new(handler), options.dispatch, metrics.clone());
     let watcher = Watcher {
         client,

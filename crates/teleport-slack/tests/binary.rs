@@ -330,10 +330,10 @@ async fn health_readiness_and_metrics_are_served() {
 
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if let Some((status, _)) = http_get(addr, "/readyz").await {
-            if status.contains("200") {
-                break;
-            }
+        if let Some((status, _)) = http_get(addr, "/readyz").await
+            && status.contains("200")
+        {
+            break;
         }
         assert!(tokio::time::Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
