@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation. One module per subcommand; this file only dispatches.
 
 mod archive;
+mod bench;
 mod demo;
 mod dist;
 mod image;
@@ -19,6 +20,8 @@ use clap::Parser;
     about = "Project automation for the Teleport access plugins"
 )]
 enum Command {
+    /// Benchmark the release teleport-slack: bursts, overhead, memory, start-up, floor.
+    Bench(bench::Args),
     /// Run the demo: teleport-slack against an in-process Teleport and a fake Slack.
     Demo(demo::Args),
     /// Static release tarballs (and .sha256 files) into dist/.
@@ -31,6 +34,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let result = match Command::parse() {
+        Command::Bench(args) => bench::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Dist(args) => dist::run(args),
         Command::Image(args) => image::run(args),

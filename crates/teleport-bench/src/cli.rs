@@ -1,0 +1,137 @@
+//! The command line: which binary to measure, how big each scenario is, where the report goes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Command line of `teleport-bench`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "teleport-bench",
+    about = "Measure teleport-slack against an in-process Teleport and a fake Slack",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// The benchmark-internal minimal client (the floor); the suite starts it itself.
+    #[command(subcommand)]
+    pub command: Option<Internal>,
+    /// Suite settings.
+    #[command(flatten)]
+    pub suite: SuiteArgs,
+}
+
+/// Subcommands the suite runs as child processes.
+#[derive(Debug, Subcommand)]
+pub enum Internal {
+    /// Watch requests and post one bare message per pending request (no plugin data).
+    #[command(hide = true)]
+    FloorClient(FloorArgs),
+}
+
+/// Settings of the whole suite. Sizes left unset take the full or `--quick` default.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The teleport-slack binary to measure.
+    #[arg(long, default_value = "target/release/teleport-slack")]
+    pub plugin_bin: PathBuf,
+    /// Where `report.json` and the work files (configs, identities, logs) go.
+    #[arg(long, default_value = "target/bench")]
+    pub out_dir: PathBuf,
+    /// Small sizes for a smoke test (1 000 requests, 5 s steady, 2 start-ups).
+    #[arg(long)]
+    pub quick: bool,
+    /// Requests per burst [default: 10000, quick 1000].
+    #[arg(long)]
+    pub requests: Option<usize>,
+    /// Fake Slack latencies to run the bursts at, in milliseconds.
+    #[arg(long, value_delimiter = ',', default_value = "0,50")]
+    pub latencies_ms: Vec<u64>,
+    /// Steady scenario: requests created per second.
+    #[arg(long, default_value_t = 500)]
+    pub steady_rate: u32,
+    /// Steady scenario: how long requests are created [default: 20, quick 5].
+    #[arg(long)]
+    pub steady_secs: Option<u64>,
+    /// How many times start-up is measured [default: 5, quick 2].
+    #[arg(long)]
+    pub ready_runs: Option<usize>,
+    /// chat.postMessage calls per second the fake Slack allows in the rate-limited burst
+    /// (429 with Retry-After beyond that); 0 skips that burst [default: 1000, quick 500].
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Events the testkit buffers per watch stream before it closes a stream that fell
+    /// behind (as Teleport does).
+    #[arg(long, default_value_t = teleport_testkit::DEFAULT_WATCH_BUFFER)]
+    pub watch_buffer: usize,
+    /// The plugin's `[log] severity`.
+    #[arg(long, default_value = "INFO")]
+    pub plugin_log_severity: String,
+    /// Longest wait for any one scenario step, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+    /// Exit non-zero when a target is missed (correctness failures always do).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The resolved sizes of one suite run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sizes {
+    /// Requests per burst.
+    pub requests: usize,
+    /// Fake Slack latencies for the bursts, in milliseconds.
+    pub latencies_ms: Vec<u64>,
+    /// Steady rate, requests per second.
+    pub steady_rate: u32,
+    /// Steady duration in seconds.
+    pub steady_secs: u64,
+    /// Start-up measurements.
+    pub ready_runs: usize,
+    /// Rate limit of the rate-limited burst (calls per second), if run.
+    pub rate_limit: Option<u32>,
+    /// Testkit watch buffer.
+    pub watch_buffer: usize,
+}
+
+impl SuiteArgs {
+    /// The sizes to run, with the full or quick defaults filled in.
+    pub fn sizes(&self) -> Sizes {
+        let pick = |set: Option<u64>, full: u64, quick: u64| {
+            set.unwrap_or(if self.quick { quick } else { full })
+        };
+        Sizes {
+            requests: pick(self.requests.map(|n| n as u64), 10_000, 1_000) as usize,
+            latencies_ms: self.latencies_ms.clone(),
+            steady_rate: self.steady_rate,
+            steady_secs: pick(self.steady_secs, 20, 5),
+            ready_runs: pick(self.ready_runs.map(|n| n as u64), 5, 2).max(1) as usize,
+            rate_limit: Some(pick(self.rate_limit.map(u64::from), 1_000, 500) as u32)
+                .filter(|&r| r > 0),
+            watch_buffer: self.watch_buffer,
+        }
+    }
+}
+
+/// Arguments of the floor client.
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// Teleport auth address.
+    #[arg(long)]
+    pub addr: SocketAddr,
+    /// Identity file.
+    #[arg(long)]
+    pub identity: PathBuf,
+    /// Slack Web API base URL, with a trailing slash.
+    #[arg(long)]
+    pub slack_url: String,
+    /// File holding the bot token (kept off the command line).
+    #[arg(long)]
+    pub token_file: PathBuf,
+    /// Channel to post to.
+    #[arg(long)]
+    pub channel: String,
+    /// Posts in flight at once (the plugin's dispatcher default).
+    #[arg(long, default_value_t = 128)]
+    pub concurrency: usize,
+}
