@@ -3,25 +3,24 @@
 //! close the incident once — across restarts and replicas.
 //!
 //! Every step starts from the record in Teleport plugin data. Work is done only under a
-//! lease (`claim`) taken by compare-and-swap, and progress is saved after every PagerDuty
+//! lease (`claim`) taken by compare-and-swap (the runtime's `record` module), and progress is saved after every PagerDuty
 //! write, so a second replica waits instead of acting twice, and a replica that dies leaves
 //! a lease that lapses and a record of exactly what is left. PagerDuty itself refuses a
 //! second open incident with the request's `incident_key`, which covers the one gap left: an
 //! incident created just before a crash, before its ID was saved.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use teleport_client::{
-    AccessRequest, ClientError, PluginDataMap, RequestState, ReviewSubmission, TeleportClient,
-};
+use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::metrics::Metrics;
+use teleport_plugin_runtime::record::{Claim, LeasedRecords, SaveError};
 use teleport_plugin_runtime::state::Resolution;
 
 use crate::approval::{self, Decision};
 use crate::config::{AutoApproval, PagerDutyConfig};
 use crate::pagerduty_api::{NewIncident, PagerDutyApi, PagerDutyError};
-use crate::plugin_data::{ApprovalOutcome, CloseProgress, IncidentRecord, lease};
+use crate::plugin_data::{ApprovalOutcome, CloseProgress, IncidentRecord};
 use crate::render;
 
 /// The plugin-data namespace, shared with the Go plugin.
@@ -30,9 +29,6 @@ pub const PLUGIN_NAME: &str = "pagerduty";
 /// How long this replica may work on a request without saving progress before another
 /// replica takes over (as in the messaging plugins).
 const LEASE: Duration = Duration::from_secs(30);
-
-/// Compare-and-swap conflicts tolerated in one step before backing off.
-const MAX_CAS_ROUNDS: usize = 16;
 
 /// Settings of the handler.
 #[derive(Clone, Debug)]
@@ -69,6 +65,7 @@ impl AppOptions {
 pub struct PagerDutyApp {
     api: PagerDutyApi,
     client: TeleportClient,
+    records: LeasedRecords<IncidentRecord>,
     options: AppOptions,
     metrics: Metrics,
 }
@@ -82,9 +79,21 @@ enum StepError {
     PagerDuty(PagerDutyError),
 }
 
+/// The lease on one request's record, held while working on it.
+type RecordClaim<'a> = Claim<'a, IncidentRecord>;
+
 impl From<ClientError> for StepError {
     fn from(error: ClientError) -> Self {
         Self::Teleport(error)
+    }
+}
+
+impl From<SaveError> for StepError {
+    fn from(error: SaveError) -> Self {
+        match error {
+            SaveError::LostLease => Self::LostLease,
+            SaveError::Teleport(error) => Self::Teleport(error),
+        }
     }
 }
 
@@ -129,9 +138,16 @@ impl PagerDutyApp {
         options: AppOptions,
         metrics: Metrics,
     ) -> Self {
+        let records = LeasedRecords::new(
+            client.clone(),
+            PLUGIN_NAME,
+            options.replica_id.clone(),
+            options.lease,
+        );
         Self {
             api,
             client,
+            records,
             options,
             metrics,
         }
@@ -173,60 +189,14 @@ impl PagerDutyApp {
         {
             return Ok(Outcome::Done);
         }
-        let id = observed.id();
-        for _ in 0..MAX_CAS_ROUNDS {
-            let stored = self.client.get_plugin_data(PLUGIN_NAME, id).await?;
-            let now = SystemTime::now();
-            let (expected, current) = match stored {
-                None => {
-                    // Only a pending request starts a record.
-                    let Observation::Put(request) = observed else {
-                        return Ok(Outcome::Done);
-                    };
-                    if request.state != RequestState::Pending {
-                        return Ok(Outcome::Done);
-                    }
-                    (IncidentRecord::empty_record(), IncidentRecord::new(request))
-                }
-                Some(data) => {
-                    let record = IncidentRecord::decode(&data);
-                    if !self.needs_work(observed, &record) {
-                        return Ok(Outcome::Done);
-                    }
-                    if let Some(lease) = record
-                        .claim
-                        .as_ref()
-                        .filter(|l| l.held_by_other(&self.options.replica_id, now))
-                    {
-                        let left = lease.until.duration_since(now).unwrap_or_default();
-                        tracing::debug!(owner = %lease.owner, ?left, "another replica is working on this request");
-                        return Ok(Outcome::Retry(Some(
-                            left.min(Duration::from_secs(5)) + Duration::from_millis(50),
-                        )));
-                    }
-                    // The stored map itself is the guard, so that a record written with
-                    // other spellings (a Go plugin's) still compares equal.
-                    (data, record)
-                }
-            };
-            let mut claimed = current;
-            claimed.claim = Some(lease(&self.options.replica_id, self.options.lease));
-            match self.write(id, &expected, &claimed).await {
-                Ok(()) => {
-                    let result = self.work(observed, &mut claimed).await;
-                    // Progress is saved, so whatever happened the lease can go: another
-                    // replica (or this process after a restart) need not wait for it to
-                    // lapse. A lease lost to someone else is not ours to release.
-                    if !matches!(result, Err(StepError::LostLease)) {
-                        self.release(id, &claimed).await;
-                    }
-                    return result;
-                }
-                Err(ClientError::CompareFailed { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(Outcome::Retry(None))
+        self.records
+            .step(
+                observed,
+                IncidentRecord::new,
+                |record| self.needs_work(observed, record),
+                async |claim| self.work(observed, claim).await,
+            )
+            .await
     }
 
     fn needs_work(&self, observed: &Observation, record: &IncidentRecord) -> bool {
@@ -246,40 +216,11 @@ impl PagerDutyApp {
         }
     }
 
-    async fn write(
-        &self,
-        id: &str,
-        expected: &PluginDataMap,
-        record: &IncidentRecord,
-    ) -> Result<(), ClientError> {
-        self.client
-            .update_plugin_data(PLUGIN_NAME, id, &record.encode(), expected)
-            .await
-    }
-
-    /// Saves progress (renewing the lease); `stored` becomes the new record.
-    async fn save(
-        &self,
-        id: &str,
-        stored: &mut IncidentRecord,
-        mut next: IncidentRecord,
-    ) -> Result<(), StepError> {
-        next.claim = Some(lease(&self.options.replica_id, self.options.lease));
-        match self.write(id, &stored.encode(), &next).await {
-            Ok(()) => {
-                *stored = next;
-                Ok(())
-            }
-            Err(ClientError::CompareFailed { .. }) => Err(StepError::LostLease),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// Does what is left, holding the lease. `record` is what is stored, before and after.
+    /// Does what is left, holding the lease; `claim` derefs to what is stored, before and after.
     async fn work(
         &self,
         observed: &Observation,
-        record: &mut IncidentRecord,
+        claim: &mut RecordClaim<'_>,
     ) -> Result<Outcome, StepError> {
         let id = observed.id().to_owned();
         let request = match observed {
@@ -288,65 +229,56 @@ impl PagerDutyApp {
         };
 
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && record.resolution.is_none()
+            && claim.resolution.is_none()
         {
-            if record.incident_id.is_empty()
+            if claim.incident_id.is_empty()
                 && let Some(service) = self.notify_service(request)
             {
-                self.open_incident(request, &service, record).await?;
+                self.open_incident(request, &service, claim).await?;
             }
-            self.post_review_notes(request, record).await?;
-            if record.auto_approval.is_none()
+            self.post_review_notes(request, claim).await?;
+            if claim.auto_approval.is_none()
                 && let Some(services) = self.approval_services(request)
             {
-                self.auto_approve(request, &services, record).await?;
+                self.auto_approve(request, &services, claim).await?;
             }
         }
 
-        let decided = record.resolution.or(match observed {
+        let decided = claim.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if record.resolution.is_none() {
+            if claim.resolution.is_none() {
                 if let Some(request) = request {
-                    self.post_review_notes(request, record).await?;
+                    self.post_review_notes(request, claim).await?;
                 }
-                let mut next = record.clone();
+                let mut next = claim.record().clone();
                 next.resolution = Some(resolution);
                 next.resolve_reason = request
                     .map(|r| r.resolve_reason.clone())
                     .unwrap_or_default();
-                next.close_progress =
-                    if record.incident_id.is_empty() && record.service_id.is_empty() {
-                        CloseProgress::Done
-                    } else {
-                        CloseProgress::Pending
-                    };
-                self.save(&id, record, next).await?;
+                next.close_progress = if claim.incident_id.is_empty() && claim.service_id.is_empty()
+                {
+                    CloseProgress::Done
+                } else {
+                    CloseProgress::Pending
+                };
+                claim.save(next).await?;
             }
-            self.close_incident(&id, record).await?;
+            self.close_incident(&id, claim).await?;
         }
 
         Ok(Outcome::Done)
-    }
-
-    async fn release(&self, id: &str, record: &IncidentRecord) {
-        let mut released = record.clone();
-        released.claim = None;
-        match self.write(id, &record.encode(), &released).await {
-            Ok(()) | Err(ClientError::CompareFailed { .. }) => {}
-            Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
-        }
     }
 
     async fn open_incident(
         &self,
         request: &AccessRequest,
         service_name: &str,
-        record: &mut IncidentRecord,
+        claim: &mut RecordClaim<'_>,
     ) -> Result<(), StepError> {
-        if record.service_id.is_empty() {
+        if claim.service_id.is_empty() {
             let service = match self.api.find_service_by_name(service_name).await {
                 Ok(Some(service)) => service,
                 Ok(None) => {
@@ -362,23 +294,23 @@ impl PagerDutyApp {
                     return Ok(());
                 }
             };
-            let mut next = record.clone();
+            let mut next = claim.record().clone();
             next.service_id = service.id;
-            self.save(&request.id, record, next).await?;
+            claim.save(next).await?;
         }
         let new = NewIncident {
             title: render::incident_title(request),
-            service_id: record.service_id.clone(),
+            service_id: claim.service_id.clone(),
             incident_key: IncidentRecord::incident_key(&request.id),
             details: render::incident_details(request, self.options.web_base.as_deref()),
         };
         match self.api.create_incident(&new).await {
             Ok(incident) => {
                 self.metrics.sent("incident");
-                tracing::info!(pd_incident_id = %incident.id, pd_service_id = %record.service_id, "opened a PagerDuty incident");
-                let mut next = record.clone();
+                tracing::info!(pd_incident_id = %incident.id, pd_service_id = %claim.service_id, "opened a PagerDuty incident");
+                let mut next = claim.record().clone();
                 next.incident_id = incident.id;
-                self.save(&request.id, record, next).await
+                Ok(claim.save(next).await?)
             }
             Err(error) => {
                 self.metrics.send_failed("incident");
@@ -392,27 +324,27 @@ impl PagerDutyApp {
     async fn post_review_notes(
         &self,
         request: &AccessRequest,
-        record: &mut IncidentRecord,
+        claim: &mut RecordClaim<'_>,
     ) -> Result<(), StepError> {
-        if record.incident_id.is_empty() {
+        if claim.incident_id.is_empty() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(record.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.reviews_count) {
             match self
                 .api
-                .add_note(&record.incident_id, &render::review_note(review))
+                .add_note(&claim.incident_id, &render::review_note(review))
                 .await
             {
                 Ok(()) => self.metrics.sent("note"),
                 Err(error) => {
                     self.metrics.send_failed("note");
                     let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %record.incident_id, %error, "cannot post the review note; skipping it");
+                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot post the review note; skipping it");
                 }
             }
-            let mut next = record.clone();
+            let mut next = claim.record().clone();
             next.reviews_count += 1;
-            self.save(&request.id, record, next).await?;
+            claim.save(next).await?;
         }
         Ok(())
     }
@@ -421,7 +353,7 @@ impl PagerDutyApp {
         &self,
         request: &AccessRequest,
         services: &[String],
-        record: &mut IncidentRecord,
+        claim: &mut RecordClaim<'_>,
     ) -> Result<(), StepError> {
         let limits = &self.options.auto_approval;
         let decision = match approval::decide(&self.api, limits, request, services).await {
@@ -445,9 +377,9 @@ impl PagerDutyApp {
             }
             Decision::Approve { reason } => self.submit_approval(request, reason).await?,
         };
-        let mut next = record.clone();
+        let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
-        self.save(&request.id, record, next).await
+        Ok(claim.save(next).await?)
     }
 
     async fn submit_approval(
@@ -485,18 +417,18 @@ impl PagerDutyApp {
         }
     }
 
-    async fn close_incident(&self, id: &str, record: &mut IncidentRecord) -> Result<(), StepError> {
-        let Some(resolution) = record.resolution else {
+    async fn close_incident(&self, id: &str, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
+        let Some(resolution) = claim.resolution else {
             return Ok(());
         };
-        if record.close_progress == CloseProgress::Pending && record.incident_id.is_empty() {
+        if claim.close_progress == CloseProgress::Pending && claim.incident_id.is_empty() {
             // A service was chosen, so an incident may exist whose ID was never saved.
-            let found = if record.service_id.is_empty() {
+            let found = if claim.service_id.is_empty() {
                 None
             } else {
                 match self
                     .api
-                    .find_open_incident(&IncidentRecord::incident_key(id), &record.service_id)
+                    .find_open_incident(&IncidentRecord::incident_key(id), &claim.service_id)
                     .await
                 {
                     Ok(found) => found,
@@ -507,42 +439,42 @@ impl PagerDutyApp {
                     }
                 }
             };
-            let mut next = record.clone();
+            let mut next = claim.record().clone();
             match found {
                 Some(incident) => next.incident_id = incident.id,
                 None => next.close_progress = CloseProgress::Done,
             }
-            self.save(id, record, next).await?;
+            claim.save(next).await?;
         }
-        if record.close_progress == CloseProgress::Pending {
-            let note = render::resolution_note(resolution, &record.resolve_reason);
-            match self.api.add_note(&record.incident_id, &note).await {
+        if claim.close_progress == CloseProgress::Pending {
+            let note = render::resolution_note(resolution, &claim.resolve_reason);
+            match self.api.add_note(&claim.incident_id, &note).await {
                 Ok(()) => self.metrics.sent("note"),
                 Err(error) => {
                     self.metrics.send_failed("note");
                     let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %record.incident_id, %error, "cannot post the resolution note; skipping it");
+                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot post the resolution note; skipping it");
                 }
             }
-            let mut next = record.clone();
+            let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Noted;
-            self.save(id, record, next).await?;
+            claim.save(next).await?;
         }
-        if record.close_progress == CloseProgress::Noted {
-            match self.api.resolve_incident(&record.incident_id).await {
+        if claim.close_progress == CloseProgress::Noted {
+            match self.api.resolve_incident(&claim.incident_id).await {
                 Ok(()) => {
                     self.metrics.sent("resolve");
-                    tracing::info!(pd_incident_id = %record.incident_id, resolution = %resolution.as_str().to_ascii_lowercase(), "resolved the PagerDuty incident");
+                    tracing::info!(pd_incident_id = %claim.incident_id, resolution = %resolution.as_str().to_ascii_lowercase(), "resolved the PagerDuty incident");
                 }
                 Err(error) => {
                     self.metrics.send_failed("resolve");
                     let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %record.incident_id, %error, "cannot resolve the PagerDuty incident");
+                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot resolve the PagerDuty incident");
                 }
             }
-            let mut next = record.clone();
+            let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Done;
-            self.save(id, record, next).await?;
+            claim.save(next).await?;
         }
         Ok(())
     }

@@ -9,10 +9,9 @@
 //! the request, as in the messaging plugins), `auto_approval` (the on-call decision, taken
 //! once) and `close_progress` (how far closing the incident got).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use teleport_client::{AccessRequest, PluginDataMap};
-use teleport_plugin_runtime::state::{Lease, Resolution};
+use teleport_plugin_runtime::record::{Lease, RecordCodec};
+use teleport_plugin_runtime::state::Resolution;
 
 /// What the on-call check decided; taken once per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,7 +165,7 @@ impl IncidentRecord {
         put("resolve_reason", self.resolve_reason.clone());
         put(
             "claim",
-            self.claim.as_ref().map(encode_lease).unwrap_or_default(),
+            self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
         );
         put(
             "auto_approval",
@@ -211,7 +210,7 @@ impl IncidentRecord {
             reviews_count: get("reviews_count").parse().unwrap_or(0),
             resolution,
             resolve_reason: data.get("resolve_reason").cloned().unwrap_or_default(),
-            claim: decode_lease(get("claim")),
+            claim: Lease::decode(get("claim")),
             auto_approval: ApprovalOutcome::parse(get("auto_approval")),
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
@@ -229,35 +228,31 @@ impl IncidentRecord {
     }
 }
 
-// The same text form as the messaging plugins' `claim`: `<owner> <unix millis>`.
-fn encode_lease(lease: &Lease) -> String {
-    let millis = lease
-        .until
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    format!("{} {millis}", lease.owner)
-}
+// The inherent methods above, for the runtime's leased-record helper.
+impl RecordCodec for IncidentRecord {
+    type Record = Self;
 
-fn decode_lease(text: &str) -> Option<Lease> {
-    let (owner, millis) = text.rsplit_once(' ')?;
-    let millis: u64 = millis.parse().ok()?;
-    Some(Lease {
-        owner: owner.to_owned(),
-        until: UNIX_EPOCH + Duration::from_millis(millis),
-    })
-}
+    fn encode(record: &Self) -> PluginDataMap {
+        record.encode()
+    }
 
-/// A lease for `owner` lasting `length` from now.
-pub fn lease(owner: &str, length: Duration) -> Lease {
-    Lease {
-        owner: owner.to_owned(),
-        until: SystemTime::now() + length,
+    fn decode(data: &PluginDataMap) -> Self {
+        IncidentRecord::decode(data)
+    }
+
+    fn empty_record() -> PluginDataMap {
+        IncidentRecord::empty_record()
+    }
+
+    fn lease(record: &mut Self) -> &mut Option<Lease> {
+        &mut record.claim
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {

@@ -9,6 +9,7 @@ pub mod logging;
 pub mod messaging;
 pub mod metrics;
 pub mod ops;
+pub mod record;
 pub mod retry;
 pub mod state;
 pub mod tls;

@@ -11,9 +11,10 @@
 //! progress per recipient), `review_cursor`, `synced` and
 //! `requester_notified`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use teleport_client::{PluginDataMap, RequestState};
+
+pub use crate::record::Lease;
+use crate::record::RecordCodec;
 
 /// The final status of a request as stored in `resolution`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,40 +75,6 @@ pub trait MessageCodec {
     /// Reads a single message stored under the Go plugins' legacy keys.
     fn decode_legacy(_data: &PluginDataMap) -> Option<Self::Message> {
         None
-    }
-}
-
-/// Which replica is working on a request, and until when.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Lease {
-    /// The replica's identifier.
-    pub owner: String,
-    /// When the lease lapses (another replica may then take over).
-    pub until: SystemTime,
-}
-
-impl Lease {
-    fn encode(&self) -> String {
-        let millis = self
-            .until
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        format!("{} {millis}", self.owner)
-    }
-
-    fn decode(text: &str) -> Option<Self> {
-        let (owner, millis) = text.rsplit_once(' ')?;
-        let millis: u64 = millis.parse().ok()?;
-        Some(Self {
-            owner: owner.to_owned(),
-            until: UNIX_EPOCH + Duration::from_millis(millis),
-        })
-    }
-
-    /// Whether another replica holds it now.
-    pub fn held_by_other(&self, me: &str, now: SystemTime) -> bool {
-        self.owner != me && self.until > now
     }
 }
 
@@ -204,7 +171,7 @@ impl<M> MessageState<M> {
     }
 }
 
-/// Encodes and decodes [`MessageState`] for one plugin.
+/// Encodes and decodes [`MessageState`] for one plugin (see [`RecordCodec`]).
 pub struct StateCodec<C>(std::marker::PhantomData<C>);
 
 impl<C: MessageCodec> StateCodec<C> {
@@ -306,6 +273,27 @@ impl<C: MessageCodec> StateCodec<C> {
     }
 }
 
+// The inherent functions above, for the runtime's leased-record helper.
+impl<C: MessageCodec> RecordCodec for StateCodec<C> {
+    type Record = MessageState<C::Message>;
+
+    fn encode(state: &Self::Record) -> PluginDataMap {
+        StateCodec::<C>::encode(state)
+    }
+
+    fn decode(data: &PluginDataMap) -> Self::Record {
+        StateCodec::<C>::decode(data)
+    }
+
+    fn empty_record() -> PluginDataMap {
+        StateCodec::<C>::empty_record()
+    }
+
+    fn lease(state: &mut Self::Record) -> &mut Option<Lease> {
+        &mut state.claim
+    }
+}
+
 /// Stored for an empty recipient list, which "" (= absent) could not express.
 const NO_RECIPIENTS: &str = "-";
 
@@ -337,6 +325,8 @@ pub struct ChannelMessage {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
 
     struct Chat;

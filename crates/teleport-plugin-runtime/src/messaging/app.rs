@@ -2,24 +2,22 @@
 //! resolve once — across restarts and replicas — and retry what failed.
 //!
 //! Every step starts from the plugin data in Teleport. Work on a request is
-//! done only under a lease (`claim`) taken by compare-and-swap, and progress is
-//! written after every send, so a second replica waits instead of sending
-//! twice, and a replica that dies mid-way leaves a lease that lapses and a
-//! record that says exactly what is left to do.
+//! done only under a lease (`claim`) taken by compare-and-swap (see
+//! [`crate::record`]), and progress is written after every send, so a second
+//! replica waits instead of sending twice, and a replica that dies mid-way
+//! leaves a lease that lapses and a record that says exactly what is left to do.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use teleport_client::{AccessRequest, ClientError, PluginDataMap, RequestState, TeleportClient};
+use teleport_client::{AccessRequest, ClientError, RequestState, TeleportClient};
 
 use crate::config::RoleToRecipients;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, SendError, Status};
 use crate::metrics::Metrics;
-use crate::state::{Lease, MessageState, Resolution, StateCodec};
-
-/// Compare-and-swap conflicts tolerated in one step before backing off.
-const MAX_CAS_ROUNDS: usize = 16;
+use crate::record::{Claim, LeasedRecords, SaveError};
+use crate::state::{MessageState, Resolution, StateCodec};
 
 /// Settings of the messaging state machine.
 #[derive(Clone, Debug)]
@@ -44,12 +42,15 @@ pub struct MessagingOptions {
 /// The [`RequestHandler`] of every messaging plugin.
 pub struct MessagingApp<B> {
     bot: Arc<B>,
-    client: TeleportClient,
+    records: LeasedRecords<StateCodec<B>>,
     options: MessagingOptions,
     metrics: Metrics,
 }
 
 type State<B> = MessageState<<B as crate::state::MessageCodec>::Message>;
+
+/// The lease on one request's record, held while working on it.
+type RecordClaim<'a, B> = Claim<'a, StateCodec<B>>;
 
 enum StepError {
     /// Teleport failed; retry later.
@@ -61,6 +62,15 @@ enum StepError {
 impl From<ClientError> for StepError {
     fn from(error: ClientError) -> Self {
         Self::Teleport(error)
+    }
+}
+
+impl From<SaveError> for StepError {
+    fn from(error: SaveError) -> Self {
+        match error {
+            SaveError::LostLease => Self::LostLease,
+            SaveError::Teleport(error) => Self::Teleport(error),
+        }
     }
 }
 
@@ -91,64 +101,29 @@ impl<B: MessagingBot> MessagingApp<B> {
         options: MessagingOptions,
         metrics: Metrics,
     ) -> Self {
+        let records = LeasedRecords::new(
+            client,
+            options.plugin_name.clone(),
+            options.replica_id.clone(),
+            options.lease,
+        );
         Self {
             bot,
-            client,
+            records,
             options,
             metrics,
         }
     }
 
     async fn step(&self, observed: &Observation) -> Result<Outcome, StepError> {
-        let id = observed.id();
-        for _ in 0..MAX_CAS_ROUNDS {
-            let stored = self
-                .client
-                .get_plugin_data(&self.options.plugin_name, id)
-                .await?;
-            let now = SystemTime::now();
-            let (expected, current) = match stored {
-                None => {
-                    // Only a pending request starts a record; one resolved or
-                    // deleted before we ever posted needs nothing.
-                    let Observation::Put(request) = observed else {
-                        return Ok(Outcome::Done);
-                    };
-                    if request.state != RequestState::Pending {
-                        return Ok(Outcome::Done);
-                    }
-                    let state =
-                        MessageState::new(&request.user, &request.roles, &request.request_reason);
-                    (StateCodec::<B>::empty_record(), state)
-                }
-                Some(data) => {
-                    let state = StateCodec::<B>::decode(&data);
-                    if !self.needs_work(observed, &state) {
-                        return Ok(Outcome::Done);
-                    }
-                    if let Some(lease) = state
-                        .claim
-                        .as_ref()
-                        .filter(|l| l.held_by_other(&self.options.replica_id, now))
-                    {
-                        let left = lease.until.duration_since(now).unwrap_or_default();
-                        tracing::debug!(owner = %lease.owner, ?left, "another replica is working on this request");
-                        return Ok(Outcome::Retry(Some(
-                            left.min(Duration::from_secs(5)) + Duration::from_millis(50),
-                        )));
-                    }
-                    (StateCodec::<B>::encode(&state), state)
-                }
-            };
-            let mut claimed = current;
-            claimed.claim = Some(self.lease());
-            match self.write(id, &expected, &claimed).await {
-                Ok(()) => return self.work(observed, claimed).await,
-                Err(ClientError::CompareFailed { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(Outcome::Retry(None))
+        self.records
+            .step(
+                observed,
+                |request| MessageState::new(&request.user, &request.roles, &request.request_reason),
+                |state| self.needs_work(observed, state),
+                async |claim| self.work(observed, claim).await,
+            )
+            .await
     }
 
     fn needs_work(&self, observed: &Observation, state: &State<B>) -> bool {
@@ -172,42 +147,6 @@ impl<B: MessagingBot> MessagingApp<B> {
                 state.resolution,
                 Some(Resolution::Approved | Resolution::Denied | Resolution::Promoted)
             )
-    }
-
-    fn lease(&self) -> Lease {
-        Lease {
-            owner: self.options.replica_id.clone(),
-            until: SystemTime::now() + self.options.lease,
-        }
-    }
-
-    async fn write(
-        &self,
-        id: &str,
-        expected: &PluginDataMap,
-        state: &State<B>,
-    ) -> Result<(), ClientError> {
-        let set = StateCodec::<B>::encode(state);
-        self.client
-            .update_plugin_data(&self.options.plugin_name, id, &set, expected)
-            .await
-    }
-
-    /// Saves progress (renewing the lease); `state` becomes the stored record.
-    async fn save(&self, id: &str, stored: &mut State<B>, next: State<B>) -> Result<(), StepError> {
-        let mut next = next;
-        next.claim = Some(self.lease());
-        match self
-            .write(id, &StateCodec::<B>::encode(stored), &next)
-            .await
-        {
-            Ok(()) => {
-                *stored = next;
-                Ok(())
-            }
-            Err(ClientError::CompareFailed { .. }) => Err(StepError::LostLease),
-            Err(error) => Err(error.into()),
-        }
     }
 
     fn view(&self, observed: &Observation, state: &State<B>, status: Status) -> RequestView {
@@ -241,13 +180,12 @@ impl<B: MessagingBot> MessagingApp<B> {
         }
     }
 
-    /// Does what is left, holding the lease. `state` is what is stored now.
+    /// Does what is left, holding the lease; `claim` derefs to what is stored now.
     async fn work(
         &self,
         observed: &Observation,
-        mut state: State<B>,
+        claim: &mut RecordClaim<'_, B>,
     ) -> Result<Outcome, StepError> {
-        let id = observed.id().to_owned();
         let pending_request = match observed {
             Observation::Put(request) if request.state == RequestState::Pending => Some(request),
             _ => None,
@@ -255,9 +193,9 @@ impl<B: MessagingBot> MessagingApp<B> {
 
         // 1. Broadcast, only while the request is pending.
         if let Some(request) =
-            pending_request.filter(|_| state.resolution.is_none() && !state.broadcast_done())
+            pending_request.filter(|_| claim.resolution.is_none() && !claim.broadcast_done())
         {
-            if state.recipients.is_none() {
+            if claim.recipients.is_none() {
                 let recipients = match self.resolve_recipients(request).await {
                     Ok(recipients) => recipients,
                     Err(retry) => return Ok(retry),
@@ -265,12 +203,12 @@ impl<B: MessagingBot> MessagingApp<B> {
                 if recipients.is_empty() {
                     tracing::warn!("no recipients for this request; check role_to_recipients");
                 }
-                let mut next = state.clone();
+                let mut next = claim.record().clone();
                 next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
             }
-            let view = self.view(observed, &state, Status::Pending);
-            for recipient in state.unsent_recipients() {
+            let view = self.view(observed, claim.record(), Status::Pending);
+            for recipient in claim.unsent_recipients() {
                 let sent = self
                     .bot
                     .send_request(
@@ -280,7 +218,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                         &view,
                     )
                     .await;
-                let mut next = state.clone();
+                let mut next = claim.record().clone();
                 match sent {
                     Ok(message) => {
                         self.metrics.sent("request");
@@ -302,7 +240,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                         return Ok(Outcome::Retry(retry_after));
                     }
                 }
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
             }
         }
 
@@ -311,12 +249,12 @@ impl<B: MessagingBot> MessagingApp<B> {
             Observation::Put(request) => request.reviews.as_slice(),
             Observation::Deleted(_) => &[],
         };
-        if !state.messages.is_empty() && state.synced.is_none() {
-            while state.reviews_count < reviews.len() {
-                let review = &reviews[state.reviews_count];
-                let view = self.view(observed, &state, Status::Pending);
-                for index in state.review_cursor..state.messages.len() {
-                    let message = state.messages[index].clone();
+        if !claim.messages.is_empty() && claim.synced.is_none() {
+            while claim.reviews_count < reviews.len() {
+                let review = &reviews[claim.reviews_count];
+                let view = self.view(observed, claim.record(), Status::Pending);
+                for index in claim.review_cursor..claim.messages.len() {
+                    let message = claim.messages[index].clone();
                     match self.bot.send_review(&message, &view, review).await {
                         Ok(()) => self.metrics.sent("review"),
                         Err(SendError::Permanent { message: error }) => {
@@ -332,34 +270,34 @@ impl<B: MessagingBot> MessagingApp<B> {
                             return Ok(Outcome::Retry(retry_after));
                         }
                     }
-                    let mut next = state.clone();
+                    let mut next = claim.record().clone();
                     next.review_cursor = index + 1;
-                    self.save(&id, &mut state, next).await?;
+                    claim.save(next).await?;
                 }
-                let mut next = state.clone();
+                let mut next = claim.record().clone();
                 next.reviews_count += 1;
                 next.review_cursor = 0;
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
             }
         }
 
         // 3. Resolution: decided once, then pushed to every message.
-        let decided = state.resolution.or(match observed {
+        let decided = claim.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if state.resolution.is_none() {
-                let mut next = state.clone();
+            if claim.resolution.is_none() {
+                let mut next = claim.record().clone();
                 next.resolution = Some(resolution);
                 if let Observation::Put(request) = observed {
                     next.resolve_reason = request.resolve_reason.clone();
                 }
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
             }
-            if state.synced != Some(resolution) {
-                let view = self.view(observed, &state, Status::Resolved(resolution));
-                for message in &state.messages {
+            if claim.synced != Some(resolution) {
+                let view = self.view(observed, claim.record(), Status::Resolved(resolution));
+                for message in &claim.messages {
                     match self.bot.update_message(message, &view).await {
                         Ok(()) => self.metrics.sent("update"),
                         Err(SendError::Permanent { message: error }) => {
@@ -376,18 +314,18 @@ impl<B: MessagingBot> MessagingApp<B> {
                         }
                     }
                 }
-                let mut next = state.clone();
+                let mut next = claim.record().clone();
                 next.synced = Some(resolution);
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
                 tracing::info!(
                     resolution = resolution.as_str(),
-                    messages = state.messages.len(),
+                    messages = claim.messages.len(),
                     "marked the request as resolved in all messages"
                 );
             }
-            if self.requester_notice_due(&state) {
-                let view = self.view(observed, &state, Status::Resolved(resolution));
-                let mut next = state.clone();
+            if self.requester_notice_due(claim) {
+                let view = self.view(observed, claim.record(), Status::Resolved(resolution));
+                let mut next = claim.record().clone();
                 match self.bot.notify_requester(&view).await {
                     Ok(sent) => {
                         if sent {
@@ -409,20 +347,10 @@ impl<B: MessagingBot> MessagingApp<B> {
                         return Ok(Outcome::Retry(retry_after));
                     }
                 }
-                self.save(&id, &mut state, next).await?;
+                claim.save(next).await?;
             }
         }
 
-        // 4. Release the lease so that other replicas need not wait for it.
-        let mut released = state.clone();
-        released.claim = None;
-        match self
-            .write(&id, &StateCodec::<B>::encode(&state), &released)
-            .await
-        {
-            Ok(()) | Err(ClientError::CompareFailed { .. }) => {}
-            Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
-        }
         Ok(Outcome::Done)
     }
 
@@ -458,5 +386,118 @@ impl<B: MessagingBot> MessagingApp<B> {
             }
         }
         Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use teleport_client::AccessReview;
+
+    use super::*;
+    use crate::record::tests::Env;
+    use crate::state::MessageCodec;
+
+    const PLUGIN: &str = "slack";
+
+    /// Posts to any channel, failing the first `failures` posts.
+    #[derive(Default)]
+    struct FlakyBot {
+        failures: AtomicUsize,
+        posted: AtomicUsize,
+    }
+
+    impl MessageCodec for FlakyBot {
+        /// `<channel>-<n>`.
+        type Message = String;
+        const MESSAGES_KEY: &'static str = "messages";
+
+        fn encode(message: &String) -> String {
+            message.clone()
+        }
+
+        fn decode(text: &str) -> Option<String> {
+            Some(text.to_owned())
+        }
+    }
+
+    impl MessagingBot for FlakyBot {
+        async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+            Ok(Some(Recipient { id: raw.to_owned() }))
+        }
+
+        async fn send_request(
+            &self,
+            recipient: &Recipient,
+            _view: &RequestView,
+        ) -> Result<String, SendError> {
+            let failed = self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if failed {
+                return Err(SendError::transient("upstream down"));
+            }
+            let n = self.posted.fetch_add(1, Ordering::SeqCst);
+            Ok(format!("{}-{n}", recipient.id))
+        }
+
+        async fn send_review(
+            &self,
+            _message: &String,
+            _view: &RequestView,
+            _review: &AccessReview,
+        ) -> Result<(), SendError> {
+            Ok(())
+        }
+
+        async fn update_message(
+            &self,
+            _message: &String,
+            _view: &RequestView,
+        ) -> Result<(), SendError> {
+            Ok(())
+        }
+    }
+
+    fn app(bot: &Arc<FlakyBot>, client: &TeleportClient, replica: &str) -> MessagingApp<FlakyBot> {
+        let mut role_to_recipients = RoleToRecipients::new();
+        role_to_recipients.insert("*", vec!["chan-a".into(), "chan-b".into()]);
+        let options = MessagingOptions {
+            plugin_name: PLUGIN.into(),
+            cluster: "example.com".into(),
+            web_base: None,
+            role_to_recipients,
+            notify_requester: false,
+            replica_id: replica.into(),
+            // Far longer than the test may wait, so only a release lets the other in.
+            lease: Duration::from_secs(3600),
+        };
+        MessagingApp::new(bot.clone(), client.clone(), options, Metrics::new())
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_releases_the_lease_for_another_replica() {
+        let env = Env::new().await;
+        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+        let request = client.get_access_request(id).await.unwrap().unwrap();
+        let observed = Observation::Put(Box::new(request));
+        let bot = Arc::new(FlakyBot::default());
+        bot.failures.store(1, Ordering::SeqCst);
+
+        let first = app(&bot, client, "first");
+        assert_eq!(first.handle(&observed).await, Outcome::Retry(None));
+        let data = kit.plugin_data(id, PLUGIN).unwrap();
+        assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+        assert_eq!(data["recipients"], "chan-a,chan-b");
+        assert!(data.get("sent_to").is_none_or(String::is_empty), "{data:?}");
+
+        let second = app(&bot, client, "second");
+        assert_eq!(second.handle(&observed).await, Outcome::Done);
+        let data = kit.plugin_data(id, PLUGIN).unwrap();
+        assert_eq!(data["sent_to"], "chan-a,chan-b");
+        assert_eq!(data["messages"], "chan-a-0,chan-b-1");
+        assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
     }
 }

@@ -1,0 +1,672 @@
+//! A per-request record in Teleport plugin data that is worked on only under a lease.
+//!
+//! Plugins keep what they did for a request (messages sent, incident opened, ...) in
+//! plugin data and do side effects only while holding a lease stored in the record itself
+//! (key `claim`, `"<owner> <unix millis>"`), taken and renewed by compare-and-swap. So a
+//! second replica waits instead of acting twice, and a replica that dies leaves a lease
+//! that lapses and a record of exactly what is left to do.
+//!
+//! A plugin describes its record with a [`RecordCodec`] and runs each step through
+//! [`LeasedRecords::step`], which claims the record when there is work, hands it to the
+//! plugin, whose work saves progress through [`Claim::save`] after every side effect, and
+//! releases it however the work ended. [`LeasedRecords::claim`] and [`Claim::release`] are
+//! its two halves, for a plugin that needs them apart.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use teleport_client::{AccessRequest, ClientError, PluginDataMap, RequestState, TeleportClient};
+
+use crate::dispatch::{Observation, Outcome};
+
+/// Compare-and-swap conflicts tolerated while claiming before backing off.
+const MAX_CAS_ROUNDS: usize = 16;
+
+/// The longest wait for another replica's lease before looking again: its holder may
+/// release it early.
+const MAX_LEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Added to a lease's remaining time so that the next look finds it lapsed.
+const AFTER_LAPSE: Duration = Duration::from_millis(50);
+
+/// Which replica is working on a request, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The replica's identifier.
+    pub owner: String,
+    /// When the lease lapses (another replica may then take over).
+    pub until: SystemTime,
+}
+
+impl Lease {
+    /// A lease for `owner` lasting `length` from now, in whole milliseconds as stored.
+    pub fn new(owner: &str, length: Duration) -> Self {
+        let until = unix_millis(SystemTime::now() + length);
+        Self {
+            owner: owner.to_owned(),
+            until: UNIX_EPOCH + Duration::from_millis(until),
+        }
+    }
+
+    /// The stored form, `"<owner> <unix millis>"`.
+    pub fn encode(&self) -> String {
+        format!("{} {}", self.owner, unix_millis(self.until))
+    }
+
+    /// Reads the stored form; `None` for "" or anything else unreadable.
+    pub fn decode(text: &str) -> Option<Self> {
+        // The owner may contain spaces; the time never does.
+        let (owner, millis) = text.rsplit_once(' ')?;
+        let millis: u64 = millis.parse().ok()?;
+        Some(Self {
+            owner: owner.to_owned(),
+            until: UNIX_EPOCH + Duration::from_millis(millis),
+        })
+    }
+
+    /// Whether another replica holds it now.
+    pub fn held_by_other(&self, me: &str, now: SystemTime) -> bool {
+        self.owner != me && self.until > now
+    }
+}
+
+fn unix_millis(time: SystemTime) -> u64 {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    u64::try_from(millis).unwrap_or(u64::MAX)
+}
+
+/// How one plugin's record is stored in plugin data.
+pub trait RecordCodec {
+    /// The decoded record; it carries its lease (see [`lease`](Self::lease)).
+    type Record: Clone + Send + Sync + 'static;
+
+    /// Every key the plugin writes, with "" for empty values: written as `set` it
+    /// describes the whole record, and as `expect` it is a full compare-and-swap guard.
+    fn encode(record: &Self::Record) -> PluginDataMap;
+
+    /// Reads stored data (the plugin's own or a Go plugin's).
+    fn decode(data: &PluginDataMap) -> Self::Record;
+
+    /// Every key [`encode`](Self::encode) writes, each with "": as `expect` it makes an
+    /// update succeed only if nothing is stored yet.
+    fn empty_record() -> PluginDataMap;
+
+    /// The record's lease (stored under `claim`).
+    fn lease(record: &mut Self::Record) -> &mut Option<Lease>;
+}
+
+/// Access to one plugin's leased records.
+pub struct LeasedRecords<C> {
+    client: TeleportClient,
+    plugin: String,
+    owner: String,
+    lease: Duration,
+    codec: PhantomData<fn() -> C>,
+}
+
+/// What [`LeasedRecords::claim`] got.
+#[must_use]
+pub enum Acquired<'a, C: RecordCodec> {
+    /// This replica holds the lease; do the work, then [`Claim::release`].
+    Claimed(Claim<'a, C>),
+    /// Nothing is to be done now: [`Outcome::Done`] when there is no work,
+    /// [`Outcome::Retry`] while another replica holds the lease or the record keeps
+    /// changing.
+    Skipped(Outcome),
+}
+
+/// Why [`Claim::save`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Someone else changed the record while this replica held the lease: the lease lapsed
+    /// and was taken over. Stop acting on the request and start over.
+    #[error("the request's record changed while this replica held its lease")]
+    LostLease,
+    /// Teleport failed; whether the write happened is unknown.
+    #[error(transparent)]
+    Teleport(#[from] ClientError),
+}
+
+impl<C: RecordCodec> LeasedRecords<C> {
+    /// Records in namespace `plugin`, leased as `owner` (this replica) for `lease` at a time.
+    pub fn new(
+        client: TeleportClient,
+        plugin: impl Into<String>,
+        owner: impl Into<String>,
+        lease: Duration,
+    ) -> Self {
+        Self {
+            client,
+            plugin: plugin.into(),
+            owner: owner.into(),
+            lease,
+            codec: PhantomData,
+        }
+    }
+
+    /// One step on an observed request: claims its record if there is work — a new record
+    /// from `start` for a pending request that has none (one resolved or deleted before
+    /// the plugin acted needs nothing), the stored one if `needs_work` says so — runs
+    /// `work` under the lease and then releases it, whatever the outcome: progress is
+    /// saved after every side effect, so no other replica need wait for the lease to lapse.
+    pub async fn step<E: From<ClientError>>(
+        &self,
+        observed: &Observation,
+        start: impl Fn(&AccessRequest) -> C::Record,
+        needs_work: impl Fn(&C::Record) -> bool,
+        work: impl AsyncFnOnce(&mut Claim<'_, C>) -> Result<Outcome, E>,
+    ) -> Result<Outcome, E> {
+        let acquired = self
+            .claim(observed.id(), |stored| match stored {
+                None => match observed {
+                    Observation::Put(request) if request.state == RequestState::Pending => {
+                        Some(start(request))
+                    }
+                    _ => None,
+                },
+                Some(record) => needs_work(&record).then_some(record),
+            })
+            .await?;
+        let mut claim = match acquired {
+            Acquired::Claimed(claim) => claim,
+            Acquired::Skipped(outcome) => return Ok(outcome),
+        };
+        let result = work(&mut claim).await;
+        claim.release().await;
+        result
+    }
+
+    /// Claims the record of `request_id` if there is work to do.
+    ///
+    /// `decide` gets the stored record (`None` when there is none) and returns the record
+    /// to work on — a new one, or the stored one — or `None` when nothing is to be done.
+    /// It is called again after every compare-and-swap conflict, with the record as it
+    /// then is. A live lease of another replica is waited for (`Skipped(Retry(Some(_)))`,
+    /// at most a few seconds at a time); a lapsed one, or this replica's own, is taken over.
+    pub async fn claim(
+        &self,
+        request_id: &str,
+        mut decide: impl FnMut(Option<C::Record>) -> Option<C::Record>,
+    ) -> Result<Acquired<'_, C>, ClientError> {
+        for _ in 0..MAX_CAS_ROUNDS {
+            let stored = self
+                .client
+                .get_plugin_data(&self.plugin, request_id)
+                .await?;
+            let (expect, record) = match stored {
+                None => match decide(None) {
+                    Some(record) => (C::empty_record(), record),
+                    None => return Ok(Acquired::Skipped(Outcome::Done)),
+                },
+                Some(data) => {
+                    let Some(mut record) = decide(Some(C::decode(&data))) else {
+                        return Ok(Acquired::Skipped(Outcome::Done));
+                    };
+                    let now = SystemTime::now();
+                    if let Some(lease) = C::lease(&mut record)
+                        .as_ref()
+                        .filter(|l| l.held_by_other(&self.owner, now))
+                    {
+                        let left = lease.until.duration_since(now).unwrap_or_default();
+                        tracing::debug!(owner = %lease.owner, ?left, "another replica is working on this request");
+                        return Ok(Acquired::Skipped(Outcome::Retry(Some(
+                            left.min(MAX_LEASE_WAIT) + AFTER_LAPSE,
+                        ))));
+                    }
+                    (guard::<C>(data), record)
+                }
+            };
+            let mut claimed = record;
+            *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
+            match self.write(request_id, &expect, &claimed).await {
+                Ok(()) => {
+                    return Ok(Acquired::Claimed(Claim {
+                        records: self,
+                        request_id: request_id.to_owned(),
+                        record: claimed,
+                        lost: false,
+                    }));
+                }
+                Err(ClientError::CompareFailed { .. }) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        tracing::debug!("the request's record kept changing; backing off");
+        Ok(Acquired::Skipped(Outcome::Retry(None)))
+    }
+
+    async fn write(
+        &self,
+        request_id: &str,
+        expect: &PluginDataMap,
+        record: &C::Record,
+    ) -> Result<(), ClientError> {
+        self.client
+            .update_plugin_data(&self.plugin, request_id, &C::encode(record), expect)
+            .await
+    }
+}
+
+/// The stored map as a guard, with "" for every key of ours it lacks: stored spellings
+/// (a Go plugin's) compare equal, and a key written in between (`claim`) still fails it.
+fn guard<C: RecordCodec>(stored: PluginDataMap) -> PluginDataMap {
+    let mut expect = C::empty_record();
+    expect.extend(stored);
+    expect
+}
+
+/// The lease on one request's record, held by this replica; derefs to the stored record.
+#[must_use = "a claim holds a lease until it is released or lapses"]
+pub struct Claim<'a, C: RecordCodec> {
+    records: &'a LeasedRecords<C>,
+    request_id: String,
+    /// What is stored now.
+    record: C::Record,
+    lost: bool,
+}
+
+impl<C: RecordCodec> Deref for Claim<'_, C> {
+    type Target = C::Record;
+
+    fn deref(&self) -> &C::Record {
+        &self.record
+    }
+}
+
+impl<C: RecordCodec> Claim<'_, C> {
+    /// The stored record.
+    pub fn record(&self) -> &C::Record {
+        &self.record
+    }
+
+    /// Stores `next` in place of the record, renewing the lease; on success `next` is the
+    /// stored record. Fails with [`SaveError::LostLease`] when the record changed meanwhile.
+    pub async fn save(&mut self, mut next: C::Record) -> Result<(), SaveError> {
+        let records = self.records;
+        *C::lease(&mut next) = Some(Lease::new(&records.owner, records.lease));
+        let expect = C::encode(&self.record);
+        match records.write(&self.request_id, &expect, &next).await {
+            Ok(()) => {
+                self.record = next;
+                Ok(())
+            }
+            Err(ClientError::CompareFailed { .. }) => {
+                self.lost = true;
+                Err(SaveError::LostLease)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Gives the lease up so that another replica, or this process after a restart, need
+    /// not wait for it to lapse. Safe after a failed step too, as progress is saved after
+    /// every side effect. Best effort: a lease not released lapses; one lost is left alone.
+    pub async fn release(self) {
+        if self.lost {
+            return;
+        }
+        let mut released = self.record.clone();
+        *C::lease(&mut released) = None;
+        let expect = C::encode(&self.record);
+        match self
+            .records
+            .write(&self.request_id, &expect, &released)
+            .await
+        {
+            Ok(()) | Err(ClientError::CompareFailed { .. }) => {}
+            Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use teleport_client::{ClientConfig, CredentialsSource};
+    use teleport_testkit::{IdentityRequest, Testkit};
+
+    use super::*;
+
+    const PLUGIN: &str = "notes";
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A record counting steps done.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Note {
+        steps: usize,
+        claim: Option<Lease>,
+    }
+
+    struct NoteCodec;
+
+    impl RecordCodec for NoteCodec {
+        type Record = Note;
+
+        fn encode(note: &Note) -> PluginDataMap {
+            PluginDataMap::from([
+                ("steps".to_owned(), note.steps.to_string()),
+                (
+                    "claim".to_owned(),
+                    note.claim.as_ref().map(Lease::encode).unwrap_or_default(),
+                ),
+            ])
+        }
+
+        fn decode(data: &PluginDataMap) -> Note {
+            let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("");
+            Note {
+                steps: get("steps").parse().unwrap_or(0),
+                claim: Lease::decode(get("claim")),
+            }
+        }
+
+        fn empty_record() -> PluginDataMap {
+            PluginDataMap::from([
+                ("steps".to_owned(), String::new()),
+                ("claim".to_owned(), String::new()),
+            ])
+        }
+
+        fn lease(note: &mut Note) -> &mut Option<Lease> {
+            &mut note.claim
+        }
+    }
+
+    /// A testkit with one pending request and a client of it.
+    pub(crate) struct Env {
+        pub(crate) kit: Testkit,
+        pub(crate) client: TeleportClient,
+        pub(crate) request_id: String,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Env {
+        pub(crate) async fn new() -> Self {
+            let kit = Testkit::start().await.unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("identity");
+            kit.issue_identity(&IdentityRequest::new("access-plugin"))
+                .unwrap()
+                .write_identity_file(&path)
+                .unwrap();
+            let config = ClientConfig::new(
+                kit.auth_addr().to_string(),
+                CredentialsSource::IdentityFile(path),
+            );
+            let client = TeleportClient::new(config).unwrap();
+            let request = kit.create_request("alice", &["editor"], "why").unwrap();
+            let request_id = request.metadata.unwrap().name;
+            Self {
+                kit,
+                client,
+                request_id,
+                _dir: dir,
+            }
+        }
+
+        fn records(&self, owner: &str, lease: Duration) -> LeasedRecords<NoteCodec> {
+            LeasedRecords::new(self.client.clone(), PLUGIN, owner, lease)
+        }
+
+        fn stored(&self) -> HashMap<String, String> {
+            self.kit
+                .plugin_data(&self.request_id, PLUGIN)
+                .unwrap_or_default()
+        }
+
+        fn stored_lease(&self) -> Option<Lease> {
+            Lease::decode(self.stored().get("claim").map_or("", String::as_str))
+        }
+
+        /// Writes the record as another replica or a Go plugin would, without CAS.
+        fn put(&self, data: &[(&str, &str)]) {
+            self.kit
+                .put_plugin_data("access_request", &self.request_id, PLUGIN, data)
+                .unwrap();
+        }
+    }
+
+    fn claimed<C: RecordCodec>(acquired: Acquired<'_, C>) -> Claim<'_, C> {
+        match acquired {
+            Acquired::Claimed(claim) => claim,
+            Acquired::Skipped(outcome) => panic!("not claimed: {outcome:?}"),
+        }
+    }
+
+    fn skipped<C: RecordCodec>(acquired: Acquired<'_, C>) -> Outcome {
+        match acquired {
+            Acquired::Claimed(_) => panic!("claimed"),
+            Acquired::Skipped(outcome) => outcome,
+        }
+    }
+
+    fn at(time: SystemTime) -> String {
+        time.duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string()
+    }
+
+    #[test]
+    fn lease_text_form_round_trips() {
+        let lease = Lease {
+            owner: "host-1 abc".into(),
+            until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+        };
+        assert_eq!(lease.encode(), "host-1 abc 1700000000123");
+        assert_eq!(Lease::decode("host-1 abc 1700000000123"), Some(lease));
+        assert_eq!(Lease::decode(""), None);
+        assert_eq!(Lease::decode("host-1"), None);
+        assert_eq!(Lease::decode("host-1 soon"), None);
+    }
+
+    #[tokio::test]
+    async fn no_work_writes_nothing() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let outcome = skipped(records.claim(&env.request_id, |_| None).await.unwrap());
+        assert_eq!(outcome, Outcome::Done);
+        assert!(env.kit.plugin_data(&env.request_id, PLUGIN).is_none());
+    }
+
+    #[tokio::test]
+    async fn claims_saves_with_a_renewed_lease_and_releases() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let before = SystemTime::now();
+        let mut claim = claimed(
+            records
+                .claim(&env.request_id, |stored| {
+                    assert_eq!(stored, None);
+                    Some(Note::default())
+                })
+                .await
+                .unwrap(),
+        );
+        let lease = env.stored_lease().expect("a lease is stored");
+        assert_eq!(lease.owner, "me");
+        assert!(lease.until >= before + HOUR - Duration::from_millis(1));
+        assert_eq!(claim.claim.as_ref(), Some(&lease));
+
+        let mut next = claim.record().clone();
+        next.steps = 1;
+        claim.save(next).await.unwrap();
+        assert_eq!(claim.steps, 1);
+        assert_eq!(env.stored()["steps"], "1");
+        let renewed = env.stored_lease().unwrap();
+        assert!(renewed.until >= lease.until, "the lease is renewed on save");
+
+        claim.release().await;
+        let stored = env.stored();
+        assert_eq!(stored["steps"], "1");
+        assert!(
+            stored.get("claim").is_none_or(String::is_empty),
+            "{stored:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_retried_on_the_new_record() {
+        let env = Env::new().await;
+        env.put(&[("steps", "1")]);
+        let records = env.records("me", HOUR);
+        let calls = AtomicUsize::new(0);
+        let claim = claimed(
+            records
+                .claim(&env.request_id, |stored| {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        // Another writer between our read and our write.
+                        env.put(&[("steps", "7")]);
+                    }
+                    stored
+                })
+                .await
+                .unwrap(),
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(claim.steps, 7, "the claim is of the record as rewritten");
+        assert_eq!(env.stored()["steps"], "7");
+        assert_eq!(env.stored_lease().unwrap().owner, "me");
+    }
+
+    #[tokio::test]
+    async fn endless_conflicts_back_off() {
+        let env = Env::new().await;
+        env.put(&[("steps", "0")]);
+        let records = env.records("me", HOUR);
+        let calls = AtomicUsize::new(0);
+        let outcome = skipped(
+            records
+                .claim(&env.request_id, |stored| {
+                    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                    env.put(&[("steps", &n.to_string())]);
+                    stored
+                })
+                .await
+                .unwrap(),
+        );
+        assert_eq!(outcome, Outcome::Retry(None));
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_CAS_ROUNDS);
+        assert!(env.stored_lease().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_foreign_lease_is_waited_for_capped() {
+        let env = Env::new().await;
+        let claim = format!("other {}", at(SystemTime::now() + HOUR));
+        env.put(&[("steps", "1"), ("claim", &claim)]);
+        let records = env.records("me", HOUR);
+        let outcome = skipped(records.claim(&env.request_id, |s| s).await.unwrap());
+        assert_eq!(outcome, Outcome::Retry(Some(MAX_LEASE_WAIT + AFTER_LAPSE)));
+        assert_eq!(env.stored()["claim"], claim, "the lease is left alone");
+
+        // A lease about to lapse is waited for only as long as it has left.
+        let soon = format!("other {}", at(SystemTime::now() + Duration::from_secs(1)));
+        env.put(&[("steps", "1"), ("claim", &soon)]);
+        let Outcome::Retry(Some(wait)) =
+            skipped(records.claim(&env.request_id, |s| s).await.unwrap())
+        else {
+            panic!("not waiting");
+        };
+        assert!(wait <= Duration::from_secs(1) + AFTER_LAPSE, "{wait:?}");
+        assert!(wait >= AFTER_LAPSE, "{wait:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_or_our_own_is_taken_over() {
+        let env = Env::new().await;
+        let lapsed = format!("other {}", at(SystemTime::now() - Duration::from_secs(1)));
+        env.put(&[("steps", "3"), ("claim", &lapsed)]);
+        let records = env.records("me", HOUR);
+        let claim = claimed(records.claim(&env.request_id, |s| s).await.unwrap());
+        assert_eq!(claim.steps, 3);
+        assert_eq!(env.stored_lease().unwrap().owner, "me");
+        drop(claim);
+
+        // This replica's own live lease (a restart under the same ID) does not block it.
+        let again = claimed(records.claim(&env.request_id, |s| s).await.unwrap());
+        assert_eq!(again.steps, 3);
+    }
+
+    #[tokio::test]
+    async fn a_lease_written_into_a_go_record_is_seen() {
+        let env = Env::new().await;
+        // A Go plugin's record has no `claim` key at all.
+        env.put(&[("steps", "2")]);
+        let records = env.records("me", HOUR);
+        let other = format!("other {}", at(SystemTime::now() + HOUR));
+        let calls = AtomicUsize::new(0);
+        let outcome = skipped(
+            records
+                .claim(&env.request_id, |stored| {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        // Another replica claims it between our read and our write,
+                        // leaving every other key as it was.
+                        env.put(&[("steps", "2"), ("claim", &other)]);
+                    }
+                    stored
+                })
+                .await
+                .unwrap(),
+        );
+        assert!(matches!(outcome, Outcome::Retry(Some(_))), "{outcome:?}");
+        assert_eq!(env.stored()["claim"], other);
+    }
+
+    #[tokio::test]
+    async fn a_save_after_a_takeover_fails_and_leaves_the_new_lease() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let mut claim = claimed(
+            records
+                .claim(&env.request_id, |_| Some(Note::default()))
+                .await
+                .unwrap(),
+        );
+        // Our lease lapsed (we stalled) and another replica took the request over.
+        let other = format!("other {}", at(SystemTime::now() + HOUR));
+        env.put(&[("steps", "5"), ("claim", &other)]);
+
+        let mut next = claim.record().clone();
+        next.steps = 1;
+        let error = claim.save(next).await.unwrap_err();
+        assert!(matches!(error, SaveError::LostLease), "{error:?}");
+        assert_eq!(claim.steps, 0, "the claim still shows what it last stored");
+
+        claim.release().await;
+        assert_eq!(
+            env.stored()["claim"],
+            other,
+            "another's lease is not released"
+        );
+        assert_eq!(env.stored()["steps"], "5");
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_released_lets_another_replica_in_at_once() {
+        let env = Env::new().await;
+        let first = env.records("first", HOUR);
+        let mut claim = claimed(
+            first
+                .claim(&env.request_id, |_| Some(Note::default()))
+                .await
+                .unwrap(),
+        );
+        let mut next = claim.record().clone();
+        next.steps = 1;
+        claim.save(next).await.unwrap();
+        // The next side effect fails: the step ends in Retry and releases.
+        claim.release().await;
+
+        let second = env.records("second", HOUR);
+        let claim = claimed(second.claim(&env.request_id, |s| s).await.unwrap());
+        assert_eq!(claim.steps, 1, "the saved progress is kept");
+        assert_eq!(env.stored_lease().unwrap().owner, "second");
+    }
+}
