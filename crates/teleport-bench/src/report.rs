@@ -22,11 +22,14 @@ pub struct Machine {
     pub cpu_model: String,
     /// `uname -r`.
     pub kernel: String,
+    /// 1-minute load average when the suite started: other work on the machine competes
+    /// for the same cores and shows up in every number.
+    pub load_at_start: f64,
 }
 
 impl Machine {
     /// Reads /proc.
-    pub fn detect() -> Self {
+    pub fn detect(load_at_start: f64) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -40,8 +43,17 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|k| k.trim().to_owned())
                 .unwrap_or_default(),
+            load_at_start,
         }
     }
+}
+
+/// The 1-minute load average now.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The plugin's throughput against the floor's for the same burst.
@@ -103,6 +115,7 @@ impl Report {
     /// Fills in ratios, targets and failures from the measurements.
     pub fn new(
         started_unix: u64,
+        load_at_start: f64,
         plugin_bin: &Path,
         sizes: Sizes,
         ready: ReadyResult,
@@ -111,7 +124,7 @@ impl Report {
     ) -> Self {
         let mut report = Self {
             started_unix,
-            machine: Machine::detect(),
+            machine: Machine::detect(load_at_start),
             plugin_bin: plugin_bin.display().to_string(),
             plugin_bytes: std::fs::metadata(plugin_bin).map_or(0, |m| m.len()),
             sizes,
@@ -280,10 +293,11 @@ impl Report {
         let m = &self.machine;
         let _ = writeln!(
             out,
-            "teleport-slack benchmark: {} cores ({}), kernel {}; binary {:.2} MiB; {} requests per burst",
+            "teleport-slack benchmark: {} cores ({}), kernel {}, load {:.1} at start; binary {:.2} MiB; {} requests per burst",
             m.cores,
             m.cpu_model,
             m.kernel,
+            m.load_at_start,
             self.plugin_bytes as f64 / MIB / MIB,
             self.sizes.requests
         );

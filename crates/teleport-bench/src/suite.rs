@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::burst::{self, Driver, Variant};
 use crate::cli::{Sizes, SuiteArgs};
-use crate::report::Report;
+use crate::report::{self, Report};
 use crate::{ready, steady};
 
 /// What every scenario needs.
@@ -46,6 +46,7 @@ pub async fn run(args: SuiteArgs) -> anyhow::Result<bool> {
         timeout: Duration::from_secs(args.timeout_secs),
         plugin_log_severity: args.plugin_log_severity.clone(),
     };
+    let load_at_start = report::load_average();
     let started_unix = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -73,6 +74,7 @@ pub async fn run(args: SuiteArgs) -> anyhow::Result<bool> {
 
     let report = Report::new(
         started_unix,
+        load_at_start,
         &plugin_bin,
         settings.sizes.clone(),
         ready,
