@@ -1,7 +1,7 @@
 {{/*
 What makes this chart the e-mail plugin's: its TOML, its secret files and its (no) ports.
 Mailgun and SMTP are each rendered only when enabled; the plugin prefers SMTP when both are.
-`roleToRecipients`, when set, replaces `delivery.recipients` (the plugin rejects both).
+`delivery.recipients` is rendered as role_to_recipients."*" unless roleToRecipients has one.
 */}}
 
 {{- define "teleport-plugin.toml" -}}
@@ -24,11 +24,9 @@ starttls_policy = {{ .Values.smtp.starttlsPolicy | default "mandatory" | toJson 
 
 [delivery]
 sender = {{ .Values.delivery.sender | toJson }}
-{{- if not .Values.roleToRecipients }}
-recipients = {{ .Values.delivery.recipients | default list | toJson }}
-{{- else }}
+{{- with include "tplib.toml.recipients" (list .Values.roleToRecipients .Values.delivery.recipients) }}
 
-{{ include "tplib.toml.roleToRecipients" .Values.roleToRecipients }}
+{{ . }}
 {{- end }}
 
 {{ include "tplib.toml.log" . }}

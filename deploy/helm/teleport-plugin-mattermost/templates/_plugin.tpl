@@ -6,10 +6,9 @@
 [mattermost]
 url = {{ .Values.mattermost.url | toJson }}
 token = {{ include "tplib.secretPath" (list . "mattermost_token") | toJson }}
-recipients = {{ .Values.mattermost.recipients | default list | toJson }}
-{{- with .Values.roleToRecipients }}
+{{- with include "tplib.toml.recipients" (list .Values.roleToRecipients .Values.mattermost.recipients) }}
 
-{{ include "tplib.toml.roleToRecipients" . }}
+{{ . }}
 {{- end }}
 
 {{ include "tplib.toml.log" . }}
