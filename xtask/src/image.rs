@@ -38,12 +38,15 @@ pub struct Args {
     /// Only the plugins, not the demo helpers.
     #[arg(long)]
     pub no_helpers: bool,
+    /// Don't run cargo: package the binaries a previous build left in the target directory.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let root = source::workspace_root();
     let source = Source::detect(&root)?;
-    let builder = StaticBuild::new(&root, source.clone());
+    let builder = StaticBuild::new(&root, source.clone()).reuse_built(args.no_build);
     let images_dir = root.join(&args.out).join("images");
     let ca = read_ca_bundle(&args.ca_bundle)?;
 

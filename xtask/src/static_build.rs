@@ -25,6 +25,7 @@ pub struct StaticBuild {
     root: PathBuf,
     target_dir: PathBuf,
     source: Source,
+    reuse: bool,
 }
 
 impl StaticBuild {
@@ -36,11 +37,29 @@ impl StaticBuild {
             root: root.to_path_buf(),
             target_dir,
             source,
+            reuse: false,
         }
+    }
+
+    /// Package the binaries already in the target directory instead of running cargo
+    /// (they may be from an older revision than the labels say: for re-packaging only).
+    pub fn reuse_built(mut self, reuse: bool) -> Self {
+        self.reuse = reuse;
+        self
     }
 
     /// Builds `binary` of `package` and returns its path, after checking it is static.
     pub fn build(&self, package: &str, binary: &str) -> Result<PathBuf> {
+        let path = self.target_dir.join(TARGET).join("release").join(binary);
+        if self.reuse {
+            ensure!(
+                path.exists(),
+                "{} is not built (run without --no-build)",
+                path.display()
+            );
+            ensure_static(&path)?;
+            return Ok(path);
+        }
         eprintln!("xtask: building {binary} ({TARGET}, static, release)");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
