@@ -7,12 +7,8 @@ pub mod mailgun;
 pub mod render;
 pub mod smtp;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use teleport_plugin_runtime::app::{self, PluginContext, RunOptions};
+use teleport_plugin_runtime::app::{self, MessagingPlugin};
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
-use teleport_plugin_runtime::messaging::{MessagingApp, MessagingOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::EmailBot;
@@ -26,10 +22,6 @@ pub const PLUGIN_NAME: &str = "email";
 
 /// The example config printed by `configure`.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
-
-/// How long this replica may work on a request without saving progress before another
-/// replica takes over.
-const LEASE: Duration = Duration::from_secs(30);
 
 /// Checks the transport, connects to Teleport, and mails access requests until `stop` is
 /// cancelled (or, without a token, until SIGTERM/SIGINT).
@@ -59,31 +51,20 @@ pub async fn run(
         }
     };
     let bot = EmailBot::new(mailer, config.sender.clone());
-    let recipients = config.role_to_recipients.clone();
-    let notify_requester = config.notify_requester;
-    let options = RunOptions {
-        ops_listen: config.ops.listen_addr,
-        ..RunOptions::default()
-    };
-    let make_handler = move |ctx: PluginContext| async move {
-        let options = MessagingOptions {
-            plugin_name: PLUGIN_NAME.to_owned(),
-            cluster: ctx.cluster.cluster_name.clone(),
-            web_base: ctx.web_base(),
-            role_to_recipients: recipients,
-            notify_requester,
-            replica_id: ctx.replica_id.clone(),
-            lease: LEASE,
-        };
-        Ok(MessagingApp::new(
-            Arc::new(bot),
-            ctx.client.clone(),
-            options,
-            ctx.metrics.clone(),
-        ))
+    let plugin = MessagingPlugin {
+        name: PLUGIN_NAME,
+        role_to_recipients: config.role_to_recipients.clone(),
+        notify_requester: config.notify_requester,
+        ops: config.ops.clone(),
     };
     let stop = stop.unwrap_or_else(app::stop_on_signals);
-    let result = app::run_until(&config.teleport, options, make_handler, stop.clone()).await;
+    let result = app::run_messaging(
+        &config.teleport,
+        plugin,
+        |_| async { Ok(bot) },
+        stop.clone(),
+    )
+    .await;
     stop.cancel();
     result
 }

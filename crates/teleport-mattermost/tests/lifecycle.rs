@@ -293,7 +293,6 @@ async fn a_go_plugin_record_is_continued() {
 }
 
 #[tokio::test]
-#[ignore = "runtime: the CAS guard re-encodes a legacy record (channel_id/postID) as `messages`, so it never matches what is stored"]
 async fn a_go_plugin_record_with_legacy_keys_is_continued() {
     go_record_is_continued(true).await;
 }

@@ -10,8 +10,9 @@ use anyhow::Context;
 use teleport_client::{ClientConfig, ClusterInfo, TeleportClient, WatchOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CredentialsSource, TeleportConfig};
+use crate::config::{CredentialsSource, RoleToRecipients, TeleportConfig};
 use crate::dispatch::{DispatchOptions, Dispatcher, RequestHandler};
+use crate::messaging::{MessagingApp, MessagingBot, MessagingOptions};
 use crate::metrics::Metrics;
 use crate::ops::{OpsServer, Readiness};
 use crate::watcher::{FAIL_FAST_ENV, Watcher};
@@ -180,6 +181,63 @@ fn client_credentials(
             None,
         ),
     })
+}
+
+/// What a messaging plugin tells [`run_messaging`] about itself.
+#[derive(Clone, Debug)]
+pub struct MessagingPlugin {
+    /// The plugin-data namespace (`slack`, `mattermost`, `email`).
+    pub name: &'static str,
+    /// Who gets which requests.
+    pub role_to_recipients: RoleToRecipients,
+    /// DM / mail the requester the decision.
+    pub notify_requester: bool,
+    /// `[ops]`.
+    pub ops: OpsConfig,
+}
+
+/// How long a replica may work on a request without saving progress before
+/// another replica takes it over.
+pub const MESSAGING_LEASE: Duration = Duration::from_secs(30);
+
+/// Runs a messaging plugin: connects to Teleport, builds the bot with
+/// `make_bot` (after Teleport answered, so a bot may check things against the
+/// cluster), and relays requests through the shared [`MessagingApp`] until
+/// `stop` is cancelled.
+pub async fn run_messaging<B, F, Fut>(
+    teleport: &TeleportConfig,
+    plugin: MessagingPlugin,
+    make_bot: F,
+    stop: CancellationToken,
+) -> anyhow::Result<()>
+where
+    B: MessagingBot,
+    F: FnOnce(&PluginContext) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+{
+    let options = RunOptions {
+        ops_listen: plugin.ops.listen_addr,
+        ..RunOptions::default()
+    };
+    let make_handler = move |ctx: PluginContext| async move {
+        let bot = make_bot(&ctx).await?;
+        let options = MessagingOptions {
+            plugin_name: plugin.name.to_owned(),
+            cluster: ctx.cluster.cluster_name.clone(),
+            web_base: ctx.web_base(),
+            role_to_recipients: plugin.role_to_recipients,
+            notify_requester: plugin.notify_requester,
+            replica_id: ctx.replica_id.clone(),
+            lease: MESSAGING_LEASE,
+        };
+        Ok(MessagingApp::new(
+            Arc::new(bot),
+            ctx.client,
+            options,
+            ctx.metrics,
+        ))
+    };
+    run_until(teleport, options, make_handler, stop).await
 }
 
 /// Builds the Teleport client from `[teleport]`.

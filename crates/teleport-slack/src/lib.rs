@@ -7,12 +7,10 @@ pub mod render;
 pub mod slack_api;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use teleport_plugin_runtime::app::{self, RunOptions};
+use teleport_plugin_runtime::app::{self, MessagingPlugin};
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::messaging::{MessagingApp, MessagingOptions};
 use teleport_plugin_runtime::tls;
 use tokio_util::sync::CancellationToken;
 
@@ -48,28 +46,12 @@ pub async fn run(loaded: Loaded<SlackPluginConfig>, stop: CancellationToken) -> 
         .await
         .context("Slack API health check failed")?;
     tracing::info!(team = %identity.team, bot_user = %identity.user_id, "Slack token works");
-    let bot = Arc::new(SlackBot::new(api));
-    let notify_requester = section.notify_requester;
-    let options = RunOptions {
-        ops_listen: loaded.plugin.ops.listen_addr,
-        ..RunOptions::default()
+    let bot = SlackBot::new(api);
+    let plugin = MessagingPlugin {
+        name: PLUGIN_NAME,
+        role_to_recipients,
+        notify_requester: section.notify_requester,
+        ops: loaded.plugin.ops.clone(),
     };
-    app::run_until(
-        &loaded.teleport,
-        options,
-        move |ctx| async move {
-            let options = MessagingOptions {
-                plugin_name: PLUGIN_NAME.to_owned(),
-                cluster: ctx.cluster.cluster_name.clone(),
-                web_base: ctx.web_base(),
-                role_to_recipients,
-                notify_requester,
-                replica_id: ctx.replica_id.clone(),
-                lease: Duration::from_secs(30),
-            };
-            Ok(MessagingApp::new(bot, ctx.client, options, ctx.metrics))
-        },
-        stop,
-    )
-    .await
+    app::run_messaging(&loaded.teleport, plugin, |_| async { Ok(bot) }, stop).await
 }
