@@ -50,6 +50,8 @@ helm_rejects() {
 section_helm() {
     echo "== helm charts"
     need_tools "helm charts" helm kubernetes-validate || return 0
+    check "helm: values.schema.json files are generated from deploy/helm/schema.py" \
+        python3 "${REPO_ROOT}/deploy/helm/schema.py" --check
     local chart plugin values case_name
     for chart in "${REPO_ROOT}"/deploy/helm/teleport-plugin-*/; do
         chart="${chart%/}"
@@ -79,5 +81,7 @@ section_helm() {
             --set tbot.enabled=true --set tbot.teleportProxyAddress=example.com:443
         helm_rejects "${chart}" "serves no webhook" "${plugin}: an Ingress without a webhook is refused" \
             --set ingress.enabled=true
+        helm_rejects "${chart}" "ops.port: Invalid type" "${plugin}: the values schema refuses a string port" \
+            --set-string ops.port=http
     done
 }
