@@ -32,7 +32,7 @@ xtask_step() {
     local log="${DEPLOY_TMP}/xtask-$1.log"
     if (cd "${REPO_ROOT}" && cargo xtask "$@") >"${log}" 2>&1; then
         pass "cargo xtask $*"
-        grep -E 'MiB|skipping|teleport-[a-z-]+ v' "${log}" | sed 's/^/      | /'
+        grep -E 'MiB|skipping|^ +teleport-[a-z-]+ v[0-9]' "${log}" | sed 's/^/      | /'
     else
         fail "cargo xtask $*"
         tail -n 40 "${log}" | sed 's/^/      | /'
