@@ -198,7 +198,13 @@ async fn run_worker<H: RequestHandler>(shared: Arc<Shared<H>>, id: String) {
                 break;
             };
             let span = tracing::info_span!("request", request_id = %id);
-            let step = tracing::Instrument::instrument(shared.handler.handle(&observation), span);
+            // Boxed, so that only running steps (at most `max_concurrency`) hold the
+            // handler's large future: a worker still waiting for a permit (thousands of
+            // them in a burst) stays a few hundred bytes.
+            let step = Box::pin(tracing::Instrument::instrument(
+                shared.handler.handle(&observation),
+                span,
+            ));
             match tokio::time::timeout(shared.options.step_timeout, step).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
