@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use teleport_fakes::RateLimit;
 
-use crate::process::{RECONNECTS, Target, free_port};
+use crate::process::{RECONNECTS, Target, free_port, own_cpu_seconds};
 use crate::suite::Settings;
 use crate::world::{Delivered, World};
 
@@ -89,6 +89,8 @@ pub struct BurstResult {
     pub reconnects: Option<f64>,
     /// CPU time the process used for this burst.
     pub cpu_seconds: f64,
+    /// CPU time the benchmark itself (testkit, fake Slack, request creation) used meanwhile.
+    pub driver_cpu_seconds: f64,
 }
 
 /// Runs `variants` (a backlog, if any, first) against one process of `driver`.
@@ -124,6 +126,7 @@ pub async fn run(
     let mut target: Option<Target> = None;
     let mut results = Vec::new();
     for &variant in variants {
+        let driver_cpu_before = own_cpu_seconds()?;
         let (started, create_seconds) = match variant {
             Variant::Backlog => {
                 ids.extend(tokio::task::block_in_place(|| world.create_requests(n))?);
@@ -167,6 +170,7 @@ pub async fn run(
             Driver::Floor => None,
         };
         let cpu_seconds = target.cpu_seconds()? - cpu_before;
+        let driver_cpu_seconds = own_cpu_seconds()? - driver_cpu_before;
         tokio::time::sleep(SETTLE).await;
         let settled_rss_kib = target.memory()?.rss_kib;
         let delivered = world.delivered(&ids).await;
@@ -190,6 +194,7 @@ pub async fn run(
             in_flight_after,
             reconnects,
             cpu_seconds,
+            driver_cpu_seconds,
         });
     }
     if let Some(target) = target {

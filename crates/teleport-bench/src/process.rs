@@ -89,12 +89,7 @@ impl Target {
 
     /// CPU time used so far (user + system), in seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let path = format!("/proc/{}/stat", self.pid);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        let ticks = parse_stat_ticks(&text).with_context(|| format!("cannot parse {path}"))?;
-        // SAFETY: sysconf has no preconditions; it only reads a system constant.
-        let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        Ok(ticks as f64 / per_sec.max(1) as f64)
+        cpu_seconds_of(&self.pid.to_string())
     }
 
     /// Whether `/readyz` answers 200 (false while it is not listening yet).
@@ -166,6 +161,22 @@ impl Target {
 pub const IN_FLIGHT: &str = "teleport_plugin_requests_in_flight";
 /// The plugin runtime's counter of watch reconnects.
 pub const RECONNECTS: &str = "teleport_plugin_watch_reconnects_total";
+
+/// CPU time (user + system) this benchmark process used so far, in seconds: the
+/// testkit and the fake Slack live here and share the machine's cores with the process
+/// under test.
+pub fn own_cpu_seconds() -> anyhow::Result<f64> {
+    cpu_seconds_of("self")
+}
+
+fn cpu_seconds_of(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let ticks = parse_stat_ticks(&text).with_context(|| format!("cannot parse {path}"))?;
+    // SAFETY: sysconf has no preconditions; it only reads a system constant.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / per_sec.max(1) as f64)
+}
 
 /// A free loopback port (bound and released; good enough for a local benchmark).
 pub fn free_port() -> anyhow::Result<SocketAddr> {

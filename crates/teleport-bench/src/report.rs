@@ -314,7 +314,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "\n{:<7} {:>7} {:<8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>6} {:>6} {:>7} {:>5}",
+            "\n{:<7} {:>7} {:<8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5}",
             "driver",
             "latency",
             "variant",
@@ -328,6 +328,7 @@ impl Report {
             "flight",
             "recon",
             "CPU s",
+            "bench s",
             "once"
         );
         for b in &self.bursts {
@@ -344,7 +345,7 @@ impl Report {
             let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
             let _ = writeln!(
                 out,
-                "{:<7} {:>4} ms {:<8} {:>6} {:>8} {:>8.2} {:>8.0} {:>6} {:>5.1} MiB {:>5.1} MiB {:>6} {:>6} {:>7.2} {:>5}",
+                "{:<7} {:>4} ms {:<8} {:>6} {:>8} {:>8.2} {:>8.0} {:>6} {:>5.1} MiB {:>5.1} MiB {:>6} {:>6} {:>7.2} {:>7.2} {:>5}",
                 b.driver.to_string(),
                 b.latency_ms,
                 b.variant.to_string(),
@@ -358,6 +359,7 @@ impl Report {
                 opt(b.in_flight_after),
                 opt(b.reconnects),
                 b.cpu_seconds,
+                b.driver_cpu_seconds,
                 if b.exactly_once { "yes" } else { "NO" }
             );
         }
