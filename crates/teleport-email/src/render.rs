@@ -1,10 +1,9 @@
 //! E-mail subjects and bodies (plain text as in the Go plugin, plus an HTML alternative).
 
-use teleport_client::{AccessReview, RequestState};
+use teleport_client::AccessReview;
+use teleport_plugin_runtime::format::{proposed_state_label, review_time};
+pub use teleport_plugin_runtime::format::{rfc822, status_label};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
-use teleport_plugin_runtime::state::Resolution;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 /// Header line of the first mail of a thread.
 pub const NEW_REQUEST: &str = "You have a new Role Request";
@@ -25,21 +24,6 @@ pub struct Body {
 /// `<cluster> Role Request <id>`, the same for every mail of a thread.
 pub fn subject(cluster: &str, request_id: &str) -> String {
     format!("{cluster} Role Request {request_id}")
-}
-
-/// `⏳ PENDING`, `✅ APPROVED`, ... (`PROMOTED` has no emoji).
-pub fn status_label(status: Status) -> String {
-    let (emoji, tag) = match status {
-        Status::Pending => (Some("⏳"), "PENDING"),
-        Status::Resolved(Resolution::Approved) => (Some("✅"), "APPROVED"),
-        Status::Resolved(Resolution::Denied) => (Some("❌"), "DENIED"),
-        Status::Resolved(Resolution::Expired) => (Some("⌛"), "EXPIRED"),
-        Status::Resolved(Resolution::Promoted) => (None, "PROMOTED"),
-    };
-    match emoji {
-        Some(emoji) => format!("{emoji} {tag}"),
-        None => tag.to_owned(),
-    }
 }
 
 /// The request's fields under `header`, then its status (with the resolve reason).
@@ -103,18 +87,16 @@ pub fn request_body(view: &RequestView, header: &str) -> Body {
 
 /// One review, as a reply in every thread.
 pub fn review_body(review: &AccessReview) -> Body {
-    let proposed = match review.proposed_state {
-        RequestState::Approved => "✅ APPROVED",
-        RequestState::Denied => "❌ DENIED",
-        _ => "PENDING",
-    };
-    let when = review
-        .created
-        .map(rfc822)
-        .unwrap_or_else(|| "an unknown time".into());
     let mut lines = vec![
-        format!("{} reviewed the request at {when}.", review.author),
-        format!("Resolution: {proposed}."),
+        format!(
+            "{} reviewed the request at {}.",
+            review.author,
+            review_time(review.created)
+        ),
+        format!(
+            "Resolution: {}.",
+            proposed_state_label(review.proposed_state)
+        ),
     ];
     if !review.reason.is_empty() {
         lines.push(format!("Reason: {}.", review.reason));
@@ -131,15 +113,6 @@ pub fn review_body(review: &AccessReview) -> Body {
 
 fn page(content: &str) -> String {
     format!("<!DOCTYPE html>\n<html><body>\n{content}</body></html>\n")
-}
-
-/// Go's RFC 822 layout (`02 Jan 06 15:04 MST`), in UTC.
-pub fn rfc822(at: OffsetDateTime) -> String {
-    let layout =
-        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute]");
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    // Only fixed-width numbers and month names: formatting cannot fail.
-    format!("{} UTC", utc.format(&layout).unwrap_or_default())
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -180,27 +180,21 @@ impl MattermostBot {
 
 impl MessageCodec for MattermostBot {
     type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = "messages";
+    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
 
     fn encode(message: &ChannelMessage) -> String {
-        format!("{}/{}", message.channel, message.id)
+        message.encode()
     }
 
+    /// A reference with an empty channel or post ID could never be edited or
+    /// replied to, so it is dropped.
     fn decode(text: &str) -> Option<ChannelMessage> {
-        let (channel, id) = text.split_once('/')?;
-        (!channel.is_empty() && !id.is_empty()).then(|| ChannelMessage {
-            channel: channel.to_owned(),
-            id: id.to_owned(),
-        })
+        ChannelMessage::decode(text).filter(|m| !m.channel.is_empty() && !m.id.is_empty())
     }
 
+    /// The Go plugin's single post: `channel_id` + `postID`.
     fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        let channel = data.get("channel_id").filter(|c| !c.is_empty())?;
-        let id = data.get("postID").filter(|p| !p.is_empty())?;
-        Some(ChannelMessage {
-            channel: channel.clone(),
-            id: id.clone(),
-        })
+        ChannelMessage::decode_legacy(data, "postID")
     }
 }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod format;
 pub mod http;
 pub mod logging;
 pub mod messaging;

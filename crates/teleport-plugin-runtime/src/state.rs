@@ -323,6 +323,41 @@ pub struct ChannelMessage {
     pub id: String,
 }
 
+/// The Go chat plugins' encoding of a [`ChannelMessage`], for their
+/// [`MessageCodec`] impls (which must stay on each bot: `MessagingBot`
+/// requires the bot itself to be the codec).
+impl ChannelMessage {
+    /// The plugin-data key the Go chat plugins keep the list under.
+    pub const MESSAGES_KEY: &'static str = "messages";
+    /// The Go plugins' legacy single-message key for the channel.
+    pub const LEGACY_CHANNEL_KEY: &'static str = "channel_id";
+
+    /// `channel/id`.
+    pub fn encode(&self) -> String {
+        format!("{}/{}", self.channel, self.id)
+    }
+
+    /// Reads `channel/id`, split at the first `/` (either side may be empty).
+    pub fn decode(text: &str) -> Option<Self> {
+        let (channel, id) = text.split_once('/')?;
+        Some(Self {
+            channel: channel.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// Reads a message stored under the Go plugins' legacy keys: the channel
+    /// under `channel_id` and the message ID under `id_key` (Slack `timestamp`,
+    /// Mattermost `postID`); `None` unless both are present and non-empty.
+    pub fn decode_legacy(data: &PluginDataMap, id_key: &str) -> Option<Self> {
+        let non_empty = |key: &str| data.get(key).filter(|value| !value.is_empty()).cloned();
+        Some(Self {
+            channel: non_empty(Self::LEGACY_CHANNEL_KEY)?,
+            id: non_empty(id_key)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -332,22 +367,15 @@ mod tests {
     struct Chat;
     impl MessageCodec for Chat {
         type Message = ChannelMessage;
-        const MESSAGES_KEY: &'static str = "messages";
-        fn encode(m: &ChannelMessage) -> String {
-            format!("{}/{}", m.channel, m.id)
+        const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
+        fn encode(message: &ChannelMessage) -> String {
+            message.encode()
         }
         fn decode(text: &str) -> Option<ChannelMessage> {
-            let (channel, id) = text.split_once('/')?;
-            Some(ChannelMessage {
-                channel: channel.into(),
-                id: id.into(),
-            })
+            ChannelMessage::decode(text)
         }
         fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-            Some(ChannelMessage {
-                channel: data.get("channel_id")?.clone(),
-                id: data.get("timestamp")?.clone(),
-            })
+            ChannelMessage::decode_legacy(data, "timestamp")
         }
     }
 
@@ -432,6 +460,36 @@ mod tests {
         let decoded = StateCodec::<Chat>::decode(&StateCodec::<Chat>::encode(&state));
         assert_eq!(decoded.recipients, Some(Vec::new()));
         assert!(decoded.broadcast_done());
+    }
+
+    #[test]
+    fn channel_message_round_trips_and_splits_at_the_first_slash() {
+        let message = ChannelMessage {
+            channel: "C1".into(),
+            id: "1700.1".into(),
+        };
+        assert_eq!(message.encode(), "C1/1700.1");
+        assert_eq!(ChannelMessage::decode("C1/1700.1"), Some(message));
+        assert_eq!(
+            ChannelMessage::decode("C1/a/b").map(|m| m.id),
+            Some("a/b".to_owned())
+        );
+        assert_eq!(ChannelMessage::decode("no-slash"), None);
+    }
+
+    #[test]
+    fn legacy_keys_need_both_values() {
+        let both = map(&[("channel_id", "C9"), ("postID", "p1")]);
+        assert_eq!(
+            ChannelMessage::decode_legacy(&both, "postID"),
+            Some(ChannelMessage {
+                channel: "C9".into(),
+                id: "p1".into()
+            })
+        );
+        let empty_id = map(&[("channel_id", "C9"), ("postID", "")]);
+        assert_eq!(ChannelMessage::decode_legacy(&empty_id, "postID"), None);
+        assert_eq!(ChannelMessage::decode_legacy(&both, "timestamp"), None);
     }
 
     #[test]

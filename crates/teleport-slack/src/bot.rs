@@ -22,25 +22,19 @@ impl SlackBot {
 
 impl MessageCodec for SlackBot {
     type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = "messages";
+    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
 
     fn encode(message: &ChannelMessage) -> String {
-        format!("{}/{}", message.channel, message.id)
+        message.encode()
     }
 
     fn decode(text: &str) -> Option<ChannelMessage> {
-        let (channel, id) = text.split_once('/')?;
-        Some(ChannelMessage {
-            channel: channel.to_owned(),
-            id: id.to_owned(),
-        })
+        ChannelMessage::decode(text)
     }
 
+    /// The Go plugin's single message: `channel_id` + `timestamp`.
     fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        Some(ChannelMessage {
-            channel: data.get("channel_id").filter(|c| !c.is_empty())?.clone(),
-            id: data.get("timestamp").filter(|t| !t.is_empty())?.clone(),
-        })
+        ChannelMessage::decode_legacy(data, "timestamp")
     }
 }
 

@@ -5,8 +5,11 @@
 //! characters per section text and 4000 for a message `text`.
 
 use serde_json::{Value, json};
+use teleport_plugin_runtime::format::{self, TRUNCATED};
+pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline, rfc822};
+use teleport_plugin_runtime::messaging;
+use teleport_plugin_runtime::state::Resolution;
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 /// Limit for the request reason, resolve reason and review reason (Go plugin v12).
 pub const REASON_LIMIT: usize = 500;
@@ -16,8 +19,6 @@ pub const INLINE_LIMIT: usize = 400;
 pub const SECTION_TEXT_LIMIT: usize = 3000;
 /// Slack's limit for a message's `text`.
 pub const MESSAGE_TEXT_LIMIT: usize = 4000;
-
-const TRUNCATED: &str = " (truncated)";
 
 /// Where an access request stands, as shown in the status line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,29 +38,21 @@ pub enum Status {
 impl Status {
     /// The word shown in messages (and stored as the resolution tag).
     pub fn tag(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Approved => "APPROVED",
-            Self::Denied => "DENIED",
-            Self::Expired => "EXPIRED",
-            Self::Promoted => "PROMOTED",
-        }
-    }
-
-    fn emoji(self) -> Option<&'static str> {
-        match self {
-            Self::Pending => Some("⏳"),
-            Self::Approved => Some("✅"),
-            Self::Denied => Some("❌"),
-            Self::Expired => Some("⌛"),
-            Self::Promoted => None,
-        }
+        format::status_tag(self.as_runtime())
     }
 
     fn with_emoji(self) -> String {
-        match self.emoji() {
-            Some(emoji) => format!("{emoji} {}", self.tag()),
-            None => self.tag().to_owned(),
+        format::status_label(self.as_runtime())
+    }
+
+    // The runtime's status, whose words and emoji every messaging plugin shares.
+    fn as_runtime(self) -> messaging::Status {
+        match self {
+            Self::Pending => messaging::Status::Pending,
+            Self::Approved => messaging::Status::Resolved(Resolution::Approved),
+            Self::Denied => messaging::Status::Resolved(Resolution::Denied),
+            Self::Expired => messaging::Status::Resolved(Resolution::Expired),
+            Self::Promoted => messaging::Status::Resolved(Resolution::Promoted),
         }
     }
 }
@@ -253,55 +246,6 @@ fn escape_path_segment(segment: &str) -> String {
             out.push_str(&format!("%{byte:02X}"));
         }
     }
-    out
-}
-
-/// Go's RFC 822 layout (`02 Jan 06 15:04 MST`), in UTC.
-pub fn rfc822(at: OffsetDateTime) -> String {
-    let layout =
-        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute]");
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    // The layout has only fixed-width numeric and month-name parts, which always format.
-    let formatted = utc.format(&layout).unwrap_or_default();
-    format!("{formatted} UTC")
-}
-
-/// Wraps untrusted text in a code block so Slack shows it verbatim.
-///
-/// The text is trimmed; empty text becomes `(empty)`. A backtick is followed by U+FEFF (a
-/// zero-width no-break space) so it cannot close the fence, and counts twice toward
-/// `limit`. Past the limit the output ends with the closing fence and ` (truncated)`.
-/// Unlike the Go code, which counts bytes, the limit counts characters.
-pub fn markdown_escape(text: &str, limit: usize) -> String {
-    escape_fenced(text, limit, "```\n", "```")
-}
-
-/// [`markdown_escape`] for one-line values: single backticks instead of a code block.
-pub fn markdown_escape_inline(text: &str, limit: usize) -> String {
-    escape_fenced(text, limit, "`", "`")
-}
-
-fn escape_fenced(text: &str, limit: usize, open: &str, close: &str) -> String {
-    let text = text.trim();
-    if text.is_empty() {
-        return "(empty)".to_owned();
-    }
-    let mut out = String::with_capacity(open.len() + text.len().min(limit * 4) + 16);
-    out.push_str(open);
-    let mut budget = limit;
-    for (index, ch) in text.chars().enumerate() {
-        if index >= budget {
-            out.push_str(close);
-            out.push_str(TRUNCATED);
-            return out;
-        }
-        out.push(ch);
-        if ch == '`' {
-            out.push('\u{feff}');
-            budget = budget.saturating_sub(1);
-        }
-    }
-    out.push_str(close);
     out
 }
 

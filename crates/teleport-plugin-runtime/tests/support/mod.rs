@@ -11,8 +11,9 @@ use teleport_client::{AccessReview, PluginDataMap};
 use teleport_plugin_runtime::app::{RunOptions, run_until};
 use teleport_plugin_runtime::config::{CredentialsSource, RoleToRecipients, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
+use teleport_plugin_runtime::format::status_tag;
 use teleport_plugin_runtime::messaging::{
-    MessagingApp, MessagingBot, MessagingOptions, Recipient, RequestView, SendError, Status,
+    MessagingApp, MessagingBot, MessagingOptions, Recipient, RequestView, SendError,
 };
 use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec};
 use teleport_testkit::{IdentityRequest, Testkit};
@@ -94,26 +95,19 @@ impl RecordingBot {
 
 impl MessageCodec for RecordingBot {
     type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = "messages";
+    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
 
     fn encode(message: &ChannelMessage) -> String {
-        format!("{}/{}", message.channel, message.id)
+        message.encode()
     }
 
     fn decode(text: &str) -> Option<ChannelMessage> {
-        let (channel, id) = text.split_once('/')?;
-        Some(ChannelMessage {
-            channel: channel.into(),
-            id: id.into(),
-        })
+        ChannelMessage::decode(text)
     }
 }
 
 fn status_text(view: &RequestView) -> String {
-    match view.status {
-        Status::Pending => "PENDING".into(),
-        Status::Resolved(r) => r.as_str().into(),
-    }
+    status_tag(view.status).into()
 }
 
 impl MessagingBot for RecordingBot {

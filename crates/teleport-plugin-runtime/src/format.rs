@@ -1,0 +1,146 @@
+//! Text pieces every messaging plugin words the same way as the Go plugins:
+//! Go's RFC 822 time, status words and their emoji, and Markdown code fences
+//! around untrusted text. Each plugin's `render.rs` builds its messages from these.
+
+use teleport_client::RequestState;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::messaging::Status;
+use crate::state::Resolution;
+
+/// Appended where text was cut to fit a limit.
+pub const TRUNCATED: &str = " (truncated)";
+
+/// Go's RFC 822 layout (`02 Jan 06 15:04 MST`), in UTC.
+pub fn rfc822(at: OffsetDateTime) -> String {
+    let layout =
+        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute]");
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    // Only fixed-width numbers and month names: formatting cannot fail.
+    format!("{} UTC", utc.format(&layout).unwrap_or_default())
+}
+
+/// When a review was submitted, as [`rfc822`], or `an unknown time` when
+/// Teleport did not say.
+pub fn review_time(created: Option<OffsetDateTime>) -> String {
+    created
+        .map(rfc822)
+        .unwrap_or_else(|| "an unknown time".into())
+}
+
+/// The status word: `PENDING`, or the resolution's stored tag.
+pub fn status_tag(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "PENDING",
+        Status::Resolved(resolution) => resolution.as_str(),
+    }
+}
+
+/// The emoji the Go plugins put before a status word (`PROMOTED` has none).
+pub fn status_emoji(status: Status) -> Option<&'static str> {
+    match status {
+        Status::Pending => Some("⏳"),
+        Status::Resolved(Resolution::Approved) => Some("✅"),
+        Status::Resolved(Resolution::Denied) => Some("❌"),
+        Status::Resolved(Resolution::Expired) => Some("⌛"),
+        Status::Resolved(Resolution::Promoted) => None,
+    }
+}
+
+/// `⏳ PENDING`, `✅ APPROVED`, ... (`PROMOTED` has no emoji).
+pub fn status_label(status: Status) -> String {
+    let tag = status_tag(status);
+    match status_emoji(status) {
+        Some(emoji) => format!("{emoji} {tag}"),
+        None => tag.to_owned(),
+    }
+}
+
+/// What a review proposed: `✅ APPROVED`, `❌ DENIED`, or `PENDING` for
+/// anything else.
+pub fn proposed_state_label(state: RequestState) -> String {
+    match state {
+        RequestState::Approved => status_label(Status::Resolved(Resolution::Approved)),
+        RequestState::Denied => status_label(Status::Resolved(Resolution::Denied)),
+        _ => status_tag(Status::Pending).to_owned(),
+    }
+}
+
+/// Wraps untrusted text in a code block so chat shows it verbatim.
+///
+/// The text is trimmed; empty text becomes `(empty)`. A backtick is followed by U+FEFF (a
+/// zero-width no-break space) so it cannot close the fence, and counts twice toward
+/// `limit`. Past the limit the output ends with the closing fence and ` (truncated)`.
+/// Unlike the Go code, which counts bytes, the limit counts characters.
+pub fn markdown_escape(text: &str, limit: usize) -> String {
+    escape_fenced(text, limit, "```\n", "```")
+}
+
+/// [`markdown_escape`] for one-line values: single backticks instead of a code block.
+pub fn markdown_escape_inline(text: &str, limit: usize) -> String {
+    escape_fenced(text, limit, "`", "`")
+}
+
+fn escape_fenced(text: &str, limit: usize, open: &str, close: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let mut out = String::with_capacity(open.len() + text.len().min(limit * 4) + 16);
+    out.push_str(open);
+    let mut budget = limit;
+    for (index, ch) in text.chars().enumerate() {
+        if index >= budget {
+            out.push_str(close);
+            out.push_str(TRUNCATED);
+            return out;
+        }
+        out.push(ch);
+        if ch == '`' {
+            out.push('\u{feff}');
+            budget = budget.saturating_sub(1);
+        }
+    }
+    out.push_str(close);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn rfc822_is_go_layout_in_utc() {
+        assert_eq!(
+            rfc822(datetime!(2024-03-05 16:07:09 +2)),
+            "05 Mar 24 14:07 UTC"
+        );
+        assert_eq!(review_time(None), "an unknown time");
+    }
+
+    #[test]
+    fn status_words_and_emoji() {
+        assert_eq!(status_label(Status::Pending), "⏳ PENDING");
+        assert_eq!(
+            status_label(Status::Resolved(Resolution::Expired)),
+            "⌛ EXPIRED"
+        );
+        assert_eq!(
+            status_label(Status::Resolved(Resolution::Promoted)),
+            "PROMOTED"
+        );
+        assert_eq!(proposed_state_label(RequestState::Denied), "❌ DENIED");
+        assert_eq!(proposed_state_label(RequestState::Pending), "PENDING");
+    }
+
+    #[test]
+    fn fences_hold_backticks_and_cut_at_the_limit() {
+        assert_eq!(markdown_escape("  ", 10), "(empty)");
+        assert_eq!(markdown_escape("a`b", 10), "```\na`\u{feff}b```");
+        assert_eq!(markdown_escape("abcdef", 3), "```\nabc``` (truncated)");
+        assert_eq!(markdown_escape_inline("a`b", 400), "`a`\u{feff}b`");
+    }
+}
