@@ -2,20 +2,19 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::smtp_server::{SmtpOptions, SmtpServer};
 use common::*;
 use teleport_email::SAMPLE_CONFIG;
+use teleport_plugin_testsupport::{cli_stdout, run_to_exit, start_plugin, terminate};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-email");
 
 #[test]
 fn configure_prints_the_sample() {
-    let out = Command::new(BINARY).arg("configure").output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), SAMPLE_CONFIG);
+    assert_eq!(cli_stdout(BINARY, &["configure"]), SAMPLE_CONFIG);
 }
 
 #[tokio::test]
@@ -33,14 +32,7 @@ async fn start_mails_then_stops_cleanly_on_sigterm() {
         password_file.display()
     );
     let path = env.write_config(&section, "\"*\" = \"admin@example.com\"");
-    let mut child = tokio::process::Command::new(BINARY)
-        .args(["start", "-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = start_plugin(BINARY, &path, Stdio::null(), Stdio::null());
     env.wait_for_watcher().await;
     let request = env
         .kit
@@ -51,18 +43,7 @@ async fn start_mails_then_stops_cleanly_on_sigterm() {
     assert!(mail.header("Subject").unwrap().ends_with(&id));
     assert!(mail.auth.is_some());
 
-    let pid = child.id().expect("running").to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
+    let status = terminate(&mut child, Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status}");
 }
 
@@ -72,16 +53,7 @@ async fn both_transports_stop_the_binary_with_a_clear_error() {
     let section =
         "[smtp]\nhost = \"localhost\"\n\n[mailgun]\ndomain = \"d\"\nprivate_key = \"key-secret\"\n";
     let path = env.write_config(section, "\"*\" = \"admin@example.com\"");
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(BINARY)
-            .args(["start", "-c"])
-            .arg(&path)
-            .output(),
-    )
-    .await
-    .expect("exits in time")
-    .unwrap();
+    let out = run_to_exit(BINARY, &path, Duration::from_secs(60)).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();

@@ -1,10 +1,11 @@
 //! Config files: the Go plugin's sample, our sample, the transport rule, and clear errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use teleport_email::SAMPLE_CONFIG;
 use teleport_email::config::{self, Config, StartTlsPolicy, Transport};
 use teleport_plugin_runtime::config::ConfigError;
+use teleport_plugin_testsupport::go_config;
 
 fn load_text(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,12 +21,9 @@ const RECIPIENTS: &str = "[role_to_recipients]\n\"*\" = \"admin@example.com\"\n"
 
 #[test]
 fn the_go_sample_loads_unchanged_and_its_two_transports_are_refused() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/go-compat/configs/email-example.toml");
-    if !path.is_file() {
-        eprintln!("SKIPPED: {} is absent", path.display());
+    let Some(path) = go_config("email-example.toml") else {
         return;
-    }
+    };
     let loaded = teleport_plugin_runtime::config::load_plugin_config::<config::EmailFile>(&path)
         .expect("parses");
     assert!(

@@ -1,32 +1,15 @@
 //! E-mail bodies: the Go plugin's plain text, and an HTML part with everything escaped.
 
-use teleport_client::{AccessRequest, RequestState};
 use teleport_email::render::{RESOLVED, request_body, subject};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_testsupport::access_request;
 
 const ID: &str = "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
 
 fn view(status: Status, web_base: Option<&str>, reason: &str) -> RequestView {
     RequestView {
-        request: AccessRequest {
-            id: ID.into(),
-            user: "alice@example.com".into(),
-            roles: vec!["editor".into(), "auditor".into()],
-            state: RequestState::Pending,
-            created: None,
-            access_expires: None,
-            resource_expires: None,
-            request_reason: reason.into(),
-            resolve_reason: String::new(),
-            resolve_annotations: Default::default(),
-            system_annotations: Default::default(),
-            reviews: Vec::new(),
-            suggested_reviewers: Vec::new(),
-            resources: Vec::new(),
-            max_duration: None,
-            promoted_access_list: None,
-        },
+        request: access_request(ID, "alice@example.com", &["editor", "auditor"], reason),
         cluster: "teleport.example.com".into(),
         web_base: web_base.map(str::to_owned),
         status,

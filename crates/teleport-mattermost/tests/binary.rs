@@ -2,23 +2,20 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use teleport_mattermost::SAMPLE_CONFIG;
+use teleport_plugin_testsupport::{cli_stdout, run_to_exit, start_plugin, terminate};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-mattermost");
 
 #[test]
 fn configure_prints_the_sample_and_version_names_the_binary() {
-    let out = Command::new(BINARY).arg("configure").output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), SAMPLE_CONFIG);
+    assert_eq!(cli_stdout(BINARY, &["configure"]), SAMPLE_CONFIG);
 
-    let out = Command::new(BINARY).arg("version").output().unwrap();
-    assert!(out.status.success());
-    let line = String::from_utf8(out.stdout).unwrap();
+    let line = cli_stdout(BINARY, &["version"]);
     assert!(line.starts_with("teleport-mattermost v"), "{line}");
 }
 
@@ -26,14 +23,7 @@ fn configure_prints_the_sample_and_version_names_the_binary() {
 async fn start_posts_then_stops_cleanly_on_sigterm() {
     let env = Env::start(fake_options()).await;
     let path = env.write_config(TOKEN, "\"*\" = \"eng/access-requests\"");
-    let mut child = tokio::process::Command::new(BINARY)
-        .args(["start", "-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = start_plugin(BINARY, &path, Stdio::null(), Stdio::piped());
     env.wait_for_watcher().await;
     let request = env
         .kit
@@ -47,13 +37,7 @@ async fn start_posts_then_stops_cleanly_on_sigterm() {
         .expect("post");
     assert!(post.message.contains(&id));
 
-    let pid = child.id().expect("running").to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
+    let status = terminate(&mut child, Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status}");
 }
 
@@ -61,16 +45,7 @@ async fn start_posts_then_stops_cleanly_on_sigterm() {
 async fn start_with_a_bad_token_exits_with_one_error_line() {
     let env = Env::start(fake_options()).await;
     let path = env.write_config("bad-token", "\"*\" = \"eng/access-requests\"");
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(BINARY)
-            .args(["start", "-c"])
-            .arg(&path)
-            .output(),
-    )
-    .await
-    .expect("exits in time")
-    .unwrap();
+    let out = run_to_exit(BINARY, &path, Duration::from_secs(60)).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();

@@ -1,22 +1,11 @@
 //! Config files: the Go plugin's samples, our own sample, and clear errors for bad values.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use teleport_mattermost::SAMPLE_CONFIG;
 use teleport_mattermost::config::{self, Config};
 use teleport_plugin_runtime::config::{ConfigError, ConfigWarning};
-
-fn go_config(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/go-compat/configs")
-        .join(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} is absent", path.display());
-        None
-    }
-}
+use teleport_plugin_testsupport::go_config;
 
 fn load_text(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,35 +1,24 @@
 //! The Mattermost post, review comment and requester notice texts.
 
-use teleport_client::{AccessRequest, AccessReview, RequestState};
+use teleport_client::{AccessReview, RequestState};
 use teleport_mattermost::render::{
     markdown_escape, request_post, requester_notice, review_comment,
 };
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_testsupport::access_request;
 use time::macros::datetime;
 
 const ID: &str = "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
 
 fn view(status: Status, web_base: Option<&str>) -> RequestView {
     RequestView {
-        request: AccessRequest {
-            id: ID.into(),
-            user: "alice@example.com".into(),
-            roles: vec!["editor".into(), "auditor".into()],
-            state: RequestState::Pending,
-            created: None,
-            access_expires: None,
-            resource_expires: None,
-            request_reason: "deploy hotfix".into(),
-            resolve_reason: String::new(),
-            resolve_annotations: Default::default(),
-            system_annotations: Default::default(),
-            reviews: Vec::new(),
-            suggested_reviewers: Vec::new(),
-            resources: Vec::new(),
-            max_duration: None,
-            promoted_access_list: None,
-        },
+        request: access_request(
+            ID,
+            "alice@example.com",
+            &["editor", "auditor"],
+            "deploy hotfix",
+        ),
         cluster: "teleport.example.com".into(),
         web_base: web_base.map(str::to_owned),
         status,

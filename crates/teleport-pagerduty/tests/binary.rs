@@ -10,7 +10,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{API_KEY, BOT_EMAIL, Env, NOTIFY, NOTIFY_SERVICE, SERVICES, WAIT};
-use tokio::process::{Child, Command};
+use teleport_plugin_testsupport::{
+    cli_stdout, free_port, http_get, run_to_exit, start_plugin, terminate,
+};
+use tokio::process::Child;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-pagerduty");
 
@@ -67,50 +70,22 @@ severity = "debug"
 }
 
 fn start(config: &Path) -> Child {
-    Command::new(BINARY)
-        .args(["start", "-c"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts")
+    start_plugin(BINARY, config, Stdio::null(), Stdio::piped())
 }
 
 fn log_text(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn ready(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let request = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer).await;
-    answer.starts_with("HTTP/1.1 200")
+    http_get(([127, 0, 0, 1], port).into(), "/readyz")
+        .await
+        .is_some_and(|(status, _)| status.starts_with("HTTP/1.1 200"))
 }
 
 #[tokio::test]
 async fn configure_and_version() {
-    let out = std::process::Command::new(BINARY)
-        .arg("configure")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let sample = String::from_utf8(out.stdout).unwrap();
+    let sample = cli_stdout(BINARY, &["configure"]);
     assert!(
         sample.contains("[pagerduty]") && sample.contains("user_email"),
         "{sample}"
@@ -120,12 +95,7 @@ async fn configure_and_version() {
     std::fs::write(&path, &sample).unwrap();
     teleport_pagerduty::config::load(&path).expect("the printed sample is a valid config");
 
-    let out = std::process::Command::new(BINARY)
-        .arg("version")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let version = String::from_utf8(out.stdout).unwrap();
+    let version = cli_stdout(BINARY, &["version"]);
     assert!(
         version.starts_with(&format!(
             "teleport-pagerduty v{}",
@@ -211,16 +181,7 @@ async fn dry_run_is_logged_and_a_killed_process_is_replaced_without_a_second_inc
         d.get("close_progress").map(String::as_str) == Some("done")
     })
     .await;
-    let pid = process.id().unwrap();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = tokio::time::timeout(WAIT, process.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = terminate(&mut process, WAIT).await;
     assert!(
         status.success(),
         "exit status {status:?}; log:\n{}",
@@ -230,11 +191,7 @@ async fn dry_run_is_logged_and_a_killed_process_is_replaced_without_a_second_inc
 }
 
 async fn failed_start(config: &Path) -> String {
-    let process = start(config);
-    let out = tokio::time::timeout(Duration::from_secs(60), process.wait_with_output())
-        .await
-        .expect("start-up gives up in time")
-        .unwrap();
+    let out = run_to_exit(BINARY, config, Duration::from_secs(60)).await;
     assert_eq!(out.status.code(), Some(1));
     String::from_utf8(out.stderr).unwrap()
 }

@@ -1,23 +1,11 @@
 //! The config file: the Go plugin's sample configs load unchanged, go-toml's spellings of
 //! the untagged `RequestAnnotations` section, auto-approval limits, legacy keys, errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use teleport_pagerduty::config::{self, AutoApproval, Config, PagerDutyFile};
 use teleport_plugin_runtime::config::{ConfigWarning, load_plugin_config_str};
-
-fn go_configs_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/go-compat/configs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the shared folder must sit beside the repository)",
-            dir.display()
-        );
-        None
-    }
-}
+use teleport_plugin_testsupport::go_configs_dir;
 
 fn from_str(text: &str) -> Result<Config, String> {
     let loaded =

@@ -6,26 +6,18 @@ use teleport_pagerduty::render::{
     review_note, rfc822,
 };
 use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_testsupport::access_request;
 use time::macros::datetime;
 
 fn request() -> AccessRequest {
     AccessRequest {
-        id: "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b".into(),
-        user: "alice@example.com".into(),
-        roles: vec!["dev".into(), "dba".into()],
-        state: RequestState::Pending,
         created: Some(datetime!(2024-03-05 14:07:09 UTC)),
-        access_expires: None,
-        resource_expires: None,
-        request_reason: "fix the outage".into(),
-        resolve_reason: String::new(),
-        resolve_annotations: Default::default(),
-        system_annotations: Default::default(),
-        reviews: Vec::new(),
-        suggested_reviewers: Vec::new(),
-        resources: Vec::new(),
-        max_duration: None,
-        promoted_access_list: None,
+        ..access_request(
+            "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b",
+            "alice@example.com",
+            &["dev", "dba"],
+            "fix the outage",
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! Loading real Go plugin configs, and the messages for malformed ones.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -8,20 +8,7 @@ use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, CredentialsSource, Loaded, LogFormat, LogOutput, LogSeverity,
     Secret, load_plugin_config,
 };
-
-/// The Go plugins' sample configs, kept in the shared folder beside the repository.
-fn go_configs_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/go-compat/configs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the shared folder must sit beside the repository)",
-            dir.display()
-        );
-        None
-    }
-}
+use teleport_plugin_testsupport::go_configs_dir;
 
 /// Accepts any plugin sections; for loading only the common part.
 #[derive(Debug, Deserialize)]

@@ -2,12 +2,17 @@
 //! the fake Slack: replicas, restarts, identity rotation, bad configs, secrets.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use teleport_fakes::{FakeSlack, FakeSlackOptions};
+use teleport_plugin_testsupport::{
+    free_port, http_get, identity_dir, log_file, run_to_exit, start_plugin, terminate,
+    write_identity,
+};
 use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_teleport-slack");
 
 const WAIT: Duration = Duration::from_secs(60);
 const TOKEN: &str = "xoxb-0123456789-SECRET-should-never-be-logged";
@@ -27,11 +32,7 @@ impl Env {
                 .channel("C0REQ", "access-requests"),
         )
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        kit.issue_identity(&IdentityRequest::new("access-plugin"))
-            .unwrap()
-            .write_identity_file(&dir.path().join("auth_id"))
-            .unwrap();
+        let (dir, _) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
         Self { kit, slack, dir }
     }
 
@@ -81,31 +82,15 @@ struct Plugin {
 }
 
 fn spawn(config: &Path, log: PathBuf) -> Plugin {
-    let file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_teleport-slack"))
-        .args(["start", "-c"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (stdout, stderr) = log_file(&log);
+    let child = start_plugin(BINARY, config, stdout, stderr);
     Plugin { child, log }
 }
 
 impl Plugin {
     /// SIGTERM, then the exit status and the whole log.
     async fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().unwrap().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("exits after SIGTERM")
-            .unwrap();
+        let status = terminate(&mut self.child, Duration::from_secs(30)).await;
         (status, std::fs::read_to_string(&self.log).unwrap())
     }
 }
@@ -185,10 +170,11 @@ async fn short_lived_identities_rotated_on_disk_keep_working() {
     let env = Env::new().await;
     let identity_path = env.dir.path().join("auth_id");
     let issue = |kit: &Testkit| {
-        kit.issue_identity(&IdentityRequest::new("access-plugin").ttl(Duration::from_secs(3)))
-            .unwrap()
-            .write_identity_file(&identity_path)
-            .unwrap();
+        write_identity(
+            kit,
+            &IdentityRequest::new("access-plugin").ttl(Duration::from_secs(3)),
+            &identity_path,
+        );
     };
     issue(&env.kit);
     let config = env.config(
@@ -277,12 +263,7 @@ async fn malformed_configs_fail_clearly_without_panicking() {
     for (name, toml, expected) in cases {
         let path = env.dir.path().join("bad.toml");
         std::fs::write(&path, &toml).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_teleport-slack"))
-            .args(["start", "-c"])
-            .arg(&path)
-            .output()
-            .await
-            .unwrap();
+        let output = run_to_exit(BINARY, &path, WAIT).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             output.status.code(),
@@ -301,26 +282,10 @@ async fn malformed_configs_fail_clearly_without_panicking() {
     }
 }
 
-/// A plain HTTP/1.1 GET on loopback; returns (status line, body).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(String, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    Some((head.lines().next()?.to_owned(), body.to_owned()))
-}
-
 #[tokio::test]
 async fn health_readiness_and_metrics_are_served() {
     let env = Env::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = env.config("p.toml", "");
     let mut text = std::fs::read_to_string(&config).unwrap();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use teleport_fakes::{FakeSlack, FakeSlackOptions};
 use teleport_plugin_runtime::config::load_plugin_config_str;
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
 use teleport_slack::config::SlackPluginConfig;
 use teleport_testkit::{IdentityRequest, Testkit, Verdict};
 use tokio_util::sync::CancellationToken;
@@ -15,17 +16,11 @@ struct Setup {
     kit: Testkit,
     slack: FakeSlack,
     _dir: tempfile::TempDir,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    plugin: InProcessPlugin,
 }
 
 async fn setup(kit: Testkit, slack: FakeSlack, extra: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = dir.path().join("auth_id");
-    kit.issue_identity(&IdentityRequest::new("access-plugin"))
-        .unwrap()
-        .write_identity_file(&identity)
-        .unwrap();
+    let (dir, identity) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
     let toml = format!(
         r#"
 [teleport]
@@ -49,22 +44,19 @@ apiurl = "{url}"
     let loaded =
         load_plugin_config_str::<SlackPluginConfig>(dir.path().join("teleport-slack.toml"), &toml)
             .unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(teleport_slack::run(loaded, stop.clone()));
+    let plugin = InProcessPlugin::spawn(WAIT, |stop| teleport_slack::run(loaded, stop));
     kit.wait_for_watchers(1, WAIT).await.unwrap();
     Setup {
         kit,
         slack,
         _dir: dir,
-        stop,
-        task,
+        plugin,
     }
 }
 
 impl Setup {
     async fn shutdown(self) {
-        self.stop.cancel();
-        self.task.await.unwrap().unwrap();
+        self.plugin.shutdown().await;
     }
 }
 
@@ -214,12 +206,7 @@ async fn a_bad_token_stops_start_up_with_a_clear_error() {
     let kit = Testkit::start().await.unwrap();
     let slack = FakeSlack::start(fake_slack_options()).await;
     slack.set_token("xoxb-the-right-one");
-    let dir = tempfile::tempdir().unwrap();
-    let identity = dir.path().join("auth_id");
-    kit.issue_identity(&IdentityRequest::new("access-plugin"))
-        .unwrap()
-        .write_identity_file(&identity)
-        .unwrap();
+    let (dir, identity) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
     let toml = format!(
         "[teleport]\naddr = \"{}\"\nidentity = \"{}\"\n[slack]\ntoken = \"xoxb-wrong\"\napiurl = \"{}\"\n[role_to_recipients]\n\"*\" = \"x\"\n",
         kit.auth_addr(),

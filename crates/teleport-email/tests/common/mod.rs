@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use teleport_email::config;
+pub use teleport_plugin_testsupport::request_id;
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, startup_error};
 use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -27,11 +28,11 @@ impl Env {
             .start()
             .await
             .expect("testkit");
-        let dir = tempfile::tempdir().expect("tempdir");
-        kit.issue_identity(&IdentityRequest::new("access-plugin-email"))
-            .expect("identity")
-            .write_identity_file(&dir.path().join("identity"))
-            .expect("write identity");
+        let (dir, _) = identity_dir(
+            &kit,
+            &IdentityRequest::new("access-plugin-email"),
+            "identity",
+        );
         Self { kit, dir }
     }
 
@@ -53,26 +54,20 @@ impl Env {
         self.write("teleport-email.toml", &text)
     }
 
-    pub fn spawn(&self, path: &Path) -> Running {
+    pub fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = config::load(path).expect("config loads");
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(teleport_email::run(
-            config,
-            "teleport-email/test".into(),
-            Some(stop.clone()),
-        ));
-        Running { stop, task }
+        InProcessPlugin::spawn(WAIT, |stop| {
+            teleport_email::run(config, "teleport-email/test".into(), Some(stop))
+        })
     }
 
     pub async fn start_error(&self, path: &Path) -> String {
         let config = config::load(path).expect("config loads");
-        let result = tokio::time::timeout(
+        startup_error(
             WAIT,
             teleport_email::run(config, "test".into(), Some(CancellationToken::new())),
         )
         .await
-        .expect("start-up ends in time");
-        format!("{:#}", result.expect_err("start-up fails"))
     }
 
     pub async fn wait_for_watcher(&self) {
@@ -81,26 +76,6 @@ impl Env {
             .await
             .expect("plugin watching");
     }
-}
-
-pub struct Running {
-    pub stop: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        let result = tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("plugin stops in time")
-            .expect("plugin task");
-        result.expect("plugin ran cleanly");
-    }
-}
-
-pub fn request_id(request: &teleport_testkit::wire::types::AccessRequestV3) -> String {
-    request.metadata.as_ref().expect("metadata").name.clone()
 }
 
 /// The text/plain and text/html parts of a raw MIME message (quoted-printable or

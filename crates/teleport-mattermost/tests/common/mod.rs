@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use teleport_fakes::mattermost::{FakeMattermost, FakeMattermostOptions};
 use teleport_mattermost::config;
+pub use teleport_plugin_testsupport::request_id;
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, startup_error};
 use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const TOKEN: &str = "mm-test-token";
@@ -47,11 +48,11 @@ impl Env {
             .await
             .expect("testkit");
         let fake = FakeMattermost::start(options).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        kit.issue_identity(&IdentityRequest::new("access-plugin-mattermost"))
-            .expect("identity")
-            .write_identity_file(&dir.path().join("identity"))
-            .expect("write identity");
+        let (dir, _) = identity_dir(
+            &kit,
+            &IdentityRequest::new("access-plugin-mattermost"),
+            "identity",
+        );
         Self { kit, fake, dir }
     }
 
@@ -74,29 +75,22 @@ impl Env {
         config::load(path).expect("config loads")
     }
 
-    /// Starts the plugin in-process; returns its stop token and task.
-    pub fn spawn(&self, path: &Path) -> Running {
+    /// Starts the plugin in-process.
+    pub fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = self.config(path);
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(teleport_mattermost::run(
-            config,
-            "teleport-mattermost/test".into(),
-            Some(stop.clone()),
-        ));
-        Running { stop, task }
+        InProcessPlugin::spawn(WAIT, |stop| {
+            teleport_mattermost::run(config, "teleport-mattermost/test".into(), Some(stop))
+        })
     }
 
     /// Runs the plugin expecting its start-up to fail; returns the error text.
     pub async fn start_error(&self, path: &Path) -> String {
         let config = self.config(path);
-        let stop = CancellationToken::new();
-        let result = tokio::time::timeout(
+        startup_error(
             WAIT,
-            teleport_mattermost::run(config, "test".into(), Some(stop)),
+            teleport_mattermost::run(config, "test".into(), Some(CancellationToken::new())),
         )
         .await
-        .expect("start-up ends in time");
-        format!("{:#}", result.expect_err("start-up fails"))
     }
 
     pub async fn wait_for_watcher(&self) {
@@ -105,24 +99,4 @@ impl Env {
             .await
             .expect("plugin watching");
     }
-}
-
-pub struct Running {
-    pub stop: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        let result = tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("plugin stops in time")
-            .expect("plugin task");
-        result.expect("plugin ran cleanly");
-    }
-}
-
-pub fn request_id(request: &teleport_testkit::wire::types::AccessRequestV3) -> String {
-    request.metadata.as_ref().expect("metadata").name.clone()
 }

@@ -14,10 +14,9 @@ use teleport_pagerduty::config::{AutoApproval, Config, PagerDutyConfig};
 use teleport_plugin_runtime::app::{OpsConfig, RunOptions};
 use teleport_plugin_runtime::config::{CredentialsSource, Secret, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
 use teleport_testkit::wire::types::AccessRequestV3;
 use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Generous: the machine is small and shared.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -44,12 +43,7 @@ pub struct Env {
 impl Env {
     pub async fn new() -> Self {
         let kit = Testkit::start().await.expect("testkit starts");
-        let dir = tempfile::tempdir().unwrap();
-        let identity = dir.path().join("identity");
-        kit.issue_identity(&IdentityRequest::new(PLUGIN_USER))
-            .unwrap()
-            .write_identity_file(&identity)
-            .unwrap();
+        let (dir, identity) = identity_dir(&kit, &IdentityRequest::new(PLUGIN_USER), "identity");
         // The plugin may approve requests for these roles.
         kit.add_reviewer(PLUGIN_USER, &["dev", "ops"]);
 
@@ -139,9 +133,7 @@ impl Env {
     }
 
     pub fn start_config(&self, config: Config, lease: Duration) -> Plugin {
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
+        InProcessPlugin::spawn(WAIT, |token| async move {
             let options = RunOptions {
                 dispatch: DispatchOptions {
                     retry_base: Duration::from_millis(20),
@@ -158,8 +150,7 @@ impl Env {
                 Some(lease),
             )
             .await
-        });
-        Plugin { stop, task }
+        })
     }
 
     /// Starts the plugin and waits until it watches requests.
@@ -250,34 +241,13 @@ impl Env {
 }
 
 pub fn id_of(request: AccessRequestV3) -> String {
-    request.metadata.unwrap().name
+    request_id(&request)
 }
 
 /// A running in-process plugin.
-pub struct Plugin {
-    pub stop: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Plugin {
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        let result = tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the plugin stops in time")
-            .expect("the plugin task does not panic");
-        result.expect("the plugin shuts down cleanly");
-    }
-}
+pub type Plugin = InProcessPlugin;
 
 /// Polls `check` until it holds (for conditions no fake can signal).
-pub async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+pub async fn eventually<F: Future<Output = bool>>(what: &str, check: impl FnMut() -> F) {
+    teleport_plugin_testsupport::eventually(what, WAIT, check).await;
 }

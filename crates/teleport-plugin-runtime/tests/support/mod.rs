@@ -16,9 +16,8 @@ use teleport_plugin_runtime::messaging::{
     MessagingApp, MessagingBot, MessagingOptions, Recipient, RequestView, SendError,
 };
 use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec};
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
 use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub const PLUGIN: &str = "slack";
 
@@ -192,12 +191,7 @@ pub struct Harness {
 impl Harness {
     pub async fn new() -> Self {
         let kit = Testkit::start().await.expect("testkit starts");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("identity");
-        kit.issue_identity(&IdentityRequest::new("access-plugin"))
-            .unwrap()
-            .write_identity_file(&path)
-            .unwrap();
+        let (dir, path) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "identity");
         let teleport = TeleportConfig::new(
             kit.auth_addr().to_string(),
             Some(CredentialsSource::IdentityFile {
@@ -211,11 +205,9 @@ impl Harness {
 
     /// Starts the plugin in-process; stop it with the token.
     pub fn start_plugin(&self, bot: Arc<RecordingBot>, replica: &str) -> Plugin {
-        let stop = CancellationToken::new();
         let teleport = self.teleport.clone();
         let replica = replica.to_owned();
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
+        InProcessPlugin::spawn(Duration::from_secs(20), |token| async move {
             let options = RunOptions {
                 dispatch: DispatchOptions {
                     retry_base: Duration::from_millis(10),
@@ -242,8 +234,7 @@ impl Harness {
                 token,
             )
             .await
-        });
-        Plugin { stop, task }
+        })
     }
 }
 
@@ -259,32 +250,12 @@ pub fn recipients() -> RoleToRecipients {
     .collect()
 }
 
-pub struct Plugin {
-    pub stop: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Plugin {
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("plugin stops in time")
-            .expect("plugin task does not panic");
-        result.expect("plugin exits cleanly");
-    }
-}
+/// The plugin running in-process.
+pub type Plugin = InProcessPlugin;
 
 /// Polls `check` until it holds or `timeout` passes (then panics with `what`).
 pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    teleport_plugin_testsupport::eventually(what, timeout, || std::future::ready(check())).await;
 }
 
 pub fn data(kit: &Testkit, id: &str) -> PluginDataMap {

@@ -1,0 +1,31 @@
+//! Requests as the tests build and read them.
+
+use teleport_client::{AccessRequest, RequestState};
+use teleport_testkit::wire::types::AccessRequestV3;
+
+/// The ID (metadata name) of a request the testkit created.
+pub fn request_id(request: &AccessRequestV3) -> String {
+    request.metadata.as_ref().expect("metadata").name.clone()
+}
+
+/// A pending request as plugins see it, with everything not given left empty.
+pub fn access_request(id: &str, user: &str, roles: &[&str], reason: &str) -> AccessRequest {
+    AccessRequest {
+        id: id.into(),
+        user: user.into(),
+        roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        state: RequestState::Pending,
+        created: None,
+        access_expires: None,
+        resource_expires: None,
+        request_reason: reason.into(),
+        resolve_reason: String::new(),
+        resolve_annotations: Default::default(),
+        system_annotations: Default::default(),
+        reviews: Vec::new(),
+        suggested_reviewers: Vec::new(),
+        resources: Vec::new(),
+        max_duration: None,
+        promoted_access_list: None,
+    }
+}

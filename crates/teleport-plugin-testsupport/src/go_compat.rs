@@ -1,0 +1,29 @@
+//! The Go plugins' own sample configs, kept in the shared folder beside the repository
+//! (`../shared/go-compat/configs`); tests that read them pass over it where it is absent.
+
+use std::path::{Path, PathBuf};
+
+/// The folder of Go sample configs; `None`, after a `SKIPPED` line, where it is absent.
+pub fn go_configs_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/go-compat/configs");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the shared folder must sit beside the repository)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// One Go sample config by file name; `None`, after a `SKIPPED` line, where it is absent.
+pub fn go_config(name: &str) -> Option<PathBuf> {
+    let path = go_configs_dir()?.join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} is absent", path.display());
+        None
+    }
+}

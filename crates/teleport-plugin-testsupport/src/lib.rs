@@ -1,0 +1,20 @@
+//! What the plugin test suites share (dev-only, never published): an identity file from
+//! the testkit, a plugin run in-process or as its binary, waiting for a condition, a port
+//! or an HTTP answer, request fixtures, and the Go plugins' sample configs.
+//!
+//! Each suite keeps its own `Env` (its fakes, its config text); only the logic that is
+//! the same in every suite lives here.
+
+mod fixtures;
+mod go_compat;
+mod identity;
+mod in_process;
+mod process;
+mod wait;
+
+pub use fixtures::{access_request, request_id};
+pub use go_compat::{go_config, go_configs_dir};
+pub use identity::{identity_dir, write_identity};
+pub use in_process::{InProcessPlugin, startup_error};
+pub use process::{cli_stdout, log_file, run_to_exit, start_plugin, terminate};
+pub use wait::{eventually, free_port, http_get};
