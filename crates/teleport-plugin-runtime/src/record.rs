@@ -8,9 +8,15 @@
 //!
 //! A plugin describes its record with a [`RecordCodec`] and runs each step through
 //! [`LeasedRecords::step`], which claims the record when there is work, hands it to the
-//! plugin, whose work saves progress through [`Claim::save`] after every side effect, and
-//! releases it however the work ended. [`LeasedRecords::claim`] and [`Claim::release`] are
-//! its two halves, for a plugin that needs them apart.
+//! plugin, whose work records progress after every side effect, and releases it however
+//! the work ended. [`LeasedRecords::claim`] and [`Claim::release`] are its two halves, for
+//! a plugin that needs them apart.
+//!
+//! Progress is either saved at once ([`Claim::save`]) or staged ([`Claim::stage`],
+//! [`Claim::record_effect`]) and written by the next [`Claim::before_effect`] or by the
+//! release. Either way at most one side effect is ever unrecorded, the same bound as a
+//! crash between a side effect and its save; staging lets a new request cost two Teleport
+//! writes (claim, then record-and-release) instead of one per step.
 
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -29,6 +35,17 @@ const MAX_LEASE_WAIT: Duration = Duration::from_secs(5);
 
 /// Added to a lease's remaining time so that the next look finds it lapsed.
 const AFTER_LAPSE: Duration = Duration::from_millis(50);
+
+/// Tries of a release that carries an unrecorded side effect, and the pause between them
+/// (growing linearly).
+const RELEASE_ATTEMPTS: u32 = 3;
+const RELEASE_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// A pending request with no reviews created this recently is most likely new, so its
+/// record is created straight away instead of first looking for one: a wrong guess costs
+/// one failed compare-and-swap. Older ones (the catch-up listing after a restart) are
+/// mostly known already, so they are looked up first.
+const LIKELY_NEW_FOR: Duration = Duration::from_secs(60);
 
 /// Which replica is working on a request, and until when.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,17 +177,27 @@ impl<C: RecordCodec> LeasedRecords<C> {
         needs_work: impl Fn(&C::Record) -> bool,
         work: impl AsyncFnOnce(&mut Claim<'_, C>) -> Result<Outcome, E>,
     ) -> Result<Outcome, E> {
-        let acquired = self
-            .claim(observed.id(), |stored| match stored {
-                None => match observed {
-                    Observation::Put(request) if request.state == RequestState::Pending => {
-                        Some(start(request))
-                    }
-                    _ => None,
-                },
-                Some(record) => needs_work(&record).then_some(record),
-            })
-            .await?;
+        let created = match observed {
+            Observation::Put(request) if likely_new(request, SystemTime::now()) => {
+                self.create(observed.id(), start(request)).await?
+            }
+            _ => None,
+        };
+        let acquired = match created {
+            Some(claim) => Acquired::Claimed(claim),
+            None => {
+                self.claim(observed.id(), |stored| match stored {
+                    None => match observed {
+                        Observation::Put(request) if request.state == RequestState::Pending => {
+                            Some(start(request))
+                        }
+                        _ => None,
+                    },
+                    Some(record) => needs_work(&record).then_some(record),
+                })
+                .await?
+            }
+        };
         let mut claim = match acquired {
             Acquired::Claimed(claim) => claim,
             Acquired::Skipped(outcome) => return Ok(outcome),
@@ -178,6 +205,22 @@ impl<C: RecordCodec> LeasedRecords<C> {
         let result = work(&mut claim).await;
         claim.release().await;
         result
+    }
+
+    /// Creates the record of `request_id` as `record`, claimed, if none is stored yet:
+    /// one write. `None` when a record exists (nothing is changed then).
+    pub async fn create(
+        &self,
+        request_id: &str,
+        record: C::Record,
+    ) -> Result<Option<Claim<'_, C>>, ClientError> {
+        let mut claimed = record;
+        *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
+        match self.write(request_id, &C::empty_record(), &claimed).await {
+            Ok(()) => Ok(Some(Claim::new(self, request_id, claimed))),
+            Err(ClientError::CompareFailed { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Claims the record of `request_id` if there is work to do.
@@ -223,14 +266,7 @@ impl<C: RecordCodec> LeasedRecords<C> {
             let mut claimed = record;
             *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
             match self.write(request_id, &expect, &claimed).await {
-                Ok(()) => {
-                    return Ok(Acquired::Claimed(Claim {
-                        records: self,
-                        request_id: request_id.to_owned(),
-                        record: claimed,
-                        lost: false,
-                    }));
-                }
+                Ok(()) => return Ok(Acquired::Claimed(Claim::new(self, request_id, claimed))),
                 Err(ClientError::CompareFailed { .. }) => continue,
                 Err(error) => return Err(error),
             }
@@ -251,6 +287,18 @@ impl<C: RecordCodec> LeasedRecords<C> {
     }
 }
 
+/// Whether `request` is most likely one the plugin has not seen yet (see [`LIKELY_NEW_FOR`]).
+fn likely_new(request: &AccessRequest, now: SystemTime) -> bool {
+    let Some(created) = request.created else {
+        return false;
+    };
+    let now = i128::from(unix_millis(now));
+    let created = created.unix_timestamp_nanos() / 1_000_000;
+    request.state == RequestState::Pending
+        && request.reviews.is_empty()
+        && now - created <= LIKELY_NEW_FOR.as_millis() as i128
+}
+
 /// The stored map as a guard, with "" for every key of ours it lacks: stored spellings
 /// (a Go plugin's) compare equal, and a key written in between (`claim`) still fails it.
 fn guard<C: RecordCodec>(stored: PluginDataMap) -> PluginDataMap {
@@ -259,13 +307,19 @@ fn guard<C: RecordCodec>(stored: PluginDataMap) -> PluginDataMap {
     expect
 }
 
-/// The lease on one request's record, held by this replica; derefs to the stored record.
+/// The lease on one request's record, held by this replica; derefs to the record as the
+/// work left it (staged changes included).
 #[must_use = "a claim holds a lease until it is released or lapses"]
 pub struct Claim<'a, C: RecordCodec> {
     records: &'a LeasedRecords<C>,
     request_id: String,
-    /// What is stored now.
+    /// What is stored now, with this replica's lease.
+    stored: C::Record,
+    /// What the work wants stored: `stored` plus staged changes.
     record: C::Record,
+    /// Staged changes include the outcome of a side effect, so they must be written
+    /// before the next side effect.
+    unrecorded_effect: bool,
     lost: bool,
 }
 
@@ -277,48 +331,128 @@ impl<C: RecordCodec> Deref for Claim<'_, C> {
     }
 }
 
-impl<C: RecordCodec> Claim<'_, C> {
-    /// The stored record.
+impl<'a, C: RecordCodec> Claim<'a, C> {
+    fn new(records: &'a LeasedRecords<C>, request_id: &str, stored: C::Record) -> Self {
+        Self {
+            records,
+            request_id: request_id.to_owned(),
+            record: stored.clone(),
+            stored,
+            unrecorded_effect: false,
+            lost: false,
+        }
+    }
+
+    /// The record as the work left it (staged changes included).
     pub fn record(&self) -> &C::Record {
         &self.record
     }
 
-    /// Stores `next` in place of the record, renewing the lease; on success `next` is the
-    /// stored record. Fails with [`SaveError::LostLease`] when the record changed meanwhile.
-    pub async fn save(&mut self, mut next: C::Record) -> Result<(), SaveError> {
+    /// Stores `next` in place of the record now, renewing the lease; on success `next` is
+    /// the stored record. Fails with [`SaveError::LostLease`] when the record changed
+    /// meanwhile.
+    pub async fn save(&mut self, next: C::Record) -> Result<(), SaveError> {
+        self.record = next;
+        self.write_staged().await
+    }
+
+    /// Stages `next`, a change that is not the outcome of a side effect (a decision, a
+    /// lookup): written with the next write, at the latest by the release.
+    pub fn stage(&mut self, next: C::Record) {
+        self.record = next;
+    }
+
+    /// Stages `next`, the outcome of a side effect just done (a message posted) or a
+    /// decision that later side effects show: written by the next
+    /// [`before_effect`](Self::before_effect), at the latest by the release.
+    pub fn record_effect(&mut self, next: C::Record) {
+        self.record = next;
+        self.unrecorded_effect = true;
+    }
+
+    /// Call right before every side effect: writes the outcome of the previous one if it is
+    /// only staged, so no two are ever unrecorded at once, and renews the lease when less
+    /// than half of it is left, so the side effect starts well inside it. Fails with
+    /// [`SaveError::LostLease`] when another replica took the request over.
+    pub async fn before_effect(&mut self) -> Result<(), SaveError> {
+        if self.unrecorded_effect || self.lease_running_out(SystemTime::now()) {
+            self.write_staged().await?;
+        }
+        Ok(())
+    }
+
+    fn lease_running_out(&mut self, now: SystemTime) -> bool {
+        let half = self.records.lease / 2;
+        C::lease(&mut self.stored)
+            .as_ref()
+            .is_none_or(|lease| lease.until.duration_since(now).unwrap_or_default() < half)
+    }
+
+    async fn write_staged(&mut self) -> Result<(), SaveError> {
         let records = self.records;
+        let mut next = self.record.clone();
         *C::lease(&mut next) = Some(Lease::new(&records.owner, records.lease));
-        let expect = C::encode(&self.record);
+        let expect = C::encode(&self.stored);
         match records.write(&self.request_id, &expect, &next).await {
             Ok(()) => {
-                self.record = next;
+                self.record = next.clone();
+                self.stored = next;
+                self.unrecorded_effect = false;
                 Ok(())
             }
             Err(ClientError::CompareFailed { .. }) => {
+                // Nothing of ours will be written any more; show what was last stored.
                 self.lost = true;
+                self.record = self.stored.clone();
                 Err(SaveError::LostLease)
             }
+            // Kept staged: whether the write happened is unknown, and the release tries again.
             Err(error) => Err(error.into()),
         }
     }
 
-    /// Gives the lease up so that another replica, or this process after a restart, need
-    /// not wait for it to lapse. Safe after a failed step too, as progress is saved after
-    /// every side effect. Best effort: a lease not released lapses; one lost is left alone.
+    /// Writes what is staged and gives the lease up, in one write, so that another
+    /// replica, or this process after a restart, need not wait for it to lapse. Safe after
+    /// a failed step too: what is staged is true. Best effort: a lease not released lapses
+    /// (and staged changes that are not outcomes are made again); one lost is left alone.
     pub async fn release(self) {
         if self.lost {
             return;
         }
-        let mut released = self.record.clone();
+        let mut released = self.record;
         *C::lease(&mut released) = None;
-        let expect = C::encode(&self.record);
-        match self
-            .records
-            .write(&self.request_id, &expect, &released)
-            .await
-        {
-            Ok(()) | Err(ClientError::CompareFailed { .. }) => {}
-            Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
+        let expect = C::encode(&self.stored);
+        // An unrecorded side effect is worth a few quick tries: if it is lost, the next
+        // replica to take the request over repeats it.
+        let attempts = if self.unrecorded_effect {
+            RELEASE_ATTEMPTS
+        } else {
+            1
+        };
+        for attempt in 1..=attempts {
+            match self
+                .records
+                .write(&self.request_id, &expect, &released)
+                .await
+            {
+                Ok(()) => return,
+                Err(ClientError::CompareFailed { .. }) => {
+                    if self.unrecorded_effect && attempt == 1 {
+                        tracing::warn!(
+                            "the request's record changed before the last send was recorded; it may be repeated"
+                        );
+                    }
+                    return;
+                }
+                Err(error) if attempt < attempts => {
+                    tracing::debug!(%error, attempt, "could not record the last send; trying again");
+                    tokio::time::sleep(RELEASE_RETRY_DELAY * attempt).await;
+                }
+                Err(error) if self.unrecorded_effect => {
+                    tracing::warn!(%error, "could not record the last send; it may be repeated once the lease lapses");
+                }
+                Err(error) => tracing::debug!(%error, "could not release the lease; it will lapse"),
+            }
         }
     }
 }
@@ -329,7 +463,7 @@ pub(crate) mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use teleport_client::{ClientConfig, CredentialsSource};
-    use teleport_testkit::{IdentityRequest, Testkit};
+    use teleport_testkit::{IdentityRequest, Method, Testkit};
 
     use super::*;
 
@@ -646,6 +780,166 @@ pub(crate) mod tests {
             "another's lease is not released"
         );
         assert_eq!(env.stored()["steps"], "5");
+    }
+
+    #[tokio::test]
+    async fn create_claims_only_when_nothing_is_stored() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let claim = records
+            .create(
+                &env.request_id,
+                Note {
+                    steps: 4,
+                    claim: None,
+                },
+            )
+            .await
+            .unwrap()
+            .expect("created");
+        assert_eq!(claim.steps, 4);
+        assert_eq!(env.stored()["steps"], "4");
+        assert_eq!(env.stored_lease().unwrap().owner, "me");
+        drop(claim);
+
+        let again = records
+            .create(&env.request_id, Note::default())
+            .await
+            .unwrap();
+        assert!(again.is_none(), "a stored record is never overwritten");
+        assert_eq!(env.stored()["steps"], "4");
+    }
+
+    #[tokio::test]
+    async fn staged_changes_cost_no_write_until_the_release_writes_them_at_once() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let mut claim = records
+            .create(&env.request_id, Note::default())
+            .await
+            .unwrap()
+            .unwrap();
+        let writes = || env.kit.call_count(Method::UpdatePluginData);
+        let after_claim = writes();
+
+        let mut next = claim.record().clone();
+        next.steps = 1;
+        claim.stage(next);
+        claim.before_effect().await.unwrap();
+        assert_eq!(
+            writes(),
+            after_claim,
+            "a staged lookup waits for an outcome"
+        );
+        let mut next = claim.record().clone();
+        next.steps = 2;
+        claim.record_effect(next);
+        assert_eq!(claim.steps, 2);
+        assert_eq!(env.stored()["steps"], "0", "staged, not yet written");
+
+        claim.release().await;
+        assert_eq!(writes(), after_claim + 1, "record and release in one write");
+        assert_eq!(env.stored()["steps"], "2");
+        assert!(env.stored_lease().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unrecorded_effect_is_written_before_the_next_one() {
+        let env = Env::new().await;
+        let records = env.records("me", HOUR);
+        let mut claim = records
+            .create(&env.request_id, Note::default())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut next = claim.record().clone();
+        next.steps = 1;
+        claim.record_effect(next);
+        claim.before_effect().await.unwrap();
+        assert_eq!(env.stored()["steps"], "1");
+        assert_eq!(env.stored_lease().unwrap().owner, "me");
+
+        // Taken over meanwhile: the next side effect must not happen.
+        let other = format!("other {}", at(SystemTime::now() + HOUR));
+        env.put(&[("steps", "1"), ("claim", &other)]);
+        let mut next = claim.record().clone();
+        next.steps = 2;
+        claim.record_effect(next);
+        let error = claim.before_effect().await.unwrap_err();
+        assert!(matches!(error, SaveError::LostLease), "{error:?}");
+        claim.release().await;
+        assert_eq!(env.stored()["claim"], other);
+    }
+
+    #[tokio::test]
+    async fn a_lease_running_out_is_renewed_before_a_side_effect() {
+        let env = Env::new().await;
+        let lease = Duration::from_secs(2);
+        let records = env.records("me", lease);
+        let mut claim = records
+            .create(&env.request_id, Note::default())
+            .await
+            .unwrap()
+            .unwrap();
+        let first = env.stored_lease().unwrap();
+        let writes = env.kit.call_count(Method::UpdatePluginData);
+        claim.before_effect().await.unwrap();
+        assert_eq!(
+            env.kit.call_count(Method::UpdatePluginData),
+            writes,
+            "plenty left"
+        );
+
+        tokio::time::sleep(lease / 2 + Duration::from_millis(100)).await;
+        claim.before_effect().await.unwrap();
+        let renewed = env.stored_lease().unwrap();
+        assert!(renewed.until > first.until, "{renewed:?} vs {first:?}");
+    }
+
+    #[test]
+    fn only_fresh_pending_requests_without_reviews_look_new() {
+        use teleport_client::AccessReview;
+        use time::OffsetDateTime;
+
+        let now = SystemTime::now();
+        let created = |ago: Duration| Some(OffsetDateTime::from(now - ago));
+        let mut request = AccessRequest {
+            id: "id".into(),
+            user: "alice".into(),
+            roles: vec!["editor".into()],
+            state: RequestState::Pending,
+            created: None,
+            access_expires: None,
+            resource_expires: None,
+            request_reason: String::new(),
+            resolve_reason: String::new(),
+            resolve_annotations: Default::default(),
+            system_annotations: Default::default(),
+            reviews: Vec::new(),
+            suggested_reviewers: Vec::new(),
+            resources: Vec::new(),
+            max_duration: None,
+            promoted_access_list: None,
+        };
+        request.created = created(Duration::from_secs(1));
+        assert!(likely_new(&request, now));
+
+        request.created = created(LIKELY_NEW_FOR + Duration::from_secs(1));
+        assert!(!likely_new(&request, now), "old: probably known already");
+        request.created = None;
+        assert!(!likely_new(&request, now));
+
+        request.created = created(Duration::from_secs(1));
+        request.reviews.push(AccessReview {
+            author: "bob".into(),
+            proposed_state: RequestState::Approved,
+            reason: String::new(),
+            created: None,
+        });
+        assert!(!likely_new(&request, now), "reviewed: seen before");
+        request.reviews.clear();
+        request.state = RequestState::Approved;
+        assert!(!likely_new(&request, now));
     }
 
     #[tokio::test]

@@ -44,12 +44,22 @@ impl State {
                     .as_ref()
                     .is_some_and(|s| s.entries.contains_key(&filter.plugin))
         };
+        if !filter.resource.is_empty() {
+            // One resource is a key read, as in Teleport's backend: a scan here would make
+            // every benchmark with thousands of records measure the test server.
+            let key = (filter.kind.clone(), filter.resource.clone());
+            return Ok(self
+                .plugin_data
+                .get(&key)
+                .filter(|data| has_plugin(data))
+                .cloned()
+                .into_iter()
+                .collect());
+        }
         Ok(self
             .plugin_data
             .iter()
-            .filter(|((kind, resource), _)| {
-                *kind == filter.kind && (filter.resource.is_empty() || *resource == filter.resource)
-            })
+            .filter(|((kind, _), _)| *kind == filter.kind)
             .map(|(_, data)| data)
             .filter(|data| has_plugin(data))
             .cloned()

@@ -101,6 +101,8 @@ async fn route(mut client: TcpStream, auth_addr: SocketAddr, cluster_name: &str)
     let Ok(mut upstream) = TcpStream::connect(auth_addr).await else {
         return;
     };
+    // Best effort, as on accepted connections: without it small frames wait for ACKs.
+    let _ = upstream.set_nodelay(true);
     if upstream.write_all(&buffered).await.is_err() {
         return;
     }

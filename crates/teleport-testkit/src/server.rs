@@ -122,7 +122,14 @@ pub(crate) async fn next_connection(
         tokio::select! {
             _ = stop.cancelled() => return None,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => return Some(tcp),
+                Ok((tcp, _)) => {
+                    // Go (so Teleport) turns Nagle off on every connection; with it on, a
+                    // small response waits for the client's delayed ACK (up to 40 ms).
+                    if let Err(error) = tcp.set_nodelay(true) {
+                        tracing::debug!(%error, "cannot set TCP_NODELAY");
+                    }
+                    return Some(tcp);
+                }
                 Err(error) => {
                     tracing::debug!(%error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -205,10 +205,12 @@ impl<B: MessagingBot> MessagingApp<B> {
                 }
                 let mut next = claim.record().clone();
                 next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
-                claim.save(next).await?;
+                // Written with the first message's outcome: a lookup is no side effect.
+                claim.stage(next);
             }
             let view = self.view(observed, claim.record(), Status::Pending);
             for recipient in claim.unsent_recipients() {
+                claim.before_effect().await?;
                 let sent = self
                     .bot
                     .send_request(
@@ -240,7 +242,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                         return Ok(Outcome::Retry(retry_after));
                     }
                 }
-                claim.save(next).await?;
+                claim.record_effect(next);
             }
         }
 
@@ -255,6 +257,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                 let view = self.view(observed, claim.record(), Status::Pending);
                 for index in claim.review_cursor..claim.messages.len() {
                     let message = claim.messages[index].clone();
+                    claim.before_effect().await?;
                     match self.bot.send_review(&message, &view, review).await {
                         Ok(()) => self.metrics.sent("review"),
                         Err(SendError::Permanent { message: error }) => {
@@ -272,12 +275,12 @@ impl<B: MessagingBot> MessagingApp<B> {
                     }
                     let mut next = claim.record().clone();
                     next.review_cursor = index + 1;
-                    claim.save(next).await?;
+                    claim.record_effect(next);
                 }
                 let mut next = claim.record().clone();
                 next.reviews_count += 1;
                 next.review_cursor = 0;
-                claim.save(next).await?;
+                claim.stage(next);
             }
         }
 
@@ -293,11 +296,15 @@ impl<B: MessagingBot> MessagingApp<B> {
                 if let Observation::Put(request) = observed {
                     next.resolve_reason = request.resolve_reason.clone();
                 }
-                claim.save(next).await?;
+                // Stored before any message shows it: a later observation (the request
+                // deleted) must not change what the messages say.
+                claim.record_effect(next);
             }
             if claim.synced != Some(resolution) {
                 let view = self.view(observed, claim.record(), Status::Resolved(resolution));
-                for message in &claim.messages {
+                let messages = claim.messages.clone();
+                for message in &messages {
+                    claim.before_effect().await?;
                     match self.bot.update_message(message, &view).await {
                         Ok(()) => self.metrics.sent("update"),
                         Err(SendError::Permanent { message: error }) => {
@@ -316,7 +323,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                 }
                 let mut next = claim.record().clone();
                 next.synced = Some(resolution);
-                claim.save(next).await?;
+                claim.record_effect(next);
                 tracing::info!(
                     resolution = resolution.as_str(),
                     messages = claim.messages.len(),
@@ -326,6 +333,7 @@ impl<B: MessagingBot> MessagingApp<B> {
             if self.requester_notice_due(claim) {
                 let view = self.view(observed, claim.record(), Status::Resolved(resolution));
                 let mut next = claim.record().clone();
+                claim.before_effect().await?;
                 match self.bot.notify_requester(&view).await {
                     Ok(sent) => {
                         if sent {
@@ -347,7 +355,7 @@ impl<B: MessagingBot> MessagingApp<B> {
                         return Ok(Outcome::Retry(retry_after));
                     }
                 }
-                claim.save(next).await?;
+                claim.record_effect(next);
             }
         }
 
@@ -394,6 +402,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use teleport_client::AccessReview;
+    use teleport_testkit::Method;
 
     use super::*;
     use crate::record::tests::Env;
@@ -475,6 +484,48 @@ mod tests {
             lease: Duration::from_secs(3600),
         };
         MessagingApp::new(bot.clone(), client.clone(), options, Metrics::new())
+    }
+
+    #[tokio::test]
+    async fn a_new_request_costs_two_teleport_writes_and_no_read() {
+        let env = Env::new().await;
+        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+        let request = client.get_access_request(id).await.unwrap().unwrap();
+        let observed = Observation::Put(Box::new(request));
+        let bot = Arc::new(FlakyBot::default());
+        let (reads, writes) = (
+            kit.call_count(Method::GetPluginData),
+            kit.call_count(Method::UpdatePluginData),
+        );
+
+        assert_eq!(
+            app(&bot, client, "me").handle(&observed).await,
+            Outcome::Done
+        );
+        assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            kit.call_count(Method::GetPluginData),
+            reads,
+            "created blind"
+        );
+        // Claim-and-create, then two posts and the release: the first post's outcome is
+        // written before the second post, the second's with the release.
+        assert_eq!(kit.call_count(Method::UpdatePluginData), writes + 3);
+        let data = kit.plugin_data(id, PLUGIN).unwrap();
+        assert_eq!(data["recipients"], "chan-a,chan-b");
+        assert_eq!(data["messages"], "chan-a-0,chan-b-1");
+        assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+
+        // Seen again while it still looks new: the blind create fails (the record is
+        // left alone), one read shows nothing is left to do.
+        assert_eq!(
+            app(&bot, client, "me").handle(&observed).await,
+            Outcome::Done
+        );
+        assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
+        assert_eq!(kit.call_count(Method::UpdatePluginData), writes + 4);
+        assert_eq!(kit.call_count(Method::GetPluginData), reads + 1);
+        assert_eq!(kit.plugin_data(id, PLUGIN).unwrap(), data);
     }
 
     #[tokio::test]
