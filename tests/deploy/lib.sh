@@ -78,5 +78,10 @@ summary() {
         done
     fi
     printf '\ndeploy: %d passed, %d failed, %d skipped\n' "${DEPLOY_PASSED}" "${DEPLOY_FAILED}" "${DEPLOY_SKIPPED}"
-    [ "${DEPLOY_FAILED}" -eq 0 ]
+    [ "${DEPLOY_FAILED}" -eq 0 ] || return 1
+    # DEPLOY_STRICT=1 (cargo xtask test, so CI): a skip means something was not tested.
+    if [ "${DEPLOY_STRICT:-0}" = 1 ] && [ "${DEPLOY_SKIPPED}" -gt 0 ]; then
+        printf 'deploy: %d skipped under DEPLOY_STRICT=1: install what is missing\n' "${DEPLOY_SKIPPED}" >&2
+        return 1
+    fi
 }

