@@ -109,7 +109,10 @@ pub trait RecordCodec {
     fn decode(data: &PluginDataMap) -> Self::Record;
 
     /// Every key [`encode`](Self::encode) writes, each with "": as `expect` it makes an
-    /// update succeed only if nothing is stored yet.
+    /// update succeed only if nothing is stored yet. [`LeasedRecords::create`] relies on
+    /// that without reading first, so every record that can be stored, a Go plugin's
+    /// included, must hold a non-empty value under one of these keys (the requester's
+    /// `user` in every record the plugins write).
     fn empty_record() -> PluginDataMap;
 
     /// The record's lease (stored under `claim`).
