@@ -15,6 +15,7 @@ use teleport_client::{AccessRequest, ClientError, RequestState, TeleportClient};
 use crate::config::RoleToRecipients;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, SendError, Status};
+use crate::messaging::pause::{MAX_WAIT_IN_PLACE, SendPause};
 use crate::metrics::Metrics;
 use crate::record::{Claim, LeasedRecords, SaveError};
 use crate::state::{MessageState, Resolution, StateCodec};
@@ -45,7 +46,13 @@ pub struct MessagingApp<B> {
     records: LeasedRecords<StateCodec<B>>,
     options: MessagingOptions,
     metrics: Metrics,
+    /// Set by a refusal with `Retry-After`: every send waits it out.
+    pause: SendPause,
 }
+
+/// Refusals with a short `Retry-After` waited out in place, per send, before the request
+/// is given back to the dispatcher.
+const MAX_TRIES_IN_PLACE: usize = 5;
 
 type State<B> = MessageState<<B as crate::state::MessageCodec>::Message>;
 
@@ -76,6 +83,10 @@ impl From<SaveError> for StepError {
 
 impl<B: MessagingBot> RequestHandler for MessagingApp<B> {
     async fn handle(&self, observed: &Observation) -> Outcome {
+        // A long pause asked for by the service: no need to claim anything before it ends.
+        if let Some(left) = self.pause.remaining().filter(|l| *l > MAX_WAIT_IN_PLACE) {
+            return Outcome::Retry(Some(left));
+        }
         match self.step(observed).await {
             Ok(outcome) => outcome,
             Err(StepError::Teleport(ClientError::NotFound { .. })) => Outcome::Done,
@@ -112,7 +123,52 @@ impl<B: MessagingBot> MessagingApp<B> {
             records,
             options,
             metrics,
+            pause: SendPause::default(),
         }
+    }
+
+    /// One side effect through `send`: waits out a pause the service asked for, makes sure
+    /// the previous outcome is recorded and the lease has time left, and tries again in
+    /// place while the service asks for short waits (counting each refusal as a failed
+    /// `kind` send). The final result is the caller's to handle.
+    async fn effect<T, F>(
+        &self,
+        claim: &mut RecordClaim<'_, B>,
+        kind: &'static str,
+        send: impl Fn() -> F,
+    ) -> Result<Result<T, SendError>, StepError>
+    where
+        F: Future<Output = Result<T, SendError>>,
+    {
+        for _ in 1..MAX_TRIES_IN_PLACE {
+            if let Err(left) = self.pause.wait(MAX_WAIT_IN_PLACE).await {
+                return Ok(Err(SendError::Transient {
+                    message: "the service asked to slow down".into(),
+                    retry_after: Some(left),
+                }));
+            }
+            claim.before_effect().await?;
+            match send().await {
+                Err(SendError::Transient {
+                    message,
+                    retry_after: Some(delay),
+                }) => {
+                    self.pause.pause_for(delay);
+                    if delay > MAX_WAIT_IN_PLACE {
+                        return Ok(Err(SendError::Transient {
+                            message,
+                            retry_after: Some(delay),
+                        }));
+                    }
+                    self.metrics.send_failed(kind);
+                    tracing::debug!(error = %message, ?delay, "rate limited; waiting before trying again");
+                }
+                other => return Ok(other),
+            }
+        }
+        self.pause.wait(MAX_WAIT_IN_PLACE).await.ok();
+        claim.before_effect().await?;
+        Ok(send().await)
     }
 
     async fn step(&self, observed: &Observation) -> Result<Outcome, StepError> {
@@ -210,16 +266,12 @@ impl<B: MessagingBot> MessagingApp<B> {
             }
             let view = self.view(observed, claim.record(), Status::Pending);
             for recipient in claim.unsent_recipients() {
-                claim.before_effect().await?;
+                let to = Recipient {
+                    id: recipient.clone(),
+                };
                 let sent = self
-                    .bot
-                    .send_request(
-                        &Recipient {
-                            id: recipient.clone(),
-                        },
-                        &view,
-                    )
-                    .await;
+                    .effect(claim, "request", || self.bot.send_request(&to, &view))
+                    .await?;
                 let mut next = claim.record().clone();
                 match sent {
                     Ok(message) => {
@@ -257,8 +309,12 @@ impl<B: MessagingBot> MessagingApp<B> {
                 let view = self.view(observed, claim.record(), Status::Pending);
                 for index in claim.review_cursor..claim.messages.len() {
                     let message = claim.messages[index].clone();
-                    claim.before_effect().await?;
-                    match self.bot.send_review(&message, &view, review).await {
+                    let sent = self
+                        .effect(claim, "review", || {
+                            self.bot.send_review(&message, &view, review)
+                        })
+                        .await?;
+                    match sent {
                         Ok(()) => self.metrics.sent("review"),
                         Err(SendError::Permanent { message: error }) => {
                             self.metrics.send_failed("review");
@@ -304,8 +360,10 @@ impl<B: MessagingBot> MessagingApp<B> {
                 let view = self.view(observed, claim.record(), Status::Resolved(resolution));
                 let messages = claim.messages.clone();
                 for message in &messages {
-                    claim.before_effect().await?;
-                    match self.bot.update_message(message, &view).await {
+                    let updated = self
+                        .effect(claim, "update", || self.bot.update_message(message, &view))
+                        .await?;
+                    match updated {
                         Ok(()) => self.metrics.sent("update"),
                         Err(SendError::Permanent { message: error }) => {
                             self.metrics.send_failed("update");
@@ -333,8 +391,10 @@ impl<B: MessagingBot> MessagingApp<B> {
             if self.requester_notice_due(claim) {
                 let view = self.view(observed, claim.record(), Status::Resolved(resolution));
                 let mut next = claim.record().clone();
-                claim.before_effect().await?;
-                match self.bot.notify_requester(&view).await {
+                let notified = self
+                    .effect(claim, "requester", || self.bot.notify_requester(&view))
+                    .await?;
+                match notified {
                     Ok(sent) => {
                         if sent {
                             self.metrics.sent("requester");
@@ -414,8 +474,12 @@ mod tests {
     #[derive(Default)]
     struct FlakyBot {
         failures: AtomicUsize,
+        /// Posts refused with a 50 ms Retry-After before any succeeds.
+        rate_limited: AtomicUsize,
         posted: AtomicUsize,
     }
+
+    const RETRY_AFTER: Duration = Duration::from_millis(50);
 
     impl MessageCodec for FlakyBot {
         /// `<channel>-<n>`.
@@ -447,6 +511,16 @@ mod tests {
                 .is_ok();
             if failed {
                 return Err(SendError::transient("upstream down"));
+            }
+            let limited = self
+                .rate_limited
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if limited {
+                return Err(SendError::Transient {
+                    message: "ratelimited".into(),
+                    retry_after: Some(RETRY_AFTER),
+                });
             }
             let n = self.posted.fetch_add(1, Ordering::SeqCst);
             Ok(format!("{}-{n}", recipient.id))
@@ -526,6 +600,56 @@ mod tests {
         assert_eq!(kit.call_count(Method::UpdatePluginData), writes + 4);
         assert_eq!(kit.call_count(Method::GetPluginData), reads + 1);
         assert_eq!(kit.plugin_data(id, PLUGIN).unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn a_short_retry_after_is_waited_out_in_place_holding_the_request() {
+        let env = Env::new().await;
+        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+        let request = client.get_access_request(id).await.unwrap().unwrap();
+        let observed = Observation::Put(Box::new(request));
+        let bot = Arc::new(FlakyBot::default());
+        bot.rate_limited.store(2, Ordering::SeqCst);
+        let writes = kit.call_count(Method::UpdatePluginData);
+
+        let started = std::time::Instant::now();
+        assert_eq!(
+            app(&bot, client, "me").handle(&observed).await,
+            Outcome::Done
+        );
+        assert!(
+            started.elapsed() >= 2 * RETRY_AFTER,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
+        let data = kit.plugin_data(id, PLUGIN).unwrap();
+        assert_eq!(data["messages"], "chan-a-0,chan-b-1");
+        // No release and re-claim per refusal: the same three writes as without them.
+        assert_eq!(kit.call_count(Method::UpdatePluginData), writes + 3);
+    }
+
+    #[tokio::test]
+    async fn a_long_retry_after_pauses_every_request_without_touching_teleport() {
+        let env = Env::new().await;
+        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+        let request = client.get_access_request(id).await.unwrap().unwrap();
+        let observed = Observation::Put(Box::new(request));
+        let bot = Arc::new(FlakyBot::default());
+        let app = app(&bot, client, "me");
+        app.pause.pause_for(Duration::from_secs(60));
+        let calls =
+            kit.call_count(Method::UpdatePluginData) + kit.call_count(Method::GetPluginData);
+
+        let Outcome::Retry(Some(after)) = app.handle(&observed).await else {
+            panic!("not paused");
+        };
+        assert!(after > Duration::from_secs(59), "{after:?}");
+        assert_eq!(bot.posted.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            kit.call_count(Method::UpdatePluginData) + kit.call_count(Method::GetPluginData),
+            calls
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod app;
 mod bot;
+mod pause;
 
 pub use app::{MessagingApp, MessagingOptions};
 pub use bot::{MessagingBot, Recipient, RequestView, SendError, Status};
