@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use teleport_client::{AccessRequest, ClientError, PluginDataMap, RequestState, TeleportClient};
@@ -125,7 +126,39 @@ pub struct LeasedRecords<C> {
     plugin: String,
     owner: String,
     lease: Duration,
+    blind: BlindCreates,
     codec: PhantomData<fn() -> C>,
+}
+
+/// Whether blind creates are paying off. After a re-listing (a watch that fell behind and
+/// was reconnected) requests that look new are mostly known already, and each blind create
+/// would cost a failed write before the read: so after a run of misses only every
+/// [`BLIND_PROBE_EVERY`]th one is tried, until one succeeds again.
+#[derive(Debug, Default)]
+struct BlindCreates {
+    misses_in_a_row: AtomicU32,
+    skipped: AtomicU32,
+}
+
+/// Misses in a row after which blind creates are only probed.
+const BLIND_MISSES_TOLERATED: u32 = 8;
+const BLIND_PROBE_EVERY: u32 = 16;
+
+impl BlindCreates {
+    fn worth_trying(&self) -> bool {
+        if self.misses_in_a_row.load(Ordering::Relaxed) < BLIND_MISSES_TOLERATED {
+            return true;
+        }
+        self.skipped.fetch_add(1, Ordering::Relaxed) % BLIND_PROBE_EVERY == 0
+    }
+
+    fn record(&self, created: bool) {
+        if created {
+            self.misses_in_a_row.store(0, Ordering::Relaxed);
+        } else {
+            self.misses_in_a_row.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What [`LeasedRecords::claim`] got.
@@ -164,6 +197,7 @@ impl<C: RecordCodec> LeasedRecords<C> {
             plugin: plugin.into(),
             owner: owner.into(),
             lease,
+            blind: BlindCreates::default(),
             codec: PhantomData,
         }
     }
@@ -181,8 +215,12 @@ impl<C: RecordCodec> LeasedRecords<C> {
         work: impl AsyncFnOnce(&mut Claim<'_, C>) -> Result<Outcome, E>,
     ) -> Result<Outcome, E> {
         let created = match observed {
-            Observation::Put(request) if likely_new(request, SystemTime::now()) => {
-                self.create(observed.id(), start(request)).await?
+            Observation::Put(request)
+                if likely_new(request, SystemTime::now()) && self.blind.worth_trying() =>
+            {
+                let created = self.create(observed.id(), start(request)).await?;
+                self.blind.record(created.is_some());
+                created
             }
             _ => None,
         };
@@ -463,7 +501,7 @@ impl<'a, C: RecordCodec> Claim<'a, C> {
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::HashMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use teleport_client::{ClientConfig, CredentialsSource};
     use teleport_testkit::{IdentityRequest, Method, Testkit};
@@ -897,6 +935,24 @@ pub(crate) mod tests {
         claim.before_effect().await.unwrap();
         let renewed = env.stored_lease().unwrap();
         assert!(renewed.until > first.until, "{renewed:?} vs {first:?}");
+    }
+
+    #[test]
+    fn blind_creates_are_only_probed_after_a_run_of_misses() {
+        let blind = BlindCreates::default();
+        for _ in 0..BLIND_MISSES_TOLERATED {
+            assert!(blind.worth_trying());
+            blind.record(false);
+        }
+        let tried = (0..BLIND_PROBE_EVERY * 2)
+            .filter(|_| blind.worth_trying())
+            .count();
+        assert_eq!(tried, 2, "one probe in {BLIND_PROBE_EVERY}");
+        blind.record(true);
+        assert!(
+            blind.worth_trying() && blind.worth_trying(),
+            "back on after a hit"
+        );
     }
 
     #[test]
