@@ -149,7 +149,9 @@ impl BlindCreates {
         if self.misses_in_a_row.load(Ordering::Relaxed) < BLIND_MISSES_TOLERATED {
             return true;
         }
-        self.skipped.fetch_add(1, Ordering::Relaxed) % BLIND_PROBE_EVERY == 0
+        self.skipped
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(BLIND_PROBE_EVERY)
     }
 
     fn record(&self, created: bool) {
