@@ -184,6 +184,14 @@ impl<H: RequestHandler> Dispatcher<H> {
 async fn run_worker<H: RequestHandler>(shared: Arc<Shared<H>>, id: String) {
     let mut backoff = DecorrelatedJitter::new(shared.options.retry_base, shared.options.retry_cap);
     loop {
+        // The permit first, the observation after: a worker waiting for its turn (thousands
+        // in a burst) holds no copy of the request, and the step gets the latest one.
+        let Ok(permit) = (tokio::select! {
+            permit = shared.permits.acquire() => permit,
+            () = shared.stop.cancelled() => break,
+        }) else {
+            break;
+        };
         let Some((observation, generation, changed)) = lock(&shared.slots)
             .get(&id)
             .map(|s| (s.latest.clone(), s.generation, s.changed.clone()))
@@ -191,12 +199,7 @@ async fn run_worker<H: RequestHandler>(shared: Arc<Shared<H>>, id: String) {
             return;
         };
         let outcome = {
-            let Ok(_permit) = (tokio::select! {
-                permit = shared.permits.acquire() => permit,
-                () = shared.stop.cancelled() => break,
-            }) else {
-                break;
-            };
+            let _permit = permit;
             let span = tracing::info_span!("request", request_id = %id);
             // Boxed, so that only running steps (at most `max_concurrency`) hold the
             // handler's large future: a worker still waiting for a permit (thousands of
