@@ -387,12 +387,22 @@ impl Inner {
     }
 }
 
+/// HTTP/2 receive window per stream (see [`new_channel`]): some 8 000 access-request events.
+const WATCH_STREAM_WINDOW: u32 = 4 << 20;
+
 fn new_channel(dialer: Arc<Dialer>) -> Channel {
     Endpoint::from_static("http://teleport.cluster.local")
         // Teleport's auth server sends GOAWAY to clients pinging more often than once a minute.
         .http2_keep_alive_interval(Duration::from_secs(60))
         .keep_alive_timeout(Duration::from_secs(30))
         .keep_alive_while_idle(true)
+        // Room for a burst of watch events while the plugin is busy with earlier ones:
+        // with h2's 64 KiB default the server stops sending after ~100 events and its own
+        // per-watcher buffer starts filling; Teleport closes a watcher that falls behind,
+        // which costs a reconnect and a full re-listing. Memory is used only while events
+        // wait, and a long-latency link to the cluster needs the window anyway.
+        .initial_stream_window_size(Some(WATCH_STREAM_WINDOW))
+        .initial_connection_window_size(Some(2 * WATCH_STREAM_WINDOW))
         .connect_with_connector_lazy(tower::service_fn(move |_uri| {
             let dialer = dialer.clone();
             async move { dialer.connect().await }
