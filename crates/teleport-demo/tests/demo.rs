@@ -21,7 +21,11 @@ fn the_demo_runs_and_shows_every_step() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for expected in [
         "Slack new message in C0DBA",
         "Slack thread reply in C0DBA",
@@ -31,6 +35,9 @@ fn the_demo_runs_and_shows_every_step() {
         "has been updated: *APPROVED*",
         "teleport-slack exited with exit status: 0",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
 }
