@@ -10,9 +10,10 @@ use time::OffsetDateTime;
 pub type LabelValues = BTreeMap<String, Vec<String>>;
 
 /// The state of an access request (Teleport's `types.RequestState`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum RequestState {
     /// Unset.
+    #[default]
     None,
     /// Waiting for reviews.
     Pending,
@@ -88,8 +89,8 @@ pub struct AccessReview {
     pub created: Option<OffsetDateTime>,
 }
 
-/// An access request as a plugin needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An access request as a plugin needs it (`Default`: every field empty, state `None`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccessRequest {
     /// The request ID (a UUID).
     pub id: String,

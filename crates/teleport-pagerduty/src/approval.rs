@@ -218,18 +218,7 @@ mod tests {
             user: user.into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             state: teleport_client::RequestState::Pending,
-            created: None,
-            access_expires: None,
-            resource_expires: None,
-            request_reason: String::new(),
-            resolve_reason: String::new(),
-            resolve_annotations: Default::default(),
-            system_annotations: Default::default(),
-            reviews: Vec::new(),
-            suggested_reviewers: Vec::new(),
-            resources: Vec::new(),
-            max_duration: None,
-            promoted_access_list: None,
+            ..Default::default()
         }
     }
 

@@ -969,18 +969,7 @@ pub(crate) mod tests {
             user: "alice".into(),
             roles: vec!["editor".into()],
             state: RequestState::Pending,
-            created: None,
-            access_expires: None,
-            resource_expires: None,
-            request_reason: String::new(),
-            resolve_reason: String::new(),
-            resolve_annotations: Default::default(),
-            system_annotations: Default::default(),
-            reviews: Vec::new(),
-            suggested_reviewers: Vec::new(),
-            resources: Vec::new(),
-            max_duration: None,
-            promoted_access_list: None,
+            ..Default::default()
         };
         request.created = created(Duration::from_secs(1));
         assert!(likely_new(&request, now));

@@ -15,17 +15,7 @@ pub fn access_request(id: &str, user: &str, roles: &[&str], reason: &str) -> Acc
         user: user.into(),
         roles: roles.iter().map(|role| (*role).to_owned()).collect(),
         state: RequestState::Pending,
-        created: None,
-        access_expires: None,
-        resource_expires: None,
         request_reason: reason.into(),
-        resolve_reason: String::new(),
-        resolve_annotations: Default::default(),
-        system_annotations: Default::default(),
-        reviews: Vec::new(),
-        suggested_reviewers: Vec::new(),
-        resources: Vec::new(),
-        max_duration: None,
-        promoted_access_list: None,
+        ..Default::default()
     }
 }

@@ -213,18 +213,8 @@ impl<B: MessagingBot> MessagingApp<B> {
                 user: state.user.clone(),
                 roles: state.roles.clone(),
                 state: RequestState::None,
-                created: None,
-                access_expires: None,
-                resource_expires: None,
                 request_reason: state.request_reason.clone(),
-                resolve_reason: String::new(),
-                resolve_annotations: Default::default(),
-                system_annotations: Default::default(),
-                reviews: Vec::new(),
-                suggested_reviewers: Vec::new(),
-                resources: Vec::new(),
-                max_duration: None,
-                promoted_access_list: None,
+                ..Default::default()
             },
         };
         RequestView {
