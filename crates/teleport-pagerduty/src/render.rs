@@ -3,17 +3,9 @@
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::state::Resolution;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
-/// Go's `time.RFC822` layout (`02 Jan 06 15:04 MST`), in UTC.
-pub fn rfc822(at: OffsetDateTime) -> String {
-    let layout =
-        format_description!("[day] [month repr:short] [year repr:last_two] [hour]:[minute] UTC");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&layout)
-        .unwrap_or_default()
-}
+/// Go's `time.RFC822` layout, in UTC (the messaging plugins' wording too).
+pub use teleport_plugin_runtime::format::rfc822;
 
 /// `Access request from <user>`.
 pub fn incident_title(request: &AccessRequest) -> String {
