@@ -13,6 +13,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(files, ["proto"])?;
     // Server stubs are generated too: the in-process testkit implements them.
     tonic_prost_build::configure()
+        // Plugin data as ordered maps, the type plugins keep it in: a write hands its
+        // record over as it is instead of copying it into a HashMap.
+        .btree_map(".types.PluginDataEntry.Data")
+        .btree_map(".types.PluginDataUpdateParams.Set")
+        .btree_map(".types.PluginDataUpdateParams.Expect")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

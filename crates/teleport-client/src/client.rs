@@ -1,6 +1,5 @@
 //! `TeleportClient`: the typed API plugins call.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -266,16 +265,16 @@ impl TeleportClient {
         &self,
         plugin: &str,
         request_id: &str,
-        set: &PluginDataMap,
-        expect: &PluginDataMap,
+        set: PluginDataMap,
+        expect: PluginDataMap,
     ) -> Result<(), ClientError> {
         self.auth()
             .update_plugin_data(types::PluginDataUpdateParams {
                 kind: ACCESS_REQUEST_KIND.to_owned(),
                 resource: request_id.to_owned(),
                 plugin: plugin.to_owned(),
-                set: to_hash_map(set),
-                expect: to_hash_map(expect),
+                set,
+                expect,
             })
             .await
             .map_err(|s| ClientError::from_status("UpdatePluginData", s))?;
@@ -454,8 +453,4 @@ fn parse_port(addr: &str) -> Result<u16, ClientError> {
             .map_err(|_| invalid("the port is not a number from 1 to 65535")),
         _ => Ok(AUTH_PORT),
     }
-}
-
-fn to_hash_map(map: &BTreeMap<String, String>) -> std::collections::HashMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }

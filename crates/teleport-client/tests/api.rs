@@ -180,13 +180,13 @@ async fn plugin_data_compare_and_swap() {
         .update_plugin_data(
             "slack",
             &id,
-            &map(&[("user", "alice"), ("messages", "C1/1")]),
-            &empty,
+            map(&[("user", "alice"), ("messages", "C1/1")]),
+            empty.clone(),
         )
         .await
         .unwrap();
     let second = client
-        .update_plugin_data("slack", &id, &map(&[("user", "mallory")]), &empty)
+        .update_plugin_data("slack", &id, map(&[("user", "mallory")]), empty)
         .await;
     assert!(
         matches!(second, Err(ClientError::CompareFailed { .. })),
@@ -197,7 +197,7 @@ async fn plugin_data_compare_and_swap() {
     let stored = client.get_plugin_data("slack", &id).await.unwrap().unwrap();
     assert_eq!(stored, map(&[("user", "alice"), ("messages", "C1/1")]));
     client
-        .update_plugin_data("slack", &id, &map(&[("messages", "")]), &stored)
+        .update_plugin_data("slack", &id, map(&[("messages", "")]), stored)
         .await
         .unwrap();
     assert_eq!(
@@ -211,8 +211,8 @@ async fn plugin_data_compare_and_swap() {
         .update_plugin_data(
             "slack",
             "no-such-request",
-            &map(&[("a", "b")]),
-            &PluginDataMap::new(),
+            map(&[("a", "b")]),
+            PluginDataMap::new(),
         )
         .await;
     assert!(

@@ -259,7 +259,7 @@ impl<C: RecordCodec> LeasedRecords<C> {
     ) -> Result<Option<Claim<'_, C>>, ClientError> {
         let mut claimed = record;
         *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
-        match self.write(request_id, &C::empty_record(), &claimed).await {
+        match self.write(request_id, C::empty_record(), &claimed).await {
             Ok(()) => Ok(Some(Claim::new(self, request_id, claimed))),
             Err(ClientError::CompareFailed { .. }) => Ok(None),
             Err(error) => Err(error),
@@ -308,7 +308,7 @@ impl<C: RecordCodec> LeasedRecords<C> {
             };
             let mut claimed = record;
             *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
-            match self.write(request_id, &expect, &claimed).await {
+            match self.write(request_id, expect, &claimed).await {
                 Ok(()) => return Ok(Acquired::Claimed(Claim::new(self, request_id, claimed))),
                 Err(ClientError::CompareFailed { .. }) => continue,
                 Err(error) => return Err(error),
@@ -321,11 +321,11 @@ impl<C: RecordCodec> LeasedRecords<C> {
     async fn write(
         &self,
         request_id: &str,
-        expect: &PluginDataMap,
+        expect: PluginDataMap,
         record: &C::Record,
     ) -> Result<(), ClientError> {
         self.client
-            .update_plugin_data(&self.plugin, request_id, &C::encode(record), expect)
+            .update_plugin_data(&self.plugin, request_id, C::encode(record), expect)
             .await
     }
 }
@@ -436,7 +436,7 @@ impl<'a, C: RecordCodec> Claim<'a, C> {
         let mut next = self.record.clone();
         *C::lease(&mut next) = Some(Lease::new(&records.owner, records.lease));
         let expect = C::encode(&self.stored);
-        match records.write(&self.request_id, &expect, &next).await {
+        match records.write(&self.request_id, expect, &next).await {
             Ok(()) => {
                 self.record = next.clone();
                 self.stored = next;
@@ -475,7 +475,7 @@ impl<'a, C: RecordCodec> Claim<'a, C> {
         for attempt in 1..=attempts {
             match self
                 .records
-                .write(&self.request_id, &expect, &released)
+                .write(&self.request_id, expect.clone(), &released)
                 .await
             {
                 Ok(()) => return,

@@ -94,8 +94,11 @@ impl Testkit {
 
     /// One plugin's data for an access request.
     pub fn plugin_data(&self, request_id: &str, plugin: &str) -> Option<HashMap<String, String>> {
-        self.shared
-            .read(|state| StateView { state }.plugin_data(request_id, plugin).cloned())
+        self.shared.read(|state| {
+            StateView { state }
+                .plugin_data(request_id, plugin)
+                .map(to_hash_map)
+        })
     }
 
     /// Seeds one plugin's entry (replacing it) without CAS, e.g. data a Go plugin left behind.
@@ -222,7 +225,7 @@ impl Testkit {
             found = s
                 .plugin_data_of(KIND_ACCESS_REQUEST, id, plugin)
                 .filter(|d| d.contains_key(key))
-                .cloned();
+                .map(to_hash_map);
             found.is_some()
         })
         .await?;
@@ -245,4 +248,9 @@ impl Testkit {
         .await?;
         found.ok_or(Error::Timeout(timeout, what))
     }
+}
+
+/// Plugin data as the public API has always given it.
+fn to_hash_map(data: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
+    data.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }

@@ -1,6 +1,6 @@
 //! GetPluginData / UpdatePluginData with Teleport's compare-and-swap rules.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use prost_types::Timestamp;
@@ -145,9 +145,9 @@ impl State {
         kind: &str,
         resource: &str,
         plugin: &str,
-        data: HashMap<String, String>,
+        data: BTreeMap<String, String>,
     ) -> Result<(), Status> {
-        let mut set: HashMap<String, String> = self
+        let mut set: BTreeMap<String, String> = self
             .plugin_data
             .get(&(kind.to_owned(), resource.to_owned()))
             .and_then(|d| d.spec.as_ref())
@@ -163,7 +163,7 @@ impl State {
             resource: resource.to_owned(),
             plugin: plugin.to_owned(),
             set,
-            expect: HashMap::new(),
+            expect: BTreeMap::new(),
         })
     }
 }
@@ -171,8 +171,8 @@ impl State {
 /// Teleport's CAS: an empty `Expect` checks nothing; with no entry yet every expected value
 /// must be ""; otherwise each expected key must equal the stored value ("" ≙ absent).
 fn check_expect(
-    expect: &HashMap<String, String>,
-    current: Option<&HashMap<String, String>>,
+    expect: &BTreeMap<String, String>,
+    current: Option<&BTreeMap<String, String>>,
 ) -> Result<(), Status> {
     let mismatch = match current {
         _ if expect.is_empty() => None,
@@ -192,9 +192,9 @@ fn check_expect(
 #[cfg(test)]
 mod tests {
     use super::check_expect;
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
 
-    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -179,7 +179,7 @@ impl StateView<'_> {
     }
 
     /// One plugin's data entry for an access request, if present.
-    pub fn plugin_data(&self, request_id: &str, plugin: &str) -> Option<&HashMap<String, String>> {
+    pub fn plugin_data(&self, request_id: &str, plugin: &str) -> Option<&BTreeMap<String, String>> {
         self.plugin_data_of(KIND_ACCESS_REQUEST, request_id, plugin)
     }
 
@@ -189,7 +189,7 @@ impl StateView<'_> {
         kind: &str,
         resource: &str,
         plugin: &str,
-    ) -> Option<&HashMap<String, String>> {
+    ) -> Option<&BTreeMap<String, String>> {
         let data = self
             .state
             .plugin_data

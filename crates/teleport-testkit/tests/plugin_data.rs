@@ -2,16 +2,17 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use common::{WAIT, client, id_of};
 use teleport_client::wire::proto::auth_service_client::AuthServiceClient;
 use teleport_client::wire::types::{PluginDataFilter, PluginDataUpdateParams, PluginDataV3};
+use teleport_testkit::Testkit;
 use tonic::Code;
 use tonic::transport::Channel;
 
-fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -46,7 +47,12 @@ async fn get(client: &mut AuthServiceClient<Channel>, id: &str, plugin: &str) ->
         .plugin_data
 }
 
-fn entry<'a>(data: &'a PluginDataV3, plugin: &str) -> &'a HashMap<String, String> {
+/// The Slack entry as the testkit's controls give it, ordered like [`map`].
+fn stored(kit: &Testkit, id: &str) -> BTreeMap<String, String> {
+    kit.plugin_data(id, "slack").unwrap().into_iter().collect()
+}
+
+fn entry<'a>(data: &'a PluginDataV3, plugin: &str) -> &'a BTreeMap<String, String> {
     &data.spec.as_ref().unwrap().entries[plugin].data
 }
 
@@ -131,7 +137,7 @@ async fn create_if_absent_then_compare_and_swap() {
         .await
         .unwrap();
     assert_eq!(
-        kit.plugin_data(&id, "slack").unwrap(),
+        stored(&kit, &id),
         map(&[
             ("user", "alice"),
             ("messages", "C1/1,C2/2"),
@@ -151,7 +157,7 @@ async fn empty_values_delete_keys_and_an_emptied_entry_disappears() {
     bot.update_plugin_data(update(&id, "slack", &[("a", "")], &[]))
         .await
         .unwrap();
-    assert_eq!(kit.plugin_data(&id, "slack").unwrap(), map(&[("b", "2")]));
+    assert_eq!(stored(&kit, &id), map(&[("b", "2")]));
     bot.update_plugin_data(update(&id, "slack", &[("b", "")], &[]))
         .await
         .unwrap();
