@@ -140,7 +140,8 @@ impl<B: MessagingBot> MessagingApp<B> {
     where
         F: Future<Output = Result<T, SendError>>,
     {
-        for _ in 1..MAX_TRIES_IN_PLACE {
+        let mut tries = 1;
+        loop {
             if let Err(left) = self.pause.wait(MAX_WAIT_IN_PLACE).await {
                 return Ok(Err(SendError::Transient {
                     message: "the service asked to slow down".into(),
@@ -154,21 +155,19 @@ impl<B: MessagingBot> MessagingApp<B> {
                     retry_after: Some(delay),
                 }) => {
                     self.pause.pause_for(delay);
-                    if delay > MAX_WAIT_IN_PLACE {
+                    if delay > MAX_WAIT_IN_PLACE || tries == MAX_TRIES_IN_PLACE {
                         return Ok(Err(SendError::Transient {
                             message,
                             retry_after: Some(delay),
                         }));
                     }
+                    tries += 1;
                     self.metrics.send_failed(kind);
                     tracing::debug!(error = %message, ?delay, "rate limited; waiting before trying again");
                 }
                 other => return Ok(other),
             }
         }
-        self.pause.wait(MAX_WAIT_IN_PLACE).await.ok();
-        claim.before_effect().await?;
-        Ok(send().await)
     }
 
     async fn step(&self, observed: &Observation) -> Result<Outcome, StepError> {
@@ -617,6 +616,29 @@ mod tests {
         assert_eq!(data["messages"], "chan-a-0,chan-b-1");
         // No release and re-claim per refusal: the same three writes as without them.
         assert_eq!(kit.call_count(Method::UpdatePluginData), writes + 3);
+    }
+
+    #[tokio::test]
+    async fn endless_short_refusals_give_the_request_back_after_a_few_tries() {
+        let env = Env::new().await;
+        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+        let request = client.get_access_request(id).await.unwrap().unwrap();
+        let observed = Observation::Put(Box::new(request));
+        let bot = Arc::new(FlakyBot::default());
+        bot.rate_limited.store(usize::MAX, Ordering::SeqCst);
+
+        let outcome = app(&bot, client, "me").handle(&observed).await;
+        assert_eq!(outcome, Outcome::Retry(Some(RETRY_AFTER)));
+        assert_eq!(
+            usize::MAX - bot.rate_limited.load(Ordering::SeqCst),
+            MAX_TRIES_IN_PLACE,
+            "tried in place this often, then gave up"
+        );
+        let data = kit.plugin_data(id, PLUGIN).unwrap();
+        assert!(
+            data.get("claim").is_none_or(String::is_empty),
+            "released: {data:?}"
+        );
     }
 
     #[tokio::test]
