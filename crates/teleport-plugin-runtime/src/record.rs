@@ -609,6 +609,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A fresh record, created and claimed.
+    async fn new_claim<'a>(
+        records: &'a LeasedRecords<NoteCodec>,
+        env: &Env,
+    ) -> Claim<'a, NoteCodec> {
+        records
+            .create(&env.request_id, Note::default())
+            .await
+            .unwrap()
+            .expect("nothing stored yet")
+    }
+
     fn claimed<C: RecordCodec>(acquired: Acquired<'_, C>) -> Claim<'_, C> {
         match acquired {
             Acquired::Claimed(claim) => claim,
@@ -857,11 +869,7 @@ pub(crate) mod tests {
     async fn staged_changes_cost_no_write_until_the_release_writes_them_at_once() {
         let env = Env::new().await;
         let records = env.records("me", HOUR);
-        let mut claim = records
-            .create(&env.request_id, Note::default())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut claim = new_claim(&records, &env).await;
         let writes = || env.kit.call_count(Method::UpdatePluginData);
         let after_claim = writes();
 
@@ -890,11 +898,7 @@ pub(crate) mod tests {
     async fn an_unrecorded_effect_is_written_before_the_next_one() {
         let env = Env::new().await;
         let records = env.records("me", HOUR);
-        let mut claim = records
-            .create(&env.request_id, Note::default())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut claim = new_claim(&records, &env).await;
         let mut next = claim.record().clone();
         next.steps = 1;
         claim.record_effect(next);
@@ -919,11 +923,7 @@ pub(crate) mod tests {
         let env = Env::new().await;
         let lease = Duration::from_secs(2);
         let records = env.records("me", lease);
-        let mut claim = records
-            .create(&env.request_id, Note::default())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut claim = new_claim(&records, &env).await;
         let first = env.stored_lease().unwrap();
         let writes = env.kit.call_count(Method::UpdatePluginData);
         claim.before_effect().await.unwrap();

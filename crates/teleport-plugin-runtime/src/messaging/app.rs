@@ -533,6 +533,16 @@ mod tests {
         }
     }
 
+    /// The environment's request, as the watch would deliver it.
+    async fn observed(env: &Env) -> Observation {
+        let request = env
+            .client
+            .get_access_request(&env.request_id)
+            .await
+            .unwrap();
+        Observation::Put(Box::new(request.expect("the request exists")))
+    }
+
     fn app(bot: &Arc<FlakyBot>, client: &TeleportClient, replica: &str) -> MessagingApp<FlakyBot> {
         let mut role_to_recipients = RoleToRecipients::new();
         role_to_recipients.insert("*", vec!["chan-a".into(), "chan-b".into()]);
@@ -553,8 +563,7 @@ mod tests {
     async fn a_new_request_costs_two_teleport_writes_and_no_read() {
         let env = Env::new().await;
         let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-        let request = client.get_access_request(id).await.unwrap().unwrap();
-        let observed = Observation::Put(Box::new(request));
+        let observed = observed(&env).await;
         let bot = Arc::new(FlakyBot::default());
         let (reads, writes) = (
             kit.call_count(Method::GetPluginData),
@@ -595,8 +604,7 @@ mod tests {
     async fn a_short_retry_after_is_waited_out_in_place_holding_the_request() {
         let env = Env::new().await;
         let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-        let request = client.get_access_request(id).await.unwrap().unwrap();
-        let observed = Observation::Put(Box::new(request));
+        let observed = observed(&env).await;
         let bot = Arc::new(FlakyBot::default());
         bot.rate_limited.store(2, Ordering::SeqCst);
         let writes = kit.call_count(Method::UpdatePluginData);
@@ -622,8 +630,7 @@ mod tests {
     async fn endless_short_refusals_give_the_request_back_after_a_few_tries() {
         let env = Env::new().await;
         let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-        let request = client.get_access_request(id).await.unwrap().unwrap();
-        let observed = Observation::Put(Box::new(request));
+        let observed = observed(&env).await;
         let bot = Arc::new(FlakyBot::default());
         bot.rate_limited.store(usize::MAX, Ordering::SeqCst);
 
@@ -644,9 +651,8 @@ mod tests {
     #[tokio::test]
     async fn a_long_retry_after_pauses_every_request_without_touching_teleport() {
         let env = Env::new().await;
-        let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-        let request = client.get_access_request(id).await.unwrap().unwrap();
-        let observed = Observation::Put(Box::new(request));
+        let (kit, client) = (&env.kit, &env.client);
+        let observed = observed(&env).await;
         let bot = Arc::new(FlakyBot::default());
         let app = app(&bot, client, "me");
         app.pause.pause_for(Duration::from_secs(60));
@@ -668,8 +674,7 @@ mod tests {
     async fn a_failed_send_releases_the_lease_for_another_replica() {
         let env = Env::new().await;
         let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-        let request = client.get_access_request(id).await.unwrap().unwrap();
-        let observed = Observation::Put(Box::new(request));
+        let observed = observed(&env).await;
         let bot = Arc::new(FlakyBot::default());
         bot.failures.store(1, Ordering::SeqCst);
 
