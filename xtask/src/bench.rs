@@ -2,7 +2,6 @@
 //! then runs the driver (crates/teleport-bench), which prints the tables and writes
 //! `<target>/bench/report.json`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -20,26 +19,9 @@ pub struct Args {
 
 /// Builds and runs the benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = crate::source::workspace_root();
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "teleport-slack",
-            "-p",
-            "teleport-bench",
-        ])
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("building teleport-slack and teleport-bench failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
+    crate::cargo::build(&root, &["--release"], &["teleport-slack", "teleport-bench"])?;
+    let target = crate::cargo::target_dir(&root);
     let mut command = Command::new(target.join("release/teleport-bench"));
     command
         .current_dir(&root)

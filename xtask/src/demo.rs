@@ -11,26 +11,9 @@ pub struct Args {}
 
 /// Builds and runs the demo.
 pub fn run(_args: Args) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = crate::source::workspace_root();
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "teleport-slack",
-            "-p",
-            "teleport-demo",
-        ])
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("building the demo failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
+    crate::cargo::build(&root, &["--quiet"], &["teleport-slack", "teleport-demo"])?;
+    let target = crate::cargo::target_dir(&root);
     let status = Command::new(target.join("debug/teleport-demo"))
         .current_dir(&root)
         .arg("--plugin-bin")

@@ -2,6 +2,7 @@
 
 mod archive;
 mod bench;
+mod cargo;
 mod demo;
 mod dist;
 mod image;

@@ -32,12 +32,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let root = crate::source::workspace_root();
     if !args.deploy_only {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         step(
             "cargo test --workspace",
-            Command::new(cargo)
-                .current_dir(&root)
-                .args(["test", "--workspace"]),
+            crate::cargo::command(&root).args(["test", "--workspace"]),
         )?;
     }
     if args.no_deploy {
