@@ -6,8 +6,8 @@
 # `helm lint --strict`, `kubernetes-validate --strict` and check_render.py (TOML golden files
 # in tests/deploy/helm/golden; UPDATE_GOLDEN=1 rewrites them).
 
-# The Go charts' values files: shared/ sits beside the repository (also in CI).
-GO_HELM_VALUES="${GO_HELM_VALUES:-${REPO_ROOT}/../shared/go-compat/helm-values}"
+# The Go charts' values files, kept in the repository as test inputs.
+GO_HELM_VALUES="${GO_HELM_VALUES:-${REPO_ROOT}/tests/go-compat/helm-values}"
 KUBE_VERSIONS=(1.27.0 1.32.0)
 
 helm_case() {

@@ -1,11 +1,12 @@
-//! Decorrelated-jitter backoff, as Teleport's Go libraries use it.
+//! Decorrelated-jitter backoff, as Teleport's Go libraries use it: the one backoff of the
+//! workspace (watch reconnects, the dispatcher's retries, start-up checks).
 
 use std::time::Duration;
 
 use rand::Rng;
 
-/// Each delay is random between `base` and three times the previous delay,
-/// capped; spreading reconnects of many clients apart.
+/// Each delay is random between `base` and three times the previous delay, never more than
+/// `cap`: retries of many clients spread apart while the delays still grow quickly.
 #[derive(Clone, Debug)]
 pub struct DecorrelatedJitter {
     base: Duration,
@@ -14,7 +15,7 @@ pub struct DecorrelatedJitter {
 }
 
 impl DecorrelatedJitter {
-    /// A backoff from `base` up to `cap`.
+    /// A backoff from `base` up to `cap` (a `cap` below `base` is raised to `base`).
     pub fn new(base: Duration, cap: Duration) -> Self {
         Self {
             base,
@@ -23,16 +24,21 @@ impl DecorrelatedJitter {
         }
     }
 
-    /// The next delay.
+    /// The next delay, from the thread's random generator.
     pub fn next_delay(&mut self) -> Duration {
-        let upper = (self.previous * 3).max(self.base);
+        self.next_delay_with(&mut rand::rng())
+    }
+
+    /// The next delay, from `rng` (reproducible in tests).
+    pub fn next_delay_with<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Duration {
+        let upper = self.previous.saturating_mul(3).min(self.cap);
         let delay = if upper > self.base {
-            rand::rng().random_range(self.base..=upper)
+            rng.random_range(self.base..=upper)
         } else {
             self.base
         };
-        self.previous = delay.min(self.cap);
-        self.previous
+        self.previous = delay;
+        delay
     }
 
     /// Back to the first delay (after a success).
@@ -43,26 +49,37 @@ impl DecorrelatedJitter {
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+
     use super::*;
 
     #[test]
-    fn delays_stay_within_base_and_cap() {
-        let mut backoff =
-            DecorrelatedJitter::new(Duration::from_millis(20), Duration::from_secs(5));
-        let mut max_seen = Duration::ZERO;
+    fn delays_stay_within_the_decorrelated_bounds_and_grow_to_the_cap() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(5);
+        let mut backoff = DecorrelatedJitter::new(base, cap);
+        let mut previous = base;
+        let mut reached_cap = false;
         for _ in 0..200 {
-            let d = backoff.next_delay();
+            let delay = backoff.next_delay_with(&mut rng);
+            assert!(delay >= base, "{delay:?}");
             assert!(
-                d >= Duration::from_millis(20) && d <= Duration::from_secs(5),
-                "{d:?}"
+                delay <= (previous * 3).min(cap),
+                "{delay:?} after {previous:?}"
             );
-            max_seen = max_seen.max(d);
+            reached_cap |= delay > cap / 2;
+            previous = delay;
         }
-        assert!(
-            max_seen > Duration::from_secs(1),
-            "backoff never grew: {max_seen:?}"
-        );
+        assert!(reached_cap, "the delays should grow towards the cap");
         backoff.reset();
-        assert!(backoff.next_delay() <= Duration::from_millis(60));
+        assert!(backoff.next_delay_with(&mut rng) <= base * 3);
+    }
+
+    #[test]
+    fn a_cap_below_base_uses_base() {
+        let mut backoff = DecorrelatedJitter::new(Duration::from_secs(1), Duration::from_millis(1));
+        assert_eq!(backoff.next_delay(), Duration::from_secs(1));
+        assert_eq!(backoff.next_delay(), Duration::from_secs(1));
     }
 }

@@ -3,24 +3,15 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lettre::message::Mailbox;
-use teleport_client::{AccessReview, PluginDataMap};
+use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::is_plain_email;
-use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView, SendError, Status};
-use teleport_plugin_runtime::state::MessageCodec;
+use teleport_plugin_runtime::health::HealthCheck;
+use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView, Status};
+use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::mailer::{Mailer, OutgoingMail, new_message_id, strip_brackets};
+use crate::client::{Mailer, OutgoingMail, new_message_id};
+use crate::record::EmailThread;
 use crate::render::{self, Body};
-
-/// One mail thread: the recipient, when it started, and its first message's ID.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailThread {
-    /// The recipient's address.
-    pub email: String,
-    /// When the first mail was sent: Unix seconds (Go wrote its own time format, kept as is).
-    pub timestamp: String,
-    /// The first mail's `Message-ID` without brackets (empty in Go's oldest records).
-    pub message_id: String,
-}
 
 /// Sends access requests by e-mail.
 #[derive(Debug)]
@@ -41,7 +32,7 @@ impl EmailBot {
         view: &RequestView,
         body: Body,
         in_reply_to: Option<&str>,
-    ) -> Result<String, SendError> {
+    ) -> Result<String, ServiceError> {
         let mail = OutgoingMail {
             to: to.to_owned(),
             subject: render::subject(&view.cluster, &view.request.id),
@@ -54,42 +45,18 @@ impl EmailBot {
     }
 }
 
-impl MessageCodec for EmailBot {
-    type Message = EmailThread;
-    const MESSAGES_KEY: &'static str = "email_threads";
-
-    fn encode(thread: &EmailThread) -> String {
-        format!(
-            "{}/{}/{}",
-            thread.email, thread.timestamp, thread.message_id
-        )
+impl HealthCheck for EmailBot {
+    fn service_name(&self) -> &'static str {
+        self.mailer.service_name()
     }
 
-    /// `email/timestamp/messageID`; Go's timestamps hold spaces, never `/` or `,`.
-    fn decode(text: &str) -> Option<EmailThread> {
-        let (email, rest) = text.split_once('/')?;
-        let (timestamp, message_id) = rest.rsplit_once('/')?;
-        (!email.is_empty()).then(|| EmailThread {
-            email: email.to_owned(),
-            timestamp: timestamp.to_owned(),
-            // Go kept Mailgun's ID with its brackets; ours are bare.
-            message_id: strip_brackets(message_id).to_owned(),
-        })
-    }
-
-    fn decode_legacy(data: &PluginDataMap) -> Option<EmailThread> {
-        let email = data.get("email").filter(|e| !e.is_empty())?;
-        let timestamp = data.get("timestamp").filter(|t| !t.is_empty())?;
-        Some(EmailThread {
-            email: email.clone(),
-            timestamp: timestamp.clone(),
-            message_id: String::new(),
-        })
+    async fn check_health(&self) -> Result<(), ServiceError> {
+        self.mailer.check().await
     }
 }
 
 impl MessagingBot for EmailBot {
-    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         Ok(is_plain_email(raw).then(|| Recipient { id: raw.to_owned() }))
     }
 
@@ -97,7 +64,7 @@ impl MessagingBot for EmailBot {
         &self,
         recipient: &Recipient,
         view: &RequestView,
-    ) -> Result<EmailThread, SendError> {
+    ) -> Result<EmailThread, ServiceError> {
         let body = render::request_body(view, render::NEW_REQUEST);
         let message_id = self.send(&recipient.id, view, body, None).await?;
         let timestamp = SystemTime::now()
@@ -116,7 +83,7 @@ impl MessagingBot for EmailBot {
         thread: &EmailThread,
         view: &RequestView,
         review: &AccessReview,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         let body = render::review_body(review);
         self.send(&thread.email, view, body, Some(&thread.message_id))
             .await
@@ -127,14 +94,14 @@ impl MessagingBot for EmailBot {
         &self,
         thread: &EmailThread,
         view: &RequestView,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         let body = render::request_body(view, render::RESOLVED);
         self.send(&thread.email, view, body, Some(&thread.message_id))
             .await
             .map(|_| ())
     }
 
-    async fn notify_requester(&self, view: &RequestView) -> Result<bool, SendError> {
+    async fn notify_requester(&self, view: &RequestView) -> Result<bool, ServiceError> {
         let user = &view.request.user;
         if !is_plain_email(user) || view.status == Status::Pending {
             return Ok(false);
@@ -142,46 +109,5 @@ impl MessagingBot for EmailBot {
         let body = render::request_body(view, render::YOUR_REQUEST_RESOLVED);
         self.send(user, view, body, None).await?;
         Ok(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn threads_round_trip_and_go_forms_decode() {
-        let thread = EmailThread {
-            email: "admin@example.com".into(),
-            timestamp: "1700000000".into(),
-            message_id: "ABC.DEF@example.com".into(),
-        };
-        let encoded = EmailBot::encode(&thread);
-        assert_eq!(encoded, "admin@example.com/1700000000/ABC.DEF@example.com");
-        assert_eq!(EmailBot::decode(&encoded), Some(thread));
-
-        // Go wrote time.Now().String(), with spaces.
-        let go = "root@example.com/2024-05-01 10:11:12.123456789 +0000 UTC m=+1.000000001/<1.2@mg.example.com>";
-        let decoded = EmailBot::decode(go).expect("decodes");
-        assert_eq!(decoded.email, "root@example.com");
-        assert_eq!(
-            decoded.timestamp,
-            "2024-05-01 10:11:12.123456789 +0000 UTC m=+1.000000001"
-        );
-        assert_eq!(decoded.message_id, "1.2@mg.example.com");
-        assert_eq!(EmailBot::decode("no-slashes"), None);
-
-        let legacy: PluginDataMap = [
-            ("email".to_owned(), "old@example.com".to_owned()),
-            (
-                "timestamp".to_owned(),
-                "2021-01-01 00:00:00 +0000 UTC".to_owned(),
-            ),
-        ]
-        .into_iter()
-        .collect();
-        let thread = EmailBot::decode_legacy(&legacy).expect("legacy");
-        assert_eq!(thread.email, "old@example.com");
-        assert_eq!(thread.message_id, "");
     }
 }

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use lettre::message::Mailbox;
 use serde::Deserialize;
-use teleport_plugin_runtime::app::OpsConfig;
+use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, TeleportConfig, is_plain_email,
+    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, is_plain_email,
     load_plugin_config,
 };
+use teleport_plugin_runtime::ops::OpsConfig;
 use teleport_plugin_runtime::tls;
 
 /// Mailgun's API base for the US region; the EU region is `https://api.eu.mailgun.net/v3`.
@@ -161,10 +162,8 @@ pub enum Transport {
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
-    /// `[teleport]`.
-    pub teleport: TeleportConfig,
-    /// `[ops]`.
-    pub ops: OpsConfig,
+    /// `[teleport]`, `[ops]`, and the legacy keys found by this plugin's validation.
+    pub runtime: RuntimeConfig,
     /// `[smtp]`, when configured.
     pub smtp: Option<SmtpSettings>,
     /// `[mailgun]`, when configured.
@@ -175,8 +174,6 @@ pub struct Config {
     pub notify_requester: bool,
     /// Who gets which request (`delivery.recipients` folded in); all e-mail addresses.
     pub role_to_recipients: RoleToRecipients,
-    /// Legacy keys found by this plugin's validation; log them once logging is set up.
-    pub warnings: Vec<ConfigWarning>,
     file: PathBuf,
     /// A problem that only matters for the transport actually used (the Go sample config
     /// has an `[smtp]` section without a password next to its `[mailgun]` one).
@@ -320,15 +317,15 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
         None => None,
     };
 
+    let mut runtime = RuntimeConfig::new(crate::PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
+    runtime.warnings = warnings;
     Ok(Config {
-        teleport: loaded.teleport,
-        ops: loaded.plugin.ops,
+        runtime,
         smtp,
         mailgun,
         sender,
         notify_requester: loaded.plugin.delivery.notify_requester,
         role_to_recipients: loaded.role_to_recipients,
-        warnings,
         file,
         smtp_problem,
         mailgun_line,

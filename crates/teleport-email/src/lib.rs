@@ -1,50 +1,59 @@
-//! Teleport access-request plugin for e-mail (SMTP or Mailgun), built on the shared runtime.
+//! Teleport access-request plugin for e-mail (SMTP or Mailgun): one mail thread per
+//! recipient, replies for the reviews and the outcome.
 
 pub mod bot;
+pub mod client;
 pub mod config;
-pub mod mailer;
-pub mod mailgun;
+pub mod record;
 pub mod render;
-pub mod smtp;
 
-use teleport_plugin_runtime::app::{self, MessagingPlugin};
+use teleport_plugin_runtime::cli::NoExtraArgs;
+use teleport_plugin_runtime::config::Loaded;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::messaging::{MessagingPlugin, run_messaging};
+use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::EmailBot;
-use crate::config::{Config, Transport};
-use crate::mailer::Mailer;
-use crate::mailgun::MailgunMailer;
-use crate::smtp::SmtpMailer;
+use crate::client::Mailer;
+use crate::client::mailgun::MailgunMailer;
+use crate::client::smtp::SmtpMailer;
+use crate::config::{Config, EmailFile, Transport};
 
 /// The plugin's name: its plugin-data namespace and the `teleport-<name>` binary.
 pub const PLUGIN_NAME: &str = "email";
 
-/// The example config printed by `configure`.
-pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
+/// The e-mail plugin, for the runtime's CLI.
+pub struct EmailPlugin;
 
-/// Checks the transport, connects to Teleport, and mails access requests until `stop` is
-/// cancelled (or, without a token, until SIGTERM/SIGINT).
-pub async fn run(
-    config: Config,
-    user_agent: String,
-    stop: Option<CancellationToken>,
-) -> anyhow::Result<()> {
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
+impl Plugin for EmailPlugin {
+    const NAME: &'static str = PLUGIN_NAME;
+    const SAMPLE_CONFIG: &'static str = include_str!("sample.toml");
+    type File = EmailFile;
+    type Args = NoExtraArgs;
+    type Config = Config;
+
+    fn config(loaded: Loaded<EmailFile>, _args: NoExtraArgs) -> anyhow::Result<Config> {
+        Ok(Config::from_loaded(loaded)?)
     }
-    app::check_credentials(&config.teleport)?;
+
+    async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
+        run(config, stop).await
+    }
+}
+
+/// Connects to Teleport, checks the transport, and mails access requests until `stop` is
+/// cancelled or a fatal error.
+pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let mailer = match config.transport()? {
         Transport::Smtp(settings) => {
             tracing::info!(host = %settings.host, port = settings.port, "using SMTP as the e-mail transport");
-            let smtp = SmtpMailer::new(&settings)?;
-            smtp.check().await?;
-            Mailer::Smtp(smtp)
+            Mailer::Smtp(SmtpMailer::new(&settings)?)
         }
         Transport::Mailgun(settings) => {
             tracing::info!(domain = %settings.domain, api_base = %settings.api_base, "using Mailgun as the e-mail transport");
             let http = http_client(&HttpClientOptions {
-                user_agent: Some(user_agent),
+                user_agent: Some(config.runtime.user_agent.clone()),
                 ..HttpClientOptions::default()
             })?;
             Mailer::Mailgun(MailgunMailer::new(http, settings))
@@ -53,18 +62,8 @@ pub async fn run(
     let bot = EmailBot::new(mailer, config.sender.clone());
     let plugin = MessagingPlugin {
         name: PLUGIN_NAME,
-        role_to_recipients: config.role_to_recipients.clone(),
+        role_to_recipients: config.role_to_recipients,
         notify_requester: config.notify_requester,
-        ops: config.ops.clone(),
     };
-    let stop = stop.unwrap_or_else(app::stop_on_signals);
-    let result = app::run_messaging(
-        &config.teleport,
-        plugin,
-        |_| async { Ok(bot) },
-        stop.clone(),
-    )
-    .await;
-    stop.cancel();
-    result
+    run_messaging(config.runtime, plugin, bot, stop).await
 }

@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use common::smtp_server::{SmtpOptions, SmtpServer};
 use common::*;
-use teleport_email::SAMPLE_CONFIG;
+use teleport_email::EmailPlugin;
+use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::{cli_stdout, run_to_exit, start_plugin, terminate};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-email");
 
 #[test]
 fn configure_prints_the_sample() {
-    assert_eq!(cli_stdout(BINARY, &["configure"]), SAMPLE_CONFIG);
+    assert_eq!(
+        cli_stdout(BINARY, &["configure"]),
+        EmailPlugin::SAMPLE_CONFIG
+    );
 }
 
 #[tokio::test]

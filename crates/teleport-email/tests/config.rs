@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use teleport_email::SAMPLE_CONFIG;
+use teleport_email::EmailPlugin;
 use teleport_email::config::{self, Config, StartTlsPolicy, Transport};
 use teleport_plugin_runtime::config::ConfigError;
+use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::go_config;
 
 fn load_text(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
@@ -58,7 +59,7 @@ fn the_go_sample_loads_unchanged_and_its_two_transports_are_refused() {
 
 #[test]
 fn our_sample_loads_with_smtp() {
-    let (_dir, _path, result) = load_text(SAMPLE_CONFIG);
+    let (_dir, _path, result) = load_text(EmailPlugin::SAMPLE_CONFIG);
     let config = result.expect("the sample loads");
     let Transport::Smtp(smtp) = config.transport().expect("one transport") else {
         panic!("expected SMTP");
@@ -98,7 +99,7 @@ fn legacy_delivery_recipients_become_the_wildcard() {
         config.role_to_recipients.get("*"),
         ["a@example.com", "b@example.com"]
     );
-    assert_eq!(config.warnings[0].key(), "delivery.recipients");
+    assert_eq!(config.runtime.warnings[0].key(), "delivery.recipients");
 
     let (_d, path, result) = load_text(&format!(
         "{BASE}recipients = [\"a@example.com\"]\n{SMTP}{RECIPIENTS}"

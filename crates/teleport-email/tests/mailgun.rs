@@ -97,13 +97,14 @@ async fn requests_reviews_and_resolutions_thread_through_mailgun() {
 async fn a_rejected_key_is_retried_until_it_works_and_nothing_is_lost() {
     let env = Env::start().await;
     let fake = FakeMailgun::start(FakeMailgunOptions::default()).await;
-    fake.set_api_key("key-rotated");
     let path = env.write_config(
         &mailgun_section(&fake, "key-fake"),
         "\"*\" = \"admin@example.com\"",
     );
     let plugin = env.spawn(&path);
     env.wait_for_watcher().await;
+    // The key is revoked on Mailgun's side after the start-up check passed.
+    fake.set_api_key("key-rotated");
     env.kit
         .create_request("alice@example.com", &["editor"], "why")
         .expect("request");
@@ -124,4 +125,23 @@ async fn a_rejected_key_is_retried_until_it_works_and_nothing_is_lost() {
     assert_eq!(sent.len(), 1);
     plugin.shutdown().await;
     assert_eq!(fake.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_key_or_domain_stops_start_up_with_a_clear_error() {
+    let env = Env::start().await;
+    let fake = FakeMailgun::start(FakeMailgunOptions::default()).await;
+    fake.set_api_key("key-right");
+    let path = env.write_config(
+        &mailgun_section(&fake, "key-wrong-SECRET"),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let error = env.start_error(&path).await;
+    assert!(error.contains("Mailgun API health check failed"), "{error}");
+    assert!(error.contains("401"), "{error}");
+    assert!(
+        !error.contains("key-wrong-SECRET"),
+        "the key leaked: {error}"
+    );
+    assert_eq!(fake.control().call_count("messages"), 0);
 }

@@ -2,7 +2,7 @@
 
 use teleport_email::render::{RESOLVED, request_body, subject};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::Resolution;
 use teleport_plugin_testsupport::access_request;
 
 const ID: &str = "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";

@@ -226,7 +226,7 @@ async fn mandatory_starttls_refuses_a_server_without_it() {
         "\"*\" = \"admin@example.com\"",
     );
     let error = env.start_error(&path).await;
-    assert!(error.contains("SMTP server check failed"), "{error}");
+    assert!(error.contains("SMTP server health check failed"), "{error}");
     assert!(error.to_ascii_lowercase().contains("starttls"), "{error}");
     assert!(server.messages().is_empty());
 }
@@ -320,7 +320,7 @@ async fn wrong_credentials_stop_the_start() {
         "\"*\" = \"admin@example.com\"",
     );
     let error = env.start_error(&path).await;
-    assert!(error.contains("SMTP server check failed"), "{error}");
+    assert!(error.contains("SMTP server health check failed"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
 

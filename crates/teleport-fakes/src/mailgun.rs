@@ -12,7 +12,7 @@ use axum::extract::{Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::json;
@@ -93,11 +93,19 @@ impl FakeMailgun {
         });
         let layer = FaultLayer {
             control: shared.control.clone(),
-            method_of: |_: &Request| "messages".to_owned(),
+            // The start-up check is faulted apart from sends.
+            method_of: |request: &Request| {
+                if request.uri().path().starts_with("/v3/domains/") {
+                    "domains".to_owned()
+                } else {
+                    "messages".to_owned()
+                }
+            },
             render: render_fault,
         };
         let router = Router::new()
             .route("/v3/{domain}/messages", post(send_message))
+            .route("/v3/domains/{domain}", get(get_domain))
             .layer(from_fn_with_state(layer, fault_layer))
             .with_state(shared.clone());
         match LoopbackServer::start(listen, router).await {
@@ -186,6 +194,26 @@ fn authorized(headers: &HeaderMap, key: &str) -> bool {
         .ok()
         .and_then(|raw| String::from_utf8(raw).ok())
         .is_some_and(|pair| pair == format!("api:{key}"))
+}
+
+/// `GET /v3/domains/{domain}`: the domain's details, for the key that owns it.
+async fn get_domain(
+    State(shared): State<Arc<Shared>>,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let key = shared
+        .api_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if !authorized(&headers, &key) {
+        return (StatusCode::UNAUTHORIZED, "Forbidden").into_response();
+    }
+    if domain != shared.options.domain {
+        return error(StatusCode::NOT_FOUND, "Domain not found");
+    }
+    Json(json!({ "domain": { "name": domain, "state": "active" } })).into_response()
 }
 
 async fn send_message(

@@ -1,23 +1,22 @@
-//! The Mattermost messaging bot: start-up checks, recipient lookup, posts, replies and edits.
+//! The Mattermost messaging bot: the health check (token and channels), recipient lookup,
+//! posts, replies and edits.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
-use teleport_client::{AccessReview, PluginDataMap};
+use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
-use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView, SendError};
-use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec};
+use teleport_plugin_runtime::health::HealthCheck;
+use teleport_plugin_runtime::messaging::{ChannelMessage, MessagingBot, Recipient, RequestView};
+use teleport_plugin_runtime::service_error::ServiceError;
 
+use crate::client::{Channel, MattermostApi, MattermostError, Team};
 use crate::config::RecipientSpec;
-use crate::mattermost_api::{ApiError, Channel, MattermostApi, Team};
 use crate::render;
 
-/// Why the plugin cannot start with this Mattermost configuration.
+/// Why a configured `team/channel` recipient cannot be posted to.
 #[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// `users/me` failed: bad token, wrong URL, server down.
-    #[error("Mattermost API check failed: {0}")]
-    Api(#[from] ApiError),
+pub enum RecipientProblem {
     /// No team with this URL name, nor one of the bot's teams with this display name.
     #[error(
         "Mattermost team \"{team}\" not found: no team has this name, and none of the bot's teams has this display name"
@@ -57,54 +56,64 @@ pub enum StartupError {
 /// Where a `team/channel` recipient led.
 enum Lookup {
     Found(Channel),
-    Problem(StartupError),
+    Problem(RecipientProblem),
 }
 
 /// Posts access requests to Mattermost channels and direct messages.
 #[derive(Debug)]
 pub struct MattermostBot {
     api: MattermostApi,
-    bot_id: String,
+    /// The configured recipients, whose channels the health check looks up.
+    recipients: RoleToRecipients,
+    /// The bot's user ID, learned by the health check (`users/me`).
+    bot_id: OnceLock<String>,
     /// `team/channel` recipients already resolved to channel IDs.
     channels: Mutex<HashMap<(String, String), String>>,
 }
 
 impl MattermostBot {
-    /// Checks the token and that the bot is in every configured team and channel.
-    pub async fn connect(
-        api: MattermostApi,
-        recipients: &RoleToRecipients,
-    ) -> Result<Self, StartupError> {
-        let me = api.me().await?;
-        tracing::info!(bot = %me.username, "connected to Mattermost");
-        let bot = Self {
+    /// A bot over `api` for `recipients`; nothing is called before the health check.
+    pub fn new(api: MattermostApi, recipients: RoleToRecipients) -> Self {
+        Self {
             api,
-            bot_id: me.id,
+            recipients,
+            bot_id: OnceLock::new(),
             channels: Mutex::new(HashMap::new()),
-        };
+        }
+    }
+
+    /// The bot's user ID (known once the health check passed).
+    fn bot_id(&self) -> &str {
+        self.bot_id.get().map_or("", String::as_str)
+    }
+
+    /// Checks every configured `team/channel` once: it exists and the bot may post there.
+    async fn check_channels(&self) -> Result<(), ServiceError> {
         let mut seen = Vec::new();
-        for (_, list) in recipients.iter() {
+        for (_, list) in self.recipients.iter() {
             for raw in list {
                 if let Some(RecipientSpec::Channel { team, channel }) = RecipientSpec::parse(raw)
                     && !seen.contains(&(team.clone(), channel.clone()))
                 {
-                    match bot.lookup_channel(&team, &channel).await? {
+                    match self.lookup_channel(&team, &channel).await? {
                         Lookup::Found(found) => {
                             tracing::info!(team = %team, channel = %channel, channel_id = %found.id, "the bot can post to this channel");
-                            bot.remember(&team, &channel, &found.id);
+                            self.remember(&team, &channel, &found.id);
                         }
-                        Lookup::Problem(problem) => return Err(problem),
+                        Lookup::Problem(problem) => {
+                            return Err(ServiceError::permanent(problem.to_string()));
+                        }
                     }
                     seen.push((team, channel));
                 }
             }
         }
-        if recipients.is_empty() {
+        if self.recipients.is_empty() {
             tracing::warn!(
                 "no recipients configured: only suggested reviewers will be notified (set role_to_recipients)"
             );
         }
-        Ok(bot)
+        Ok(())
     }
 
     fn remember(&self, team: &str, channel: &str, id: &str) {
@@ -122,46 +131,49 @@ impl MattermostBot {
             .cloned()
     }
 
-    async fn lookup_team(&self, team: &str) -> Result<Result<Team, StartupError>, ApiError> {
-        let mine = self.api.teams_of(&self.bot_id).await?;
+    async fn lookup_team(
+        &self,
+        team: &str,
+    ) -> Result<Result<Team, RecipientProblem>, MattermostError> {
+        let mine = self.api.teams_of(self.bot_id()).await?;
         if let Some(found) = self.api.team_by_name(team).await? {
             return Ok(if mine.iter().any(|t| t.id == found.id) {
                 Ok(found)
             } else {
-                Err(StartupError::NotTeamMember { team: team.into() })
+                Err(RecipientProblem::NotTeamMember { team: team.into() })
             });
         }
         Ok(mine
             .into_iter()
             .find(|t| t.display_name.eq_ignore_ascii_case(team))
-            .ok_or_else(|| StartupError::NoTeam { team: team.into() }))
+            .ok_or_else(|| RecipientProblem::NoTeam { team: team.into() }))
     }
 
-    async fn lookup_channel(&self, team: &str, channel: &str) -> Result<Lookup, ApiError> {
+    async fn lookup_channel(&self, team: &str, channel: &str) -> Result<Lookup, MattermostError> {
         let found_team = match self.lookup_team(team).await? {
             Ok(found) => found,
             Err(problem) => return Ok(Lookup::Problem(problem)),
         };
         if let Some(found) = self.api.channel_by_name(&found_team.id, channel).await? {
             return Ok(
-                if self.api.is_channel_member(&found.id, &self.bot_id).await? {
+                if self.api.is_channel_member(&found.id, self.bot_id()).await? {
                     Lookup::Found(found)
                 } else {
-                    Lookup::Problem(StartupError::NotChannelMember {
+                    Lookup::Problem(RecipientProblem::NotChannelMember {
                         team: team.into(),
                         channel: channel.into(),
                     })
                 },
             );
         }
-        let mine = self.api.channels_of(&self.bot_id, &found_team.id).await?;
+        let mine = self.api.channels_of(self.bot_id(), &found_team.id).await?;
         Ok(
             match mine
                 .into_iter()
                 .find(|c| c.display_name.eq_ignore_ascii_case(channel))
             {
                 Some(found) => Lookup::Found(found),
-                None => Lookup::Problem(StartupError::NoChannel {
+                None => Lookup::Problem(RecipientProblem::NoChannel {
                     team: team.into(),
                     channel: channel.into(),
                 }),
@@ -169,40 +181,33 @@ impl MattermostBot {
         )
     }
 
-    async fn direct_channel_of(&self, email: &str) -> Result<Option<String>, ApiError> {
+    async fn direct_channel_of(&self, email: &str) -> Result<Option<String>, MattermostError> {
         let Some(user) = self.api.user_by_email(email).await? else {
             return Ok(None);
         };
-        let channel = self.api.direct_channel(&self.bot_id, &user.id).await?;
+        let channel = self.api.direct_channel(self.bot_id(), &user.id).await?;
         Ok(Some(channel.id))
     }
 }
 
-impl MessageCodec for MattermostBot {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
+impl HealthCheck for MattermostBot {
+    fn service_name(&self) -> &'static str {
+        "Mattermost API"
     }
 
-    /// A reference with an empty channel or post ID could never be edited or
-    /// replied to, so it is dropped.
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text).filter(|m| !m.channel.is_empty() && !m.id.is_empty())
-    }
-
-    /// The Go plugin's single post: `channel_id` + `postID`.
-    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        ChannelMessage::decode_legacy(data, "postID")
+    async fn check_health(&self) -> Result<(), ServiceError> {
+        let me = self.api.me().await?;
+        tracing::info!(bot = %me.username, "connected to Mattermost");
+        let _ = self.bot_id.set(me.id);
+        self.check_channels().await
     }
 }
 
 impl MessagingBot for MattermostBot {
-    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         let channel = match RecipientSpec::parse(raw) {
             None => {
-                return Err(SendError::permanent(
+                return Err(ServiceError::permanent(
                     "a recipient must be a user's e-mail address or \"team/channel\"",
                 ));
             }
@@ -216,7 +221,7 @@ impl MessagingBot for MattermostBot {
                             Some(found.id)
                         }
                         Lookup::Problem(problem) => {
-                            return Err(SendError::permanent(problem.to_string()));
+                            return Err(ServiceError::permanent(problem.to_string()));
                         }
                     },
                 }
@@ -229,7 +234,7 @@ impl MessagingBot for MattermostBot {
         &self,
         recipient: &Recipient,
         view: &RequestView,
-    ) -> Result<ChannelMessage, SendError> {
+    ) -> Result<ChannelMessage, ServiceError> {
         let post = self
             .api
             .create_post(&recipient.id, None, &render::request_post(view))
@@ -245,7 +250,7 @@ impl MessagingBot for MattermostBot {
         message: &ChannelMessage,
         _view: &RequestView,
         review: &AccessReview,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         self.api
             .create_post(
                 &message.channel,
@@ -260,14 +265,14 @@ impl MessagingBot for MattermostBot {
         &self,
         message: &ChannelMessage,
         view: &RequestView,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         self.api
             .update_post(&message.id, &message.channel, &render::request_post(view))
             .await?;
         Ok(())
     }
 
-    async fn notify_requester(&self, view: &RequestView) -> Result<bool, SendError> {
+    async fn notify_requester(&self, view: &RequestView) -> Result<bool, ServiceError> {
         let user = &view.request.user;
         if !is_plain_email(user) {
             return Ok(false);
@@ -279,31 +284,5 @@ impl MessagingBot for MattermostBot {
             .create_post(&channel, None, &render::requester_notice(view))
             .await?;
         Ok(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_references_in_go_form() {
-        let message = ChannelMessage {
-            channel: "chan1".into(),
-            id: "post1".into(),
-        };
-        assert_eq!(MattermostBot::encode(&message), "chan1/post1");
-        assert_eq!(MattermostBot::decode("chan1/post1"), Some(message.clone()));
-        assert_eq!(MattermostBot::decode("chan1/"), None);
-        assert_eq!(MattermostBot::decode("nothing"), None);
-
-        let legacy: PluginDataMap = [
-            ("channel_id".to_owned(), "chan1".to_owned()),
-            ("postID".to_owned(), "post1".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(MattermostBot::decode_legacy(&legacy), Some(message));
-        assert_eq!(MattermostBot::decode_legacy(&PluginDataMap::new()), None);
     }
 }

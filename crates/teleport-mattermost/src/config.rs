@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use teleport_plugin_runtime::app::OpsConfig;
+use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, TeleportConfig, is_plain_email,
+    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, is_plain_email,
     load_plugin_config,
 };
+use teleport_plugin_runtime::ops::OpsConfig;
 use teleport_plugin_runtime::tls;
 
 /// The plugin's own part of the TOML document.
@@ -88,17 +89,13 @@ impl RecipientSpec {
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
-    /// `[teleport]`.
-    pub teleport: TeleportConfig,
-    /// `[ops]`.
-    pub ops: OpsConfig,
+    /// `[teleport]`, `[ops]`, and the legacy keys found by this plugin's validation (the
+    /// loader's own warnings stay in [`Loaded::warnings`]).
+    pub runtime: RuntimeConfig,
     /// `[mattermost]`.
     pub mattermost: MattermostSettings,
     /// Who gets which request (legacy keys folded in).
     pub role_to_recipients: RoleToRecipients,
-    /// Legacy keys found by this plugin's validation (the loader's own warnings stay in
-    /// [`Loaded::warnings`]); log them once logging is set up.
-    pub warnings: Vec<ConfigWarning>,
 }
 
 /// Validated `[mattermost]`.
@@ -233,12 +230,12 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         notify_requester: section.notify_requester,
         ca_file: section.ca_file.clone(),
     };
+    let mut runtime = RuntimeConfig::new(crate::PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
+    runtime.warnings = warnings;
     Ok(Config {
-        teleport: loaded.teleport,
-        ops: loaded.plugin.ops,
+        runtime,
         mattermost: settings,
         role_to_recipients,
-        warnings,
     })
 }
 

@@ -6,14 +6,18 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use teleport_mattermost::SAMPLE_CONFIG;
+use teleport_mattermost::MattermostPlugin;
+use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::{cli_stdout, run_to_exit, start_plugin, terminate};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-mattermost");
 
 #[test]
 fn configure_prints_the_sample_and_version_names_the_binary() {
-    assert_eq!(cli_stdout(BINARY, &["configure"]), SAMPLE_CONFIG);
+    assert_eq!(
+        cli_stdout(BINARY, &["configure"]),
+        MattermostPlugin::SAMPLE_CONFIG
+    );
 
     let line = cli_stdout(BINARY, &["version"]);
     assert!(line.starts_with("teleport-mattermost v"), "{line}");

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use teleport_mattermost::SAMPLE_CONFIG;
+use teleport_mattermost::MattermostPlugin;
 use teleport_mattermost::config::{self, Config};
 use teleport_plugin_runtime::config::{ConfigError, ConfigWarning};
+use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::go_config;
 
 fn load_text(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
@@ -26,7 +27,7 @@ fn the_go_sample_config_loads_unchanged() {
     assert_eq!(config.mattermost.url, "https://mattermost.example.com");
     assert_eq!(config.mattermost.token.expose(), "api-token");
     assert!(config.role_to_recipients.is_empty());
-    assert_eq!(config.teleport.addr(), "example.com:3025");
+    assert_eq!(config.runtime.teleport.addr(), "example.com:3025");
 }
 
 #[test]
@@ -39,19 +40,24 @@ fn the_go_docker_config_loads_and_its_team_and_channel_become_the_recipient() {
         config.role_to_recipients.get("*"),
         ["team-name/channel-name"]
     );
-    let keys: Vec<_> = config.warnings.iter().map(ConfigWarning::key).collect();
+    let keys: Vec<_> = config
+        .runtime
+        .warnings
+        .iter()
+        .map(ConfigWarning::key)
+        .collect();
     assert_eq!(keys, ["mattermost.team", "mattermost.secret"]);
 }
 
 #[test]
 fn our_sample_config_loads() {
-    let (_dir, _path, result) = load_text(SAMPLE_CONFIG);
+    let (_dir, _path, result) = load_text(MattermostPlugin::SAMPLE_CONFIG);
     let config = result.expect("the sample loads");
     assert_eq!(
         config.role_to_recipients.get("*"),
         ["my-team/access-requests"]
     );
-    assert!(config.warnings.is_empty());
+    assert!(config.runtime.warnings.is_empty());
 }
 
 #[test]
@@ -66,7 +72,7 @@ fn legacy_recipients_become_the_wildcard_and_conflict_with_it() {
         ["eng/general", "bob@example.com"]
     );
     assert_eq!(config.role_to_recipients.get("dev"), ["eng/dev"]);
-    assert_eq!(config.warnings[0].key(), "mattermost.recipients");
+    assert_eq!(config.runtime.warnings[0].key(), "mattermost.recipients");
 
     let (_dir, path, result) = load_text(&format!(
         "{BASE}[mattermost]\nurl = \"https://mm.example.com\"\ntoken = \"t\"\nrecipients = [\"eng/general\"]\n\n[role_to_recipients]\n\"*\" = \"eng/dev\"\n"

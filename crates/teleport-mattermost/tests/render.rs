@@ -5,7 +5,7 @@ use teleport_mattermost::render::{
     markdown_escape, request_post, requester_notice, review_comment,
 };
 use teleport_plugin_runtime::messaging::{RequestView, Status};
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::Resolution;
 use teleport_plugin_testsupport::access_request;
 use time::macros::datetime;
 

@@ -4,8 +4,8 @@
 use teleport_client::AccessRequest;
 use teleport_plugin_runtime::config::is_plain_email;
 
+use crate::client::{OnCall, PagerDutyApi, PagerDutyError, Service};
 use crate::config::AutoApproval;
-use crate::pagerduty_api::{OnCall, PagerDutyApi, PagerDutyError, Service};
 use crate::render::{OnCallIn, approval_reason};
 
 /// What the on-call check concluded.
@@ -179,7 +179,7 @@ pub async fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pagerduty_api::Reference;
+    use crate::client::Reference;
 
     fn entry(policy: &str, level: u32, schedule: Option<(&str, &str)>) -> OnCall {
         OnCall {

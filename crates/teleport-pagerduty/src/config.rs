@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use teleport_plugin_runtime::app::OpsConfig;
+use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, ConfigWarning, Loaded, Secret, TeleportConfig, is_plain_email, load_plugin_config,
+    ConfigError, ConfigWarning, Loaded, Secret, is_plain_email, load_plugin_config,
 };
+use teleport_plugin_runtime::ops::OpsConfig;
 
 /// PagerDuty's REST API.
 pub const DEFAULT_API_ENDPOINT: &str = "https://api.pagerduty.com";
@@ -107,15 +108,11 @@ fn yes() -> bool {
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
-    /// `[teleport]`.
-    pub teleport: TeleportConfig,
-    /// `[ops]`.
-    pub ops: OpsConfig,
+    /// `[teleport]`, `[ops]`, and the legacy keys found by this plugin's validation (the
+    /// loader's own warnings are logged by the CLI).
+    pub runtime: RuntimeConfig,
     /// `[pagerduty]`.
     pub pagerduty: PagerDutyConfig,
-    /// Legacy keys found by this plugin's validation (the loader's own warnings are logged
-    /// by the CLI); log them once logging is set up.
-    pub warnings: Vec<ConfigWarning>,
 }
 
 /// Validated `[pagerduty]`.
@@ -187,12 +184,10 @@ impl Config {
     pub fn from_loaded(loaded: Loaded<PagerDutyFile>) -> Result<Self, ConfigError> {
         let mut warnings = Vec::new();
         let pagerduty = validate(&loaded, &mut warnings)?;
-        Ok(Self {
-            teleport: loaded.teleport,
-            ops: loaded.plugin.ops,
-            pagerduty,
-            warnings,
-        })
+        let mut runtime =
+            RuntimeConfig::new(crate::PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
+        runtime.warnings = warnings;
+        Ok(Self { runtime, pagerduty })
     }
 }
 

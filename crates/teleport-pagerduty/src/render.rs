@@ -2,7 +2,7 @@
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::Resolution;
 
 /// Go's `time.RFC822` layout, in UTC (the messaging plugins' wording too).
 pub use teleport_plugin_runtime::format::rfc822;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use teleport_pagerduty::config::{self, AutoApproval, Config, PagerDutyFile};
 use teleport_plugin_runtime::config::{ConfigWarning, load_plugin_config_str};
+use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::go_configs_dir;
 
 fn from_str(text: &str) -> Result<Config, String> {
@@ -26,8 +27,12 @@ fn go_example_config_loads_with_defaults() {
     assert_eq!(pd.notify_service_annotation, "pagerduty_notify_service");
     assert_eq!(pd.services_annotation, "pagerduty_services");
     assert_eq!(pd.auto_approval, AutoApproval::default());
-    assert_eq!(config.teleport.addr(), "example.com:3025");
-    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert_eq!(config.runtime.teleport.addr(), "example.com:3025");
+    assert!(
+        config.runtime.warnings.is_empty(),
+        "{:?}",
+        config.runtime.warnings
+    );
 }
 
 #[test]
@@ -48,12 +53,20 @@ fn go_docker_config_loads_and_its_legacy_keys_are_explained() {
         "service_id and auto_approve are known legacy keys"
     );
     let config = Config::from_loaded(loaded).unwrap();
-    assert_eq!(config.teleport.addr(), "teleport.cluster.local:3025");
+    assert_eq!(
+        config.runtime.teleport.addr(),
+        "teleport.cluster.local:3025"
+    );
     assert!(
         config.pagerduty.auto_approval.enabled,
         "auto_approve = true keeps it on"
     );
-    let explained: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    let explained: Vec<String> = config
+        .runtime
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(explained.len(), 2, "{explained:?}");
     assert!(
         explained[0].contains("pagerduty.auto_approve") && explained[0].contains("has no effect"),
@@ -120,7 +133,7 @@ fn legacy_auto_approve_false_turns_approval_off() {
     let config = from_str(&format!("{BASE}auto_approve = false\n")).unwrap();
     assert!(!config.pagerduty.auto_approval.enabled);
     assert!(
-        matches!(config.warnings.as_slice(), [ConfigWarning::Deprecated { key, .. }] if key == "pagerduty.auto_approve")
+        matches!(config.runtime.warnings.as_slice(), [ConfigWarning::Deprecated { key, .. }] if key == "pagerduty.auto_approve")
     );
 }
 
@@ -195,7 +208,11 @@ fn api_key_may_come_from_a_file() {
 fn the_sample_config_loads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sample.toml");
-    std::fs::write(&path, teleport_pagerduty::SAMPLE_CONFIG).unwrap();
+    std::fs::write(
+        &path,
+        <teleport_pagerduty::PagerDutyPlugin as Plugin>::SAMPLE_CONFIG,
+    )
+    .unwrap();
     let loaded =
         teleport_plugin_runtime::config::load_plugin_config::<PagerDutyFile>(&path).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -205,7 +222,7 @@ fn the_sample_config_loads() {
     // Every commented-out plugin key is a real key: uncommented, the sample still loads
     // cleanly. (The [teleport] credentials are alternatives, so they stay commented.)
     let mut in_teleport = false;
-    let uncommented: String = teleport_pagerduty::SAMPLE_CONFIG
+    let uncommented: String = <teleport_pagerduty::PagerDutyPlugin as Plugin>::SAMPLE_CONFIG
         .lines()
         .map(|line| {
             if line.starts_with('[') {
@@ -229,7 +246,7 @@ fn the_sample_config_loads() {
         config.pagerduty.auto_approval.schedules,
         Some(vec!["Primary".to_owned()])
     );
-    assert_eq!(config.ops.listen_addr.map(|a| a.port()), Some(8080));
+    assert_eq!(config.runtime.ops.listen_addr.map(|a| a.port()), Some(8080));
 }
 
 #[test]

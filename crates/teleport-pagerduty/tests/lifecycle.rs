@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{BOT_EMAIL, Env, NOTIFY, NOTIFY_SERVICE, SERVICES, WAIT, id_of};
 use teleport_fakes::Fault;
+use teleport_pagerduty::client::{NewIncident, PagerDutyApi};
 use teleport_pagerduty::config::AutoApproval;
-use teleport_pagerduty::pagerduty_api::{NewIncident, PagerDutyApi};
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
 use teleport_testkit::Verdict;

@@ -5,7 +5,7 @@ use teleport_pagerduty::render::{
     OnCallIn, approval_reason, incident_details, incident_title, request_link, resolution_note,
     review_note, rfc822,
 };
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::Resolution;
 use teleport_plugin_testsupport::access_request;
 use time::macros::datetime;
 

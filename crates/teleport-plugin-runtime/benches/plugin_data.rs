@@ -5,9 +5,8 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use teleport_plugin_runtime::state::{
-    ChannelMessage, Lease, MessageCodec, MessageState, StateCodec,
-};
+use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec, MessageState, StateCodec};
+use teleport_plugin_runtime::record::Lease;
 
 /// Slack's reference format: `channel/ts`.
 struct Channels;

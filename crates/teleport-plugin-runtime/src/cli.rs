@@ -1,21 +1,10 @@
 //! The command line every plugin binary shares: `start`, `configure`, `version`.
 //!
-//! A plugin's `main` is one call:
+//! A plugin's `main` is one call, [`main`], with its [`Plugin`] type:
 //!
-//! ```no_run
-//! use teleport_plugin_runtime::cli::{Start, run_cli};
-//!
-//! #[derive(serde::Deserialize)]
-//! struct SlackConfig {
-//!     slack: toml::Table,
-//! }
-//!
+//! ```ignore
 //! fn main() -> std::process::ExitCode {
-//!     let info = teleport_plugin_runtime::plugin_info!("slack", "[slack]\ntoken = \"xoxb-...\"\n");
-//!     run_cli(info, |start: Start<SlackConfig>| async move {
-//!         // connect, check, watch... until shutdown
-//!         Ok(())
-//!     })
+//!     teleport_plugin_runtime::cli::main::<teleport_slack::SlackPlugin>()
 //! }
 //! ```
 
@@ -31,6 +20,8 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{Loaded, LogOutput, load_plugin_config};
 use crate::logging::init_logging;
+use crate::plugin::Plugin;
+use crate::signals::stop_on_signals;
 
 /// How long tasks still running after the plugin's start future returned may take to stop.
 const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -134,6 +125,26 @@ struct StartArgs<A: Args> {
     debug: bool,
     #[command(flatten)]
     extra: A,
+}
+
+/// The `main` of plugin `P`: parses the process's arguments and runs the command (see
+/// [`run_cli_from`]); `start` validates the config with [`Plugin::config`] and runs
+/// [`Plugin::run`] until SIGTERM or SIGINT.
+pub fn main<P: Plugin>() -> ExitCode {
+    let info = PluginInfo {
+        name: P::NAME,
+        version: env!("CARGO_PKG_VERSION"),
+        git_rev: option_env!("TELEPORT_PLUGIN_GIT_REV"),
+        sample_config: P::SAMPLE_CONFIG,
+    };
+    run_cli_from(
+        std::env::args_os(),
+        info,
+        |start: Start<P::File, P::Args>| async move {
+            let config = P::config(start.config, start.args)?;
+            P::run(config, stop_on_signals()).await
+        },
+    )
 }
 
 /// Parses the process's arguments and runs the command; see [`run_cli_from`].

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::messaging::Status;
-use crate::state::Resolution;
+use crate::record::Resolution;
 
 /// Appended where text was cut to fit a limit.
 pub const TRUNCATED: &str = " (truncated)";

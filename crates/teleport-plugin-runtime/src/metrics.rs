@@ -33,6 +33,8 @@ pub struct Metrics {
     pub sends: Family<SendLabel, Counter>,
     /// Sends that failed, by kind.
     pub send_failures: Family<SendLabel, Counter>,
+    /// Calls the service refused for the plugin's credentials (401/403, a revoked token).
+    pub auth_failures: Counter,
     /// Handling steps that will be retried.
     pub retries: Counter,
     /// Watch reconnects.
@@ -59,6 +61,7 @@ impl Metrics {
         let sends = Family::<SendLabel, Counter>::default();
         let send_failures = Family::<SendLabel, Counter>::default();
         let retries = Counter::default();
+        let auth_failures = Counter::default();
         let reconnects = Counter::default();
         let requests_in_flight = Gauge::default();
         let identity_expiry = Gauge::<f64, AtomicU64>::default();
@@ -73,6 +76,11 @@ impl Metrics {
             "send_failures",
             "Message sends that failed",
             send_failures.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Calls the service refused for the plugin's credentials",
+            auth_failures.clone(),
         );
         registry.register(
             "retries",
@@ -100,6 +108,7 @@ impl Metrics {
             events,
             sends,
             send_failures,
+            auth_failures,
             retries,
             reconnects,
             requests_in_flight,

@@ -12,6 +12,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
+/// `[ops]`: where to serve health and metrics (ours; the Go plugins have none).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// `listen_addr = "0.0.0.0:8080"`; unset = not served.
+    #[serde(default)]
+    pub listen_addr: Option<SocketAddr>,
+}
+
 /// Readiness shared between the watcher and the endpoint.
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);

@@ -6,12 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, StatusCode};
-use rand::SeedableRng;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
-use teleport_plugin_runtime::retry::{
-    Backoff, Failure, RetryDecision, RetryError, RetryPolicy, classify_reqwest_error,
-    classify_status, retry,
-};
+use teleport_plugin_runtime::retry::{RetryError, RetryPolicy, retry};
+use teleport_plugin_runtime::service_error::ServiceError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -54,33 +51,6 @@ impl Captured {
     }
 }
 
-#[test]
-fn backoff_stays_within_decorrelated_bounds() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let base = Duration::from_millis(100);
-    let cap = Duration::from_secs(5);
-    let mut backoff = Backoff::new(base, cap);
-    let mut prev = base;
-    let mut reached_cap = false;
-    for _ in 0..200 {
-        let delay = backoff.next_delay_with(&mut rng);
-        assert!(delay >= base, "{delay:?}");
-        assert!(delay <= (prev * 3).min(cap), "{delay:?} after {prev:?}");
-        reached_cap |= delay > cap / 2;
-        prev = delay;
-    }
-    assert!(reached_cap, "the delays should grow towards the cap");
-    backoff.reset();
-    assert!(backoff.next_delay_with(&mut rng) <= base * 3);
-}
-
-#[test]
-fn backoff_with_cap_below_base_uses_base() {
-    let mut backoff = Backoff::new(SEC, Duration::from_millis(1));
-    assert_eq!(backoff.next_delay(), SEC);
-    assert_eq!(backoff.next_delay(), SEC);
-}
-
 #[tokio::test(start_paused = true)]
 async fn retries_until_success_honouring_retry_after() {
     let captured = Captured::default();
@@ -96,10 +66,10 @@ async fn retries_until_success_honouring_retry_after() {
             assert_eq!(attempt, n);
             async move {
                 if attempt < 3 {
-                    Err(Failure::retry_after(
-                        format!("rate limited #{attempt}"),
-                        Some(2 * SEC),
-                    ))
+                    Err(ServiceError::Transient {
+                        message: format!("rate limited #{attempt}"),
+                        retry_after: Some(2 * SEC),
+                    })
                 } else {
                     Ok("sent")
                 }
@@ -138,7 +108,7 @@ async fn backoff_waits_grow_between_attempts() {
         |_| {
             waits.push(last.elapsed());
             last = Instant::now();
-            async { Err(Failure::retry("503")) }
+            async { Err(ServiceError::transient("503")) }
         },
     )
     .await;
@@ -147,7 +117,10 @@ async fn backoff_waits_grow_between_attempts() {
         matches!(err, RetryError::Exhausted { attempts: 6, .. }),
         "{err}"
     );
-    assert_eq!(err.to_string(), "503 (gave up after 6 attempts)");
+    assert_eq!(
+        err.to_string(),
+        "temporary failure: 503 (gave up after 6 attempts)"
+    );
     assert_eq!(waits[0], Duration::ZERO);
     let mut prev = Duration::from_millis(100);
     for wait in &waits[1..] {
@@ -162,7 +135,7 @@ async fn backoff_waits_grow_between_attempts() {
 async fn permanent_failure_stops_at_once() {
     let started = Instant::now();
     let result: Result<(), _> = retry(&policy(), &CancellationToken::new(), "call", |_| async {
-        Err(Failure::give_up("404 channel_not_found"))
+        Err(ServiceError::permanent("404 channel_not_found"))
     })
     .await;
     let err = result.unwrap_err();
@@ -170,7 +143,10 @@ async fn permanent_failure_stops_at_once() {
         matches!(err, RetryError::GaveUp { attempts: 1, .. }),
         "{err}"
     );
-    assert_eq!(err.into_last_error(), Some("404 channel_not_found"));
+    assert_eq!(
+        err.into_last_error(),
+        Some(ServiceError::permanent("404 channel_not_found"))
+    );
     assert_eq!(started.elapsed(), Duration::ZERO);
 }
 
@@ -184,7 +160,12 @@ async fn time_budget_stops_before_overrunning() {
         },
         &CancellationToken::new(),
         "call",
-        |_| async { Err(Failure::retry_after("429", Some(4 * SEC))) },
+        |_| async {
+            Err(ServiceError::Transient {
+                message: "429".into(),
+                retry_after: Some(4 * SEC),
+            })
+        },
     )
     .await;
     let err = result.unwrap_err();
@@ -211,7 +192,10 @@ async fn long_retry_after_is_capped() {
             let fail = std::mem::replace(&mut first, false);
             async move {
                 if fail {
-                    Err(Failure::retry_after("429", Some(86_400 * SEC)))
+                    Err(ServiceError::Transient {
+                        message: "429".into(),
+                        retry_after: Some(86_400 * SEC),
+                    })
                 } else {
                     Ok(())
                 }
@@ -233,7 +217,10 @@ async fn cancellation_interrupts_the_wait() {
     });
     let started = Instant::now();
     let result: Result<(), _> = retry(&policy(), &cancel, "call", |_| async {
-        Err(Failure::retry_after("503", Some(60 * SEC)))
+        Err(ServiceError::Transient {
+            message: "503".into(),
+            retry_after: Some(60 * SEC),
+        })
     })
     .await;
     let err = result.unwrap_err();
@@ -242,14 +229,14 @@ async fn cancellation_interrupts_the_wait() {
             &err,
             RetryError::Cancelled {
                 attempts: 1,
-                last_error: Some("503")
+                last_error: Some(ServiceError::Transient { .. })
             }
         ),
         "{err}"
     );
     assert_eq!(
         err.to_string(),
-        "cancelled after 1 attempts; last error: 503"
+        "cancelled after 1 attempts; last error: temporary failure: 503"
     );
     assert_eq!(started.elapsed(), 5 * SEC);
 }
@@ -262,7 +249,7 @@ async fn cancellation_abandons_an_attempt_in_progress() {
         tokio::time::sleep(SEC).await;
         canceller.cancel();
     });
-    let result: Result<(), RetryError<String>> = retry(&policy(), &cancel, "call", |_| async {
+    let result: Result<(), RetryError> = retry(&policy(), &cancel, "call", |_| async {
         std::future::pending::<()>().await;
         Ok(())
     })
@@ -276,7 +263,7 @@ async fn cancellation_abandons_an_attempt_in_progress() {
     ));
 
     // Already cancelled: no attempt at all.
-    let result: Result<(), RetryError<String>> =
+    let result: Result<(), RetryError> =
         retry(&policy(), &cancel, "call", |_| async { Ok(()) }).await;
     assert!(matches!(
         result,
@@ -302,59 +289,60 @@ fn headers(retry_after: &str) -> HeaderMap {
     headers
 }
 
+/// The classification alone: `transient(<retry after>)`, `unauthorized` or `permanent`.
+fn kind(error: &ServiceError) -> String {
+    match error {
+        ServiceError::Transient { retry_after, .. } => format!("transient({retry_after:?})"),
+        ServiceError::Unauthorized { .. } => "unauthorized".into(),
+        ServiceError::Permanent { .. } => "permanent".into(),
+    }
+}
+
+fn classify(status: u16, headers: &HeaderMap) -> String {
+    let status = StatusCode::from_u16(status).unwrap();
+    kind(&ServiceError::from_status(status, headers, "call"))
+}
+
 #[test]
 fn statuses_are_classified() {
     let none = HeaderMap::new();
-    let retry = |after| RetryDecision::Retry { after };
-    assert_eq!(
-        classify_status(StatusCode::TOO_MANY_REQUESTS, &headers("7")),
-        retry(Some(7 * SEC))
-    );
-    assert_eq!(
-        classify_status(StatusCode::TOO_MANY_REQUESTS, &none),
-        retry(None)
-    );
-    assert_eq!(
-        classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers("120")),
-        retry(Some(120 * SEC))
-    );
-    assert_eq!(
-        classify_status(StatusCode::TOO_MANY_REQUESTS, &headers("soon")),
-        retry(None)
-    );
+    assert_eq!(classify(429, &headers("7")), "transient(Some(7s))");
+    assert_eq!(classify(429, &none), "transient(None)");
+    assert_eq!(classify(503, &headers("120")), "transient(Some(120s))");
+    assert_eq!(classify(429, &headers("soon")), "transient(None)");
     for status in [500, 502, 503, 504, 408] {
-        assert_eq!(
-            classify_status(StatusCode::from_u16(status).unwrap(), &none),
-            retry(None),
-            "{status}"
-        );
+        assert_eq!(classify(status, &none), "transient(None)", "{status}");
     }
-    for status in [400, 401, 403, 404, 409, 410, 422] {
-        assert_eq!(
-            classify_status(StatusCode::from_u16(status).unwrap(), &none),
-            RetryDecision::GiveUp,
-            "{status}"
-        );
+    for status in [401, 403] {
+        assert_eq!(classify(status, &none), "unauthorized", "{status}");
+    }
+    for status in [400, 404, 409, 410, 422] {
+        assert_eq!(classify(status, &none), "permanent", "{status}");
     }
 }
 
 #[test]
 fn retry_after_http_date() {
     let later = httpdate::fmt_http_date(SystemTime::now() + 30 * SEC);
-    let RetryDecision::Retry { after: Some(after) } =
-        classify_status(StatusCode::TOO_MANY_REQUESTS, &headers(&later))
-    else {
-        panic!("expected a retry with a wait")
-    };
+    let error = ServiceError::from_status(StatusCode::TOO_MANY_REQUESTS, &headers(&later), "x");
+    let after = error.retry_after().expect("a wait");
     // HTTP dates have whole seconds, so up to one second is lost.
     assert!(after > 28 * SEC && after <= 30 * SEC, "{after:?}");
 
     let earlier = httpdate::fmt_http_date(SystemTime::now() - 30 * SEC);
-    assert_eq!(
-        classify_status(StatusCode::TOO_MANY_REQUESTS, &headers(&earlier)),
-        RetryDecision::Retry {
-            after: Some(Duration::ZERO)
-        }
+    let error = ServiceError::from_status(StatusCode::TOO_MANY_REQUESTS, &headers(&earlier), "x");
+    assert_eq!(error.retry_after(), Some(Duration::ZERO));
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_credentials_stop_the_start_up_loop_at_once() {
+    let result: Result<(), _> = retry(&policy(), &CancellationToken::new(), "call", |_| async {
+        Err(ServiceError::unauthorized("401 invalid token"))
+    })
+    .await;
+    assert!(
+        matches!(result, Err(RetryError::GaveUp { attempts: 1, .. })),
+        "{result:?}"
     );
 }
 
@@ -371,12 +359,12 @@ async fn refused_connection_is_retried() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        classify_reqwest_error(&err),
-        RetryDecision::Retry { after: None }
+    let error = ServiceError::from_reqwest(&err);
+    assert_eq!(kind(&error), "transient(None)");
+    assert!(
+        error.message().contains("onnection refused"),
+        "the cause is kept: {error}"
     );
-    let failure: Failure<reqwest::Error> = err.into();
-    assert_eq!(failure.decision, RetryDecision::Retry { after: None });
 }
 
 #[tokio::test]
@@ -397,14 +385,11 @@ async fn timeout_is_retried_and_bad_url_is_not() {
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert_eq!(
-        classify_reqwest_error(&err),
-        RetryDecision::Retry { after: None }
-    );
+    assert_eq!(kind(&ServiceError::from_reqwest(&err)), "transient(None)");
     hold.abort();
 
     let err = client.get("http://[::1/").send().await.unwrap_err();
-    assert_eq!(classify_reqwest_error(&err), RetryDecision::GiveUp);
+    assert_eq!(kind(&ServiceError::from_reqwest(&err)), "permanent");
 }
 
 #[tokio::test]
@@ -439,7 +424,7 @@ async fn status_errors_use_the_status() {
         .unwrap()
         .error_for_status()
         .unwrap_err();
-    assert_eq!(classify_reqwest_error(&err), RetryDecision::GiveUp);
+    assert_eq!(kind(&ServiceError::from_reqwest(&err)), "permanent");
     let err = client
         .get(&url)
         .send()
@@ -447,8 +432,5 @@ async fn status_errors_use_the_status() {
         .unwrap()
         .error_for_status()
         .unwrap_err();
-    assert_eq!(
-        classify_reqwest_error(&err),
-        RetryDecision::Retry { after: None }
-    );
+    assert_eq!(kind(&ServiceError::from_reqwest(&err)), "transient(None)");
 }

@@ -1,11 +1,11 @@
-//! The Go plugins' own sample configs, kept in the shared folder beside the repository
-//! (`../shared/go-compat/configs`); tests that read them pass over it where it is absent.
+//! The Go plugins' own sample configs (Apache-2.0, from gravitational/teleport-plugins), kept
+//! in the repository under `tests/go-compat/configs` as test inputs: a drop-in must load them.
 
 use std::path::{Path, PathBuf};
 
 /// The folder of Go sample configs; `None`, after a `SKIPPED` line, where it is absent.
 pub fn go_configs_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/go-compat/configs");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/go-compat/configs");
     if dir.is_dir() {
         Some(dir)
     } else {

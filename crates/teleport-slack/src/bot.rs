@@ -1,12 +1,14 @@
 //! The Slack `MessagingBot`: what each runtime action means in Slack's Web API.
 
-use teleport_client::{AccessReview, PluginDataMap, RequestState};
+use teleport_client::{AccessReview, RequestState};
 use teleport_plugin_runtime::config::is_plain_email;
-use teleport_plugin_runtime::messaging::{self, MessagingBot, Recipient, SendError};
-use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec, Resolution};
+use teleport_plugin_runtime::health::HealthCheck;
+use teleport_plugin_runtime::messaging::{self, ChannelMessage, MessagingBot, Recipient};
+use teleport_plugin_runtime::record::Resolution;
+use teleport_plugin_runtime::service_error::ServiceError;
 
+use crate::client::{HttpsSlackConnector, MessageRef, SlackApi};
 use crate::render;
-use crate::slack_api::{HttpsSlackConnector, MessageRef, SlackApi, SlackError};
 
 /// Posts to Slack.
 pub struct SlackBot {
@@ -20,26 +22,20 @@ impl SlackBot {
     }
 }
 
-impl MessageCodec for SlackBot {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
+impl HealthCheck for SlackBot {
+    fn service_name(&self) -> &'static str {
+        "Slack API"
     }
 
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text)
-    }
-
-    /// The Go plugin's single message: `channel_id` + `timestamp`.
-    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        ChannelMessage::decode_legacy(data, "timestamp")
+    async fn check_health(&self) -> Result<(), ServiceError> {
+        let identity = self.api.auth_test().await?;
+        tracing::info!(team = %identity.team, bot_user = %identity.user_id, "Slack token works");
+        Ok(())
     }
 }
 
 impl MessagingBot for SlackBot {
-    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         if !is_plain_email(raw) {
             // A channel name or ID, used as is (Slack reports unknown ones on post).
             return Ok(Some(Recipient { id: raw.to_owned() }));
@@ -48,7 +44,7 @@ impl MessagingBot for SlackBot {
             .api
             .lookup_user_by_email(raw)
             .await
-            .map_err(send_error)?;
+            .map_err(ServiceError::from)?;
         Ok(user.map(|user| Recipient { id: user.0 }))
     }
 
@@ -56,13 +52,13 @@ impl MessagingBot for SlackBot {
         &self,
         recipient: &Recipient,
         view: &messaging::RequestView,
-    ) -> Result<ChannelMessage, SendError> {
+    ) -> Result<ChannelMessage, ServiceError> {
         let message = render::request_message(&request_view(view));
         let posted = self
             .api
             .post_message(&recipient.id, &message.blocks, &message.text)
             .await
-            .map_err(send_error)?;
+            .map_err(ServiceError::from)?;
         Ok(ChannelMessage {
             channel: posted.channel,
             id: posted.ts,
@@ -74,28 +70,28 @@ impl MessagingBot for SlackBot {
         message: &ChannelMessage,
         _view: &messaging::RequestView,
         review: &AccessReview,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         let text = render::review_reply(&review_view(review));
         self.api
             .post_thread_reply(&message_ref(message), &text)
             .await
             .map(drop)
-            .map_err(send_error)
+            .map_err(ServiceError::from)
     }
 
     async fn update_message(
         &self,
         message: &ChannelMessage,
         view: &messaging::RequestView,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         let rendered = render::request_message(&request_view(view));
         self.api
             .update_message(&message_ref(message), &rendered.blocks, &rendered.text)
             .await
-            .map_err(send_error)
+            .map_err(ServiceError::from)
     }
 
-    async fn notify_requester(&self, view: &messaging::RequestView) -> Result<bool, SendError> {
+    async fn notify_requester(&self, view: &messaging::RequestView) -> Result<bool, ServiceError> {
         let requester = &view.request.user;
         if !is_plain_email(requester) {
             return Ok(false);
@@ -104,7 +100,7 @@ impl MessagingBot for SlackBot {
             .api
             .lookup_user_by_email(requester)
             .await
-            .map_err(send_error)?
+            .map_err(ServiceError::from)?
         else {
             return Ok(false);
         };
@@ -113,7 +109,7 @@ impl MessagingBot for SlackBot {
         self.api
             .post_message(&user.0, &message.blocks, &message.text)
             .await
-            .map_err(send_error)?;
+            .map_err(ServiceError::from)?;
         Ok(true)
     }
 }
@@ -122,21 +118,6 @@ fn message_ref(message: &ChannelMessage) -> MessageRef {
     MessageRef {
         channel: message.channel.clone(),
         ts: message.id.clone(),
-    }
-}
-
-/// Rate limits, outages and token problems are retried (a fixed token then
-/// delivers everything); refusals of this one call are not.
-fn send_error(error: SlackError) -> SendError {
-    match error {
-        SlackError::RateLimited { retry_after } => SendError::Transient {
-            message: error.to_string(),
-            retry_after: Some(retry_after),
-        },
-        SlackError::Api { .. } => SendError::permanent(error.to_string()),
-        SlackError::Auth { .. } | SlackError::Transient { .. } | SlackError::Unexpected { .. } => {
-            SendError::transient(error.to_string())
-        }
     }
 }
 

@@ -1,17 +1,23 @@
-//! Configuration of the Slack plugin: the Go plugin's `[slack]` section, unchanged, plus our additions.
+//! Configuration of the Slack plugin: the Go plugin's `[slack]` section, unchanged, plus our
+//! additions, read into [`SlackFile`] and validated once into [`Config`].
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use teleport_plugin_runtime::app::OpsConfig;
-use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::app::RuntimeConfig;
+use teleport_plugin_runtime::config::{
+    ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret,
+};
+use teleport_plugin_runtime::ops::OpsConfig;
+
+use crate::PLUGIN_NAME;
 
 /// Slack's Web API.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 
-/// The plugin's own sections (the common ones are read by the runtime).
+/// The plugin's own sections as read (the common ones are read by the runtime).
 #[derive(Debug, Deserialize)]
-pub struct SlackPluginConfig {
+pub struct SlackFile {
     /// `[slack]`.
     pub slack: SlackSection,
     /// `[ops]`: health and metrics endpoint (ours).
@@ -19,7 +25,7 @@ pub struct SlackPluginConfig {
     pub ops: OpsConfig,
 }
 
-/// `[slack]`.
+/// `[slack]` as read.
 #[derive(Debug, Deserialize)]
 pub struct SlackSection {
     /// Bot OAuth token (`xoxb-...`), inline, a `/path`, `file:path` or `env:NAME`.
@@ -33,7 +39,8 @@ pub struct SlackSection {
     /// DM the requester the decision (ours; default on).
     #[serde(default = "default_true")]
     pub notify_requester: bool,
-    /// An extra CA certificate file to trust for the Slack API (ours; for TLS-inspecting proxies).
+    /// An extra CA certificate file to trust for the Slack API (ours; for TLS-inspecting
+    /// proxies).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
 }
@@ -42,15 +49,64 @@ fn default_true() -> bool {
     true
 }
 
-impl SlackSection {
-    /// The API base URL to use.
-    pub fn api_url(&self) -> &str {
-        self.apiurl
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .unwrap_or(DEFAULT_API_URL)
-    }
+/// The validated configuration `run` works from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[teleport]`, `[ops]` and what else the runtime needs.
+    pub runtime: RuntimeConfig,
+    /// `[slack]`.
+    pub slack: SlackConfig,
+    /// `[role_to_recipients]`, with its required `"*"` entry.
+    pub role_to_recipients: RoleToRecipients,
 }
 
-/// The sample printed by `teleport-slack configure`.
-pub const SAMPLE: &str = include_str!("sample.toml");
+/// Validated `[slack]`.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// The bot token.
+    pub token: Secret,
+    /// The Web API base URL (`http://` or `https://`).
+    pub api_url: String,
+    /// DM the requester the decision.
+    pub notify_requester: bool,
+    /// An extra CA certificate file to trust for the Slack API.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Validates what was read; errors name the file, the key and what was expected.
+    pub fn from_loaded(loaded: Loaded<SlackFile>) -> Result<Self, ConfigError> {
+        let role_to_recipients = loaded.require_role_to_recipients()?.clone();
+        let section = &loaded.plugin.slack;
+        let api_url = section
+            .apiurl
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .unwrap_or(DEFAULT_API_URL)
+            .to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(loaded.key_error("slack.apiurl", "expected an http:// or https:// URL"));
+        }
+        let mut warnings = Vec::new();
+        if section.recipients.is_some() {
+            warnings.push(ConfigWarning::NoEffect {
+                file: loaded.file().to_path_buf(),
+                key: "slack.recipients".into(),
+                reason: "the Go plugin ignores it too since v11; use [role_to_recipients]".into(),
+            });
+        }
+        let slack = SlackConfig {
+            token: section.token.clone(),
+            api_url,
+            notify_requester: section.notify_requester,
+            ca_file: section.ca_file.clone(),
+        };
+        let mut runtime = RuntimeConfig::new(PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
+        runtime.warnings = warnings;
+        Ok(Self {
+            runtime,
+            slack,
+            role_to_recipients,
+        })
+    }
+}

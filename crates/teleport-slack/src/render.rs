@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use teleport_plugin_runtime::format::{self, TRUNCATED};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline, rfc822};
 use teleport_plugin_runtime::messaging;
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::Resolution;
 use time::OffsetDateTime;
 
 /// Limit for the request reason, resolve reason and review reason (Go plugin v12).

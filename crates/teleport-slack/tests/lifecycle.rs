@@ -1,73 +1,17 @@
 //! teleport-slack end to end in-process: testkit (Teleport over mTLS) and the
 //! fake Slack Web API on loopback.
 
+mod common;
+
 use std::time::Duration;
 
-use teleport_fakes::{FakeSlack, FakeSlackOptions};
+use common::{WAIT, fake_slack_options, setup};
+use teleport_fakes::FakeSlack;
 use teleport_plugin_runtime::config::load_plugin_config_str;
-use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
-use teleport_slack::config::SlackPluginConfig;
+use teleport_plugin_testsupport::identity_dir;
+use teleport_slack::config::{Config, SlackFile};
 use teleport_testkit::{IdentityRequest, Testkit, Verdict};
 use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-struct Setup {
-    kit: Testkit,
-    slack: FakeSlack,
-    _dir: tempfile::TempDir,
-    plugin: InProcessPlugin,
-}
-
-async fn setup(kit: Testkit, slack: FakeSlack, extra: &str) -> Setup {
-    let (dir, identity) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
-    let toml = format!(
-        r#"
-[teleport]
-addr = "{addr}"
-identity = "{identity}"
-
-[slack]
-token = "{token}"
-apiurl = "{url}"
-
-[role_to_recipients]
-"*" = ["access-requests"]
-"dba" = ["dba-team", "lead@example.com"]
-{extra}
-"#,
-        addr = kit.auth_addr(),
-        identity = identity.display(),
-        token = slack.token(),
-        url = slack.base_url(),
-    );
-    let loaded =
-        load_plugin_config_str::<SlackPluginConfig>(dir.path().join("teleport-slack.toml"), &toml)
-            .unwrap();
-    let plugin = InProcessPlugin::spawn(WAIT, |stop| teleport_slack::run(loaded, stop));
-    kit.wait_for_watchers(1, WAIT).await.unwrap();
-    Setup {
-        kit,
-        slack,
-        _dir: dir,
-        plugin,
-    }
-}
-
-impl Setup {
-    async fn shutdown(self) {
-        self.plugin.shutdown().await;
-    }
-}
-
-fn fake_slack_options() -> FakeSlackOptions {
-    FakeSlackOptions::default()
-        .channel("C0REQ", "access-requests")
-        .channel("C0DBA", "dba-team")
-        .user("lead@example.com", "U0LEAD")
-        .user("alice@example.com", "U0ALICE")
-        .user("sam@example.com", "U0SAM")
-}
 
 #[tokio::test]
 async fn request_review_and_approval_show_up_in_slack() {
@@ -213,11 +157,13 @@ async fn a_bad_token_stops_start_up_with_a_clear_error() {
         identity.display(),
         slack.base_url()
     );
-    let loaded =
-        load_plugin_config_str::<SlackPluginConfig>(dir.path().join("t.toml"), &toml).unwrap();
-    let error = teleport_slack::run(loaded, CancellationToken::new())
-        .await
-        .unwrap_err();
+    let loaded = load_plugin_config_str::<SlackFile>(dir.path().join("t.toml"), &toml).unwrap();
+    let error = teleport_slack::run(
+        Config::from_loaded(loaded).unwrap(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
     let text = format!("{error:#}");
     assert!(text.contains("Slack rejected the bot token"), "{text}");
     assert!(

@@ -56,18 +56,12 @@ impl Env {
 
     pub fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = config::load(path).expect("config loads");
-        InProcessPlugin::spawn(WAIT, |stop| {
-            teleport_email::run(config, "teleport-email/test".into(), Some(stop))
-        })
+        InProcessPlugin::spawn(WAIT, |stop| teleport_email::run(config, stop))
     }
 
     pub async fn start_error(&self, path: &Path) -> String {
         let config = config::load(path).expect("config loads");
-        startup_error(
-            WAIT,
-            teleport_email::run(config, "test".into(), Some(CancellationToken::new())),
-        )
-        .await
+        startup_error(WAIT, teleport_email::run(config, CancellationToken::new())).await
     }
 
     pub async fn wait_for_watcher(&self) {

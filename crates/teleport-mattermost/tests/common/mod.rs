@@ -78,9 +78,7 @@ impl Env {
     /// Starts the plugin in-process.
     pub fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = self.config(path);
-        InProcessPlugin::spawn(WAIT, |stop| {
-            teleport_mattermost::run(config, "teleport-mattermost/test".into(), Some(stop))
-        })
+        InProcessPlugin::spawn(WAIT, |stop| teleport_mattermost::run(config, stop))
     }
 
     /// Runs the plugin expecting its start-up to fail; returns the error text.
@@ -88,7 +86,7 @@ impl Env {
         let config = self.config(path);
         startup_error(
             WAIT,
-            teleport_mattermost::run(config, "test".into(), Some(CancellationToken::new())),
+            teleport_mattermost::run(config, CancellationToken::new()),
         )
         .await
     }

@@ -11,9 +11,10 @@ use std::time::Duration;
 use teleport_fakes::pagerduty::{FakeIncident, FakeOnCall, FakeSchedule};
 use teleport_fakes::{FakePagerDuty, FakePagerDutyOptions};
 use teleport_pagerduty::config::{AutoApproval, Config, PagerDutyConfig};
-use teleport_plugin_runtime::app::{OpsConfig, RunOptions};
+use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{CredentialsSource, Secret, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
+use teleport_plugin_runtime::ops::OpsConfig;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
 use teleport_testkit::wire::types::AccessRequestV3;
 use teleport_testkit::{IdentityRequest, Testkit};
@@ -120,10 +121,8 @@ impl Env {
 
     pub fn config(&self, approval: AutoApproval) -> Config {
         Config {
-            teleport: self.teleport(),
-            ops: OpsConfig::default(),
+            runtime: RuntimeConfig::new("pagerduty", self.teleport(), OpsConfig::default()),
             pagerduty: self.pagerduty(approval),
-            warnings: Vec::new(),
         }
     }
 
@@ -134,22 +133,14 @@ impl Env {
 
     pub fn start_config(&self, config: Config, lease: Duration) -> Plugin {
         InProcessPlugin::spawn(WAIT, |token| async move {
-            let options = RunOptions {
-                dispatch: DispatchOptions {
-                    retry_base: Duration::from_millis(20),
-                    retry_cap: Duration::from_millis(300),
-                    ..DispatchOptions::default()
-                },
-                ..RunOptions::default()
+            let mut config = config;
+            config.runtime.tuning.dispatch = DispatchOptions {
+                retry_base: Duration::from_millis(20),
+                retry_cap: Duration::from_millis(300),
+                ..DispatchOptions::default()
             };
-            teleport_pagerduty::run_with(
-                config,
-                "teleport-pagerduty/test".into(),
-                Some(token),
-                options,
-                Some(lease),
-            )
-            .await
+            config.runtime.tuning.lease = lease;
+            teleport_pagerduty::run(config, token).await
         })
     }
 

@@ -1,11 +1,13 @@
 //! What a messaging plugin implements: resolve recipients, send, reply, update.
 
 use std::future::Future;
-use std::time::Duration;
 
 use teleport_client::{AccessRequest, AccessReview};
 
-use crate::state::{MessageCodec, Resolution};
+use crate::health::HealthCheck;
+use crate::messaging::record::MessageCodec;
+use crate::record::Resolution;
+use crate::service_error::ServiceError;
 
 /// A resolved recipient: a chat channel, a user's DM, an e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,60 +65,23 @@ fn escape_path_segment(segment: &str) -> String {
     out
 }
 
-/// Why a send failed, and whether trying again may help.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Try again later (rate limited, 5xx, network): `retry_after` when the
-    /// service said how long to wait.
-    #[error("temporary failure: {message}")]
-    Transient {
-        /// What happened.
-        message: String,
-        /// The service's Retry-After.
-        retry_after: Option<Duration>,
-    },
-    /// Trying again will not help (unknown channel, bad recipient, ...).
-    #[error("permanent failure: {message}")]
-    Permanent {
-        /// What happened.
-        message: String,
-    },
-}
-
-impl SendError {
-    /// A transient error without a Retry-After.
-    pub fn transient(message: impl Into<String>) -> Self {
-        Self::Transient {
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// A permanent error.
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self::Permanent {
-            message: message.into(),
-        }
-    }
-}
-
 /// A messaging integration. Every method is one outbound action; retries,
 /// de-duplication and state are the runtime's job.
-pub trait MessagingBot: MessageCodec + Send + Sync + 'static {
+pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
     /// Turns a configured or suggested recipient (channel name, e-mail, ...)
     /// into one the bot can send to; `Ok(None)` when it does not exist (skipped
     /// with a warning).
     fn resolve_recipient(
         &self,
         raw: &str,
-    ) -> impl Future<Output = Result<Option<Recipient>, SendError>> + Send;
+    ) -> impl Future<Output = Result<Option<Recipient>, ServiceError>> + Send;
 
     /// Sends the request's first message to one recipient.
     fn send_request(
         &self,
         recipient: &Recipient,
         view: &RequestView,
-    ) -> impl Future<Output = Result<Self::Message, SendError>> + Send;
+    ) -> impl Future<Output = Result<Self::Message, ServiceError>> + Send;
 
     /// Relays one review under a sent message (thread reply, e-mail reply, note).
     fn send_review(
@@ -124,21 +89,21 @@ pub trait MessagingBot: MessageCodec + Send + Sync + 'static {
         message: &Self::Message,
         view: &RequestView,
         review: &AccessReview,
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
     /// Rewrites a sent message with the request's final status.
     fn update_message(
         &self,
         message: &Self::Message,
         view: &RequestView,
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
     /// Tells the requester the decision; `Ok(false)` when the requester cannot
     /// be reached through this bot (nothing was sent).
     fn notify_requester(
         &self,
         _view: &RequestView,
-    ) -> impl Future<Output = Result<bool, SendError>> + Send {
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send {
         async { Ok(false) }
     }
 }

@@ -1,9 +1,12 @@
-//! Messaging plugins (chat, e-mail): the generic request → messages state
-//! machine; each plugin supplies only a [`MessagingBot`].
+//! Messaging plugins (chat, e-mail): the generic request → messages state machine; each
+//! plugin supplies only a [`MessagingBot`].
 
-mod app;
 mod bot;
-mod pause;
+mod handler;
+mod record;
+mod run;
 
-pub use app::{MessagingApp, MessagingOptions};
-pub use bot::{MessagingBot, Recipient, RequestView, SendError, Status};
+pub use bot::{MessagingBot, Recipient, RequestView, Status};
+pub use handler::{MessagingHandler, MessagingOptions};
+pub use record::{ChannelMessage, MessageCodec, MessageState, StateCodec};
+pub use run::{MessagingPlugin, run_messaging};

@@ -3,11 +3,13 @@
 use std::process::ExitCode;
 
 use serde::Deserialize;
-use teleport_plugin_runtime::cli::{Start, run_cli};
-use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::cli::NoExtraArgs;
+use teleport_plugin_runtime::config::{Loaded, Secret};
+use teleport_plugin_runtime::plugin::Plugin;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Deserialize)]
-struct DemoConfig {
+struct DemoFile {
     demo: DemoSection,
 }
 
@@ -17,14 +19,25 @@ struct DemoSection {
     token: Secret,
 }
 
-fn main() -> ExitCode {
-    let info = teleport_plugin_runtime::plugin_info!("demo", include_str!("sample.toml"));
-    run_cli(info, |start: Start<DemoConfig>| async move {
-        let demo = start.config.plugin.demo;
+struct Demo;
+
+impl Plugin for Demo {
+    const NAME: &'static str = "demo";
+    const SAMPLE_CONFIG: &'static str = include_str!("sample.toml");
+    type File = DemoFile;
+    type Args = NoExtraArgs;
+    type Config = Loaded<DemoFile>;
+
+    fn config(loaded: Loaded<DemoFile>, _args: NoExtraArgs) -> anyhow::Result<Self::Config> {
+        Ok(loaded)
+    }
+
+    async fn run(config: Self::Config, _stop: CancellationToken) -> anyhow::Result<()> {
+        let demo = &config.plugin.demo;
         tracing::debug!(token = ?demo.token, "debug detail");
         match demo.mode.as_str() {
             "ok" => {
-                tracing::info!(addr = start.config.teleport.addr(), "demo plugin ran");
+                tracing::info!(addr = config.teleport.addr(), "demo plugin ran");
                 Ok(())
             }
             "fail" => {
@@ -33,5 +46,9 @@ fn main() -> ExitCode {
             "panic" => panic!("demo panic"),
             other => anyhow::bail!("unknown mode {other:?}"),
         }
-    })
+    }
+}
+
+fn main() -> ExitCode {
+    teleport_plugin_runtime::cli::main::<Demo>()
 }

@@ -8,14 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use teleport_client::{AccessReview, PluginDataMap};
-use teleport_plugin_runtime::app::{RunOptions, run_until};
+use teleport_plugin_runtime::app::{self, RuntimeConfig};
 use teleport_plugin_runtime::config::{CredentialsSource, RoleToRecipients, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::format::status_tag;
+use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::messaging::{
-    MessagingApp, MessagingBot, MessagingOptions, Recipient, RequestView, SendError,
+    ChannelMessage, MessageCodec, MessagingBot, MessagingHandler, MessagingOptions, Recipient,
+    RequestView,
 };
-use teleport_plugin_runtime::state::{ChannelMessage, MessageCodec};
+use teleport_plugin_runtime::ops::OpsConfig;
+use teleport_plugin_runtime::service_error::ServiceError;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
 use teleport_testkit::{IdentityRequest, Testkit};
 
@@ -77,13 +80,13 @@ impl RecordingBot {
         self.log.lock().unwrap().push(sent);
     }
 
-    fn maybe_fail(&self) -> Result<(), SendError> {
+    fn maybe_fail(&self) -> Result<(), ServiceError> {
         let failed = self
             .transient_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if failed {
-            return Err(SendError::Transient {
+            return Err(ServiceError::Transient {
                 message: "injected outage".into(),
                 retry_after: Some(Duration::from_millis(20)),
             });
@@ -109,8 +112,18 @@ fn status_text(view: &RequestView) -> String {
     status_tag(view.status).into()
 }
 
+impl HealthCheck for RecordingBot {
+    fn service_name(&self) -> &'static str {
+        "recording bot"
+    }
+
+    async fn check_health(&self) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
 impl MessagingBot for RecordingBot {
-    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, SendError> {
+    async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         if raw.starts_with("unknown") {
             return Ok(None);
         }
@@ -121,7 +134,7 @@ impl MessagingBot for RecordingBot {
         &self,
         recipient: &Recipient,
         view: &RequestView,
-    ) -> Result<ChannelMessage, SendError> {
+    ) -> Result<ChannelMessage, ServiceError> {
         self.maybe_fail()?;
         if self
             .broken_recipients
@@ -129,7 +142,7 @@ impl MessagingBot for RecordingBot {
             .unwrap()
             .contains(&recipient.id)
         {
-            return Err(SendError::permanent("channel_not_found"));
+            return Err(ServiceError::permanent("channel_not_found"));
         }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst).to_string();
         let message = ChannelMessage {
@@ -149,7 +162,7 @@ impl MessagingBot for RecordingBot {
         message: &ChannelMessage,
         _view: &RequestView,
         review: &AccessReview,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         self.maybe_fail()?;
         self.record(Sent::Review {
             message: Self::encode(message),
@@ -162,7 +175,7 @@ impl MessagingBot for RecordingBot {
         &self,
         message: &ChannelMessage,
         view: &RequestView,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), ServiceError> {
         self.maybe_fail()?;
         self.record(Sent::Update {
             message: Self::encode(message),
@@ -171,7 +184,7 @@ impl MessagingBot for RecordingBot {
         Ok(())
     }
 
-    async fn notify_requester(&self, view: &RequestView) -> Result<bool, SendError> {
+    async fn notify_requester(&self, view: &RequestView) -> Result<bool, ServiceError> {
         self.maybe_fail()?;
         self.record(Sent::Requester {
             request_id: view.request.id.clone(),
@@ -208,18 +221,15 @@ impl Harness {
         let teleport = self.teleport.clone();
         let replica = replica.to_owned();
         InProcessPlugin::spawn(Duration::from_secs(20), |token| async move {
-            let options = RunOptions {
-                dispatch: DispatchOptions {
-                    retry_base: Duration::from_millis(10),
-                    retry_cap: Duration::from_millis(200),
-                    ..DispatchOptions::default()
-                },
-                ..RunOptions::default()
+            let mut runtime = RuntimeConfig::new(PLUGIN, teleport, OpsConfig::default());
+            runtime.tuning.dispatch = DispatchOptions {
+                retry_base: Duration::from_millis(10),
+                retry_cap: Duration::from_millis(200),
+                ..DispatchOptions::default()
             };
-            run_until(
-                &teleport,
-                options,
-                move |ctx| async move {
+            app::run(
+                runtime,
+                move |ctx| {
                     let options = MessagingOptions {
                         plugin_name: PLUGIN.into(),
                         cluster: ctx.cluster.cluster_name.clone(),
@@ -229,7 +239,12 @@ impl Harness {
                         replica_id: replica,
                         lease: Duration::from_secs(2),
                     };
-                    Ok(MessagingApp::new(bot, ctx.client, options, ctx.metrics))
+                    Ok(MessagingHandler::new(
+                        bot,
+                        ctx.client.clone(),
+                        options,
+                        ctx.metrics.clone(),
+                    ))
                 },
                 token,
             )

@@ -1,12 +1,13 @@
 //! The Slack client against the fake Slack on loopback: success paths and every error class.
 
-use teleport_slack::slack_api;
-
 use std::time::Duration;
 
 use serde_json::json;
-use slack_api::{MessageRef, SlackApi, SlackApiConfig, SlackError, SlackToken, UserId};
 use teleport_fakes::{FakeSlack, FakeSlackOptions, Fault};
+use teleport_plugin_runtime::service_error::ServiceError;
+use teleport_slack::client::{
+    MessageRef, SlackApi, SlackApiConfig, SlackError, SlackToken, UserId,
+};
 
 const TOKEN: &str = "xoxb-test-token";
 
@@ -47,7 +48,13 @@ async fn auth_test_ok_and_bad_token() {
         matches!(&err, SlackError::Auth { code } if code == "invalid_auth"),
         "{err:?}"
     );
-    assert!(!err.is_retryable());
+    assert!(
+        matches!(
+            ServiceError::from(err.clone()),
+            ServiceError::Unauthorized { .. }
+        ),
+        "a refused token is retried loudly, not given up on"
+    );
     assert!(err.to_string().contains("token"), "{err}");
 }
 
@@ -133,7 +140,7 @@ async fn rate_limit_surfaces_with_retry_after_and_no_hidden_retry() {
         "{err:?}"
     );
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
-    assert!(err.is_retryable());
+    assert!(ServiceError::from(err.clone()).is_retryable());
     assert_eq!(
         fake.call_count("chat.postMessage"),
         1,
@@ -154,7 +161,7 @@ async fn server_errors_and_outages_are_transient() {
         .fail_next(1, Fault::ServerError { status: 500 });
     let err = api.auth_test().await.unwrap_err();
     assert!(matches!(err, SlackError::Transient { .. }), "{err:?}");
-    assert!(err.is_retryable());
+    assert!(ServiceError::from(err.clone()).is_retryable());
 
     fake.down().await;
     let err = api.auth_test().await.unwrap_err();
@@ -193,7 +200,7 @@ async fn permanent_api_errors_carry_slacks_code() {
         matches!(&err, SlackError::Api { code } if code == "channel_not_found"),
         "{err:?}"
     );
-    assert!(!err.is_retryable());
+    assert!(!ServiceError::from(err.clone()).is_retryable());
 
     let missing = MessageRef {
         channel: "C0001".to_owned(),

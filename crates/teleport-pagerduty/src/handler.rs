@@ -2,37 +2,31 @@
 //! incident once, post each review once, check the requester's on-call status once, and
 //! close the incident once — across restarts and replicas.
 //!
-//! Every step starts from the record in Teleport plugin data. Work is done only under a
-//! lease (`claim`) taken by compare-and-swap (the runtime's `record` module), and progress is saved after every PagerDuty
-//! write, so a second replica waits instead of acting twice, and a replica that dies leaves
-//! a lease that lapses and a record of exactly what is left. PagerDuty itself refuses a
-//! second open incident with the request's `incident_key`, which covers the one gap left: an
-//! incident created just before a crash, before its ID was saved.
+//! Every step starts from the record in Teleport plugin data and works under a lease, with
+//! the runtime's shared send policy (see `teleport_plugin_runtime::record`): the outcome of a
+//! PagerDuty write is recorded before the next one and the rest goes out with the release,
+//! so a new request costs two Teleport writes. PagerDuty itself refuses a second open
+//! incident with the request's `incident_key`, which covers the one gap left: an incident
+//! created just before a crash, before its ID was recorded.
 
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
+use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
-use teleport_plugin_runtime::record::{Claim, LeasedRecords, SaveError};
-use teleport_plugin_runtime::state::Resolution;
+use teleport_plugin_runtime::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
+use teleport_plugin_runtime::service_error::ServiceError;
 
 use crate::approval::{self, Decision};
+use crate::client::{NewIncident, PagerDutyApi, PagerDutyError};
 use crate::config::{AutoApproval, PagerDutyConfig};
-use crate::pagerduty_api::{NewIncident, PagerDutyApi, PagerDutyError};
-use crate::plugin_data::{ApprovalOutcome, CloseProgress, IncidentRecord};
-use crate::render;
-
-/// The plugin-data namespace, shared with the Go plugin.
-pub const PLUGIN_NAME: &str = "pagerduty";
-
-/// How long this replica may work on a request without saving progress before another
-/// replica takes over (as in the messaging plugins).
-const LEASE: Duration = Duration::from_secs(30);
+use crate::record::{ApprovalOutcome, CloseProgress, IncidentRecord};
+use crate::{PLUGIN_NAME, render};
 
 /// Settings of the handler.
 #[derive(Clone, Debug)]
-pub struct AppOptions {
+pub struct HandlerOptions {
     /// The annotation naming the service to open an incident on.
     pub notify_service_annotation: String,
     /// The annotation naming the services for auto-approval.
@@ -47,95 +41,84 @@ pub struct AppOptions {
     pub lease: Duration,
 }
 
-impl AppOptions {
+impl HandlerOptions {
     /// Options from the validated `[pagerduty]` section.
-    pub fn new(config: &PagerDutyConfig, web_base: Option<String>, replica_id: String) -> Self {
+    pub fn new(
+        config: &PagerDutyConfig,
+        web_base: Option<String>,
+        replica_id: String,
+        lease: Duration,
+    ) -> Self {
         Self {
             notify_service_annotation: config.notify_service_annotation.clone(),
             services_annotation: config.services_annotation.clone(),
             auto_approval: config.auto_approval.clone(),
             web_base,
             replica_id,
-            lease: LEASE,
+            lease,
         }
     }
 }
 
 /// The PagerDuty plugin's [`RequestHandler`].
-pub struct PagerDutyApp {
+pub struct PagerDutyHandler {
     api: PagerDutyApi,
     client: TeleportClient,
     records: LeasedRecords<IncidentRecord>,
-    options: AppOptions,
+    options: HandlerOptions,
     metrics: Metrics,
-}
-
-enum StepError {
-    /// Teleport failed; retry later.
-    Teleport(ClientError),
-    /// Someone else changed the record while this replica held the lease.
-    LostLease,
-    /// PagerDuty failed in a way that may pass; retry later.
-    PagerDuty(PagerDutyError),
+    effects: Effects,
 }
 
 /// The lease on one request's record, held while working on it.
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
 
-impl From<ClientError> for StepError {
-    fn from(error: ClientError) -> Self {
-        Self::Teleport(error)
-    }
-}
-
-impl From<SaveError> for StepError {
-    fn from(error: SaveError) -> Self {
-        match error {
-            SaveError::LostLease => Self::LostLease,
-            SaveError::Teleport(error) => Self::Teleport(error),
-        }
-    }
-}
-
-/// What to do with a PagerDuty error: transient ones end the step (retried), permanent
-/// ones are logged by the caller and skipped.
-fn transient(error: PagerDutyError) -> Result<PagerDutyError, StepError> {
+/// What to do with a PagerDuty error of a lookup (no side effect): one that may pass ends the
+/// step (retried); a permanent one is the caller's to log and skip.
+fn lookup_failure(error: PagerDutyError) -> Result<PagerDutyError, StepError> {
     if error.is_transient() {
-        Err(StepError::PagerDuty(error))
+        Err(StepError::Service(error.into()))
     } else {
         Ok(error)
     }
 }
 
-impl RequestHandler for PagerDutyApp {
+impl RequestHandler for PagerDutyHandler {
     async fn handle(&self, observed: &Observation) -> Outcome {
-        match self.step(observed).await {
-            Ok(outcome) => outcome,
-            Err(StepError::Teleport(ClientError::NotFound { .. })) => Outcome::Done,
-            Err(StepError::Teleport(error)) => {
-                tracing::warn!(%error, "Teleport call failed; will retry");
-                Outcome::Retry(None)
+        if let Some(paused) = self.effects.paused() {
+            return paused;
+        }
+        record::outcome(self.step(observed).await)
+    }
+}
+
+impl HealthCheck for PagerDutyHandler {
+    fn service_name(&self) -> &'static str {
+        "PagerDuty API"
+    }
+
+    /// The key works (`GET /abilities`) and the `From` user exists.
+    async fn check_health(&self) -> Result<(), ServiceError> {
+        self.api.abilities().await?;
+        let email = self.api.user_email();
+        match self.api.find_user_by_email(email).await? {
+            Some(user) => {
+                tracing::info!(pd_user = %user.name, pd_user_id = %user.id, "PagerDuty API key works; acting as this user");
+                Ok(())
             }
-            Err(StepError::LostLease) => {
-                tracing::warn!(
-                    "the request's record changed while this replica held its lease; starting over"
-                );
-                Outcome::Retry(None)
-            }
-            Err(StepError::PagerDuty(error)) => {
-                tracing::warn!(%error, "PagerDuty call failed; will retry");
-                Outcome::Retry(error.retry_after())
-            }
+            None => Err(ServiceError::permanent(format!(
+                "PagerDuty has no user with the e-mail {email} (pagerduty.user_email); the plugin acts as that user"
+            ))),
         }
     }
 }
 
-impl PagerDutyApp {
+impl PagerDutyHandler {
     /// A handler calling `api` and Teleport through `client`.
     pub fn new(
         api: PagerDutyApi,
         client: TeleportClient,
-        options: AppOptions,
+        options: HandlerOptions,
         metrics: Metrics,
     ) -> Self {
         let records = LeasedRecords::new(
@@ -149,6 +132,7 @@ impl PagerDutyApp {
             client,
             records,
             options,
+            effects: Effects::new(metrics.clone()),
             metrics,
         }
     }
@@ -216,13 +200,12 @@ impl PagerDutyApp {
         }
     }
 
-    /// Does what is left, holding the lease; `claim` derefs to what is stored, before and after.
+    /// Does what is left, holding the lease; `claim` derefs to the record as the work left it.
     async fn work(
         &self,
         observed: &Observation,
         claim: &mut RecordClaim<'_>,
     ) -> Result<Outcome, StepError> {
-        let id = observed.id().to_owned();
         let request = match observed {
             Observation::Put(request) => Some(&**request),
             Observation::Deleted(_) => None,
@@ -253,23 +236,33 @@ impl PagerDutyApp {
                 if let Some(request) = request {
                     self.post_review_notes(request, claim).await?;
                 }
-                let mut next = claim.record().clone();
-                next.resolution = Some(resolution);
-                next.resolve_reason = request
-                    .map(|r| r.resolve_reason.clone())
-                    .unwrap_or_default();
-                next.close_progress = if claim.incident_id.is_empty() && claim.service_id.is_empty()
-                {
-                    CloseProgress::Done
-                } else {
-                    CloseProgress::Pending
-                };
-                claim.save(next).await?;
+                self.record_resolution(request, resolution, claim);
             }
-            self.close_incident(&id, claim).await?;
+            self.close_incident(observed.id(), claim).await?;
         }
 
         Ok(Outcome::Done)
+    }
+
+    /// Records the resolution once, and what closing the incident involves.
+    fn record_resolution(
+        &self,
+        request: Option<&AccessRequest>,
+        resolution: Resolution,
+        claim: &mut RecordClaim<'_>,
+    ) {
+        let mut next = claim.record().clone();
+        next.resolution = Some(resolution);
+        next.resolve_reason = request
+            .map(|r| r.resolve_reason.clone())
+            .unwrap_or_default();
+        next.close_progress = if claim.incident_id.is_empty() && claim.service_id.is_empty() {
+            CloseProgress::Done
+        } else {
+            CloseProgress::Pending
+        };
+        // Before any side effect that shows it: a later observation must not change it.
+        claim.record_effect(next);
     }
 
     async fn open_incident(
@@ -289,14 +282,16 @@ impl PagerDutyApp {
                     return Ok(());
                 }
                 Err(error) => {
-                    let error = transient(error)?;
+                    let error = lookup_failure(error)?;
                     tracing::error!(service = service_name, %error, "cannot look up the PagerDuty service; no incident is opened");
                     return Ok(());
                 }
             };
             let mut next = claim.record().clone();
             next.service_id = service.id;
-            claim.save(next).await?;
+            // Recorded before the incident is created (by `before_effect`): a record with a
+            // service and no incident may have an open incident to look for.
+            claim.record_effect(next);
         }
         let new = NewIncident {
             title: render::incident_title(request),
@@ -304,21 +299,24 @@ impl PagerDutyApp {
             incident_key: IncidentRecord::incident_key(&request.id),
             details: render::incident_details(request, self.options.web_base.as_deref()),
         };
-        match self.api.create_incident(&new).await {
+        match self
+            .effects
+            .run(claim, "incident", || async {
+                Ok::<_, ServiceError>(self.api.create_incident(&new).await?)
+            })
+            .await?
+        {
             Ok(incident) => {
-                self.metrics.sent("incident");
                 tracing::info!(pd_incident_id = %incident.id, pd_service_id = %claim.service_id, "opened a PagerDuty incident");
                 let mut next = claim.record().clone();
                 next.incident_id = incident.id;
-                Ok(claim.save(next).await?)
+                claim.record_effect(next);
             }
             Err(error) => {
-                self.metrics.send_failed("incident");
-                let error = transient(error)?;
                 tracing::error!(service = service_name, %error, "cannot open the PagerDuty incident");
-                Ok(())
             }
         }
+        Ok(())
     }
 
     async fn post_review_notes(
@@ -330,21 +328,20 @@ impl PagerDutyApp {
             return Ok(());
         }
         while let Some(review) = request.reviews.get(claim.reviews_count) {
-            match self
-                .api
-                .add_note(&claim.incident_id, &render::review_note(review))
-                .await
-            {
-                Ok(()) => self.metrics.sent("note"),
-                Err(error) => {
-                    self.metrics.send_failed("note");
-                    let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot post the review note; skipping it");
-                }
+            let incident_id = claim.incident_id.clone();
+            let note = render::review_note(review);
+            let posted = self
+                .effects
+                .run(claim, "note", || async {
+                    Ok::<_, ServiceError>(self.api.add_note(&incident_id, &note).await?)
+                })
+                .await?;
+            if let Err(error) = posted {
+                tracing::error!(pd_incident_id = %incident_id, %error, "cannot post the review note; skipping it");
             }
             let mut next = claim.record().clone();
             next.reviews_count += 1;
-            claim.save(next).await?;
+            claim.record_effect(next);
         }
         Ok(())
     }
@@ -359,7 +356,7 @@ impl PagerDutyApp {
         let decision = match approval::decide(&self.api, limits, request, services).await {
             Ok(decision) => decision,
             Err(error) => {
-                let error = transient(error)?;
+                let error = lookup_failure(error)?;
                 tracing::error!(%error, "cannot check whether the requester is on call; not auto-approving");
                 Decision::Decline {
                     why: error.to_string(),
@@ -375,11 +372,16 @@ impl PagerDutyApp {
                 tracing::info!(requester = %request.user, %reason, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
                 ApprovalOutcome::DryRun
             }
-            Decision::Approve { reason } => self.submit_approval(request, reason).await?,
+            Decision::Approve { reason } => {
+                // Submitting the review is a side effect: what came before is recorded first.
+                claim.before_effect().await?;
+                self.submit_approval(request, reason).await?
+            }
         };
         let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
-        Ok(claim.save(next).await?)
+        claim.record_effect(next);
+        Ok(())
     }
 
     async fn submit_approval(
@@ -422,7 +424,7 @@ impl PagerDutyApp {
             return Ok(());
         };
         if claim.close_progress == CloseProgress::Pending && claim.incident_id.is_empty() {
-            // A service was chosen, so an incident may exist whose ID was never saved.
+            // A service was chosen, so an incident may exist whose ID was never recorded.
             let found = if claim.service_id.is_empty() {
                 None
             } else {
@@ -433,7 +435,7 @@ impl PagerDutyApp {
                 {
                     Ok(found) => found,
                     Err(error) => {
-                        let error = transient(error)?;
+                        let error = lookup_failure(error)?;
                         tracing::error!(%error, "cannot look for the request's incident");
                         None
                     }
@@ -444,37 +446,43 @@ impl PagerDutyApp {
                 Some(incident) => next.incident_id = incident.id,
                 None => next.close_progress = CloseProgress::Done,
             }
-            claim.save(next).await?;
+            claim.stage(next);
         }
         if claim.close_progress == CloseProgress::Pending {
+            let incident_id = claim.incident_id.clone();
             let note = render::resolution_note(resolution, &claim.resolve_reason);
-            match self.api.add_note(&claim.incident_id, &note).await {
-                Ok(()) => self.metrics.sent("note"),
-                Err(error) => {
-                    self.metrics.send_failed("note");
-                    let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot post the resolution note; skipping it");
-                }
+            let posted = self
+                .effects
+                .run(claim, "note", || async {
+                    Ok::<_, ServiceError>(self.api.add_note(&incident_id, &note).await?)
+                })
+                .await?;
+            if let Err(error) = posted {
+                tracing::error!(pd_incident_id = %incident_id, %error, "cannot post the resolution note; skipping it");
             }
             let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Noted;
-            claim.save(next).await?;
+            claim.record_effect(next);
         }
         if claim.close_progress == CloseProgress::Noted {
-            match self.api.resolve_incident(&claim.incident_id).await {
+            let incident_id = claim.incident_id.clone();
+            match self
+                .effects
+                .run(claim, "resolve", || async {
+                    Ok::<_, ServiceError>(self.api.resolve_incident(&incident_id).await?)
+                })
+                .await?
+            {
                 Ok(()) => {
-                    self.metrics.sent("resolve");
-                    tracing::info!(pd_incident_id = %claim.incident_id, resolution = %resolution.as_str().to_ascii_lowercase(), "resolved the PagerDuty incident");
+                    tracing::info!(pd_incident_id = %incident_id, resolution = %resolution.as_str().to_ascii_lowercase(), "resolved the PagerDuty incident");
                 }
                 Err(error) => {
-                    self.metrics.send_failed("resolve");
-                    let error = transient(error)?;
-                    tracing::error!(pd_incident_id = %claim.incident_id, %error, "cannot resolve the PagerDuty incident");
+                    tracing::error!(pd_incident_id = %incident_id, %error, "cannot resolve the PagerDuty incident");
                 }
             }
             let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Done;
-            claim.save(next).await?;
+            claim.record_effect(next);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use teleport_fakes::pagerduty::{FakeOnCall, FakeSchedule};
 use teleport_fakes::{FakePagerDuty, FakePagerDutyOptions, Fault};
-use teleport_pagerduty::pagerduty_api::{NewIncident, PagerDutyApi, PagerDutyError};
+use teleport_pagerduty::client::{NewIncident, PagerDutyApi, PagerDutyError};
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
 
@@ -256,7 +256,10 @@ async fn errors_are_sorted_by_what_to_do() {
         matches!(wrong_key, PagerDutyError::Auth { status: 401, .. }),
         "{wrong_key}"
     );
-    assert!(!wrong_key.is_transient());
+    assert!(
+        wrong_key.is_transient(),
+        "a refused key is retried (loudly): fixing it must lose nothing"
+    );
     assert!(
         !format!("{wrong_key} {wrong_key:?} {api:?}").contains(KEY),
         "no secret in errors or Debug"

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::retry::{self, RetryDecision, RetryPolicy};
+use teleport_plugin_runtime::service_error::ServiceError;
 
 /// PagerDuty's versioned media type.
 const ACCEPT_V2: &str = "application/vnd.pagerduty+json;version=2";
@@ -75,10 +75,36 @@ fn after(retry_after: Option<Duration>) -> String {
         .unwrap_or_default()
 }
 
+/// The longest `Retry-After` honoured as given; a longer one waits this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// What the runtime does about a PagerDuty failure: rate limits, 5xx and network trouble are
+/// retried; a refused key (401/403) is retried loudly; other refusals of this one call and
+/// unreadable answers are not.
+impl From<PagerDutyError> for ServiceError {
+    fn from(error: PagerDutyError) -> Self {
+        let message = error.to_string();
+        match error {
+            PagerDutyError::RateLimited { retry_after }
+            | PagerDutyError::Transient { retry_after, .. } => ServiceError::Transient {
+                message,
+                retry_after,
+            },
+            PagerDutyError::Auth { .. } => ServiceError::Unauthorized { message },
+            PagerDutyError::Api { .. } | PagerDutyError::Unexpected { .. } => {
+                ServiceError::Permanent { message }
+            }
+        }
+    }
+}
+
 impl PagerDutyError {
-    /// Whether the same call may succeed later.
+    /// Whether the same call may succeed later (refused keys included: they are retried).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Transient { .. } | Self::Auth { .. }
+        )
     }
 
     /// How long PagerDuty asked us to wait.
@@ -298,9 +324,9 @@ impl PagerDutyApi {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let error = &body["error"];
         let message = error["message"].as_str().unwrap_or_default().to_owned();
-        Err(match retry::classify_status(status, &headers) {
-            RetryDecision::Retry { after } => {
-                let after = after.map(|a| a.min(RetryPolicy::default().max_retry_after));
+        Err(match ServiceError::from_status(status, &headers, "") {
+            ServiceError::Transient { retry_after, .. } => {
+                let after = retry_after.map(|a| a.min(MAX_RETRY_AFTER));
                 if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                     PagerDutyError::RateLimited { retry_after: after }
                 } else {
@@ -310,11 +336,11 @@ impl PagerDutyApi {
                     }
                 }
             }
-            RetryDecision::GiveUp if matches!(status.as_u16(), 401 | 403) => PagerDutyError::Auth {
+            ServiceError::Unauthorized { .. } => PagerDutyError::Auth {
                 status: status.as_u16(),
                 message,
             },
-            RetryDecision::GiveUp => PagerDutyError::Api {
+            ServiceError::Permanent { .. } => PagerDutyError::Api {
                 status: status.as_u16(),
                 code: error["code"].as_i64().unwrap_or_default(),
                 message,
@@ -559,12 +585,16 @@ fn decode<T: DeserializeOwned>(body: &Value, field: &str) -> Result<T, PagerDuty
 
 fn transport_error(error: &reqwest::Error) -> PagerDutyError {
     // The reqwest error names the URL, never headers, so it carries no secret.
-    let reason = error.to_string();
-    match retry::classify_reqwest_error(error) {
-        RetryDecision::Retry { after } => PagerDutyError::Transient {
-            reason,
-            retry_after: after,
+    match ServiceError::from_reqwest(error) {
+        ServiceError::Transient {
+            message,
+            retry_after,
+        } => PagerDutyError::Transient {
+            reason: message,
+            retry_after,
         },
-        RetryDecision::GiveUp => PagerDutyError::Unexpected { reason },
+        other => PagerDutyError::Unexpected {
+            reason: other.message().to_owned(),
+        },
     }
 }

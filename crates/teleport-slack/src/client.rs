@@ -1,4 +1,5 @@
-//! Thin Slack Web API client over slack-morphism: the calls the plugin makes, with typed errors.
+//! The Slack Web API client over slack-morphism: the calls the plugin makes, with typed
+//! errors and their one mapping to the runtime's [`ServiceError`].
 //!
 //! Retries belong to the runtime, so this client makes exactly one HTTP request per call:
 //! slack-morphism's rate controller (which would sleep and retry on 429) is never enabled,
@@ -8,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{HeaderMap, StatusCode};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use serde_json::Value;
@@ -20,6 +22,7 @@ use slack_morphism::{
     ClientResult, SlackApiToken, SlackApiTokenValue, SlackChannelId, SlackClient,
     SlackMessageContent, SlackTs,
 };
+use teleport_plugin_runtime::service_error::ServiceError;
 
 /// Slack's Web API base URL (the Go plugin's default `apiurl`).
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
@@ -128,7 +131,7 @@ pub struct BotIdentity {
 }
 
 /// Why a Slack call failed, sorted by what the caller should do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SlackError {
     /// The token is wrong, revoked or its workspace is gone: fix the config, don't retry.
     #[error(
@@ -156,7 +159,15 @@ pub enum SlackError {
         /// Slack's error code.
         code: String,
     },
-    /// An answer that is neither success nor a Slack error (other HTTP status, bad JSON).
+    /// An HTTP status Slack's API does not answer with by itself (a proxy's, or a wrong
+    /// `apiurl`): classified like any other service's status.
+    #[error("Slack answered HTTP status {status}")]
+    Http {
+        /// The status code.
+        status: u16,
+    },
+    /// An answer that is neither success nor a Slack error (an unreadable body, as a
+    /// proxy's error page would be): worth retrying.
     #[error("unexpected answer from Slack: {reason}")]
     Unexpected {
         /// What was wrong with it.
@@ -164,12 +175,31 @@ pub enum SlackError {
     },
 }
 
-impl SlackError {
-    /// Whether trying the same call again later can succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
+/// What the runtime does about a Slack failure: rate limits and outages are retried,
+/// a refused token is retried loudly (a fixed token then delivers everything), and
+/// refusals of this one call (`channel_not_found`, ...) are skipped.
+impl From<SlackError> for ServiceError {
+    fn from(error: SlackError) -> Self {
+        let message = error.to_string();
+        match error {
+            SlackError::Auth { .. } => ServiceError::Unauthorized { message },
+            SlackError::RateLimited { retry_after } => ServiceError::Transient {
+                message,
+                retry_after: Some(retry_after),
+            },
+            SlackError::Transient { .. } | SlackError::Unexpected { .. } => {
+                ServiceError::transient(message)
+            }
+            SlackError::Http { status } => match StatusCode::from_u16(status) {
+                Ok(status) => ServiceError::from_status(status, &HeaderMap::new(), message),
+                Err(_) => ServiceError::transient(message),
+            },
+            SlackError::Api { .. } => ServiceError::Permanent { message },
+        }
     }
+}
 
+impl SlackError {
     /// How long Slack asked us to wait, for rate limits.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -211,15 +241,12 @@ impl From<SlackClientError> for SlackError {
             SlackClientError::RateLimitError(e) => Self::RateLimited {
                 retry_after: e.retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
             },
-            SlackClientError::HttpError(e) => {
-                let status = e.status_code.as_u16();
-                let reason = format!("HTTP status {status}");
-                if e.status_code.is_server_error() || status == 408 {
-                    Self::Transient { reason }
-                } else {
-                    Self::Unexpected { reason }
-                }
-            }
+            SlackClientError::HttpError(e) if e.status_code.is_server_error() => Self::Transient {
+                reason: format!("HTTP status {}", e.status_code.as_u16()),
+            },
+            SlackClientError::HttpError(e) => Self::Http {
+                status: e.status_code.as_u16(),
+            },
             SlackClientError::ProtocolError(e) => Self::Unexpected {
                 reason: format!("cannot decode the answer: {}", e.json_error),
             },
@@ -460,9 +487,11 @@ mod tests {
                 SlackError::Auth { .. }
             ));
         }
-        assert!(SlackError::from_api_code("internal_error".into()).is_retryable());
+        assert!(
+            ServiceError::from(SlackError::from_api_code("internal_error".into())).is_retryable()
+        );
         let not_found = SlackError::from_api_code("channel_not_found".into());
-        assert!(!not_found.is_retryable());
+        assert!(!ServiceError::from(not_found.clone()).is_retryable());
         assert_eq!(not_found.api_code(), Some("channel_not_found"));
         assert_eq!(
             SlackError::from_api_code("ratelimited".into()).retry_after(),

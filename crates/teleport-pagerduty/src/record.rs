@@ -10,8 +10,8 @@
 //! once) and `close_progress` (how far closing the incident got).
 
 use teleport_client::{AccessRequest, PluginDataMap};
+use teleport_plugin_runtime::record::Resolution;
 use teleport_plugin_runtime::record::{Lease, RecordCodec};
-use teleport_plugin_runtime::state::Resolution;
 
 /// What the on-call check decided; taken once per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

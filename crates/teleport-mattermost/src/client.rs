@@ -1,7 +1,7 @@
 //! A thin Mattermost REST API v4 client: the calls the plugin makes, with typed errors.
 //!
 //! Each method is exactly one HTTP request; retrying is the runtime's job, so a 429 comes back
-//! as [`ApiError::RateLimited`] carrying the server's `Retry-After` (or `X-Ratelimit-Reset`).
+//! as [`MattermostError::RateLimited`] carrying the server's `Retry-After` (or `X-Ratelimit-Reset`).
 
 use std::time::{Duration, SystemTime};
 
@@ -11,8 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::messaging::SendError;
-use teleport_plugin_runtime::retry;
+use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// A Mattermost user.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -61,7 +60,7 @@ pub struct Post {
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum MattermostError {
     /// 401: the token is wrong, expired or revoked.
     #[error("Mattermost rejected the bot token ({message}); check [mattermost] token")]
     Unauthorized {
@@ -104,35 +103,26 @@ pub enum ApiError {
     Decode(String),
 }
 
-impl ApiError {
-    /// Whether trying again later may help. A rejected token is retried: fixing it and
-    /// restarting the plugin must not have lost the messages meanwhile.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unauthorized { .. }
-                | Self::RateLimited { .. }
-                | Self::Server { .. }
-                | Self::Network(_)
-        )
-    }
-
-    /// The runtime's view of the failure.
-    pub fn into_send_error(self) -> SendError {
-        match self {
-            Self::RateLimited { retry_after } => SendError::Transient {
-                message: self.to_string(),
+/// What the runtime does about a Mattermost failure: a rejected token, rate limits, server
+/// errors and network trouble are retried (fixing the token and restarting must not have
+/// lost the messages meanwhile); 404, 403 (Mattermost's "you may not post here") and other
+/// refusals of this one call are not.
+impl From<MattermostError> for ServiceError {
+    fn from(error: MattermostError) -> Self {
+        let message = error.to_string();
+        match error {
+            MattermostError::Unauthorized { .. } => ServiceError::Unauthorized { message },
+            MattermostError::RateLimited { retry_after } => ServiceError::Transient {
+                message,
                 retry_after,
             },
-            error if error.is_transient() => SendError::transient(error.to_string()),
-            error => SendError::permanent(error.to_string()),
+            MattermostError::Server { .. } | MattermostError::Network(_) => {
+                ServiceError::transient(message)
+            }
+            MattermostError::NotFound { .. }
+            | MattermostError::Refused { .. }
+            | MattermostError::Decode(_) => ServiceError::Permanent { message },
         }
-    }
-}
-
-impl From<ApiError> for SendError {
-    fn from(error: ApiError) -> Self {
-        error.into_send_error()
     }
 }
 
@@ -154,15 +144,15 @@ impl std::fmt::Debug for MattermostApi {
 
 impl MattermostApi {
     /// A client for the server at `url` (e.g. `https://mattermost.example.com`).
-    pub fn new(http: reqwest::Client, url: &str, token: Secret) -> Result<Self, ApiError> {
+    pub fn new(http: reqwest::Client, url: &str, token: Secret) -> Result<Self, MattermostError> {
         let mut base = Url::parse(url.trim_end_matches('/'))
-            .map_err(|e| ApiError::Decode(format!("bad server URL: {e}")))?;
+            .map_err(|e| MattermostError::Decode(format!("bad server URL: {e}")))?;
         if base.cannot_be_a_base() {
-            return Err(ApiError::Decode("bad server URL".into()));
+            return Err(MattermostError::Decode("bad server URL".into()));
         }
         // Keep any path prefix (a server behind /mattermost) and append the API root to it.
         base.path_segments_mut()
-            .map_err(|()| ApiError::Decode("bad server URL".into()))?
+            .map_err(|()| MattermostError::Decode("bad server URL".into()))?
             .pop_if_empty()
             .extend(["api", "v4"]);
         Ok(Self { http, base, token })
@@ -181,7 +171,7 @@ impl MattermostApi {
         method: Method,
         segments: &[&str],
         body: Option<Value>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, MattermostError> {
         let mut request = self
             .http
             .request(method, self.url(segments))
@@ -193,13 +183,13 @@ impl MattermostApi {
         let response = request
             .send()
             .await
-            .map_err(|e| ApiError::Network(without_url(e)))?;
+            .map_err(|e| MattermostError::Network(without_url(e)))?;
         let status = response.status();
         if status.is_success() {
             return response
                 .json::<T>()
                 .await
-                .map_err(|e| ApiError::Decode(without_url(e)));
+                .map_err(|e| MattermostError::Decode(without_url(e)));
         }
         let retry_after = retry_after(response.headers(), SystemTime::now());
         let message = response
@@ -209,14 +199,14 @@ impl MattermostApi {
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
         Err(match status {
-            StatusCode::UNAUTHORIZED => ApiError::Unauthorized { message },
-            StatusCode::NOT_FOUND => ApiError::NotFound { message },
-            StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { retry_after },
-            s if s.is_server_error() => ApiError::Server {
+            StatusCode::UNAUTHORIZED => MattermostError::Unauthorized { message },
+            StatusCode::NOT_FOUND => MattermostError::NotFound { message },
+            StatusCode::TOO_MANY_REQUESTS => MattermostError::RateLimited { retry_after },
+            s if s.is_server_error() => MattermostError::Server {
                 status: s.as_u16(),
                 message,
             },
-            s => ApiError::Refused {
+            s => MattermostError::Refused {
                 status: s.as_u16(),
                 message,
             },
@@ -224,12 +214,12 @@ impl MattermostApi {
     }
 
     /// `GET users/me`: the bot itself (the token check).
-    pub async fn me(&self) -> Result<User, ApiError> {
+    pub async fn me(&self) -> Result<User, MattermostError> {
         self.call(Method::GET, &["users", "me"], None).await
     }
 
     /// `GET users/email/{email}`; `None` when there is no such user.
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, ApiError> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, MattermostError> {
         not_found_as_none(
             self.call(Method::GET, &["users", "email", email], None)
                 .await,
@@ -237,18 +227,18 @@ impl MattermostApi {
     }
 
     /// `POST channels/direct`: the direct channel between two users (created if needed).
-    pub async fn direct_channel(&self, a: &str, b: &str) -> Result<Channel, ApiError> {
+    pub async fn direct_channel(&self, a: &str, b: &str) -> Result<Channel, MattermostError> {
         self.call(Method::POST, &["channels", "direct"], Some(json!([a, b])))
             .await
     }
 
     /// `GET teams/name/{name}`; `None` when there is no such team (or it is not visible).
-    pub async fn team_by_name(&self, name: &str) -> Result<Option<Team>, ApiError> {
+    pub async fn team_by_name(&self, name: &str) -> Result<Option<Team>, MattermostError> {
         invisible_as_none(self.call(Method::GET, &["teams", "name", name], None).await)
     }
 
     /// `GET users/{user}/teams`: the teams a user belongs to.
-    pub async fn teams_of(&self, user_id: &str) -> Result<Vec<Team>, ApiError> {
+    pub async fn teams_of(&self, user_id: &str) -> Result<Vec<Team>, MattermostError> {
         self.call(Method::GET, &["users", user_id, "teams"], None)
             .await
     }
@@ -258,7 +248,7 @@ impl MattermostApi {
         &self,
         team_id: &str,
         name: &str,
-    ) -> Result<Option<Channel>, ApiError> {
+    ) -> Result<Option<Channel>, MattermostError> {
         invisible_as_none(
             self.call(
                 Method::GET,
@@ -274,7 +264,7 @@ impl MattermostApi {
         &self,
         user_id: &str,
         team_id: &str,
-    ) -> Result<Vec<Channel>, ApiError> {
+    ) -> Result<Vec<Channel>, MattermostError> {
         self.call(
             Method::GET,
             &["users", user_id, "teams", team_id, "channels"],
@@ -288,8 +278,8 @@ impl MattermostApi {
         &self,
         channel_id: &str,
         user_id: &str,
-    ) -> Result<bool, ApiError> {
-        let member: Result<Option<Value>, ApiError> = not_found_as_none(
+    ) -> Result<bool, MattermostError> {
+        let member: Result<Option<Value>, MattermostError> = not_found_as_none(
             self.call(
                 Method::GET,
                 &["channels", channel_id, "members", user_id],
@@ -306,7 +296,7 @@ impl MattermostApi {
         channel_id: &str,
         root_id: Option<&str>,
         message: &str,
-    ) -> Result<Post, ApiError> {
+    ) -> Result<Post, MattermostError> {
         let mut body = json!({ "channel_id": channel_id, "message": message });
         if let Some(root) = root_id {
             body["root_id"] = json!(root);
@@ -320,25 +310,25 @@ impl MattermostApi {
         post_id: &str,
         channel_id: &str,
         message: &str,
-    ) -> Result<Post, ApiError> {
+    ) -> Result<Post, MattermostError> {
         let body = json!({ "id": post_id, "channel_id": channel_id, "message": message });
         self.call(Method::PUT, &["posts", post_id], Some(body))
             .await
     }
 }
 
-fn not_found_as_none<T>(result: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+fn not_found_as_none<T>(result: Result<T, MattermostError>) -> Result<Option<T>, MattermostError> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(MattermostError::NotFound { .. }) => Ok(None),
         Err(error) => Err(error),
     }
 }
 
 /// Mattermost answers 403 for a team or channel the bot may not see: to the bot it does not exist.
-fn invisible_as_none<T>(result: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+fn invisible_as_none<T>(result: Result<T, MattermostError>) -> Result<Option<T>, MattermostError> {
     match result {
-        Err(ApiError::Refused { status: 403, .. }) => Ok(None),
+        Err(MattermostError::Refused { status: 403, .. }) => Ok(None),
         other => not_found_as_none(other),
     }
 }
@@ -363,7 +353,7 @@ fn without_url(error: reqwest::Error) -> String {
 /// `Retry-After` (the runtime's reading), else Mattermost's `X-Ratelimit-Reset` (seconds until
 /// the window resets, or a Unix time).
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(wait) = retry::retry_after(headers) {
+    if let Some(wait) = service_error::retry_after(headers) {
         return Some(wait);
     }
     let reset: u64 = headers
@@ -402,39 +392,41 @@ mod tests {
 
     #[test]
     fn classification() {
-        let transient = ApiError::RateLimited {
+        let transient = ServiceError::from(MattermostError::RateLimited {
             retry_after: Some(Duration::from_secs(2)),
-        }
-        .into_send_error();
+        });
         assert_eq!(
             transient,
-            SendError::Transient {
+            ServiceError::Transient {
                 message: "rate limited by Mattermost".into(),
                 retry_after: Some(Duration::from_secs(2))
             }
         );
         assert!(matches!(
-            ApiError::Server {
+            ServiceError::from(MattermostError::Server {
                 status: 502,
                 message: String::new()
-            }
-            .into_send_error(),
-            SendError::Transient { .. }
+            }),
+            ServiceError::Transient { .. }
         ));
         assert!(matches!(
-            ApiError::NotFound {
+            ServiceError::from(MattermostError::Unauthorized {
+                message: String::new()
+            }),
+            ServiceError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            ServiceError::from(MattermostError::NotFound {
                 message: "channel".into()
-            }
-            .into_send_error(),
-            SendError::Permanent { .. }
+            }),
+            ServiceError::Permanent { .. }
         ));
         assert!(matches!(
-            ApiError::Refused {
+            ServiceError::from(MattermostError::Refused {
                 status: 403,
                 message: String::new()
-            }
-            .into_send_error(),
-            SendError::Permanent { .. }
+            }),
+            ServiceError::Permanent { .. }
         ));
     }
 }

@@ -6,10 +6,10 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use teleport_plugin_runtime::messaging::SendError;
+use teleport_plugin_runtime::service_error::ServiceError;
 
+use super::OutgoingMail;
 use crate::config::{SmtpSettings, StartTlsPolicy};
-use crate::mailer::OutgoingMail;
 
 /// The Go plugin's dial and read/write timeout.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,9 +28,6 @@ pub enum SmtpSetupError {
     /// lettre refused the TLS settings.
     #[error("cannot set up TLS for the SMTP server: {0}")]
     Tls(lettre::transport::smtp::Error),
-    /// The server refused the connection check for good (bad credentials, ...).
-    #[error("SMTP server check failed: {0}")]
-    Check(lettre::transport::smtp::Error),
 }
 
 /// An SMTP transport: one connection per mail, as the Go plugin does.
@@ -86,33 +83,31 @@ impl SmtpMailer {
         })
     }
 
-    /// Connects, negotiates TLS and authenticates, without sending. A refusal for good
-    /// (5xx: bad credentials) is an error; a server that is down only gets a warning, so
-    /// that an outage does not keep the plugin from starting.
-    pub async fn check(&self) -> Result<(), SmtpSetupError> {
+    /// Connects, negotiates TLS and authenticates, without sending. A refusal for good (5xx:
+    /// bad credentials; or a setup the server cannot do: no STARTTLS, no matching AUTH
+    /// mechanism) is permanent; a server that is down is transient.
+    pub async fn check(&self) -> Result<(), ServiceError> {
         match self.transport.test_connection().await {
             Ok(_) => {
                 tracing::info!(server = %self.server, "SMTP server accepted the connection check");
                 Ok(())
             }
-            // 5xx (bad credentials) or a setup the server cannot do (no STARTTLS, no
-            // matching AUTH mechanism): waiting will not fix it.
-            Err(error) if error.is_permanent() || error.is_client() => {
-                Err(SmtpSetupError::Check(error))
-            }
-            Err(error) => {
-                tracing::warn!(server = %self.server, %error, "SMTP server is not reachable now; mail will be retried");
-                Ok(())
-            }
+            Err(error) if error.is_permanent() || error.is_client() => Err(
+                ServiceError::permanent(format!("{} refused the plugin: {error}", self.server)),
+            ),
+            Err(error) => Err(ServiceError::transient(format!(
+                "{} is not reachable: {error}",
+                self.server
+            ))),
         }
     }
 
     /// Sends one mail.
-    pub async fn send(&self, sender: &Mailbox, mail: &OutgoingMail) -> Result<(), SendError> {
+    pub async fn send(&self, sender: &Mailbox, mail: &OutgoingMail) -> Result<(), ServiceError> {
         let to: Mailbox = mail
             .to
             .parse()
-            .map_err(|e| SendError::permanent(format!("bad recipient address: {e}")))?;
+            .map_err(|e| ServiceError::permanent(format!("bad recipient address: {e}")))?;
         let mut builder = Message::builder()
             .from(sender.clone())
             .to(to)
@@ -128,7 +123,7 @@ impl SmtpMailer {
                 mail.text.clone(),
                 mail.html.clone(),
             ))
-            .map_err(|e| SendError::permanent(format!("cannot build the e-mail: {e}")))?;
+            .map_err(|e| ServiceError::permanent(format!("cannot build the e-mail: {e}")))?;
         self.transport
             .send(message)
             .await
@@ -140,10 +135,10 @@ impl SmtpMailer {
 /// 5xx replies (a recipient refused for good) are permanent. Everything else may pass: 4xx
 /// replies, connection and TLS problems, timeouts, and a server that stopped offering
 /// STARTTLS or AUTH (fixing the server must not have lost the mail meanwhile).
-fn classify(error: lettre::transport::smtp::Error) -> SendError {
+fn classify(error: lettre::transport::smtp::Error) -> ServiceError {
     if error.is_permanent() {
-        SendError::permanent(format!("SMTP server refused the mail: {error}"))
+        ServiceError::permanent(format!("SMTP server refused the mail: {error}"))
     } else {
-        SendError::transient(format!("SMTP delivery failed: {error}"))
+        ServiceError::transient(format!("SMTP delivery failed: {error}"))
     }
 }

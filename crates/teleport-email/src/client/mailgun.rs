@@ -1,13 +1,11 @@
 //! Sending through the Mailgun HTTP API: `POST {api_base}/{domain}/messages`, multipart form.
 
 use lettre::message::Mailbox;
-use reqwest::StatusCode;
 use serde::Deserialize;
-use teleport_plugin_runtime::messaging::SendError;
-use teleport_plugin_runtime::retry;
+use teleport_plugin_runtime::service_error::ServiceError;
 
+use super::{OutgoingMail, strip_brackets};
 use crate::config::MailgunSettings;
-use crate::mailer::{OutgoingMail, strip_brackets};
 
 /// A Mailgun client for one sending domain.
 pub struct MailgunMailer {
@@ -36,8 +34,41 @@ impl MailgunMailer {
         Self { http, settings }
     }
 
+    /// The start-up check: `GET {api_base}/domains/{domain}` — the key works and the sending
+    /// domain belongs to it.
+    pub async fn check(&self) -> Result<(), ServiceError> {
+        let url = format!(
+            "{}/domains/{}",
+            self.settings.api_base, self.settings.domain
+        );
+        let response = self
+            .http
+            .get(url)
+            .basic_auth("api", Some(self.settings.private_key.expose()))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            tracing::info!(domain = %self.settings.domain, "Mailgun knows the sending domain");
+            return Ok(());
+        }
+        Err(ServiceError::from_status(
+            status,
+            response.headers(),
+            format!(
+                "Mailgun answered {status} for domain {}: check [mailgun] private_key and domain",
+                self.settings.domain
+            ),
+        ))
+    }
+
     /// Sends one mail; returns the message ID Mailgun reports (ours when it reports none).
-    pub async fn send(&self, sender: &Mailbox, mail: &OutgoingMail) -> Result<String, SendError> {
+    pub async fn send(
+        &self,
+        sender: &Mailbox,
+        mail: &OutgoingMail,
+    ) -> Result<String, ServiceError> {
         let url = format!(
             "{}/{}/messages",
             self.settings.api_base, self.settings.domain
@@ -62,20 +93,11 @@ impl MailgunMailer {
             .multipart(form)
             .send()
             .await
-            .map_err(|e| {
-                let reason = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
-                SendError::transient(format!("cannot reach Mailgun: {reason}"))
-            })?;
+            .map_err(|e| unreachable(&e))?;
         let status = response.status();
         if status.is_success() {
             let accepted: Accepted = response.json().await.map_err(|_| {
-                SendError::transient("Mailgun accepted the mail but its answer was unreadable")
+                ServiceError::transient("Mailgun accepted the mail but its answer was unreadable")
             })?;
             let id = strip_brackets(&accepted.id);
             return Ok(if id.is_empty() {
@@ -84,22 +106,29 @@ impl MailgunMailer {
                 id.to_owned()
             });
         }
-        let retry_after = retry::retry_after(response.headers());
-        let message = format!("Mailgun answered {status}");
-        Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => SendError::Transient {
-                message,
-                retry_after,
-            },
-            // A wrong or revoked key: retried so that fixing it loses no mail.
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                SendError::transient(format!("{message}: check [mailgun] private_key and domain"))
-            }
-            s if s.is_server_error() => SendError::Transient {
-                message,
-                retry_after,
-            },
-            _ => SendError::permanent(message),
-        })
+        // A wrong or revoked key (401/403) is retried, loudly, so that fixing it loses no mail.
+        Err(ServiceError::from_status(
+            status,
+            response.headers(),
+            format!("Mailgun answered {status}"),
+        ))
+    }
+}
+
+/// A failure before any answer, classified by the runtime; Mailgun's URL (which names the
+/// domain, not the key) is left out of the message.
+fn unreachable(error: &reqwest::Error) -> ServiceError {
+    let reason = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    match ServiceError::from_reqwest(error) {
+        ServiceError::Permanent { .. } => {
+            ServiceError::permanent(format!("cannot call Mailgun: {reason}"))
+        }
+        _ => ServiceError::transient(format!("cannot reach Mailgun: {reason}")),
     }
 }

@@ -11,56 +11,9 @@
 //! progress per recipient), `review_cursor`, `synced` and
 //! `requester_notified`.
 
-use teleport_client::{PluginDataMap, RequestState};
+use teleport_client::PluginDataMap;
 
-pub use crate::record::Lease;
-use crate::record::RecordCodec;
-
-/// The final status of a request as stored in `resolution`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Resolution {
-    /// Approved.
-    Approved,
-    /// Denied.
-    Denied,
-    /// Expired or deleted while pending.
-    Expired,
-    /// Promoted to an access list.
-    Promoted,
-}
-
-impl Resolution {
-    /// The stored tag.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Approved => "APPROVED",
-            Self::Denied => "DENIED",
-            Self::Expired => "EXPIRED",
-            Self::Promoted => "PROMOTED",
-        }
-    }
-
-    /// Reads a stored tag (any case, as Go plugins wrote both).
-    pub fn parse(tag: &str) -> Option<Self> {
-        match tag.to_ascii_uppercase().as_str() {
-            "APPROVED" => Some(Self::Approved),
-            "DENIED" => Some(Self::Denied),
-            "EXPIRED" => Some(Self::Expired),
-            "PROMOTED" => Some(Self::Promoted),
-            _ => None,
-        }
-    }
-
-    /// The resolution a request state means, if resolved.
-    pub fn from_state(state: RequestState) -> Option<Self> {
-        match state {
-            RequestState::Approved => Some(Self::Approved),
-            RequestState::Denied => Some(Self::Denied),
-            RequestState::Promoted => Some(Self::Promoted),
-            _ => None,
-        }
-    }
-}
+use crate::record::{Lease, RecordCodec, Resolution};
 
 /// How a plugin's sent-message references are stored.
 pub trait MessageCodec {

@@ -1,12 +1,15 @@
-//! One outgoing e-mail and the transport that sends it (SMTP or Mailgun).
+//! The e-mail transports (SMTP or Mailgun) behind one [`Mailer`], and the outgoing mail.
+
+pub mod mailgun;
+pub mod smtp;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lettre::message::Mailbox;
-use teleport_plugin_runtime::messaging::SendError;
+use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::mailgun::MailgunMailer;
-use crate::smtp::SmtpMailer;
+use self::mailgun::MailgunMailer;
+use self::smtp::SmtpMailer;
 
 /// An e-mail ready to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +38,29 @@ pub enum Mailer {
 }
 
 impl Mailer {
+    /// Which transport this is, for logs and errors.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Self::Smtp(_) => "SMTP server",
+            Self::Mailgun(_) => "Mailgun API",
+        }
+    }
+
+    /// The start-up check: the SMTP server takes a connection (TLS and AUTH included), or
+    /// Mailgun knows the sending domain under this key.
+    pub async fn check(&self) -> Result<(), ServiceError> {
+        match self {
+            Self::Smtp(smtp) => smtp.check().await,
+            Self::Mailgun(mailgun) => mailgun.check().await,
+        }
+    }
+
     /// Sends one mail; returns the message ID the thread is known by.
-    pub async fn send(&self, sender: &Mailbox, mail: &OutgoingMail) -> Result<String, SendError> {
+    pub async fn send(
+        &self,
+        sender: &Mailbox,
+        mail: &OutgoingMail,
+    ) -> Result<String, ServiceError> {
         match self {
             Self::Smtp(smtp) => smtp
                 .send(sender, mail)

@@ -1,0 +1,372 @@
+//! The messaging state machine: broadcast once, relay each review once, resolve once —
+//! across restarts and replicas — and retry what failed.
+//!
+//! Every step starts from the record in Teleport plugin data and works under a lease (see
+//! [`crate::record`]), so a second replica waits instead of sending twice and a replica that
+//! dies mid-way leaves a lease that lapses and a record of exactly what is left. The work is
+//! four named steps, each a no-op when its part is done: [`broadcast`](MessagingHandler::broadcast)
+//! (only while the request is pending), [`relay_reviews`](MessagingHandler::relay_reviews),
+//! [`sync_resolution`](MessagingHandler::sync_resolution) and
+//! [`notify_requester`](MessagingHandler::notify_requester).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teleport_client::{AccessRequest, RequestState, TeleportClient};
+
+use crate::config::RoleToRecipients;
+use crate::dispatch::{Observation, Outcome, RequestHandler};
+use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
+use crate::messaging::record::{MessageState, StateCodec};
+use crate::metrics::Metrics;
+use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
+use crate::service_error::ServiceError;
+
+/// Settings of the messaging state machine.
+#[derive(Clone, Debug)]
+pub struct MessagingOptions {
+    /// The plugin-data namespace (`slack`, `mattermost`, `email`, ...).
+    pub plugin_name: String,
+    /// The cluster name shown in messages.
+    pub cluster: String,
+    /// Web UI base (`https://proxy`) when the cluster has advanced workflows.
+    pub web_base: Option<String>,
+    /// Who gets which requests.
+    pub role_to_recipients: RoleToRecipients,
+    /// Tell the requester the decision.
+    pub notify_requester: bool,
+    /// This replica's identity in leases.
+    pub replica_id: String,
+    /// How long a lease lasts without progress; a dead replica's work is taken over after
+    /// this.
+    pub lease: Duration,
+}
+
+/// The [`RequestHandler`] of every messaging plugin.
+pub struct MessagingHandler<B> {
+    bot: Arc<B>,
+    records: LeasedRecords<StateCodec<B>>,
+    options: MessagingOptions,
+    metrics: Metrics,
+    effects: Effects,
+}
+
+type State<B> = MessageState<<B as crate::messaging::record::MessageCodec>::Message>;
+
+/// The lease on one request's record, held while working on it.
+type RecordClaim<'a, B> = Claim<'a, StateCodec<B>>;
+
+impl<B: MessagingBot> RequestHandler for MessagingHandler<B> {
+    async fn handle(&self, observed: &Observation) -> Outcome {
+        if let Some(paused) = self.effects.paused() {
+            return paused;
+        }
+        record::outcome(self.step(observed).await)
+    }
+}
+
+impl<B: MessagingBot> MessagingHandler<B> {
+    /// A state machine sending through `bot`.
+    pub fn new(
+        bot: Arc<B>,
+        client: TeleportClient,
+        options: MessagingOptions,
+        metrics: Metrics,
+    ) -> Self {
+        let records = LeasedRecords::new(
+            client,
+            options.plugin_name.clone(),
+            options.replica_id.clone(),
+            options.lease,
+        );
+        Self {
+            bot,
+            records,
+            options,
+            effects: Effects::new(metrics.clone()),
+            metrics,
+        }
+    }
+
+    /// The bot messages go through.
+    pub fn bot(&self) -> &B {
+        &self.bot
+    }
+
+    async fn step(&self, observed: &Observation) -> Result<Outcome, StepError> {
+        self.records
+            .step(
+                observed,
+                |request| MessageState::new(&request.user, &request.roles, &request.request_reason),
+                |state| self.needs_work(observed, state),
+                async |claim| self.work(observed, claim).await,
+            )
+            .await
+    }
+
+    fn needs_work(&self, observed: &Observation, state: &State<B>) -> bool {
+        if state.resolution.is_some() {
+            return state.synced != state.resolution || self.requester_notice_due(state);
+        }
+        match observed {
+            Observation::Deleted(_) => true,
+            Observation::Put(request) if request.state.is_resolved() => true,
+            Observation::Put(request) => {
+                !state.broadcast_done()
+                    || (!state.messages.is_empty() && state.reviews_count < request.reviews.len())
+            }
+        }
+    }
+
+    /// Does what is left, holding the lease; `claim` derefs to what is stored now.
+    async fn work(
+        &self,
+        observed: &Observation,
+        claim: &mut RecordClaim<'_, B>,
+    ) -> Result<Outcome, StepError> {
+        if let Observation::Put(request) = observed
+            && request.state == RequestState::Pending
+            && claim.resolution.is_none()
+            && !claim.broadcast_done()
+        {
+            self.broadcast(observed, request, claim).await?;
+        }
+        self.relay_reviews(observed, claim).await?;
+        if let Some(resolution) = decide_resolution(observed, claim) {
+            self.sync_resolution(observed, claim, resolution).await?;
+            self.notify_requester(observed, claim, resolution).await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// Sends the request to every recipient not reached yet; the recipients are resolved
+    /// once and stored with the first message's outcome.
+    async fn broadcast(
+        &self,
+        observed: &Observation,
+        request: &AccessRequest,
+        claim: &mut RecordClaim<'_, B>,
+    ) -> Result<(), StepError> {
+        if claim.recipients.is_none() {
+            let recipients = self.resolve_recipients(request).await?;
+            if recipients.is_empty() {
+                tracing::warn!("no recipients for this request; check role_to_recipients");
+            }
+            let mut next = claim.record().clone();
+            next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
+            // Written with the first message's outcome: a lookup is no side effect.
+            claim.stage(next);
+        }
+        let view = self.view(observed, claim.record(), Status::Pending);
+        for recipient in claim.unsent_recipients() {
+            let to = Recipient {
+                id: recipient.clone(),
+            };
+            let sent = self
+                .effects
+                .run(claim, "request", || self.bot.send_request(&to, &view))
+                .await?;
+            let mut next = claim.record().clone();
+            match sent {
+                Ok(message) => {
+                    tracing::info!(recipient = %recipient, message = %B::encode(&message), "posted the request");
+                    next.messages.push(message);
+                    next.sent_to.push(recipient);
+                }
+                Err(error) => {
+                    tracing::error!(recipient = %recipient, %error, "cannot post the request to this recipient; skipping it");
+                    next.failed_to.push(recipient);
+                }
+            }
+            claim.record_effect(next);
+        }
+        Ok(())
+    }
+
+    /// Relays every review not relayed yet to every message, one review at a time
+    /// (`review_cursor` counts the messages that have the current one).
+    async fn relay_reviews(
+        &self,
+        observed: &Observation,
+        claim: &mut RecordClaim<'_, B>,
+    ) -> Result<(), StepError> {
+        let reviews = match observed {
+            Observation::Put(request) => request.reviews.as_slice(),
+            Observation::Deleted(_) => &[],
+        };
+        if claim.messages.is_empty() || claim.synced.is_some() {
+            return Ok(());
+        }
+        while let Some(review) = reviews.get(claim.reviews_count) {
+            let view = self.view(observed, claim.record(), Status::Pending);
+            for index in claim.review_cursor..claim.messages.len() {
+                let message = claim.messages[index].clone();
+                let sent = self
+                    .effects
+                    .run(claim, "review", || {
+                        self.bot.send_review(&message, &view, review)
+                    })
+                    .await?;
+                if let Err(error) = sent {
+                    tracing::error!(%error, "cannot relay a review to this message; skipping it");
+                }
+                let mut next = claim.record().clone();
+                next.review_cursor = index + 1;
+                claim.record_effect(next);
+            }
+            let mut next = claim.record().clone();
+            next.reviews_count += 1;
+            next.review_cursor = 0;
+            claim.stage(next);
+        }
+        Ok(())
+    }
+
+    /// Shows `resolution` in every message, once; the resolution itself is recorded before
+    /// any message shows it, so a later observation (the request deleted) cannot change
+    /// what the messages say.
+    async fn sync_resolution(
+        &self,
+        observed: &Observation,
+        claim: &mut RecordClaim<'_, B>,
+        resolution: Resolution,
+    ) -> Result<(), StepError> {
+        if claim.resolution.is_none() {
+            let mut next = claim.record().clone();
+            next.resolution = Some(resolution);
+            if let Observation::Put(request) = observed {
+                next.resolve_reason = request.resolve_reason.clone();
+            }
+            claim.record_effect(next);
+        }
+        if claim.synced == Some(resolution) {
+            return Ok(());
+        }
+        let view = self.view(observed, claim.record(), Status::Resolved(resolution));
+        let messages = claim.messages.clone();
+        for message in &messages {
+            let updated = self
+                .effects
+                .run(claim, "update", || self.bot.update_message(message, &view))
+                .await?;
+            if let Err(error) = updated {
+                tracing::error!(%error, "cannot update this message; skipping it");
+            }
+        }
+        let mut next = claim.record().clone();
+        next.synced = Some(resolution);
+        claim.record_effect(next);
+        tracing::info!(
+            resolution = resolution.as_str(),
+            messages = claim.messages.len(),
+            "marked the request as resolved in all messages"
+        );
+        Ok(())
+    }
+
+    /// Tells the requester the decision, once, when the plugin is set to.
+    async fn notify_requester(
+        &self,
+        observed: &Observation,
+        claim: &mut RecordClaim<'_, B>,
+        resolution: Resolution,
+    ) -> Result<(), StepError> {
+        if !self.requester_notice_due(claim) {
+            return Ok(());
+        }
+        let view = self.view(observed, claim.record(), Status::Resolved(resolution));
+        let notified = self
+            .effects
+            .run(claim, "requester", || self.bot.notify_requester(&view))
+            .await?;
+        if let Err(error) = notified {
+            tracing::error!(%error, "cannot tell the requester the decision; giving up on that");
+        }
+        let mut next = claim.record().clone();
+        next.requester_notified = true;
+        claim.record_effect(next);
+        Ok(())
+    }
+
+    fn requester_notice_due(&self, state: &State<B>) -> bool {
+        self.options.notify_requester
+            && !state.requester_notified
+            && matches!(
+                state.resolution,
+                Some(Resolution::Approved | Resolution::Denied | Resolution::Promoted)
+            )
+    }
+
+    fn view(&self, observed: &Observation, state: &State<B>, status: Status) -> RequestView {
+        let request = match observed {
+            Observation::Put(request) => (**request).clone(),
+            Observation::Deleted(id) => AccessRequest {
+                id: id.clone(),
+                user: state.user.clone(),
+                roles: state.roles.clone(),
+                state: RequestState::None,
+                request_reason: state.request_reason.clone(),
+                ..Default::default()
+            },
+        };
+        RequestView {
+            request,
+            cluster: self.options.cluster.clone(),
+            web_base: self.options.web_base.clone(),
+            status,
+            resolve_reason: state.resolve_reason.clone(),
+        }
+    }
+
+    /// The request's recipients, resolved and de-duplicated, without the requester. A
+    /// recipient that cannot be used is skipped; a lookup that may pass later ends the step.
+    async fn resolve_recipients(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<Vec<Recipient>, StepError> {
+        let raw = self
+            .options
+            .role_to_recipients
+            .recipients_for(&request.roles, &request.suggested_reviewers);
+        let mut resolved: Vec<Recipient> = Vec::new();
+        for name in raw {
+            if name.eq_ignore_ascii_case(&request.user) {
+                // Requesters do not review their own requests.
+                continue;
+            }
+            match self.bot.resolve_recipient(&name).await {
+                Ok(Some(recipient)) => {
+                    if !resolved.contains(&recipient) {
+                        resolved.push(recipient);
+                    }
+                }
+                Ok(None) => tracing::warn!(recipient = %name, "recipient not found; skipping it"),
+                Err(ServiceError::Permanent { message }) => {
+                    tracing::warn!(recipient = %name, error = %message, "cannot use this recipient; skipping it")
+                }
+                Err(error @ ServiceError::Unauthorized { .. }) => {
+                    self.metrics.auth_failures.inc();
+                    tracing::error!(recipient = %name, error = %error.message(), "the service refused the plugin's credentials while looking up a recipient; will retry (check the token in the config)");
+                    return Err(StepError::Service(error));
+                }
+                Err(error @ ServiceError::Transient { .. }) => {
+                    tracing::warn!(recipient = %name, error = %error.message(), "looking up a recipient failed; will retry");
+                    return Err(StepError::Service(error));
+                }
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+/// The resolution to show: the stored one once decided (it never changes), else what the
+/// observation says (a deleted request counts as expired).
+fn decide_resolution<M>(observed: &Observation, state: &MessageState<M>) -> Option<Resolution> {
+    state.resolution.or(match observed {
+        Observation::Put(request) => Resolution::from_state(request.state),
+        Observation::Deleted(_) => Some(Resolution::Expired),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! The one classification of a failed call to a plugin's service (Slack, PagerDuty, an SMTP
+//! server, ...): what the runtime should do about it.
+//!
+//! Every API client maps its failures to a [`ServiceError`]; HTTP clients use
+//! [`ServiceError::from_status`] and [`ServiceError::from_reqwest`] and map only the codes their
+//! API adds (Slack's `ok: false` codes, say). The runtime then treats every plugin alike:
+//!
+//! * **Transient** (429, 5xx, 408, refused or dropped connections, timeouts): retried, after the
+//!   service's `Retry-After` when it gave one. Nothing is lost.
+//! * **Unauthorized** (401, 403, a revoked token): retried too, but loudly — an error log line
+//!   and the `teleport_plugin_auth_failures` metric on every refusal. Giving up would lose every
+//!   message until a restart, and an operator who rotates a token must see at once that the
+//!   plugin still holds the old one; once the token works again the backlog is delivered.
+//! * **Permanent** (any other 4xx, an unknown channel, a bad address): this one call will never
+//!   succeed; it is logged, recorded and skipped.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, StatusCode};
+
+/// A failed call to the plugin's service, sorted by what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// May pass: try again, after `retry_after` when the service said how long to wait.
+    #[error("temporary failure: {message}")]
+    Transient {
+        /// What happened.
+        message: String,
+        /// The service's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// The service refused the plugin's credentials: retried, loudly (see the module docs).
+    #[error("credentials refused: {message}")]
+    Unauthorized {
+        /// What happened.
+        message: String,
+    },
+    /// Trying this call again will not help (unknown channel, bad recipient, other 4xx).
+    #[error("permanent failure: {message}")]
+    Permanent {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl ServiceError {
+    /// A transient failure without a `Retry-After`.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A permanent failure.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::Permanent {
+            message: message.into(),
+        }
+    }
+
+    /// Refused credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an HTTP answer that is not a success: 429 and 5xx are transient (with the
+    /// `Retry-After` header when given), as is 408; 401 and 403 are refused credentials; every
+    /// other status is permanent. `message` says what was called and what came back.
+    pub fn from_status(
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = message.into();
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Self::Transient {
+                message,
+                retry_after: retry_after(headers),
+            }
+        } else if status == StatusCode::REQUEST_TIMEOUT {
+            Self::transient(message)
+        } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            Self::Unauthorized { message }
+        } else {
+            Self::Permanent { message }
+        }
+    }
+
+    /// Classifies a reqwest error: a status error by [`from_status`](Self::from_status)
+    /// (without headers); connection failures, timeouts and connections dropped mid-request
+    /// are transient; anything else (a bad URL, an unreadable body, a redirect loop) is
+    /// permanent.
+    pub fn from_reqwest(error: &reqwest::Error) -> Self {
+        let message = error_chain(error);
+        if let Some(status) = error.status() {
+            return Self::from_status(status, &HeaderMap::new(), message);
+        }
+        if error.is_connect() || error.is_timeout() || dropped_connection(error) {
+            Self::transient(message)
+        } else {
+            Self::permanent(message)
+        }
+    }
+
+    /// Whether trying again later may succeed (transient failures and refused credentials).
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Permanent { .. })
+    }
+
+    /// How long the service asked to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// What happened, without the classification.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Transient { message, .. }
+            | Self::Unauthorized { message }
+            | Self::Permanent { message } => message,
+        }
+    }
+}
+
+/// The `Retry-After` header as a wait: delay-seconds, or an HTTP-date (a date in the past is
+/// no wait). `None` when absent or unreadable.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The error and its sources on one line: reqwest's own text ("error sending request")
+/// hides the cause an operator needs (connection refused, certificate unknown).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A pooled connection that the server closed, or a reset, surfaces as an I/O error deep in
+/// the chain rather than as a connect error.
+fn dropped_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut source = error.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
