@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// What an entry holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Content {
+pub(crate) enum Content {
     Dir,
     File(Vec<u8>),
     /// A symbolic link to this target.
@@ -21,7 +21,7 @@ pub enum Content {
 
 /// One tar entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Relative path without a leading or trailing `/`.
     pub path: String,
     pub content: Content,
@@ -32,7 +32,7 @@ pub struct Entry {
 
 impl Entry {
     /// A root-owned directory.
-    pub fn dir(path: impl Into<String>, mode: u32) -> Self {
+    pub(crate) fn dir(path: impl Into<String>, mode: u32) -> Self {
         Self {
             path: path.into(),
             content: Content::Dir,
@@ -43,7 +43,7 @@ impl Entry {
     }
 
     /// A root-owned regular file.
-    pub fn file(path: impl Into<String>, mode: u32, bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn file(path: impl Into<String>, mode: u32, bytes: impl Into<Vec<u8>>) -> Self {
         Self {
             path: path.into(),
             content: Content::File(bytes.into()),
@@ -54,7 +54,7 @@ impl Entry {
     }
 
     /// A root-owned symbolic link.
-    pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Self {
+    pub(crate) fn symlink(path: impl Into<String>, target: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             content: Content::Symlink(target.into()),
@@ -65,7 +65,7 @@ impl Entry {
     }
 
     /// The same entry owned by `uid:gid`.
-    pub fn owned_by(mut self, uid: u64, gid: u64) -> Self {
+    pub(crate) fn owned_by(mut self, uid: u64, gid: u64) -> Self {
         self.uid = uid;
         self.gid = gid;
         self
@@ -73,7 +73,7 @@ impl Entry {
 }
 
 /// An uncompressed tar of `entries`, sorted by path, every mtime set to `mtime`.
-pub fn tar(mut entries: Vec<Entry>, mtime: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn tar(mut entries: Vec<Entry>, mtime: u64) -> io::Result<Vec<u8>> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(pair) = entries.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(io::Error::new(
@@ -111,14 +111,14 @@ pub fn tar(mut entries: Vec<Entry>, mtime: u64) -> io::Result<Vec<u8>> {
 }
 
 /// `bytes` gzip-compressed (best compression; the header carries no name and no mtime).
-pub fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
+pub(crate) fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
     encoder.write_all(bytes)?;
     encoder.finish()
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Small sizes (1 000 requests, 5 s steady): a smoke run, not a measurement.
     #[arg(long)]
     pub quick: bool,
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Builds and runs the benchmark.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let root = crate::source::workspace_root();
     crate::cargo::build(&root, &["--release"], &["teleport-slack", "teleport-bench"])?;
     let target = crate::cargo::target_dir(&root);

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// The cargo that runs xtask (`CARGO`), in the workspace root.
-pub fn command(root: &Path) -> Command {
+pub(crate) fn command(root: &Path) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root);
@@ -15,7 +15,7 @@ pub fn command(root: &Path) -> Command {
 }
 
 /// `cargo build <flags>` of `packages`.
-pub fn build(root: &Path, flags: &[&str], packages: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn build(root: &Path, flags: &[&str], packages: &[&str]) -> anyhow::Result<()> {
     let mut command = command(root);
     command.arg("build").args(flags);
     for package in packages {
@@ -29,7 +29,7 @@ pub fn build(root: &Path, flags: &[&str], packages: &[&str]) -> anyhow::Result<(
 }
 
 /// Where cargo puts the builds: `CARGO_TARGET_DIR`, else `<root>/target`.
-pub fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"))

@@ -7,10 +7,10 @@ use anyhow::{Context, bail};
 
 /// Arguments of `cargo xtask demo` (none yet).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub(crate) struct Args {}
 
 /// Builds and runs the demo.
-pub fn run(_args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
     let root = crate::source::workspace_root();
     crate::cargo::build(&root, &["--quiet"], &["teleport-slack", "teleport-demo"])?;
     let target = crate::cargo::target_dir(&root);

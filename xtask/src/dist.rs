@@ -21,7 +21,7 @@ const INSTALL_TEMPLATE: &str = include_str!("../templates/install.sh");
 const README_TEMPLATE: &str = include_str!("../templates/README.tarball.md");
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Plugins to package (`slack`, `teleport-email`, ...); default: every plugin that has
     /// a real `main` yet (the others are skipped with a note).
     pub plugins: Vec<String>,
@@ -34,13 +34,13 @@ pub struct Args {
 }
 
 /// A plugin binary that is built and answers `version`.
-pub struct ReadyPlugin {
+pub(crate) struct ReadyPlugin {
     pub plugin: &'static Plugin,
     pub binary: PathBuf,
     pub version_line: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let root = source::workspace_root();
     let source = Source::detect(&root)?;
     let builder = StaticBuild::new(&root, source.clone());
@@ -88,7 +88,7 @@ fn write_rootfs(ca_bundle: &Path, source: &Source, out: &Path) -> Result<PathBuf
     Ok(path)
 }
 
-pub fn rootfs_name(version: &str) -> String {
+pub(crate) fn rootfs_name(version: &str) -> String {
     format!("teleport-plugins-rootfs-v{version}.tar")
 }
 
@@ -101,7 +101,7 @@ fn write_with_checksum(path: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 }
 
 /// The plugins that could be built, and the errors of those that could not.
-pub struct Built {
+pub(crate) struct Built {
     pub ready: Vec<ReadyPlugin>,
     /// Build failures of plugins selected implicitly (an explicit one fails at once).
     pub failures: Vec<String>,
@@ -109,7 +109,7 @@ pub struct Built {
 
 impl Built {
     /// Ok when every attempted build succeeded; call after packaging what did.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         if self.failures.is_empty() {
             return Ok(());
         }
@@ -126,7 +126,11 @@ impl Built {
 /// names, a plugin without a binary or a real `main` yet is skipped with a note, and a
 /// build failure is reported in [`Built::failures`] after the others are built, so that one
 /// plugin in progress doesn't block packaging the rest (but still fails the command).
-pub fn build_ready_plugins(root: &Path, builder: &StaticBuild, names: &[String]) -> Result<Built> {
+pub(crate) fn build_ready_plugins(
+    root: &Path,
+    builder: &StaticBuild,
+    names: &[String],
+) -> Result<Built> {
     let explicit = !names.is_empty();
     let mut built = Built {
         ready: Vec::new(),
@@ -189,12 +193,12 @@ fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<Pat
 }
 
 /// `teleport-<plugin>-v<version>-linux-amd64-bin.tar.gz`.
-pub fn tarball_name(plugin: &Plugin, version: &str) -> String {
+pub(crate) fn tarball_name(plugin: &Plugin, version: &str) -> String {
     format!("{}-v{version}-linux-amd64-bin.tar.gz", plugin.binary())
 }
 
 /// The gzipped release tarball, in memory.
-pub fn release_tarball(
+pub(crate) fn release_tarball(
     plugin: &Plugin,
     source: &Source,
     binary: &[u8],
@@ -229,7 +233,7 @@ pub fn release_tarball(
     Ok(archive::gzip(&archive::tar(entries, mtime)?)?)
 }
 
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 

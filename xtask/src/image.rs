@@ -19,13 +19,13 @@ use crate::source::{self, Source};
 use crate::static_build::{self, StaticBuild};
 
 /// The user every image runs as (the usual "nonroot" of minimal images).
-pub const UID: u64 = 65532;
-pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const UID: u64 = 65532;
+pub(crate) const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnonroot:x:65532:\n";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Plugins (`slack`, ...) and/or helpers (`teleport-fake-chat`, `teleport-testkit-server`);
     /// default: every ready plugin and every helper that exists.
     pub names: Vec<String>,
@@ -43,7 +43,7 @@ pub struct Args {
     pub no_build: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let root = source::workspace_root();
     let source = Source::detect(&root)?;
     let builder = StaticBuild::new(&root, source.clone()).reuse_built(args.no_build);
@@ -107,7 +107,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The build machine's CA bundle, which the images use to verify chat APIs' certificates.
-pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_ca_bundle(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| {
         format!(
             "reading the CA bundle {} (install Debian's ca-certificates or pass --ca-bundle)",
@@ -247,7 +247,7 @@ const VAR_DIRS: [&str; 4] = [
 
 /// The image's files without any binary, for every plugin at once: what
 /// `docker/Dockerfile` adds under the binary from a release tarball.
-pub fn shared_rootfs(ca: &[u8]) -> Vec<Entry> {
+pub(crate) fn shared_rootfs(ca: &[u8]) -> Vec<Entry> {
     let mut entries = base_layer(ca);
     entries.extend(VAR_DIRS.iter().map(|d| Entry::dir(*d, 0o755)));
     entries.extend(PLUGINS.iter().flat_map(plugin_entries));
@@ -256,7 +256,12 @@ pub fn shared_rootfs(ca: &[u8]) -> Vec<Entry> {
 
 /// The image of one plugin: `/usr/local/bin/teleport-plugin` (the same path for every
 /// plugin, as in the Go images), started with the TOML from the data directory volume.
-pub fn plugin_image(plugin: &Plugin, source: &Source, binary: &[u8], ca: &[u8]) -> ImageSpec {
+pub(crate) fn plugin_image(
+    plugin: &Plugin,
+    source: &Source,
+    binary: &[u8],
+    ca: &[u8],
+) -> ImageSpec {
     let data_dir = plugin.data_dir();
     let mut layer = base_layer(ca);
     layer.push(Entry::file(
@@ -286,7 +291,12 @@ pub fn plugin_image(plugin: &Plugin, source: &Source, binary: &[u8], ca: &[u8]) 
 }
 
 /// The image of a demo helper: its binary at `/usr/local/bin/<binary>` as the entrypoint.
-pub fn helper_image(helper: &Helper, source: &Source, binary: &[u8], ca: &[u8]) -> ImageSpec {
+pub(crate) fn helper_image(
+    helper: &Helper,
+    source: &Source,
+    binary: &[u8],
+    ca: &[u8],
+) -> ImageSpec {
     let path = format!("usr/local/bin/{}", helper.binary);
     let mut layer = base_layer(ca);
     layer.push(Entry::file(path.clone(), 0o755, binary.to_vec()));

@@ -11,6 +11,8 @@ mod plugins;
 mod source;
 mod static_build;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 

@@ -23,7 +23,7 @@ use crate::archive::{self, Entry};
 
 /// What goes into an image.
 #[derive(Clone, Debug)]
-pub struct ImageSpec {
+pub(crate) struct ImageSpec {
     /// Repository name, e.g. `teleport-plugin-slack`.
     pub name: String,
     /// Tag, e.g. `0.1.0`.
@@ -46,7 +46,7 @@ pub struct ImageSpec {
 
 /// Where an image was written and what it weighs.
 #[derive(Clone, Debug)]
-pub struct WrittenImage {
+pub(crate) struct WrittenImage {
     /// `name:tag`.
     pub reference: String,
     /// `sha256:...` of the manifest (the image's identity).
@@ -77,7 +77,7 @@ const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Writes `spec` as an OCI layout in `layout_dir` (replacing it) and as a loadable
 /// archive at `archive_path`.
-pub fn write_image(
+pub(crate) fn write_image(
     spec: &ImageSpec,
     layout_dir: &Path,
     archive_path: &Path,
@@ -243,7 +243,7 @@ fn descriptor(media_type: MediaType, hex: &str, size: usize) -> Result<Descripto
 
 /// JSON with object keys sorted at every level, compact, so equal values give equal bytes
 /// whatever map type produced them.
-pub fn canonical_json(value: &Value) -> Vec<u8> {
+pub(crate) fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = String::new();
     write_canonical(value, &mut out);
     out.into_bytes()
@@ -279,7 +279,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 }
 
 /// `epoch` as an RFC 3339 UTC timestamp.
-pub fn rfc3339(epoch: i64) -> Result<String> {
+pub(crate) fn rfc3339(epoch: i64) -> Result<String> {
     let at = time::OffsetDateTime::from_unix_timestamp(epoch)?;
     Ok(at.format(&time::format_description::well_known::Rfc3339)?)
 }

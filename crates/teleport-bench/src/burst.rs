@@ -21,7 +21,7 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// Who handles the burst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Driver {
+pub(crate) enum Driver {
     /// The real plugin binary.
     Plugin,
     /// The minimal client: watch + one bare post per request.
@@ -31,7 +31,7 @@ pub enum Driver {
 /// When the requests are created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Variant {
+pub(crate) enum Variant {
     /// Before the process starts; timed from its spawn.
     Backlog,
     /// While it runs; timed from the first creation.
@@ -58,7 +58,7 @@ impl fmt::Display for Variant {
 
 /// One timed burst.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct BurstResult {
+pub(crate) struct BurstResult {
     /// Who handled it.
     pub driver: Driver,
     /// Fake Slack latency.
@@ -94,7 +94,7 @@ pub struct BurstResult {
 }
 
 /// Runs `variants` (a backlog, if any, first) against one process of `driver`.
-pub async fn run(
+pub(crate) async fn run(
     settings: &Settings,
     driver: Driver,
     latency_ms: u64,
@@ -207,7 +207,7 @@ pub async fn run(
 }
 
 /// Starts `driver` against `world`.
-pub fn spawn(settings: &Settings, driver: Driver, world: &World) -> anyhow::Result<Target> {
+pub(crate) fn spawn(settings: &Settings, driver: Driver, world: &World) -> anyhow::Result<Target> {
     let stderr = world.dir().join(format!("{driver}.stderr"));
     match driver {
         Driver::Plugin => {

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Measure teleport-slack against an in-process Teleport and a fake Slack",
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The benchmark-internal minimal client (the floor); the suite starts it itself.
     #[command(subcommand)]
     pub command: Option<Internal>,
@@ -23,7 +23,7 @@ pub struct Cli {
 
 /// Subcommands the suite runs as child processes.
 #[derive(Debug, Subcommand)]
-pub enum Internal {
+pub(crate) enum Internal {
     /// Watch requests and post one bare message per pending request (no plugin data).
     #[command(hide = true)]
     FloorClient(FloorArgs),
@@ -31,7 +31,7 @@ pub enum Internal {
 
 /// Settings of the whole suite. Sizes left unset take the full or `--quick` default.
 #[derive(Debug, Args)]
-pub struct SuiteArgs {
+pub(crate) struct SuiteArgs {
     /// The teleport-slack binary to measure.
     #[arg(long, default_value = "target/release/teleport-slack")]
     pub plugin_bin: PathBuf,
@@ -77,7 +77,7 @@ pub struct SuiteArgs {
 
 /// The resolved sizes of one suite run.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Sizes {
+pub(crate) struct Sizes {
     /// Requests per burst.
     pub requests: usize,
     /// Fake Slack latencies for the bursts, in milliseconds.
@@ -96,7 +96,7 @@ pub struct Sizes {
 
 impl SuiteArgs {
     /// The sizes to run, with the full or quick defaults filled in.
-    pub fn sizes(&self) -> Sizes {
+    pub(crate) fn sizes(&self) -> Sizes {
         let pick = |set: Option<u64>, full: u64, quick: u64| {
             set.unwrap_or(if self.quick { quick } else { full })
         };
@@ -115,7 +115,7 @@ impl SuiteArgs {
 
 /// Arguments of the floor client.
 #[derive(Debug, Args)]
-pub struct FloorArgs {
+pub(crate) struct FloorArgs {
     /// Teleport auth address.
     #[arg(long)]
     pub addr: SocketAddr,

@@ -31,7 +31,7 @@ struct Poster {
 }
 
 /// Runs the floor client until it is killed.
-pub async fn client(args: FloorArgs) -> anyhow::Result<()> {
+pub(crate) async fn client(args: FloorArgs) -> anyhow::Result<()> {
     let token = std::fs::read_to_string(&args.token_file)
         .with_context(|| format!("cannot read {}", args.token_file.display()))?
         .trim()

@@ -14,7 +14,7 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// Memory figures from `/proc/<pid>/status`, in KiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// Resident set size now (`VmRSS`).
     pub rss_kib: u64,
     /// Peak resident set size so far (`VmHWM`).
@@ -22,7 +22,7 @@ pub struct Memory {
 }
 
 /// A running process under test.
-pub struct Target {
+pub(crate) struct Target {
     child: Child,
     pid: u32,
     /// When it was spawned.
@@ -34,7 +34,7 @@ pub struct Target {
 impl Target {
     /// Starts `teleport-slack start -c config`; its stderr goes to `stderr_log`. `ops` is
     /// where its config says to serve `/readyz` and `/metrics`.
-    pub fn plugin(
+    pub(crate) fn plugin(
         bin: &Path,
         config: &Path,
         ops: SocketAddr,
@@ -47,7 +47,7 @@ impl Target {
     }
 
     /// Starts this binary's floor client with `args`.
-    pub fn floor(args: &[String], stderr_log: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn floor(args: &[String], stderr_log: &Path) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find the teleport-bench binary")?;
         let mut command = Command::new(exe);
         command.args(args);
@@ -81,19 +81,19 @@ impl Target {
     }
 
     /// Resident memory now and at its peak.
-    pub fn memory(&self) -> anyhow::Result<Memory> {
+    pub(crate) fn memory(&self) -> anyhow::Result<Memory> {
         let path = format!("/proc/{}/status", self.pid);
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         parse_status(&text).with_context(|| format!("no VmRSS/VmHWM in {path}"))
     }
 
     /// CPU time used so far (user + system), in seconds.
-    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
         cpu_seconds_of(&self.pid.to_string())
     }
 
     /// Whether `/readyz` answers 200 (false while it is not listening yet).
-    pub async fn is_ready(&self) -> bool {
+    pub(crate) async fn is_ready(&self) -> bool {
         let Some(ops) = self.ops else { return false };
         matches!(
             self.http.get(format!("http://{ops}/readyz")).send().await,
@@ -102,7 +102,7 @@ impl Target {
     }
 
     /// Polls `/readyz` every millisecond until it answers 200; returns when it did.
-    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<Instant> {
+    pub(crate) async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<Instant> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if self.is_ready().await {
@@ -114,7 +114,7 @@ impl Target {
     }
 
     /// A metric's value from `/metrics` (summed over its label sets), if present.
-    pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
+    pub(crate) async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
         let ops = self.ops.context("this process serves no /metrics")?;
         let text = self
             .http
@@ -128,7 +128,7 @@ impl Target {
     }
 
     /// Polls `requests_in_flight` until it is 0; returns its last value.
-    pub async fn wait_idle(&self, timeout: Duration) -> anyhow::Result<f64> {
+    pub(crate) async fn wait_idle(&self, timeout: Duration) -> anyhow::Result<f64> {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self
@@ -143,7 +143,7 @@ impl Target {
     }
 
     /// SIGTERM, then wait for the exit (SIGKILL after a grace period).
-    pub async fn stop(mut self) -> anyhow::Result<ExitStatus> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<ExitStatus> {
         let pid = libc::pid_t::try_from(self.pid).context("pid out of range")?;
         // SAFETY: kill only sends a signal; `pid` is our own child, not yet reaped.
         unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -158,14 +158,14 @@ impl Target {
 }
 
 /// The plugin runtime's gauge of requests with work left.
-pub const IN_FLIGHT: &str = "teleport_plugin_requests_in_flight";
+pub(crate) const IN_FLIGHT: &str = "teleport_plugin_requests_in_flight";
 /// The plugin runtime's counter of watch reconnects.
-pub const RECONNECTS: &str = "teleport_plugin_watch_reconnects_total";
+pub(crate) const RECONNECTS: &str = "teleport_plugin_watch_reconnects_total";
 
 /// CPU time (user + system) this benchmark process used so far, in seconds: the
 /// testkit and the fake Slack live here and share the machine's cores with the process
 /// under test.
-pub fn own_cpu_seconds() -> anyhow::Result<f64> {
+pub(crate) fn own_cpu_seconds() -> anyhow::Result<f64> {
     cpu_seconds_of("self")
 }
 
@@ -179,7 +179,7 @@ fn cpu_seconds_of(pid: &str) -> anyhow::Result<f64> {
 }
 
 /// A free loopback port (bound and released; good enough for a local benchmark).
-pub fn free_port() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?)
 }

@@ -16,7 +16,7 @@ const IDLE: Duration = Duration::from_secs(1);
 
 /// One start.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct ReadyRun {
+pub(crate) struct ReadyRun {
     /// Spawn to `/readyz` 200, in milliseconds.
     pub readyz_ms: f64,
     /// Spawn to the testkit registering the watch stream, in milliseconds.
@@ -27,7 +27,7 @@ pub struct ReadyRun {
 
 /// All starts.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct ReadyResult {
+pub(crate) struct ReadyResult {
     /// Each start.
     pub runs: Vec<ReadyRun>,
     /// Median spawn → `/readyz`.
@@ -43,7 +43,7 @@ pub struct ReadyResult {
 }
 
 /// Starts the plugin `ready_runs` times against one idle world.
-pub async fn run(settings: &Settings) -> anyhow::Result<ReadyResult> {
+pub(crate) async fn run(settings: &Settings) -> anyhow::Result<ReadyResult> {
     let world = World::start(
         &settings.work.join("ready"),
         Duration::ZERO,

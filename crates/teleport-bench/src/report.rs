@@ -15,7 +15,7 @@ const MIB: f64 = 1024.0;
 
 /// The machine the numbers were taken on.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// Logical CPUs.
     pub cores: usize,
     /// `model name` from /proc/cpuinfo.
@@ -29,7 +29,7 @@ pub struct Machine {
 
 impl Machine {
     /// Reads /proc.
-    pub fn detect(load_at_start: f64) -> Self {
+    pub(crate) fn detect(load_at_start: f64) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -49,7 +49,7 @@ impl Machine {
 }
 
 /// The 1-minute load average now.
-pub fn load_average() -> f64 {
+pub(crate) fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
@@ -58,7 +58,7 @@ pub fn load_average() -> f64 {
 
 /// The plugin's throughput against the floor's for the same burst.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Ratio {
+pub(crate) struct Ratio {
     /// Fake Slack latency.
     pub latency_ms: u64,
     /// Which burst.
@@ -73,7 +73,7 @@ pub struct Ratio {
 
 /// One target from the issue, and whether it was met.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// What is measured.
     pub name: String,
     /// The target, in words.
@@ -86,7 +86,7 @@ pub struct Check {
 
 /// Everything one suite run measured.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// Unix time the suite started.
     pub started_unix: u64,
     /// Where it ran.
@@ -113,7 +113,7 @@ pub struct Report {
 
 impl Report {
     /// Fills in ratios, targets and failures from the measurements.
-    pub fn new(
+    pub(crate) fn new(
         started_unix: u64,
         load_at_start: f64,
         plugin_bin: &Path,
@@ -276,19 +276,19 @@ impl Report {
     }
 
     /// Every target met.
-    pub fn all_targets_met(&self) -> bool {
+    pub(crate) fn all_targets_met(&self) -> bool {
         self.targets.iter().all(|c| c.met)
     }
 
     /// Writes the JSON report.
-    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn write_json(&self, path: &Path) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// The tables for stdout.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         let m = &self.machine;
         let _ = writeln!(

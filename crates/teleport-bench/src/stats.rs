@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// p50 / p99 / max / mean of a set of durations, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Samples.
     pub count: usize,
     /// Median.
@@ -21,7 +21,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarises `samples` (in any order); all zero when empty.
-    pub fn of(samples: &[Duration]) -> Self {
+    pub(crate) fn of(samples: &[Duration]) -> Self {
         if samples.is_empty() {
             return Self::default();
         }
@@ -50,7 +50,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// The median of `values` (the lower middle one for an even count); 0 when empty.
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted

@@ -17,7 +17,7 @@ use crate::world::{Delivered, World};
 
 /// The steady scenario's outcome.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct SteadyResult {
+pub(crate) struct SteadyResult {
     /// Target creation rate, requests per second.
     pub rate: u32,
     /// Requests created.
@@ -41,7 +41,7 @@ pub struct SteadyResult {
 }
 
 /// Runs the steady scenario (fake Slack latency 0).
-pub async fn run(settings: &Settings) -> anyhow::Result<SteadyResult> {
+pub(crate) async fn run(settings: &Settings) -> anyhow::Result<SteadyResult> {
     let sizes = &settings.sizes;
     let mut world = World::start(
         &settings.work.join("steady"),

@@ -12,7 +12,7 @@ use crate::report::{self, Report};
 use crate::{ready, steady};
 
 /// What every scenario needs.
-pub struct Settings {
+pub(crate) struct Settings {
     /// The plugin binary.
     pub plugin_bin: PathBuf,
     /// Work files go here, one directory per scenario.
@@ -27,7 +27,7 @@ pub struct Settings {
 
 /// Runs everything, prints the tables, writes `report.json`. Returns whether the run
 /// passes: no correctness failure, and with `--strict` every target met.
-pub async fn run(args: SuiteArgs) -> anyhow::Result<bool> {
+pub(crate) async fn run(args: SuiteArgs) -> anyhow::Result<bool> {
     if !args.plugin_bin.is_file() {
         bail!(
             "{} not found; build it first (cargo build --release -p teleport-slack)",

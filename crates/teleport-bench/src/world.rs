@@ -15,13 +15,13 @@ use teleport_testkit::{IdentityRequest, Testkit};
 /// The token the fake Slack accepts.
 const TOKEN: &str = "xoxb-bench-token";
 /// The channel every request is posted to.
-pub const CHANNEL_ID: &str = "C0ACCESS";
+pub(crate) const CHANNEL_ID: &str = "C0ACCESS";
 const CHANNEL_NAME: &str = "access-requests";
 /// Distinct requesters, so requests are not all alike.
 const USERS: usize = 50;
 
 /// Testkit + fake Slack + files for one process under test.
-pub struct World {
+pub(crate) struct World {
     /// The in-process Teleport.
     pub kit: Testkit,
     /// The fake Slack.
@@ -33,7 +33,7 @@ pub struct World {
 
 /// What the fake Slack holds for a set of requests.
 #[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     /// Root messages in Slack.
     pub root_messages: usize,
     /// Root messages beyond the first for some request.
@@ -44,14 +44,18 @@ pub struct Delivered {
 
 impl Delivered {
     /// Exactly one root message per request, nothing else.
-    pub fn exactly_once(&self, requests: usize) -> bool {
+    pub(crate) fn exactly_once(&self, requests: usize) -> bool {
         self.root_messages == requests && self.duplicates == 0 && self.missing == 0
     }
 }
 
 impl World {
     /// Starts both servers; files go under `dir`.
-    pub async fn start(dir: &Path, latency: Duration, watch_buffer: usize) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        dir: &Path,
+        latency: Duration,
+        watch_buffer: usize,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let kit = Testkit::builder()
             .cluster_name("bench.teleport.example")
@@ -78,12 +82,12 @@ impl World {
     }
 
     /// The work directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Writes the plugin's config: this world's Teleport and Slack, `/metrics` on `ops`.
-    pub fn plugin_config(&self, ops: SocketAddr, severity: &str) -> anyhow::Result<PathBuf> {
+    pub(crate) fn plugin_config(&self, ops: SocketAddr, severity: &str) -> anyhow::Result<PathBuf> {
         let path = self.dir.join("teleport-slack.toml");
         let text = format!(
             r#"[teleport]
@@ -114,7 +118,7 @@ severity = "{severity}"
     }
 
     /// Arguments for the floor client against this world (the token goes in a file).
-    pub fn floor_args(&self) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn floor_args(&self) -> anyhow::Result<Vec<String>> {
         let token_file = self.dir.join("slack-token");
         std::fs::write(&token_file, TOKEN)?;
         Ok(vec![
@@ -134,7 +138,7 @@ severity = "{severity}"
 
     /// Creates `count` pending requests as fast as the testkit takes them; returns their IDs.
     /// Blocks the calling thread (wrap it in `block_in_place`).
-    pub fn create_requests(&mut self, count: usize) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn create_requests(&mut self, count: usize) -> anyhow::Result<Vec<String>> {
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             ids.push(self.create_one()?);
@@ -143,7 +147,7 @@ severity = "{severity}"
     }
 
     /// Creates one pending request and returns its ID.
-    pub fn create_one(&mut self) -> anyhow::Result<String> {
+    pub(crate) fn create_one(&mut self) -> anyhow::Result<String> {
         let n = self.created;
         self.created += 1;
         let user = format!("user{}@example.com", n % USERS);
@@ -161,7 +165,11 @@ severity = "{severity}"
     }
 
     /// Waits until Slack holds at least `count` posts.
-    pub async fn wait_for_posts(&self, count: usize, timeout: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn wait_for_posts(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         self.slack
             .wait_for(timeout, |s| (s.messages().len() >= count).then_some(()))
             .await
@@ -171,13 +179,13 @@ severity = "{severity}"
     }
 
     /// When the latest post reached the fake Slack.
-    pub async fn last_post(&self) -> Option<Instant> {
+    pub(crate) async fn last_post(&self) -> Option<Instant> {
         self.inspect(|s| s.messages().iter().map(|m| m.received).max())
             .await
     }
 
     /// When each request's root message reached Slack, by request ID (first one wins).
-    pub async fn post_times(&self) -> HashMap<String, Instant> {
+    pub(crate) async fn post_times(&self) -> HashMap<String, Instant> {
         self.inspect(|s| {
             let mut times = HashMap::new();
             for message in s.root_messages() {
@@ -191,7 +199,7 @@ severity = "{severity}"
     }
 
     /// Checks the root messages against the requests created.
-    pub async fn delivered(&self, ids: &[String]) -> Delivered {
+    pub(crate) async fn delivered(&self, ids: &[String]) -> Delivered {
         self.inspect(|s| {
             let mut seen = HashSet::new();
             let mut delivered = Delivered::default();
@@ -211,7 +219,7 @@ severity = "{severity}"
 
 /// The request ID at the end of a message's notification text: the plugin's text ends
 /// with `(PENDING): <id>` and the floor client's with `request: <id>`.
-pub fn request_id_of(text: Option<&str>) -> Option<&str> {
+pub(crate) fn request_id_of(text: Option<&str>) -> Option<&str> {
     let (_, id) = text?.rsplit_once(": ")?;
     Some(id.trim())
 }

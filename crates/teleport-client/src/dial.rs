@@ -23,7 +23,7 @@ use crate::identity_store::IdentityStore;
 /// The name every Teleport auth server certificate carries, and the SNI it expects.
 pub const TELEPORT_SERVER_NAME: &str = "teleport.cluster.local";
 /// Port of a Teleport auth server by convention.
-pub const AUTH_PORT: u16 = 3025;
+pub(crate) const AUTH_PORT: u16 = 3025;
 
 /// How to reach the auth server from the configured address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::Args;
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "xoxb-demo-token";
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if !args.plugin_bin.exists() {
         bail!(
             "{} not found; build it first (cargo build -p teleport-slack)",

@@ -196,22 +196,30 @@ fn authorized(headers: &HeaderMap, key: &str) -> bool {
         .is_some_and(|pair| pair == format!("api:{key}"))
 }
 
+/// Mailgun's answer to a wrong key (401) or a domain the key does not own (404).
+fn refusal(shared: &Shared, headers: &HeaderMap, domain: &str) -> Option<Response> {
+    let key = shared
+        .api_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if !authorized(headers, &key) {
+        return Some((StatusCode::UNAUTHORIZED, "Forbidden").into_response());
+    }
+    if domain != shared.options.domain {
+        return Some(error(StatusCode::NOT_FOUND, "Domain not found"));
+    }
+    None
+}
+
 /// `GET /v3/domains/{domain}`: the domain's details, for the key that owns it.
 async fn get_domain(
     State(shared): State<Arc<Shared>>,
     Path(domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let key = shared
-        .api_key
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if !authorized(&headers, &key) {
-        return (StatusCode::UNAUTHORIZED, "Forbidden").into_response();
-    }
-    if domain != shared.options.domain {
-        return error(StatusCode::NOT_FOUND, "Domain not found");
+    if let Some(refused) = refusal(&shared, &headers, &domain) {
+        return refused;
     }
     Json(json!({ "domain": { "name": domain, "state": "active" } })).into_response()
 }
@@ -222,16 +230,8 @@ async fn send_message(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
-    let key = shared
-        .api_key
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if !authorized(&headers, &key) {
-        return (StatusCode::UNAUTHORIZED, "Forbidden").into_response();
-    }
-    if domain != shared.options.domain {
-        return error(StatusCode::NOT_FOUND, "Domain not found");
+    if let Some(refused) = refusal(&shared, &headers, &domain) {
+        return refused;
     }
     let mut fields = Vec::new();
     loop {

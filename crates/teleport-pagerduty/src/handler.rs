@@ -328,20 +328,32 @@ impl PagerDutyHandler {
             return Ok(());
         }
         while let Some(review) = request.reviews.get(claim.reviews_count) {
-            let incident_id = claim.incident_id.clone();
-            let note = render::review_note(review);
-            let posted = self
-                .effects
-                .run(claim, "note", || async {
-                    Ok::<_, ServiceError>(self.api.add_note(&incident_id, &note).await?)
-                })
+            self.post_note(claim, &render::review_note(review), "review note")
                 .await?;
-            if let Err(error) = posted {
-                tracing::error!(pd_incident_id = %incident_id, %error, "cannot post the review note; skipping it");
-            }
             let mut next = claim.record().clone();
             next.reviews_count += 1;
             claim.record_effect(next);
+        }
+        Ok(())
+    }
+
+    /// Posts `note` on the claimed request's incident; a permanent refusal is logged (as
+    /// `what`) and skipped, anything that may pass ends the step.
+    async fn post_note(
+        &self,
+        claim: &mut RecordClaim<'_>,
+        note: &str,
+        what: &str,
+    ) -> Result<(), StepError> {
+        let incident_id = claim.incident_id.clone();
+        let posted = self
+            .effects
+            .run(claim, "note", || async {
+                Ok::<_, ServiceError>(self.api.add_note(&incident_id, note).await?)
+            })
+            .await?;
+        if let Err(error) = posted {
+            tracing::error!(pd_incident_id = %incident_id, %error, "cannot post the {what}; skipping it");
         }
         Ok(())
     }
@@ -449,17 +461,8 @@ impl PagerDutyHandler {
             claim.stage(next);
         }
         if claim.close_progress == CloseProgress::Pending {
-            let incident_id = claim.incident_id.clone();
             let note = render::resolution_note(resolution, &claim.resolve_reason);
-            let posted = self
-                .effects
-                .run(claim, "note", || async {
-                    Ok::<_, ServiceError>(self.api.add_note(&incident_id, &note).await?)
-                })
-                .await?;
-            if let Err(error) = posted {
-                tracing::error!(pd_incident_id = %incident_id, %error, "cannot post the resolution note; skipping it");
-            }
+            self.post_note(claim, &note, "resolution note").await?;
             let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Noted;
             claim.record_effect(next);

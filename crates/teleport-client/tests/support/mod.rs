@@ -8,16 +8,16 @@ use std::time::Duration;
 use teleport_client::{ClientConfig, CredentialsSource, DialMode, DialPolicy, TeleportClient};
 use teleport_testkit::{IdentityRequest, Testkit};
 
-pub const WAIT: Duration = Duration::from_secs(20);
-pub const USER: &str = "access-plugin";
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const USER: &str = "access-plugin";
 
-pub struct Env {
+pub(crate) struct Env {
     pub kit: Testkit,
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let kit = Testkit::builder()
             .cluster_name("teleport.example.com")
             .with_proxy(true)
@@ -32,7 +32,7 @@ impl Env {
     }
 
     /// Writes an identity file for `request` and returns its path.
-    pub fn identity_file(&self, name: &str, request: &IdentityRequest) -> PathBuf {
+    pub(crate) fn identity_file(&self, name: &str, request: &IdentityRequest) -> PathBuf {
         let path = self.dir.path().join(name);
         self.kit
             .issue_identity(request)
@@ -43,12 +43,16 @@ impl Env {
     }
 
     /// A client of the auth server over direct mTLS with an identity file for `USER`.
-    pub fn client(&self) -> TeleportClient {
+    pub(crate) fn client(&self) -> TeleportClient {
         let path = self.identity_file("auth_id", &IdentityRequest::new(USER));
         self.client_with(CredentialsSource::IdentityFile(path), DialMode::AuthDirect)
     }
 
-    pub fn client_with(&self, credentials: CredentialsSource, mode: DialMode) -> TeleportClient {
+    pub(crate) fn client_with(
+        &self,
+        credentials: CredentialsSource,
+        mode: DialMode,
+    ) -> TeleportClient {
         let addr = match mode {
             DialMode::AuthDirect => self.kit.auth_addr(),
             DialMode::ProxyTlsRouting => self.kit.proxy_addr().unwrap(),

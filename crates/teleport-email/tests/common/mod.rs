@@ -2,27 +2,27 @@
 
 #![allow(dead_code)]
 
-pub mod smtp_server;
+pub(crate) mod smtp_server;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use teleport_email::config;
-pub use teleport_plugin_testsupport::request_id;
+pub(crate) use teleport_plugin_testsupport::request_id;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, startup_error};
 use teleport_testkit::{IdentityRequest, Testkit};
 use tokio_util::sync::CancellationToken;
 
-pub const WAIT: Duration = Duration::from_secs(30);
-pub const SENDER: &str = "teleport@example.com";
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const SENDER: &str = "teleport@example.com";
 
-pub struct Env {
+pub(crate) struct Env {
     pub kit: Testkit,
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let kit = Testkit::builder()
             .cluster_name("teleport.example.com")
             .start()
@@ -37,14 +37,14 @@ impl Env {
     }
 
     /// Writes a file into the temp dir and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).expect("write");
         path
     }
 
     /// A complete config with this transport section and `role_to_recipients` body.
-    pub fn write_config(&self, transport: &str, recipients: &str) -> PathBuf {
+    pub(crate) fn write_config(&self, transport: &str, recipients: &str) -> PathBuf {
         let text = format!(
             "[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n{transport}\n\n\
              [delivery]\nsender = \"{SENDER}\"\n\n[role_to_recipients]\n{recipients}\n",
@@ -54,17 +54,17 @@ impl Env {
         self.write("teleport-email.toml", &text)
     }
 
-    pub fn spawn(&self, path: &Path) -> InProcessPlugin {
+    pub(crate) fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = config::load(path).expect("config loads");
         InProcessPlugin::spawn(WAIT, |stop| teleport_email::run(config, stop))
     }
 
-    pub async fn start_error(&self, path: &Path) -> String {
+    pub(crate) async fn start_error(&self, path: &Path) -> String {
         let config = config::load(path).expect("config loads");
         startup_error(WAIT, teleport_email::run(config, CancellationToken::new())).await
     }
 
-    pub async fn wait_for_watcher(&self) {
+    pub(crate) async fn wait_for_watcher(&self) {
         self.kit
             .wait_for_watchers(1, WAIT)
             .await
@@ -74,7 +74,7 @@ impl Env {
 
 /// The text/plain and text/html parts of a raw MIME message (quoted-printable or
 /// base64 decoded as lettre wrote them).
-pub fn parts(data: &str) -> (String, String) {
+pub(crate) fn parts(data: &str) -> (String, String) {
     let mut text = String::new();
     let mut html = String::new();
     for part in data.split("\r\n--") {

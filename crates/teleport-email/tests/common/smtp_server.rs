@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// How the server behaves.
 #[derive(Clone, Default)]
-pub struct SmtpOptions {
+pub(crate) struct SmtpOptions {
     /// Offer STARTTLS with this acceptor.
     pub tls: Option<TlsAcceptor>,
     /// Speak TLS from the first byte (port 465 style) with this acceptor.
@@ -30,7 +30,7 @@ pub struct SmtpOptions {
 
 /// One accepted message.
 #[derive(Clone, Debug)]
-pub struct Received {
+pub(crate) struct Received {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
@@ -40,7 +40,7 @@ pub struct Received {
 
 impl Received {
     /// The value of a header (first occurrence, unfolded).
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         let head = self.data.split("\r\n\r\n").next()?;
         let mut value: Option<String> = None;
         for line in head.split("\r\n") {
@@ -71,7 +71,7 @@ struct State {
 }
 
 /// A running test SMTP server.
-pub struct SmtpServer {
+pub(crate) struct SmtpServer {
     addr: SocketAddr,
     state: Arc<State>,
     changes: watch::Receiver<u64>,
@@ -85,12 +85,12 @@ impl Drop for SmtpServer {
 }
 
 impl SmtpServer {
-    pub async fn start(options: SmtpOptions) -> Self {
+    pub(crate) async fn start(options: SmtpOptions) -> Self {
         Self::start_on(options, 0).await.expect("bind")
     }
 
     /// Listens on 127.0.0.1:`port` (0: any free port).
-    pub async fn start_on(options: SmtpOptions, port: u16) -> std::io::Result<Self> {
+    pub(crate) async fn start_on(options: SmtpOptions, port: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(0);
@@ -105,25 +105,25 @@ impl SmtpServer {
         })
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    pub fn messages(&self) -> Vec<Received> {
+    pub(crate) fn messages(&self) -> Vec<Received> {
         self.state.messages.lock().unwrap().clone()
     }
 
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
     }
 
     /// Answer every new connection with `421` (service not available) and close it.
-    pub fn set_unavailable(&self, unavailable: bool) {
+    pub(crate) fn set_unavailable(&self, unavailable: bool) {
         self.state.answer_421.store(unavailable, Ordering::SeqCst);
     }
 
     /// Reject `RCPT TO` for this address with `550`.
-    pub fn reject_recipient(&self, address: &str) {
+    pub(crate) fn reject_recipient(&self, address: &str) {
         self.state
             .rejected
             .lock()
@@ -132,7 +132,7 @@ impl SmtpServer {
     }
 
     /// Waits until `check` holds for the recorded messages and connection count.
-    pub async fn wait_for<T>(
+    pub(crate) async fn wait_for<T>(
         &self,
         timeout: Duration,
         mut check: impl FnMut(&[Received], usize) -> Option<T>,
@@ -373,13 +373,13 @@ fn address(line: &str) -> String {
 }
 
 /// A test CA and a certificate for `localhost`/127.0.0.1 signed by it.
-pub struct TestCa {
+pub(crate) struct TestCa {
     pub ca_pem: String,
     pub acceptor: TlsAcceptor,
 }
 
 impl TestCa {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

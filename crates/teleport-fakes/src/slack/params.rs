@@ -10,7 +10,7 @@ use super::api::slack_error;
 
 /// Arguments of one Web API call plus the token it presented.
 #[derive(Debug, Default)]
-pub struct SlackCall {
+pub(super) struct SlackCall {
     /// Bearer token from `Authorization`, or the `token` argument.
     pub token: Option<String>,
     /// All arguments, later sources winning: query string, then body.
@@ -19,7 +19,7 @@ pub struct SlackCall {
 
 impl SlackCall {
     /// A string argument; numbers are accepted too because form bodies have no types.
-    pub fn str(&self, name: &str) -> Option<String> {
+    pub(super) fn str(&self, name: &str) -> Option<String> {
         match self.args.get(name)? {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -28,7 +28,7 @@ impl SlackCall {
     }
 
     /// The `blocks` argument as a JSON value; a JSON-encoded string is decoded first.
-    pub fn blocks(&self) -> Result<Option<Value>, &'static str> {
+    pub(super) fn blocks(&self) -> Result<Option<Value>, &'static str> {
         match self.args.get("blocks") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),

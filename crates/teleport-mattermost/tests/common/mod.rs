@@ -7,23 +7,23 @@ use std::time::Duration;
 
 use teleport_fakes::mattermost::{FakeMattermost, FakeMattermostOptions};
 use teleport_mattermost::config;
-pub use teleport_plugin_testsupport::request_id;
+pub(crate) use teleport_plugin_testsupport::request_id;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, startup_error};
 use teleport_testkit::{IdentityRequest, Testkit};
 use tokio_util::sync::CancellationToken;
 
-pub const TOKEN: &str = "mm-test-token";
-pub const WAIT: Duration = Duration::from_secs(20);
-pub const TEAM: &str = "team00000000000000000000001";
-pub const CHANNEL: &str = "chan00000000000000000000001";
-pub const OTHER_CHANNEL: &str = "chan00000000000000000000002";
-pub const ALICE: &str = "alice0000000000000000000001";
-pub const BOB: &str = "bob000000000000000000000001";
-pub const CAROL: &str = "carol0000000000000000000001";
+pub(crate) const TOKEN: &str = "mm-test-token";
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const TEAM: &str = "team00000000000000000000001";
+pub(crate) const CHANNEL: &str = "chan00000000000000000000001";
+pub(crate) const OTHER_CHANNEL: &str = "chan00000000000000000000002";
+pub(crate) const ALICE: &str = "alice0000000000000000000001";
+pub(crate) const BOB: &str = "bob000000000000000000000001";
+pub(crate) const CAROL: &str = "carol0000000000000000000001";
 
 /// A fake with team `eng` ("Engineering"), channels `access-requests` ("Access Requests",
 /// bot member) and `secret-ops` ("Secret Ops", bot not a member), and three users.
-pub fn fake_options() -> FakeMattermostOptions {
+pub(crate) fn fake_options() -> FakeMattermostOptions {
     FakeMattermostOptions::default()
         .token(TOKEN)
         .team(TEAM, "eng", "Engineering", true)
@@ -34,14 +34,14 @@ pub fn fake_options() -> FakeMattermostOptions {
         .user(CAROL, "carol@example.com")
 }
 
-pub struct Env {
+pub(crate) struct Env {
     pub kit: Testkit,
     pub fake: FakeMattermost,
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
-    pub async fn start(options: FakeMattermostOptions) -> Self {
+    pub(crate) async fn start(options: FakeMattermostOptions) -> Self {
         let kit = Testkit::builder()
             .cluster_name("teleport.example.com")
             .start()
@@ -57,7 +57,7 @@ impl Env {
     }
 
     /// A complete config file with this `[mattermost]` token and `role_to_recipients` body.
-    pub fn write_config(&self, token: &str, recipients: &str) -> PathBuf {
+    pub(crate) fn write_config(&self, token: &str, recipients: &str) -> PathBuf {
         let text = format!(
             "[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n\
              [mattermost]\nurl = \"{url}\"\ntoken = \"{token}\"\n\n\
@@ -71,18 +71,18 @@ impl Env {
         path
     }
 
-    pub fn config(&self, path: &Path) -> config::Config {
+    pub(crate) fn config(&self, path: &Path) -> config::Config {
         config::load(path).expect("config loads")
     }
 
     /// Starts the plugin in-process.
-    pub fn spawn(&self, path: &Path) -> InProcessPlugin {
+    pub(crate) fn spawn(&self, path: &Path) -> InProcessPlugin {
         let config = self.config(path);
         InProcessPlugin::spawn(WAIT, |stop| teleport_mattermost::run(config, stop))
     }
 
     /// Runs the plugin expecting its start-up to fail; returns the error text.
-    pub async fn start_error(&self, path: &Path) -> String {
+    pub(crate) async fn start_error(&self, path: &Path) -> String {
         let config = self.config(path);
         startup_error(
             WAIT,
@@ -91,7 +91,7 @@ impl Env {
         .await
     }
 
-    pub async fn wait_for_watcher(&self) {
+    pub(crate) async fn wait_for_watcher(&self) {
         self.kit
             .wait_for_watchers(1, WAIT)
             .await

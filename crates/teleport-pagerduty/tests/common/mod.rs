@@ -20,16 +20,16 @@ use teleport_testkit::wire::types::AccessRequestV3;
 use teleport_testkit::{IdentityRequest, Testkit};
 
 /// Generous: the machine is small and shared.
-pub const WAIT: Duration = Duration::from_secs(20);
-pub const API_KEY: &str = "pd-test-key";
-pub const BOT_EMAIL: &str = "teleport-bot@example.com";
-pub const PLUGIN_USER: &str = "access-plugin";
-pub const NOTIFY: &str = "pagerduty_notify_service";
-pub const SERVICES: &str = "pagerduty_services";
-pub const NOTIFY_SERVICE: &str = "Teleport Notifications";
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const API_KEY: &str = "pd-test-key";
+pub(crate) const BOT_EMAIL: &str = "teleport-bot@example.com";
+pub(crate) const PLUGIN_USER: &str = "access-plugin";
+pub(crate) const NOTIFY: &str = "pagerduty_notify_service";
+pub(crate) const SERVICES: &str = "pagerduty_services";
+pub(crate) const NOTIFY_SERVICE: &str = "Teleport Notifications";
 
 /// The in-process Teleport, the fake PagerDuty and the plugin's identity.
-pub struct Env {
+pub(crate) struct Env {
     pub kit: Testkit,
     pub pd: FakePagerDuty,
     pub dir: tempfile::TempDir,
@@ -42,7 +42,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let kit = Testkit::start().await.expect("testkit starts");
         let (dir, identity) = identity_dir(&kit, &IdentityRequest::new(PLUGIN_USER), "identity");
         // The plugin may approve requests for these roles.
@@ -89,7 +89,7 @@ impl Env {
     }
 
     /// Puts `email` on call in `policy` at `level`, optionally through a schedule.
-    pub fn on_call(&self, email: &str, policy: &str, level: u32, schedule: Option<&str>) {
+    pub(crate) fn on_call(&self, email: &str, policy: &str, level: u32, schedule: Option<&str>) {
         self.pd.add_oncall(FakeOnCall {
             user_id: self.users[email].clone(),
             escalation_policy_id: self.policies[policy].clone(),
@@ -101,7 +101,7 @@ impl Env {
         });
     }
 
-    pub fn teleport(&self) -> TeleportConfig {
+    pub(crate) fn teleport(&self) -> TeleportConfig {
         TeleportConfig::new(
             self.kit.auth_addr().to_string(),
             Some(CredentialsSource::IdentityFile {
@@ -112,14 +112,14 @@ impl Env {
         )
     }
 
-    pub fn pagerduty(&self, approval: AutoApproval) -> PagerDutyConfig {
+    pub(crate) fn pagerduty(&self, approval: AutoApproval) -> PagerDutyConfig {
         let mut config = PagerDutyConfig::new(Secret::new(API_KEY), BOT_EMAIL);
         config.api_endpoint = self.pd.base_url();
         config.auto_approval = approval;
         config
     }
 
-    pub fn config(&self, approval: AutoApproval) -> Config {
+    pub(crate) fn config(&self, approval: AutoApproval) -> Config {
         Config {
             runtime: RuntimeConfig::new("pagerduty", self.teleport(), OpsConfig::default()),
             pagerduty: self.pagerduty(approval),
@@ -127,11 +127,11 @@ impl Env {
     }
 
     /// Runs the plugin in-process with short retry delays and the given lease.
-    pub fn start(&self, approval: AutoApproval, lease: Duration) -> Plugin {
+    pub(crate) fn start(&self, approval: AutoApproval, lease: Duration) -> Plugin {
         self.start_config(self.config(approval), lease)
     }
 
-    pub fn start_config(&self, config: Config, lease: Duration) -> Plugin {
+    pub(crate) fn start_config(&self, config: Config, lease: Duration) -> Plugin {
         InProcessPlugin::spawn(WAIT, |token| async move {
             let mut config = config;
             config.runtime.tuning.dispatch = DispatchOptions {
@@ -145,7 +145,7 @@ impl Env {
     }
 
     /// Starts the plugin and waits until it watches requests.
-    pub async fn started(&self, approval: AutoApproval) -> Plugin {
+    pub(crate) async fn started(&self, approval: AutoApproval) -> Plugin {
         let plugin = self.start(approval, Duration::from_secs(30));
         self.kit
             .wait_for_watchers(1, WAIT)
@@ -155,7 +155,12 @@ impl Env {
     }
 
     /// A pending request by `user` for `roles` with these system annotations.
-    pub fn request(&self, user: &str, roles: &[&str], annotations: &[(&str, &[&str])]) -> String {
+    pub(crate) fn request(
+        &self,
+        user: &str,
+        roles: &[&str],
+        annotations: &[(&str, &[&str])],
+    ) -> String {
         let mut request = self.kit.new_request(user, roles).reason("fix the outage");
         for (key, values) in annotations {
             request = request.system_annotation(key, values);
@@ -164,16 +169,16 @@ impl Env {
     }
 
     /// A request that asks for an incident on the notify service.
-    pub fn notify_request(&self, user: &str) -> String {
+    pub(crate) fn notify_request(&self, user: &str) -> String {
         self.request(user, &["dev"], &[(NOTIFY, &[NOTIFY_SERVICE])])
     }
 
-    pub fn data(&self, id: &str) -> HashMap<String, String> {
+    pub(crate) fn data(&self, id: &str) -> HashMap<String, String> {
         self.kit.plugin_data(id, "pagerduty").unwrap_or_default()
     }
 
     /// Waits until the request's plugin data satisfies `ready`.
-    pub async fn wait_data(
+    pub(crate) async fn wait_data(
         &self,
         id: &str,
         what: &str,
@@ -194,7 +199,7 @@ impl Env {
     }
 
     /// Waits for the incident with the request's key and returns it.
-    pub async fn wait_incident(
+    pub(crate) async fn wait_incident(
         &self,
         id: &str,
         what: &str,
@@ -215,7 +220,7 @@ impl Env {
     }
 
     /// Every incident opened for the request.
-    pub fn incidents_for(&self, id: &str) -> Vec<FakeIncident> {
+    pub(crate) fn incidents_for(&self, id: &str) -> Vec<FakeIncident> {
         let key = format!("teleport-access-request/{id}");
         self.pd
             .incidents()
@@ -224,21 +229,21 @@ impl Env {
             .collect()
     }
 
-    pub fn request_state(&self, id: &str) -> (i32, usize) {
+    pub(crate) fn request_state(&self, id: &str) -> (i32, usize) {
         let request = self.kit.get_request(id).expect("request exists");
         let spec = request.spec.unwrap();
         (spec.state, spec.reviews.len())
     }
 }
 
-pub fn id_of(request: AccessRequestV3) -> String {
+pub(crate) fn id_of(request: AccessRequestV3) -> String {
     request_id(&request)
 }
 
 /// A running in-process plugin.
-pub type Plugin = InProcessPlugin;
+pub(crate) type Plugin = InProcessPlugin;
 
 /// Polls `check` until it holds (for conditions no fake can signal).
-pub async fn eventually<F: Future<Output = bool>>(what: &str, check: impl FnMut() -> F) {
+pub(crate) async fn eventually<F: Future<Output = bool>>(what: &str, check: impl FnMut() -> F) {
     teleport_plugin_testsupport::eventually(what, WAIT, check).await;
 }

@@ -22,11 +22,11 @@ use teleport_plugin_runtime::service_error::ServiceError;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
 use teleport_testkit::{IdentityRequest, Testkit};
 
-pub const PLUGIN: &str = "slack";
+pub(crate) const PLUGIN: &str = "slack";
 
 /// One outbound action the bot performed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     Request {
         recipient: String,
         request_id: String,
@@ -48,7 +48,7 @@ pub enum Sent {
 
 /// A bot that records what it sends and fails on demand.
 #[derive(Default)]
-pub struct RecordingBot {
+pub(crate) struct RecordingBot {
     log: Mutex<Vec<Sent>>,
     next_id: AtomicUsize,
     /// Fail this many upcoming sends of any kind with a transient error.
@@ -58,11 +58,11 @@ pub struct RecordingBot {
 }
 
 impl RecordingBot {
-    pub fn sent(&self) -> Vec<Sent> {
+    pub(crate) fn sent(&self) -> Vec<Sent> {
         self.log.lock().unwrap().clone()
     }
 
-    pub fn requests_sent(&self) -> Vec<(String, String)> {
+    pub(crate) fn requests_sent(&self) -> Vec<(String, String)> {
         self.sent()
             .into_iter()
             .filter_map(|s| match s {
@@ -195,14 +195,14 @@ impl MessagingBot for RecordingBot {
 }
 
 /// The testkit plus the plugin's identity file.
-pub struct Harness {
+pub(crate) struct Harness {
     pub kit: Testkit,
     pub dir: tempfile::TempDir,
     pub teleport: TeleportConfig,
 }
 
 impl Harness {
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let kit = Testkit::start().await.expect("testkit starts");
         let (dir, path) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "identity");
         let teleport = TeleportConfig::new(
@@ -217,7 +217,7 @@ impl Harness {
     }
 
     /// Starts the plugin in-process; stop it with the token.
-    pub fn start_plugin(&self, bot: Arc<RecordingBot>, replica: &str) -> Plugin {
+    pub(crate) fn start_plugin(&self, bot: Arc<RecordingBot>, replica: &str) -> Plugin {
         let teleport = self.teleport.clone();
         let replica = replica.to_owned();
         InProcessPlugin::spawn(Duration::from_secs(20), |token| async move {
@@ -253,7 +253,7 @@ impl Harness {
     }
 }
 
-pub fn recipients() -> RoleToRecipients {
+pub(crate) fn recipients() -> RoleToRecipients {
     [
         (
             "*".to_owned(),
@@ -266,18 +266,18 @@ pub fn recipients() -> RoleToRecipients {
 }
 
 /// The plugin running in-process.
-pub type Plugin = InProcessPlugin;
+pub(crate) type Plugin = InProcessPlugin;
 
 /// Polls `check` until it holds or `timeout` passes (then panics with `what`).
-pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     teleport_plugin_testsupport::eventually(what, timeout, || std::future::ready(check())).await;
 }
 
-pub fn data(kit: &Testkit, id: &str) -> PluginDataMap {
+pub(crate) fn data(kit: &Testkit, id: &str) -> PluginDataMap {
     kit.plugin_data(id, PLUGIN)
         .unwrap_or_default()
         .into_iter()
         .collect()
 }
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);

@@ -11,16 +11,16 @@ use teleport_plugin_testsupport::{InProcessPlugin, identity_dir};
 use teleport_slack::config::{Config, SlackFile};
 use teleport_testkit::{IdentityRequest, Testkit};
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-pub struct Setup {
+pub(crate) struct Setup {
     pub kit: Testkit,
     pub slack: FakeSlack,
     _dir: tempfile::TempDir,
     plugin: InProcessPlugin,
 }
 
-pub async fn setup(kit: Testkit, slack: FakeSlack, extra: &str) -> Setup {
+pub(crate) async fn setup(kit: Testkit, slack: FakeSlack, extra: &str) -> Setup {
     let (dir, identity) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
     let toml = format!(
         r#"
@@ -57,12 +57,12 @@ apiurl = "{url}"
 }
 
 impl Setup {
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.plugin.shutdown().await;
     }
 }
 
-pub fn fake_slack_options() -> FakeSlackOptions {
+pub(crate) fn fake_slack_options() -> FakeSlackOptions {
     FakeSlackOptions::default()
         .channel("C0REQ", "access-requests")
         .channel("C0DBA", "dba-team")

@@ -12,23 +12,23 @@ use tonic::Streaming;
 use tonic::transport::Channel;
 
 /// Generous bound for anything that should happen "soon".
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-pub async fn kit() -> Testkit {
+pub(crate) async fn kit() -> Testkit {
     Testkit::start().await.expect("testkit starts")
 }
 
 /// A raw AuthService client authenticated as `user`.
-pub async fn client(kit: &Testkit, user: &str) -> AuthServiceClient<Channel> {
+pub(crate) async fn client(kit: &Testkit, user: &str) -> AuthServiceClient<Channel> {
     let identity = kit.issue_identity(&IdentityRequest::new(user)).unwrap();
     kit.auth_client(&identity).await.expect("mTLS connect")
 }
 
-pub fn id_of(request: &AccessRequestV3) -> String {
+pub(crate) fn id_of(request: &AccessRequestV3) -> String {
     request.metadata.as_ref().unwrap().name.clone()
 }
 
-pub fn watch_kind(filter: &[(&str, &str)]) -> WatchKind {
+pub(crate) fn watch_kind(filter: &[(&str, &str)]) -> WatchKind {
     WatchKind {
         kind: "access_request".into(),
         filter: filter
@@ -39,7 +39,7 @@ pub fn watch_kind(filter: &[(&str, &str)]) -> WatchKind {
     }
 }
 
-pub fn watch(kinds: Vec<WatchKind>) -> Watch {
+pub(crate) fn watch(kinds: Vec<WatchKind>) -> Watch {
     Watch {
         kinds,
         allow_partial_success: false,
@@ -47,14 +47,14 @@ pub fn watch(kinds: Vec<WatchKind>) -> Watch {
 }
 
 /// The next stream item within [`WAIT`]; `None` at a clean end of stream.
-pub async fn next(stream: &mut Streaming<Event>) -> Option<Result<Event, tonic::Status>> {
+pub(crate) async fn next(stream: &mut Streaming<Event>) -> Option<Result<Event, tonic::Status>> {
     tokio::time::timeout(WAIT, stream.message())
         .await
         .expect("an event within the timeout")
         .transpose()
 }
 
-pub async fn next_event(stream: &mut Streaming<Event>) -> Event {
+pub(crate) async fn next_event(stream: &mut Streaming<Event>) -> Event {
     next(stream)
         .await
         .expect("stream still open")
@@ -62,7 +62,10 @@ pub async fn next_event(stream: &mut Streaming<Event>) -> Event {
 }
 
 /// Opens a watch and consumes its INIT event; returns the stream.
-pub async fn open_watch(client: &mut AuthServiceClient<Channel>, w: Watch) -> Streaming<Event> {
+pub(crate) async fn open_watch(
+    client: &mut AuthServiceClient<Channel>,
+    w: Watch,
+) -> Streaming<Event> {
     let mut stream = client.watch_events(w).await.unwrap().into_inner();
     let init = next_event(&mut stream).await;
     assert_eq!(init.r#type, 0, "first event must be INIT");
