@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod ops;
 pub mod record;
 pub mod retry;
+pub mod routing;
 pub mod state;
 pub mod tls;
 pub mod watcher;

@@ -159,6 +159,20 @@ pub(crate) enum Node {
     },
 }
 
+impl Node {
+    /// Whether evaluating may read `var`.
+    pub(crate) fn reads(&self, var: Variable) -> bool {
+        match self {
+            Node::Lit(_) => false,
+            Node::Var(v) => *v == var,
+            Node::Not(inner) | Node::Expect { node: inner, .. } => inner.reads(var),
+            Node::Index(a, b) | Node::And(a, b) | Node::Or(a, b) => a.reads(var) || b.reads(var),
+            Node::Equal { lhs, rhs, .. } => lhs.reads(var) || rhs.reads(var),
+            Node::Call(_, args) => args.iter().any(|a| a.reads(var)),
+        }
+    }
+}
+
 type Checked = Result<(Node, Type), ParseError>;
 
 pub(crate) fn compile(ast: &Ast) -> Checked {

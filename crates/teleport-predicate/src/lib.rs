@@ -57,6 +57,12 @@ impl Condition {
         Ok(Self { node })
     }
 
+    /// Whether the condition reads `user.traits`: only then does evaluating it need the
+    /// requester's traits (one more Teleport call).
+    pub fn reads_user_traits(&self) -> bool {
+        self.node.reads(compile::Variable::UserTraits)
+    }
+
     /// Whether the request matches: true only when the condition evaluates to `true` (a
     /// non-boolean result is no match, as in Teleport).
     pub fn evaluate(&self, request: &AccessRequestEnv) -> Result<bool, EvalError> {

@@ -306,3 +306,11 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn only_conditions_that_read_traits_need_them() {
+    let roles = Condition::parse(r#"access_request.spec.roles.contains("a")"#).unwrap();
+    assert!(!roles.reads_user_traits());
+    let traits = Condition::parse(r#"true && !user.traits.team.contains("a")"#).unwrap();
+    assert!(traits.reads_user_traits());
+}
