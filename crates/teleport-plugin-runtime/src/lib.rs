@@ -11,6 +11,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod ops;
 pub mod record;
+pub mod reminders;
 pub mod retry;
 pub mod routing;
 pub mod state;
