@@ -2,7 +2,7 @@
 //! when they match, follow the watch while running, broken conditions are skipped, and a
 //! cluster or role without rules falls back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -308,5 +308,52 @@ async fn without_rules_in_the_cluster_or_the_role_requests_still_route_by_role()
     );
     let cache = RuleCache::new(env.client.clone(), PLUGIN);
     cache.on_confirmed(CONFIRMED).await;
+    assert_eq!(cache.status(), RuleStatus::Unavailable);
+}
+
+/// Log lines written while the returned guard lives (this thread only: the test runtime is
+/// single-threaded, so its tasks are included).
+fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || SharedWriter(sink.clone()))
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_fallback_is_announced_once_however_often_the_watch_reconnects() {
+    let env = env().await;
+    env.kit
+        .set_access_monitoring_rules(Availability::PermissionDenied);
+    let (logs, _guard) = capture_logs();
+    let cache = RuleCache::new(env.client.clone(), PLUGIN);
+    for _ in 0..3 {
+        cache.on_confirmed(WatchedKinds::default()).await;
+    }
+    cache.on_confirmed(CONFIRMED).await; // listing refused too
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("access monitoring rules are not available")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("role_to_recipients"));
     assert_eq!(cache.status(), RuleStatus::Unavailable);
 }
