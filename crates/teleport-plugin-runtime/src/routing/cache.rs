@@ -18,6 +18,9 @@ use teleport_predicate::Condition;
 
 use super::env::request_env;
 
+/// Longest wait for the rule listing: the watch is not read meanwhile.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whether rules are in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleStatus {
@@ -102,7 +105,16 @@ impl RuleCache {
             subjects: vec![ACCESS_REQUEST_KIND.to_owned()],
             notification_name: self.plugin.clone(),
         };
-        match self.client.list_access_monitoring_rules(&filter).await {
+        let listed = tokio::time::timeout(
+            LOAD_TIMEOUT,
+            self.client.list_access_monitoring_rules(&filter),
+        )
+        .await;
+        let Ok(listed) = listed else {
+            tracing::warn!(timeout = ?LOAD_TIMEOUT, "listing access monitoring rules timed out; keeping the rules known so far");
+            return;
+        };
+        match listed {
             Ok(listed) => {
                 let rules: BTreeMap<_, _> = listed
                     .iter()
