@@ -276,3 +276,54 @@ async fn clusters_or_roles_without_access_lists_are_typed_errors() {
         Err(PassError::AccessDenied)
     ));
 }
+
+#[tokio::test]
+async fn the_loop_keeps_going_and_stops_when_asked_or_when_teleport_has_no_lists() {
+    let env = env().await;
+    // Due now, whatever the date: reminders run on the wall clock here.
+    let now = OffsetDateTime::now_utc();
+    env.list(
+        "payroll",
+        "Payroll",
+        &["alice"],
+        now + time::Duration::days(3),
+    );
+    let outbox = Outbox::default();
+    let job = env.job("r");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let send = {
+        let out = outbox.clone();
+        move |to: String, text: String| {
+            let out = out.clone();
+            async move { out.send(to, text).await }
+        }
+    };
+    let passes = Duration::from_millis(50);
+    let run = job.run_every(passes, passes, send.clone(), stop.clone());
+    let watch = async {
+        // Several passes, one reminder: the window is recorded.
+        while env.kit.call_count(Method::ListAccessLists) < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+    };
+    tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(run, watch) })
+        .await
+        .expect("the loop stops when asked");
+    assert_eq!(outbox.recipients(), ["alice"]);
+
+    env.kit.set_access_lists(Availability::Unimplemented);
+    let before = env.kit.call_count(Method::ListAccessLists);
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        job.run_every(
+            passes,
+            passes,
+            send,
+            tokio_util::sync::CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("the loop ends by itself on a Teleport without access lists");
+    assert_eq!(env.kit.call_count(Method::ListAccessLists), before + 1);
+}

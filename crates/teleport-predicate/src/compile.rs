@@ -69,6 +69,36 @@ pub(crate) enum Func {
     AddValues,
 }
 
+impl Func {
+    /// The name conditions call it by.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Func::Set => "set",
+            Func::Union => "union",
+            Func::IfElse => "ifelse",
+            Func::ContainsAny => "contains_any",
+            Func::ContainsAll => "contains_all",
+            Func::IsEmpty => "is_empty",
+            Func::Upper => "strings.upper",
+            Func::Lower => "strings.lower",
+            Func::ReplaceAll => "strings.replaceall",
+            Func::Split => "strings.split",
+            Func::EmailLocal => "email.local",
+            Func::Rfc3339 => "time.RFC3339",
+            Func::Before => "before",
+            Func::After => "after",
+            Func::Between | Func::BetweenTimes => "between",
+            Func::Day => "day",
+            Func::ClockBetween => "clock_between",
+            Func::Contains => "contains",
+            Func::Add => "add",
+            Func::Remove => "remove",
+            Func::Put => "put",
+            Func::AddValues => "add_values",
+        }
+    }
+}
+
 /// Parameters (the receiver first, for methods), a variadic tail, and the result.
 struct Signature {
     func: Func,

@@ -266,7 +266,7 @@ fn clock(t: OffsetDateTime, hour_minute: &str) -> Result<OffsetDateTime, String>
 
 fn failure(func: Func, message: &str) -> EvalError {
     EvalError::Function {
-        name: format!("{func:?}"),
+        name: func.name().to_owned(),
         message: message.to_owned(),
     }
 }

@@ -86,7 +86,23 @@ impl ReminderJob {
         Fut: Future<Output = Result<(), E>>,
         E: Display,
     {
-        let mut delay = seventh_jitter(FIRST_RUN);
+        self.run_every(FIRST_RUN, INTERVAL, send, stop).await;
+    }
+
+    /// [`run`](Self::run) with another schedule: the first pass `first` after start, then
+    /// every `interval` (each with seventh jitter).
+    pub async fn run_every<F, Fut, E>(
+        &self,
+        first: Duration,
+        interval: Duration,
+        send: F,
+        stop: CancellationToken,
+    ) where
+        F: Fn(String, String) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: Display,
+    {
+        let mut delay = seventh_jitter(first);
         loop {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
@@ -108,7 +124,7 @@ impl ReminderJob {
                 }
                 Err(error) => tracing::warn!(%error, "cannot send access list review reminders"),
             }
-            delay = seventh_jitter(INTERVAL);
+            delay = seventh_jitter(interval);
         }
     }
 
