@@ -6,8 +6,7 @@ mod support;
 
 use std::time::{Duration, SystemTime};
 
-use futures::StreamExt;
-use support::{Env, WAIT};
+use support::{Env, next_event};
 use teleport_client::{
     ACCESS_LIST_KIND, ClientError, PluginDataMap, RuleFilter, WatchEvent, WatchOptions,
     WatchedKinds,
@@ -157,14 +156,6 @@ async fn access_list_plugin_data_is_compare_and_swap() {
     );
 }
 
-async fn next(stream: &mut teleport_client::WatchStream) -> WatchEvent {
-    tokio::time::timeout(WAIT, stream.next())
-        .await
-        .expect("an event in time")
-        .expect("the stream is open")
-        .expect("no error")
-}
-
 fn with_rules() -> WatchOptions {
     WatchOptions {
         access_monitoring_rules: true,
@@ -179,8 +170,11 @@ async fn the_watch_carries_rule_changes_next_to_requests() {
     let confirmed = WatchedKinds {
         access_monitoring_rules: true,
     };
-    assert_eq!(next(&mut stream).await, WatchEvent::Confirmed(confirmed));
-    assert_eq!(next(&mut stream).await, WatchEvent::Init);
+    assert_eq!(
+        next_event(&mut stream).await,
+        WatchEvent::Confirmed(confirmed)
+    );
+    assert_eq!(next_event(&mut stream).await, WatchEvent::Init);
 
     env.kit
         .upsert_access_monitoring_rule(access_monitoring_rule(
@@ -189,29 +183,32 @@ async fn the_watch_carries_rule_changes_next_to_requests() {
             r#"access_request.spec.roles.contains("dba")"#,
             &["#dba"],
         ));
-    let WatchEvent::RulePut(rule) = next(&mut stream).await else {
+    let WatchEvent::RulePut(rule) = next_event(&mut stream).await else {
         panic!("expected a rule PUT");
     };
     assert_eq!(rule.name, "dba");
     assert_eq!(rule.notification.unwrap().recipients, ["#dba"]);
 
     env.kit.create_request("alice", &["dba"], "why").unwrap();
-    assert!(matches!(next(&mut stream).await, WatchEvent::Put(_)));
+    assert!(matches!(next_event(&mut stream).await, WatchEvent::Put(_)));
 
     assert!(env.kit.delete_access_monitoring_rule("dba"));
     assert_eq!(
-        next(&mut stream).await,
+        next_event(&mut stream).await,
         WatchEvent::RuleDelete("dba".into())
     );
 
     // Every reconnect confirms the kinds again before its INIT.
     env.kit.drop_watchers();
     assert!(matches!(
-        next(&mut stream).await,
+        next_event(&mut stream).await,
         WatchEvent::Reconnecting { .. }
     ));
-    assert_eq!(next(&mut stream).await, WatchEvent::Confirmed(confirmed));
-    assert_eq!(next(&mut stream).await, WatchEvent::Init);
+    assert_eq!(
+        next_event(&mut stream).await,
+        WatchEvent::Confirmed(confirmed)
+    );
+    assert_eq!(next_event(&mut stream).await, WatchEvent::Init);
 }
 
 #[tokio::test]
@@ -221,16 +218,16 @@ async fn without_rules_the_request_watch_still_works() {
         env.kit.set_access_monitoring_rules(availability);
         let mut stream = env.client().watch_access_requests(with_rules());
         assert_eq!(
-            next(&mut stream).await,
+            next_event(&mut stream).await,
             WatchEvent::Confirmed(WatchedKinds::default()),
             "{availability:?}"
         );
-        assert_eq!(next(&mut stream).await, WatchEvent::Init);
+        assert_eq!(next_event(&mut stream).await, WatchEvent::Init);
         env.kit
             .upsert_access_monitoring_rule(access_monitoring_rule("r", "slack", "true", &[]));
         env.kit.create_request("alice", &["dev"], "why").unwrap();
         assert!(
-            matches!(next(&mut stream).await, WatchEvent::Put(_)),
+            matches!(next_event(&mut stream).await, WatchEvent::Put(_)),
             "only the request arrives ({availability:?})"
         );
     }

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use teleport_client::{ACCESS_LIST_KIND, ClientConfig, CredentialsSource, TeleportClient};
+use teleport_client::{ACCESS_LIST_KIND, TeleportClient};
 use teleport_plugin_runtime::reminders::{PassError, PassReport, ReminderJob};
-use teleport_plugin_testsupport::identity_dir;
-use teleport_testkit::{Availability, IdentityRequest, Method, Testkit, access_list};
+use teleport_plugin_testsupport::client_of;
+use teleport_testkit::{Availability, Method, Testkit, access_list};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tonic::Code;
@@ -26,14 +26,10 @@ struct Env {
 
 async fn env() -> Env {
     let kit = Testkit::start().await.unwrap();
-    let (dir, path) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "identity");
-    let config = ClientConfig::new(
-        kit.auth_addr().to_string(),
-        CredentialsSource::IdentityFile(path),
-    );
+    let (dir, client) = client_of(&kit, "access-plugin");
     Env {
-        client: TeleportClient::new(config).unwrap(),
         kit,
+        client,
         _dir: dir,
     }
 }

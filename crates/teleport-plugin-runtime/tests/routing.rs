@@ -7,14 +7,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use teleport_client::{
-    AccessRequest, ClientConfig, CredentialsSource, LabelValues, TeleportClient, WatchEvent,
-    WatchOptions, WatchedKinds,
+    AccessRequest, LabelValues, TeleportClient, WatchEvent, WatchOptions, WatchedKinds,
 };
 use teleport_plugin_runtime::routing::{RuleCache, RuleStatus};
-use teleport_plugin_testsupport::{access_request, eventually, identity_dir};
-use teleport_testkit::{
-    Availability, IdentityRequest, Method, Testkit, access_monitoring_rule, user_resource,
-};
+use teleport_plugin_testsupport::{access_request, client_of, eventually};
+use teleport_testkit::{Availability, Method, Testkit, access_monitoring_rule, user_resource};
 use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -28,12 +25,7 @@ struct Env {
 
 async fn env() -> Env {
     let kit = Testkit::start().await.unwrap();
-    let (dir, path) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "identity");
-    let config = ClientConfig::new(
-        kit.auth_addr().to_string(),
-        CredentialsSource::IdentityFile(path),
-    );
-    let client = TeleportClient::new(config).unwrap();
+    let (dir, client) = client_of(&kit, "access-plugin");
     Env {
         kit,
         client,

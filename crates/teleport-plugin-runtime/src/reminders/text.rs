@@ -5,6 +5,8 @@ use time::macros::format_description;
 
 use teleport_client::AccessList;
 
+use crate::format::url_path_segment;
+
 /// The reminder for one owner about `lists` (at least one), at `now`. `web_base` is the
 /// `https://<proxy>` base when the cluster has advanced access workflows: then the text
 /// links to the list (or to all lists when several are due).
@@ -19,7 +21,12 @@ pub fn reminder_text(lists: &[&AccessList], now: OffsetDateTime, web_base: Optio
     let base = web_base.map(|b| b.trim_end_matches('/'));
     if lists.len() == 1 {
         let link = base
-            .map(|b| format!("*Link*: {b}/web/accesslists/{}#review", escape(&first.name)))
+            .map(|b| {
+                format!(
+                    "*Link*: {b}/web/accesslists/{}#review",
+                    url_path_segment(&first.name)
+                )
+            })
             .unwrap_or_default();
         let title = &first.title;
         return match past_due_days {
@@ -51,19 +58,6 @@ pub fn reminder_text(lists: &[&AccessList], now: OffsetDateTime, web_base: Optio
 fn date(t: OffsetDateTime) -> String {
     t.format(format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()
-}
-
-/// One URL path segment, percent-escaped.
-fn escape(segment: &str) -> String {
-    let mut out = String::new();
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -115,6 +109,6 @@ mod tests {
             reminder_text(&[&a, &b], datetime!(2023-03-02 00:00 UTC), None),
             "2 Access Lists are due for reviews, earliest of which is 1 day(s) past due. Please review!\n"
         );
-        assert_eq!(escape("b list"), "b%20list");
+        assert_eq!(url_path_segment("b list"), "b%20list");
     }
 }
