@@ -199,12 +199,17 @@ fn follow(client: &TeleportClient, cache: Arc<RuleCache>) -> tokio::task::JoinHa
     });
     tokio::spawn(async move {
         while let Some(Ok(event)) = stream.next().await {
-            match event {
-                WatchEvent::Confirmed(kinds) => cache.on_confirmed(kinds).await,
-                WatchEvent::RulePut(rule) => cache.on_rule_put(&rule),
-                WatchEvent::RuleDelete(name) => cache.on_rule_delete(&name),
-                _ => {}
-            }
+            let is_rule_event = cache.handle(&event).await;
+            assert_eq!(
+                is_rule_event,
+                !matches!(
+                    event,
+                    WatchEvent::Init
+                        | WatchEvent::Put(_)
+                        | WatchEvent::Delete(_)
+                        | WatchEvent::Reconnecting { .. }
+                )
+            );
         }
     })
 }

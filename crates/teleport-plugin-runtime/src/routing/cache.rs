@@ -1,10 +1,10 @@
 //! The rules for one plugin, loaded when the watch is (re)established and kept current from
 //! its events, and the recipients they route a request to.
 //!
-//! Wiring (see the README): watch with `WatchOptions::access_monitoring_rules`, then hand
-//! `WatchEvent::Confirmed` to [`RuleCache::on_confirmed`] (awaited, before the request
-//! listing that follows `Init`), `RulePut`/`RuleDelete` to [`RuleCache::on_rule_put`] /
-//! [`RuleCache::on_rule_delete`], and ask [`RuleCache::recipients`] when a request is new.
+//! Wiring: watch with `WatchOptions::access_monitoring_rules`, pass every event to
+//! [`RuleCache::handle`] first (awaited: it loads the rules on `Confirmed`, before the
+//! request listing that follows `Init`), and ask [`RuleCache::recipients`] when a request
+//! is new.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +12,7 @@ use std::sync::{PoisonError, RwLock};
 
 use teleport_client::{
     ACCESS_REQUEST_KIND, AccessMonitoringRule, AccessRequest, ClientError, LabelValues, RuleFilter,
-    TeleportClient, WatchedKinds,
+    TeleportClient, WatchEvent, WatchedKinds,
 };
 use teleport_predicate::Condition;
 
@@ -90,6 +90,20 @@ impl RuleCache {
     /// Names of the rules that apply to this plugin, sorted.
     pub fn rule_names(&self) -> Vec<String> {
         self.read(|s| s.rules.keys().cloned().collect())
+    }
+
+    /// Takes the watch events that are about rules (`Confirmed`, `RulePut`, `RuleDelete`)
+    /// and returns true for them; false for every other event, which the caller handles.
+    /// Await it in the watch loop before handling the next event, so that the rules are
+    /// loaded before the `Init` that follows `Confirmed` starts the request listing.
+    pub async fn handle(&self, event: &WatchEvent) -> bool {
+        match event {
+            WatchEvent::Confirmed(kinds) => self.on_confirmed(*kinds).await,
+            WatchEvent::RulePut(rule) => self.on_rule_put(rule),
+            WatchEvent::RuleDelete(name) => self.on_rule_delete(name),
+            _ => return false,
+        }
+        true
     }
 
     /// After every (re)established watch: (re)loads every rule for this plugin when the
