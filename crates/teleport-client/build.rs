@@ -4,6 +4,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/wrappers.proto",
         "proto/types.proto",
+        "proto/header.proto",
+        "proto/access_list.proto",
+        "proto/access_monitoring_rules.proto",
         "proto/auth_service.proto",
         "proto/users_service.proto",
     ];

@@ -22,10 +22,12 @@ use crate::wire::{proto, types};
 
 /// Plugin data of access requests lives under this resource kind.
 pub const ACCESS_REQUEST_KIND: &str = "access_request";
+/// Plugin data of access lists (review reminders) lives under this resource kind.
+pub const ACCESS_LIST_KIND: &str = "access_list";
 /// Page size for ListAccessRequests.
 const LIST_PAGE_SIZE: i32 = 1000;
 /// Large pages of requests can exceed tonic's 4 MiB default.
-const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// How to reach Teleport and with which credentials.
 #[derive(Clone, Debug)]
@@ -246,11 +248,23 @@ impl TeleportClient {
         plugin: &str,
         request_id: &str,
     ) -> Result<Option<PluginDataMap>, ClientError> {
+        self.get_plugin_data_of(ACCESS_REQUEST_KIND, plugin, request_id)
+            .await
+    }
+
+    /// Reads this plugin's data on a resource of `kind` ([`ACCESS_REQUEST_KIND`] or
+    /// [`ACCESS_LIST_KIND`]); `None` when it has none.
+    pub async fn get_plugin_data_of(
+        &self,
+        kind: &str,
+        plugin: &str,
+        resource: &str,
+    ) -> Result<Option<PluginDataMap>, ClientError> {
         let reply = self
             .auth()
             .get_plugin_data(types::PluginDataFilter {
-                kind: ACCESS_REQUEST_KIND.to_owned(),
-                resource: request_id.to_owned(),
+                kind: kind.to_owned(),
+                resource: resource.to_owned(),
                 plugin: plugin.to_owned(),
             })
             .await
@@ -268,10 +282,23 @@ impl TeleportClient {
         set: PluginDataMap,
         expect: PluginDataMap,
     ) -> Result<(), ClientError> {
+        self.update_plugin_data_of(ACCESS_REQUEST_KIND, plugin, request_id, set, expect)
+            .await
+    }
+
+    /// [`update_plugin_data`](Self::update_plugin_data) on a resource of `kind`.
+    pub async fn update_plugin_data_of(
+        &self,
+        kind: &str,
+        plugin: &str,
+        resource: &str,
+        set: PluginDataMap,
+        expect: PluginDataMap,
+    ) -> Result<(), ClientError> {
         self.auth()
             .update_plugin_data(types::PluginDataUpdateParams {
-                kind: ACCESS_REQUEST_KIND.to_owned(),
-                resource: request_id.to_owned(),
+                kind: kind.to_owned(),
+                resource: resource.to_owned(),
                 plugin: plugin.to_owned(),
                 set,
                 expect,

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccessRequest, AccessReview, ClusterInfo, LabelValues, RequestFilter, RequestState, ResourceId,
-    Role, User,
+    AccessList, AccessListOwner, AccessMonitoringRule, AccessRequest, AccessReview,
+    AutomaticReview, ClusterInfo, LabelValues, RequestFilter, RequestState, ResourceId, Role,
+    RuleNotification, User,
 };
+use crate::wire::teleport::accesslist::v1 as accesslist;
+use crate::wire::teleport::accessmonitoringrules::v1 as amr;
 use crate::wire::{proto, types, wrappers};
 
 /// Go's zero `time.Time` (0001-01-01T00:00:00Z) as Unix seconds: Teleport sends it
@@ -171,4 +174,53 @@ pub fn plugin_entry(seq: proto::PluginDataSeq, plugin: &str) -> Option<BTreeMap<
         .filter_map(|d| d.spec)
         .find_map(|mut spec| spec.entries.remove(plugin))
         .map(|entry| entry.data.into_iter().collect())
+}
+
+/// Reads an access monitoring rule.
+pub fn access_monitoring_rule(wire: amr::AccessMonitoringRule) -> AccessMonitoringRule {
+    let spec = wire.spec.unwrap_or_default();
+    AccessMonitoringRule {
+        name: wire.metadata.unwrap_or_default().name,
+        subjects: spec.subjects,
+        states: spec.states,
+        condition: spec.condition,
+        notification: spec.notification.map(|n| RuleNotification {
+            name: n.name,
+            recipients: n.recipients,
+        }),
+        automatic_review: spec.automatic_review.map(|r| AutomaticReview {
+            integration: r.integration,
+            decision: r.decision,
+        }),
+        desired_state: spec.desired_state,
+    }
+}
+
+/// Reads an access list.
+pub fn access_list(wire: accesslist::AccessList) -> AccessList {
+    let spec = wire.spec.unwrap_or_default();
+    let audit = spec.audit.unwrap_or_default();
+    let start = audit
+        .notifications
+        .and_then(|n| n.start)
+        .unwrap_or_default();
+    AccessList {
+        name: wire
+            .header
+            .and_then(|h| h.metadata)
+            .map(|m| m.name)
+            .unwrap_or_default(),
+        title: spec.title,
+        owners: spec.owners.into_iter().map(access_list_owner).collect(),
+        next_audit_date: timestamp(audit.next_audit_date.as_ref()),
+        notification_start: time::Duration::new(start.seconds, start.nanos),
+    }
+}
+
+/// Reads an access-list owner.
+pub fn access_list_owner(wire: accesslist::AccessListOwner) -> AccessListOwner {
+    AccessListOwner {
+        name: wire.name,
+        description: wire.description,
+    }
 }

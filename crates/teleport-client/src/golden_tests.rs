@@ -165,3 +165,144 @@ fn our_encoding_matches_the_go_layout() {
     let bytes = event.encode_to_vec();
     assert_eq!(&bytes[..3], &[0x08, 0x01, 0x72]);
 }
+
+// Access monitoring rules and access lists (teleport-wire.md §2.2, §2.8).
+
+fn rule_bytes() -> Vec<u8> {
+    let metadata = cat(&[ld(&[0x0a], b"route-dba")]); // header.v1.Metadata 1 name
+    let notification = cat(&[
+        ld(&[0x0a], b"slack"), // 1 name
+        ld(&[0x12], b"#dba"),  // 2 recipients
+        ld(&[0x12], b"dba@example.com"),
+    ]);
+    let review = cat(&[ld(&[0x0a], b"builtin"), ld(&[0x12], b"APPROVED")]);
+    let spec = cat(&[
+        ld(&[0x0a], b"access_request"), // 1 subjects
+        ld(&[0x12], b"approved"),       // 2 states
+        ld(&[0x1a], br#"access_request.spec.roles.contains("dba")"#), // 3 condition
+        ld(&[0x22], &notification),     // 4 notification
+        ld(&[0x32], &review),           // 6 automatic_review
+        ld(&[0x3a], b"reviewed"),       // 7 desired_state
+    ]);
+    cat(&[
+        ld(&[0x0a], &metadata),                 // 1 metadata
+        ld(&[0x12], b"access_monitoring_rule"), // 2 kind
+        ld(&[0x22], b"v1"),                     // 4 version
+        ld(&[0x2a], &spec),                     // 5 spec
+    ])
+}
+
+#[test]
+fn access_monitoring_rule_put_sits_at_event_field_54() {
+    // Field 54, wire type 2: tag varint 54 << 3 | 2 = 434 = [0xb2, 0x03].
+    let bytes = cat(&[vec![0x08, 0x01], ld(&[0xb2, 0x03], &rule_bytes())]);
+    let event = proto::Event::decode(bytes.as_slice()).expect("decodes");
+    let Some(WatchEvent::RulePut(rule)) = to_watch_event(event) else {
+        panic!("expected a rule PUT");
+    };
+    assert_eq!(rule.name, "route-dba");
+    assert_eq!(rule.subjects, ["access_request"]);
+    assert_eq!(rule.states, ["approved"]);
+    assert_eq!(
+        rule.condition,
+        r#"access_request.spec.roles.contains("dba")"#
+    );
+    let notification = rule.notification.expect("notification");
+    assert_eq!(notification.name, "slack");
+    assert_eq!(notification.recipients, ["#dba", "dba@example.com"]);
+    let review = rule.automatic_review.expect("automatic review");
+    assert_eq!(
+        (review.integration.as_str(), review.decision.as_str()),
+        ("builtin", "APPROVED")
+    );
+    assert_eq!(rule.desired_state, "reviewed");
+}
+
+#[test]
+fn access_monitoring_rule_delete_carries_its_name_in_the_resource_header() {
+    let metadata = ld(&[0x0a], b"route-dba");
+    let header = cat(&[
+        ld(&[0x0a], b"access_monitoring_rule"),
+        ld(&[0x22], &metadata),
+    ]);
+    let bytes = cat(&[vec![0x08, 0x02], ld(&[0x12], &header)]);
+    let event = proto::Event::decode(bytes.as_slice()).expect("decodes");
+    assert_eq!(
+        to_watch_event(event),
+        Some(WatchEvent::RuleDelete("route-dba".into()))
+    );
+}
+
+#[test]
+fn rule_listing_request_uses_teleports_numbers() {
+    use crate::wire::teleport::accessmonitoringrules::v1 as amr;
+    let request = amr::ListAccessMonitoringRulesWithFilterRequest {
+        page_size: 1000,
+        page_token: "t".into(),
+        subjects: vec!["access_request".into()],
+        notification_name: "slack".into(),
+        automatic_review_name: String::new(),
+    };
+    let expected = cat(&[
+        vec![0x08, 0xe8, 0x07],         // 1 page_size = 1000
+        ld(&[0x12], b"t"),              // 2 page_token
+        ld(&[0x1a], b"access_request"), // 3 subjects
+        ld(&[0x22], b"slack"),          // 4 notification_name
+    ]);
+    assert_eq!(request.encode_to_vec(), expected);
+    let reply = cat(&[ld(&[0x0a], &rule_bytes()), ld(&[0x12], b"next")]);
+    let reply = amr::ListAccessMonitoringRulesWithFilterResponse::decode(reply.as_slice())
+        .expect("decodes");
+    assert_eq!(reply.rules.len(), 1);
+    assert_eq!(reply.next_page_token, "next");
+}
+
+#[test]
+fn access_list_decodes_owners_title_and_audit_dates() {
+    use crate::wire::teleport::accesslist::v1 as accesslist;
+    let header = ld(&[0x22], &ld(&[0x0a], b"payroll")); // ResourceHeader 4 metadata {1 name}
+    let owner = cat(&[
+        ld(&[0x0a], b"carol"),
+        ld(&[0x12], b"lead"),
+        vec![0x18, 0x01],
+    ]);
+    let start = cat(&[vec![0x08, 0x80, 0xf5, 0x24]]); // Duration 1 seconds = 604800 (a week)
+    let audit = cat(&[
+        ld(&[0x12], &[0x08, 0x80, 0xbc, 0xa8, 0xd0, 0x06]), // 2 next_audit_date
+        ld(&[0x22], &ld(&[0x0a], &start)),                  // 4 notifications {1 start}
+    ]);
+    let spec = cat(&[
+        ld(&[0x0a], b"who may pay"), // 1 description
+        ld(&[0x12], &owner),         // 2 owners
+        ld(&[0x1a], &audit),         // 3 audit
+        ld(&[0x42], b"Payroll"),     // 8 title
+        ld(&[0x32], b"\x0a\x00"),    // 6 grants: not mirrored, skipped
+    ]);
+    let bytes = cat(&[ld(&[0x0a], &header), ld(&[0x12], &spec)]);
+    let wire = accesslist::AccessList::decode(bytes.as_slice()).expect("decodes");
+    let list = crate::convert::access_list(wire);
+    assert_eq!(list.name, "payroll");
+    assert_eq!(list.title, "Payroll");
+    assert_eq!(list.owners.len(), 1);
+    assert_eq!(list.owners[0].name, "carol");
+    assert_eq!(
+        list.next_audit_date,
+        Some(time::OffsetDateTime::from_unix_timestamp(1_779_047_936).unwrap())
+    );
+    assert_eq!(list.notification_start, time::Duration::weeks(1));
+}
+
+#[test]
+fn watch_status_in_init_lists_the_granted_kinds() {
+    // WatchStatusV1 { 5 spec: WatchStatusSpecV1 { 1 kinds: [WatchKind{1 kind}] } }
+    let kinds = cat(&[
+        ld(&[0x0a], &ld(&[0x0a], b"access_request")),
+        ld(&[0x0a], &ld(&[0x0a], b"access_monitoring_rule")),
+    ]);
+    let status = cat(&[ld(&[0x0a], b"watch_status"), ld(&[0x2a], &kinds)]);
+    let init = proto::Event::decode(ld(&[0xda, 0x02], &status).as_slice()).expect("decodes");
+    assert!(crate::watch::confirms(&init, "access_monitoring_rule"));
+    assert!(!crate::watch::confirms(&init, "access_list"));
+    let v12_init = proto::Event::decode(&[][..]).expect("decodes");
+    assert!(!crate::watch::confirms(&v12_init, "access_monitoring_rule"));
+}

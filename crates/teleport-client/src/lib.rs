@@ -8,15 +8,17 @@ pub mod convert;
 pub mod credentials;
 mod dial;
 pub mod error;
+mod governance;
 mod identity_store;
 pub mod model;
 mod watch;
 pub mod wire;
 
-pub use client::{ACCESS_REQUEST_KIND, ClientConfig, TeleportClient};
+pub use client::{ACCESS_LIST_KIND, ACCESS_REQUEST_KIND, ClientConfig, TeleportClient};
 pub use credentials::{CredentialsSource, Identity};
 pub use dial::{DialMode, DialPolicy, TELEPORT_SERVER_NAME, auth_alpn_protocol};
 pub use error::{ClientError, CredentialsError};
+pub use governance::{ACCESS_MONITORING_RULE_KIND, RULE_PAGE_SIZE};
 pub use identity_store::expiry_warning_window;
 pub use model::*;
 pub use watch::{INIT_TIMEOUT, WatchOptions, WatchStream};

@@ -220,6 +220,14 @@ pub enum WatchEvent {
     Put(Box<AccessRequest>),
     /// A request was deleted or expired.
     Delete(String),
+    /// Which optional kinds this (re)established watch carries, as the server confirmed
+    /// them. Sent right before [`WatchEvent::Init`], and only when optional kinds were
+    /// asked for ([`crate::WatchOptions::access_monitoring_rules`]).
+    Confirmed(WatchedKinds),
+    /// An access monitoring rule was created or changed.
+    RulePut(Box<AccessMonitoringRule>),
+    /// An access monitoring rule was deleted (its name).
+    RuleDelete(String),
     /// The watch broke and is being re-established.
     Reconnecting {
         /// Why it broke.
@@ -231,3 +239,81 @@ pub enum WatchEvent {
 
 /// Plugin data: one plugin's string map on one resource.
 pub type PluginDataMap = BTreeMap<String, String>;
+
+/// Optional kinds a watch carries besides access requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchedKinds {
+    /// `access_monitoring_rule` events are included (the cluster knows the kind and the
+    /// plugin's role may read it).
+    pub access_monitoring_rules: bool,
+}
+
+/// An access monitoring rule (Teleport's `access_monitoring_rule` resource).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessMonitoringRule {
+    /// The rule's name.
+    pub name: String,
+    /// What it applies to (`access_request`).
+    pub subjects: Vec<String>,
+    /// The states it applies to (informational for notifications).
+    pub states: Vec<String>,
+    /// A predicate over the request and the requester (see `teleport-predicate`).
+    pub condition: String,
+    /// Whom a plugin notifies when the condition holds.
+    pub notification: Option<RuleNotification>,
+    /// Automatic review settings (not used by notification plugins).
+    pub automatic_review: Option<AutomaticReview>,
+    /// `reviewed` when the rule reviews requests automatically.
+    pub desired_state: String,
+}
+
+/// A rule's notification target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleNotification {
+    /// The plugin the rule is for (`slack`, `mattermost`, `email`, ...).
+    pub name: String,
+    /// Recipients in the plugin's own terms (channels, e-mail addresses).
+    pub recipients: Vec<String>,
+}
+
+/// A rule's automatic review setting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AutomaticReview {
+    /// The integration that reviews (`builtin`, ...).
+    pub integration: String,
+    /// `APPROVED` or `DENIED`.
+    pub decision: String,
+}
+
+/// Which rules to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleFilter {
+    /// Only rules with one of these subjects (e.g. `access_request`); empty = any.
+    pub subjects: Vec<String>,
+    /// Only rules notifying this plugin; empty = any.
+    pub notification_name: String,
+}
+
+/// An access list, as review reminders need it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessList {
+    /// The list's name (its resource name, also the plugin-data resource).
+    pub name: String,
+    /// The title people see.
+    pub title: String,
+    /// The owners named in the list itself (not nested ones).
+    pub owners: Vec<AccessListOwner>,
+    /// When the next review is due; `None` when unset.
+    pub next_audit_date: Option<OffsetDateTime>,
+    /// Reminders start this long before the due date.
+    pub notification_start: time::Duration,
+}
+
+/// An owner of an access list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessListOwner {
+    /// A Teleport user name (or, for a nested owner list, the list's name).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+}

@@ -18,11 +18,34 @@ pub mod proto {
     tonic::include_proto!("proto");
 }
 
-/// Teleport package `teleport.users.v1` (nested so generated `super::` paths resolve).
+/// Teleport's `teleport.*` packages (nested so generated `super::` paths resolve).
 pub mod teleport {
+    /// `teleport.users.v1`
     pub mod users {
+        /// `teleport.users.v1`
         pub mod v1 {
             tonic::include_proto!("teleport.users.v1");
+        }
+    }
+    /// `teleport.header.v1`
+    pub mod header {
+        /// `teleport.header.v1`
+        pub mod v1 {
+            tonic::include_proto!("teleport.header.v1");
+        }
+    }
+    /// `teleport.accesslist.v1`
+    pub mod accesslist {
+        /// `teleport.accesslist.v1`
+        pub mod v1 {
+            tonic::include_proto!("teleport.accesslist.v1");
+        }
+    }
+    /// `teleport.accessmonitoringrules.v1`
+    pub mod accessmonitoringrules {
+        /// `teleport.accessmonitoringrules.v1`
+        pub mod v1 {
+            tonic::include_proto!("teleport.accessmonitoringrules.v1");
         }
     }
 }

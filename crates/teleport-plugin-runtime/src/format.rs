@@ -106,6 +106,20 @@ fn escape_fenced(text: &str, limit: usize, open: &str, close: &str) -> String {
     out
 }
 
+/// One URL path segment, percent-escaped (everything but unreserved characters), for links
+/// into Teleport's web UI.
+pub fn url_path_segment(segment: &str) -> String {
+    let mut out = String::new();
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;

@@ -67,6 +67,8 @@ impl<H: RequestHandler> Watcher<H> {
                     tracing::debug!(request_id = %id, request_op = "delete", "access request event");
                     self.dispatcher.observe(Observation::Deleted(id));
                 }
+                // Only sent when the options ask for rules; routing handles them.
+                WatchEvent::Confirmed(_) | WatchEvent::RulePut(_) | WatchEvent::RuleDelete(_) => {}
                 WatchEvent::Reconnecting { reason, attempt } => {
                     self.readiness.set(false);
                     self.metrics.ready.set(0);

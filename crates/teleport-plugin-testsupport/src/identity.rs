@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use teleport_client::{ClientConfig, CredentialsSource, TeleportClient};
 use teleport_testkit::{IdentityRequest, Testkit};
 
 /// Issues an identity and writes it as an identity file at `path` (again to renew it,
@@ -25,4 +26,16 @@ pub fn identity_dir(
     let path = dir.path().join(file_name);
     write_identity(kit, request, &path);
     (dir, path)
+}
+
+/// A client of the testkit's auth server as `user`, with its identity file in a temp dir
+/// (deleted when the returned dir is dropped).
+pub fn client_of(kit: &Testkit, user: &str) -> (tempfile::TempDir, TeleportClient) {
+    let (dir, path) = identity_dir(kit, &IdentityRequest::new(user), "identity");
+    let config = ClientConfig::new(
+        kit.auth_addr().to_string(),
+        CredentialsSource::IdentityFile(path),
+    );
+    let client = TeleportClient::new(config).expect("a client of the testkit");
+    (dir, client)
 }

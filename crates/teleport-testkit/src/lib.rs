@@ -26,7 +26,9 @@
 //!
 //! Deliberate simplifications (documented where they apply): role `where` predicates and
 //! threshold filters are not evaluated, every authenticated user may read requests and
-//! plugin data, and only the `access_request` kind can be watched.
+//! plugin data, and only the `access_request` and `access_monitoring_rule` kinds can be
+//! watched. Access monitoring rules and access lists are served (`governance.rs`), with a
+//! switch per service that plays an older cluster or a role that may not read them.
 
 mod ca;
 mod client;
@@ -35,6 +37,7 @@ mod controls;
 mod der;
 mod directory;
 mod error;
+mod governance;
 mod identity;
 mod keys;
 mod method;
@@ -56,6 +59,9 @@ pub use ca::{AUTH_SERVER_NAME, CaKind, CertAuthority};
 pub use controls::Verdict;
 pub use directory::{role_resource, user_resource};
 pub use error::{Error, Result};
+pub use governance::{
+    Availability, KIND_ACCESS_MONITORING_RULE, access_list, access_monitoring_rule,
+};
 pub use identity::{Identity, IdentityRequest, TlsFiles};
 pub use keys::KeyKind;
 pub use method::Method;

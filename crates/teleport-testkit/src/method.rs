@@ -35,11 +35,17 @@ pub enum Method {
     GetRole,
     /// `/teleport.users.v1.UsersService/GetUser`
     UsersGetUser,
+    /// `/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/ListAccessMonitoringRulesWithFilter`
+    ListAccessMonitoringRules,
+    /// `/teleport.accesslist.v1.AccessListService/ListAccessLists`
+    ListAccessLists,
+    /// `/teleport.accesslist.v1.AccessListService/GetAccessListOwners`
+    GetAccessListOwners,
 }
 
 impl Method {
     /// Every served method.
-    pub const ALL: [Method; 14] = [
+    pub const ALL: [Method; 17] = [
         Method::Ping,
         Method::WatchEvents,
         Method::GetAccessRequests,
@@ -54,6 +60,9 @@ impl Method {
         Method::GetUser,
         Method::GetRole,
         Method::UsersGetUser,
+        Method::ListAccessMonitoringRules,
+        Method::ListAccessLists,
+        Method::GetAccessListOwners,
     ];
 
     /// The HTTP/2 path, e.g. `/proto.AuthService/Ping`.
@@ -73,6 +82,13 @@ impl Method {
             Method::GetUser => "/proto.AuthService/GetUser",
             Method::GetRole => "/proto.AuthService/GetRole",
             Method::UsersGetUser => "/teleport.users.v1.UsersService/GetUser",
+            Method::ListAccessMonitoringRules => {
+                "/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/ListAccessMonitoringRulesWithFilter"
+            }
+            Method::ListAccessLists => "/teleport.accesslist.v1.AccessListService/ListAccessLists",
+            Method::GetAccessListOwners => {
+                "/teleport.accesslist.v1.AccessListService/GetAccessListOwners"
+            }
         }
     }
 }

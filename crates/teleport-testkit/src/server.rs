@@ -11,6 +11,8 @@ use std::time::Duration;
 use rustls::RootCertStore;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use teleport_client::wire::proto::auth_service_server::AuthServiceServer;
+use teleport_client::wire::teleport::accesslist::v1::access_list_service_server::AccessListServiceServer;
+use teleport_client::wire::teleport::accessmonitoringrules::v1::access_monitoring_rules_service_server::AccessMonitoringRulesServiceServer;
 use teleport_client::wire::teleport::users::v1::users_service_server::UsersServiceServer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -70,6 +72,12 @@ pub(crate) fn spawn(
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .add_service(AuthServiceServer::new(AuthApi {
+                shared: Arc::clone(&shared),
+            }))
+            .add_service(AccessMonitoringRulesServiceServer::new(AuthApi {
+                shared: Arc::clone(&shared),
+            }))
+            .add_service(AccessListServiceServer::new(AuthApi {
                 shared: Arc::clone(&shared),
             }))
             .add_service(UsersServiceServer::new(UsersApi { shared }))

@@ -54,7 +54,7 @@ fn caller_name<T>(request: &Request<T>) -> Result<String, Status> {
 
 impl AuthApi {
     /// Counts the call, applies injected failures and authenticates, in that order.
-    fn begin<T>(&self, method: Method, request: &Request<T>) -> Result<String, Status> {
+    pub(crate) fn begin<T>(&self, method: Method, request: &Request<T>) -> Result<String, Status> {
         self.shared.begin_call(method)?;
         caller_name(request)
     }
@@ -93,9 +93,10 @@ impl AuthService for AuthApi {
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         self.begin(Method::WatchEvents, &request)?;
         let watch = request.into_inner();
-        let stream = self
-            .shared
-            .mutate(|state| state.watchers.register(&watch, &self.shared))?;
+        let stream = self.shared.mutate(|state| {
+            let rules = state.governance.rules;
+            state.watchers.register(&watch, &self.shared, rules)
+        })?;
         Ok(Response::new(stream))
     }
 

@@ -14,7 +14,7 @@ use crate::watch::Watchers;
 pub(crate) const NAMESPACE: &str = "default";
 /// Resource kind of access requests (also the WatchKind and plugin-data sub-kind).
 pub const KIND_ACCESS_REQUEST: &str = "access_request";
-/// Resource kind of access lists (plugin data only; the testkit stores no lists).
+/// Resource kind of access lists (plugin data, and the lists `governance.rs` serves).
 pub const KIND_ACCESS_LIST: &str = "access_list";
 
 /// Who is calling: a certificate's user, or the test itself acting as cluster admin.
@@ -61,6 +61,8 @@ pub(crate) struct State {
     pub(crate) rejections: HashMap<Method, Rejection>,
     /// Write unset non-nullable timestamps as year 1, as Go does.
     pub(crate) go_zero_timestamps: bool,
+    /// Access monitoring rules and access lists.
+    pub(crate) governance: crate::governance::Governance,
 }
 
 impl State {
@@ -75,6 +77,7 @@ impl State {
             calls: HashMap::new(),
             rejections: HashMap::new(),
             go_zero_timestamps,
+            governance: Default::default(),
         }
     }
 

@@ -13,8 +13,10 @@ use teleport_client::wire::types::{
 use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
+use crate::governance::{Availability, KIND_ACCESS_MONITORING_RULE};
 use crate::shared::Shared;
 use crate::state::{KIND_ACCESS_REQUEST, NAMESPACE, request_id, spec};
+use teleport_client::wire::teleport::accessmonitoringrules::v1::AccessMonitoringRule;
 
 /// One PUT event handed to a watch stream's transport, for latency measurements.
 #[derive(Debug, Clone)]
@@ -83,6 +85,8 @@ fn non_empty(value: &str) -> Option<String> {
 struct Entry {
     id: u64,
     matchers: Vec<RequestMatcher>,
+    /// Watches `access_monitoring_rule`.
+    rules: bool,
     events: mpsc::Sender<Event>,
     /// Dropping it without sending ends the stream cleanly; sending ends it with that status.
     close: oneshot::Sender<Status>,
@@ -110,20 +114,35 @@ impl Watchers {
 
     /// Validates `watch` like Teleport and registers a stream whose first item is INIT, so
     /// every event emitted after this call reaches the stream.
+    /// `rules` says whether this cluster serves `access_monitoring_rule` to the caller; a
+    /// kind it does not serve is dropped under partial success (and named in the INIT's
+    /// status only when granted), refused otherwise.
     pub(crate) fn register(
         &mut self,
         watch: &Watch,
         shared: &Arc<Shared>,
+        rules: Availability,
     ) -> Result<EventStream, Status> {
         if watch.kinds.is_empty() {
             return Err(Status::permission_denied("can't setup global watch"));
         }
         let mut granted = Vec::new();
         let mut matchers = Vec::new();
+        let mut watches_rules = false;
         for kind in &watch.kinds {
             if kind.kind == KIND_ACCESS_REQUEST {
                 matchers.push(RequestMatcher::from_kind(kind)?);
                 granted.push(kind.clone());
+            } else if kind.kind == KIND_ACCESS_MONITORING_RULE && rules == Availability::Served {
+                watches_rules = true;
+                granted.push(kind.clone());
+            } else if kind.kind == KIND_ACCESS_MONITORING_RULE
+                && rules == Availability::PermissionDenied
+                && !watch.allow_partial_success
+            {
+                return Err(Status::permission_denied(
+                    "access denied to perform action \"read\" on \"access_monitoring_rule\"",
+                ));
             } else if !watch.allow_partial_success {
                 return Err(Status::invalid_argument(format!(
                     "resource type {:?} is not supported by this event stream",
@@ -151,6 +170,7 @@ impl Watchers {
         self.entries.push(Entry {
             id,
             matchers,
+            rules: watches_rules,
             events,
             close,
         });
@@ -192,7 +212,34 @@ impl Watchers {
             r#type: Operation::Delete as i32,
             resource: Some(Resource::ResourceHeader(header)),
         };
-        self.send(&event, |_| true);
+        self.send(&event, |entry| !entry.matchers.is_empty());
+    }
+
+    /// PUT of an access monitoring rule to every stream watching rules.
+    pub(crate) fn emit_rule_put(&mut self, rule: &AccessMonitoringRule) {
+        let event = Event {
+            r#type: Operation::Put as i32,
+            resource: Some(Resource::AccessMonitoringRule(rule.clone())),
+        };
+        self.send(&event, |entry| entry.rules);
+    }
+
+    /// DELETE of an access monitoring rule: a resource header naming it.
+    pub(crate) fn emit_rule_delete(&mut self, name: &str) {
+        let header = ResourceHeader {
+            kind: KIND_ACCESS_MONITORING_RULE.to_owned(),
+            version: "v1".to_owned(),
+            metadata: Some(Metadata {
+                name: name.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let event = Event {
+            r#type: Operation::Delete as i32,
+            resource: Some(Resource::ResourceHeader(header)),
+        };
+        self.send(&event, |entry| entry.rules);
     }
 
     fn send(&mut self, event: &Event, wanted: impl Fn(&Entry) -> bool) {

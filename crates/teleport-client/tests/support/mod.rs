@@ -62,3 +62,15 @@ impl Env {
         TeleportClient::new(config).unwrap()
     }
 }
+
+/// The next watch event, within [`WAIT`].
+pub(crate) async fn next_event(
+    stream: &mut teleport_client::WatchStream,
+) -> teleport_client::WatchEvent {
+    use futures::StreamExt;
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("an event in time")
+        .expect("the stream is open")
+        .expect("no error")
+}

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use teleport_client::{AccessRequest, AccessReview};
 
+use crate::format::url_path_segment;
 use crate::health::HealthCheck;
 use crate::messaging::record::MessageCodec;
 use crate::record::Resolution;
@@ -47,22 +48,10 @@ impl RequestView {
         self.web_base.as_ref().map(|base| {
             let mut url = base.trim_end_matches('/').to_owned();
             url.push_str("/web/requests/");
-            url.push_str(&escape_path_segment(&self.request.id));
+            url.push_str(&url_path_segment(&self.request.id));
             url
         })
     }
-}
-
-fn escape_path_segment(segment: &str) -> String {
-    let mut out = String::new();
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// A messaging integration. Every method is one outbound action; retries,

@@ -69,6 +69,8 @@ pub trait RecordCodec {
 /// Access to one plugin's leased records.
 pub struct LeasedRecords<C> {
     client: TeleportClient,
+    /// The resource kind the records are on (`access_request` unless [`LeasedRecords::on_kind`]).
+    kind: String,
     plugin: String,
     owner: String,
     lease: Duration,
@@ -142,12 +144,21 @@ impl<C: RecordCodec> LeasedRecords<C> {
     ) -> Self {
         Self {
             client,
+            kind: teleport_client::ACCESS_REQUEST_KIND.to_owned(),
             plugin: plugin.into(),
             owner: owner.into(),
             lease,
             blind: BlindCreates::default(),
             codec: PhantomData,
         }
+    }
+
+    /// Records on resources of `kind` instead (e.g. `access_list` for review reminders).
+    /// [`step`](Self::step) and [`create`](Self::create) are about access requests; use
+    /// [`claim`](Self::claim) with other kinds.
+    pub fn on_kind(mut self, kind: &str) -> Self {
+        self.kind = kind.to_owned();
+        self
     }
 
     /// One step on an observed request: claims its record if there is work — a new record
@@ -227,7 +238,7 @@ impl<C: RecordCodec> LeasedRecords<C> {
         for _ in 0..MAX_CAS_ROUNDS {
             let stored = self
                 .client
-                .get_plugin_data(&self.plugin, request_id)
+                .get_plugin_data_of(&self.kind, &self.plugin, request_id)
                 .await?;
             let (expect, record) = match stored {
                 None => match decide(None) {
@@ -271,7 +282,13 @@ impl<C: RecordCodec> LeasedRecords<C> {
         record: &C::Record,
     ) -> Result<(), ClientError> {
         self.client
-            .update_plugin_data(&self.plugin, request_id, C::encode(record), expect)
+            .update_plugin_data_of(
+                &self.kind,
+                &self.plugin,
+                request_id,
+                C::encode(record),
+                expect,
+            )
             .await
     }
 }
