@@ -14,6 +14,8 @@ use crate::dispatch::{DispatchOptions, Dispatcher, RequestHandler};
 use crate::health::{HealthCheck, check_at_start};
 use crate::metrics::Metrics;
 use crate::ops::{OpsConfig, OpsServer, Readiness};
+use crate::reminders;
+use crate::routing::RuleCache;
 use crate::teleport::{check_credentials, connect, ping_until_ready, web_base};
 use crate::watcher::{FAIL_FAST_ENV, Watcher};
 
@@ -27,6 +29,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// What every plugin's validated config holds for the runtime.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
+    /// The plugin's name: its plugin-data namespace and the notification name access
+    /// monitoring rules address it by.
+    pub plugin: String,
     /// `[teleport]`.
     pub teleport: TeleportConfig,
     /// `[ops]`.
@@ -38,17 +43,22 @@ pub struct RuntimeConfig {
     pub warnings: Vec<ConfigWarning>,
     /// Timings that are not in the TOML.
     pub tuning: Tuning,
+    /// Follow the access monitoring rules that route this plugin's notifications (messaging
+    /// plugins): the watch carries rule events and [`PluginContext::rules`] is set.
+    pub access_monitoring_rules: bool,
 }
 
 impl RuntimeConfig {
     /// The runtime part of plugin `name`'s config, with production timings.
     pub fn new(name: &str, teleport: TeleportConfig, ops: OpsConfig) -> Self {
         Self {
+            plugin: name.to_owned(),
             teleport,
             ops,
             user_agent: format!("teleport-{name}/{}", env!("CARGO_PKG_VERSION")),
             warnings: Vec::new(),
             tuning: Tuning::default(),
+            access_monitoring_rules: false,
         }
     }
 }
@@ -62,6 +72,9 @@ pub struct Tuning {
     pub watch: WatchOptions,
     /// How long a lease on a request lasts without progress.
     pub lease: Duration,
+    /// The first look for access-list review reminders after start, and the interval after
+    /// it (Go's 30 s and 3 h, each with a seventh of jitter).
+    pub reminders: (Duration, Duration),
 }
 
 impl Default for Tuning {
@@ -70,6 +83,7 @@ impl Default for Tuning {
             dispatch: DispatchOptions::default(),
             watch: WatchOptions::default(),
             lease: DEFAULT_LEASE,
+            reminders: (reminders::FIRST_RUN, reminders::INTERVAL),
         }
     }
 }
@@ -86,6 +100,11 @@ pub struct PluginContext {
     pub replica_id: String,
     /// How long a lease lasts without progress.
     pub lease: Duration,
+    /// When to look for access-list review reminders (see [`Tuning::reminders`]).
+    pub reminders: (Duration, Duration),
+    /// The access monitoring rules for this plugin, kept current from the watch, when
+    /// [`RuntimeConfig::access_monitoring_rules`] is set.
+    pub rules: Option<Arc<RuleCache>>,
     /// Cancelled when the process shuts down.
     pub stop: CancellationToken,
 }
@@ -138,6 +157,9 @@ where
     tracing::info!(cluster = %cluster.cluster_name, version = %cluster.server_version, "connected to Teleport");
 
     let metrics = Metrics::new();
+    let rules = config
+        .access_monitoring_rules
+        .then(|| Arc::new(RuleCache::new(client.clone(), config.plugin.clone())));
     let readiness = Readiness::default();
     let ops_task = match config.ops.listen_addr {
         Some(addr) => {
@@ -157,6 +179,8 @@ where
         metrics: metrics.clone(),
         replica_id: replica_id(),
         lease: config.tuning.lease,
+        rules: rules.clone(),
+        reminders: config.tuning.reminders,
         stop: stop.clone(),
     };
     let handler = make_handler(&context)?;
@@ -165,12 +189,15 @@ where
     }
 
     let dispatcher = Dispatcher::new(Arc::new(handler), config.tuning.dispatch, metrics.clone());
+    let mut watch = config.tuning.watch;
+    watch.access_monitoring_rules = rules.is_some();
     let watcher = Watcher {
         client,
         dispatcher: dispatcher.clone(),
         readiness,
         metrics,
-        options: config.tuning.watch,
+        rules,
+        options: watch,
         fail_fast: std::env::var(FAIL_FAST_ENV).is_ok_and(|v| v == "true" || v == "1"),
     };
     let result = watcher.run(stop.clone()).await;

@@ -2,6 +2,8 @@
 //! (re)connect, lists the requests so that nothing that happened while the
 //! plugin was down or disconnected is missed.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
 use teleport_client::{ClientError, RequestFilter, TeleportClient, WatchEvent, WatchOptions};
 use tokio_util::sync::CancellationToken;
@@ -9,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{Dispatcher, Observation, RequestHandler};
 use crate::metrics::{Metrics, OpLabel};
 use crate::ops::Readiness;
+use crate::routing::RuleCache;
 
 /// Environment variable (as in the Go plugins) that makes connection problems
 /// fatal, so that an orchestrator restarts the process instead.
@@ -24,6 +27,8 @@ pub struct Watcher<H> {
     pub readiness: Readiness,
     /// Metrics.
     pub metrics: Metrics,
+    /// Access monitoring rules to keep current from the watch's rule events, if followed.
+    pub rules: Option<Arc<RuleCache>>,
     /// Watch options (INIT timeout, reconnect backoff).
     pub options: WatchOptions,
     /// Exit on connection problems instead of reconnecting.
@@ -40,7 +45,15 @@ impl<H: RequestHandler> Watcher<H> {
                 () = stop.cancelled() => return Ok(()),
             };
             let Some(item) = item else { return Ok(()) };
-            match item? {
+            let event = item?;
+            // Rule events first, awaited: the rules are loaded before the INIT that follows
+            // a confirmed watch starts the catch-up listing.
+            if let Some(rules) = &self.rules
+                && rules.handle(&event).await
+            {
+                continue;
+            }
+            match event {
                 WatchEvent::Init => {
                     self.metrics
                         .events
@@ -67,7 +80,7 @@ impl<H: RequestHandler> Watcher<H> {
                     tracing::debug!(request_id = %id, request_op = "delete", "access request event");
                     self.dispatcher.observe(Observation::Deleted(id));
                 }
-                // Only sent when the options ask for rules; routing handles them.
+                // Only sent when the options ask for rules, which are then handled above.
                 WatchEvent::Confirmed(_) | WatchEvent::RulePut(_) | WatchEvent::RuleDelete(_) => {}
                 WatchEvent::Reconnecting { reason, attempt } => {
                     self.readiness.set(false);

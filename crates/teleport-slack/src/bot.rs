@@ -91,6 +91,20 @@ impl MessagingBot for SlackBot {
             .map_err(ServiceError::from)
     }
 
+    /// Go's Slack plugin is the one that sends access-list review reminders.
+    fn sends_reminders(&self) -> bool {
+        true
+    }
+
+    async fn send_reminder(&self, recipient: &Recipient, text: &str) -> Result<(), ServiceError> {
+        let message = render::reminder(text);
+        self.api
+            .post_message(&recipient.id, &message.blocks, &message.text)
+            .await
+            .map(drop)
+            .map_err(ServiceError::from)
+    }
+
     async fn notify_requester(&self, view: &messaging::RequestView) -> Result<bool, ServiceError> {
         let requester = &view.request.user;
         if !is_plain_email(requester) {

@@ -216,6 +216,16 @@ pub fn requester_update(id: &str, status: Status, resolve_reason: &str) -> Rende
     }
 }
 
+/// An access-list review reminder (its text is the runtime's, in Slack markdown) as one
+/// section.
+pub fn reminder(text: &str) -> RenderedMessage {
+    let text = clip(text, SECTION_TEXT_LIMIT);
+    RenderedMessage {
+        blocks: vec![section(&text)],
+        text,
+    }
+}
+
 /// `https://<proxy>/web/requests/<id>`: `https://` added when no scheme is given, a
 /// redundant `:443` dropped, the ID escaped as one path segment.
 pub fn request_link(proxy_addr: &str, id: &str) -> String {

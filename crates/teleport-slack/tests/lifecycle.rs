@@ -171,3 +171,71 @@ async fn a_bad_token_stops_start_up_with_a_clear_error() {
         "the token leaked into the error: {text}"
     );
 }
+
+#[tokio::test]
+async fn access_list_owners_get_one_review_reminder_per_window_across_restarts() {
+    use std::time::SystemTime;
+
+    use teleport_testkit::access_list;
+
+    let kit = Testkit::start().await.unwrap();
+    let slack = FakeSlack::start(fake_slack_options()).await;
+    let due_in_three_days = SystemTime::now() + Duration::from_secs(3 * 86_400);
+    kit.upsert_access_list(access_list(
+        "prod-admins",
+        "Production admins",
+        &["lead@example.com"],
+        due_in_three_days,
+        Duration::from_secs(14 * 86_400),
+    ));
+    let (dir, identity) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
+    let toml = format!(
+        "[teleport]\naddr = \"{}\"\nidentity = \"{}\"\n[slack]\ntoken = \"{}\"\napiurl = \"{}\"\n[role_to_recipients]\n\"*\" = \"access-requests\"\n",
+        kit.auth_addr(),
+        identity.display(),
+        slack.token(),
+        slack.base_url()
+    );
+    let start = || {
+        let loaded = load_plugin_config_str::<SlackFile>(dir.path().join("t.toml"), &toml).unwrap();
+        let mut config = Config::from_loaded(loaded).unwrap();
+        // Look at once, and not again within the test.
+        config.runtime.tuning.reminders = (Duration::ZERO, Duration::from_secs(3600));
+        teleport_plugin_testsupport::InProcessPlugin::spawn(WAIT, |stop| {
+            teleport_slack::run(config, stop)
+        })
+    };
+    let reminders = |slack: &FakeSlack| -> Vec<String> {
+        slack
+            .root_messages()
+            .into_iter()
+            .filter(|m| m.channel == "U0LEAD")
+            .map(|m| m.current().visible_text())
+            .collect()
+    };
+
+    let plugin = start();
+    slack
+        .wait_for(WAIT, |state| {
+            state
+                .root_messages()
+                .any(|m| m.channel == "U0LEAD")
+                .then_some(())
+        })
+        .await
+        .unwrap();
+    let sent = reminders(&slack);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].contains("Access List *Production admins* is due for a review by"),
+        "{sent:?}"
+    );
+    plugin.shutdown().await;
+
+    // A restart in the same window reminds nobody again.
+    let plugin = start();
+    kit.wait_for_watchers(1, WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders(&slack).len(), 1, "reminded twice in one window");
+    plugin.shutdown().await;
+}

@@ -87,6 +87,21 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         view: &RequestView,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
+    /// Whether the bot sends access-list review reminders ([`send_reminder`](Self::send_reminder)).
+    /// As in Go, only Slack does.
+    fn sends_reminders(&self) -> bool {
+        false
+    }
+
+    /// Sends an access-list review reminder (`text`, Slack markdown) to one owner.
+    fn send_reminder(
+        &self,
+        _recipient: &Recipient,
+        _text: &str,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send {
+        async { Err(ServiceError::permanent("this plugin sends no reminders")) }
+    }
+
     /// Tells the requester the decision; `Ok(false)` when the requester cannot
     /// be reached through this bot (nothing was sent).
     fn notify_requester(

@@ -20,6 +20,7 @@ use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
 use crate::messaging::record::{MessageState, StateCodec};
 use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
+use crate::routing::RuleCache;
 use crate::service_error::ServiceError;
 
 /// Settings of the messaging state machine.
@@ -35,6 +36,9 @@ pub struct MessagingOptions {
     pub role_to_recipients: RoleToRecipients,
     /// Tell the requester the decision.
     pub notify_requester: bool,
+    /// The access monitoring rules for this plugin: when rules match a request, their
+    /// recipients replace `role_to_recipients` and the suggested reviewers (as in Go).
+    pub rules: Option<Arc<RuleCache>>,
     /// This replica's identity in leases.
     pub replica_id: String,
     /// How long a lease lasts without progress; a dead replica's work is taken over after
@@ -318,16 +322,42 @@ impl<B: MessagingBot> MessagingHandler<B> {
         }
     }
 
-    /// The request's recipients, resolved and de-duplicated, without the requester. A
-    /// recipient that cannot be used is skipped; a lookup that may pass later ends the step.
+    /// The request's recipients, resolved and de-duplicated, without the requester: those of
+    /// the access monitoring rules that match it, else (no rule matches, or none of their
+    /// recipients can be used, as Go decides) `role_to_recipients` and the suggested reviewers.
     async fn resolve_recipients(
         &self,
         request: &AccessRequest,
     ) -> Result<Vec<Recipient>, StepError> {
+        if let Some(rules) = &self.options.rules
+            && let Some(routed) = rules.recipients(request).await
+        {
+            let resolved = self.resolve_names(routed, request).await?;
+            if !resolved.is_empty() {
+                tracing::info!(
+                    recipients = resolved.len(),
+                    "access monitoring rules route this request"
+                );
+                return Ok(resolved);
+            }
+            tracing::warn!(
+                "the access monitoring rules matching this request name no usable recipient; using role_to_recipients"
+            );
+        }
         let raw = self
             .options
             .role_to_recipients
             .recipients_for(&request.roles, &request.suggested_reviewers);
+        self.resolve_names(raw, request).await
+    }
+
+    /// Resolves recipient names through the bot. A recipient that cannot be used is skipped;
+    /// a lookup that may pass later ends the step.
+    async fn resolve_names(
+        &self,
+        raw: impl IntoIterator<Item = String>,
+        request: &AccessRequest,
+    ) -> Result<Vec<Recipient>, StepError> {
         let mut resolved: Vec<Recipient> = Vec::new();
         for name in raw {
             if name.eq_ignore_ascii_case(&request.user) {

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, RuntimeConfig};
+use crate::app::{self, PluginContext, RuntimeConfig};
 use crate::config::RoleToRecipients;
 use crate::health::HealthCheck;
 use crate::messaging::bot::MessagingBot;
 use crate::messaging::handler::{MessagingHandler, MessagingOptions};
+use crate::reminders::ReminderJob;
+use crate::service_error::ServiceError;
 
 /// What a messaging plugin tells [`run_messaging`] about itself.
 #[derive(Clone, Debug)]
@@ -23,24 +25,30 @@ pub struct MessagingPlugin {
 }
 
 /// Runs a messaging plugin until `stop` is cancelled: connects to Teleport, checks the bot's
-/// service (its [`HealthCheck`]), and relays requests through the shared
-/// [`MessagingHandler`].
+/// service (its [`HealthCheck`]), follows the access monitoring rules that route this
+/// plugin's requests, relays requests through the shared [`MessagingHandler`], and, for a
+/// bot that sends them, runs the access-list review reminders.
 pub async fn run_messaging<B: MessagingBot>(
-    runtime: RuntimeConfig,
+    mut runtime: RuntimeConfig,
     plugin: MessagingPlugin,
     bot: B,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let bot = Arc::new(bot);
+    runtime.access_monitoring_rules = true;
     app::run(
         runtime,
         move |ctx| {
+            if bot.sends_reminders() {
+                spawn_reminders(bot.clone(), plugin.name, ctx);
+            }
             let options = MessagingOptions {
                 plugin_name: plugin.name.to_owned(),
                 cluster: ctx.cluster.cluster_name.clone(),
                 web_base: ctx.web_base(),
                 role_to_recipients: plugin.role_to_recipients,
                 notify_requester: plugin.notify_requester,
+                rules: ctx.rules.clone(),
                 replica_id: ctx.replica_id.clone(),
                 lease: ctx.lease,
             };
@@ -56,12 +64,35 @@ pub async fn run_messaging<B: MessagingBot>(
     .await
 }
 
+/// Runs the access-list review reminders (Go's schedule) until the process stops: each
+/// owner is resolved through the bot, as request recipients are.
+fn spawn_reminders<B: MessagingBot>(bot: Arc<B>, plugin: &str, ctx: &PluginContext) {
+    let job = ReminderJob::new(ctx.client.clone(), plugin, &ctx.replica_id, ctx.web_base());
+    let stop = ctx.stop.clone();
+    let reminders = ctx.reminders;
+    tokio::spawn(async move {
+        let send = |owner: String, text: String| {
+            let bot = bot.clone();
+            async move {
+                let Some(recipient) = bot.resolve_recipient(&owner).await? else {
+                    return Err(ServiceError::permanent(format!(
+                        "the access list owner {owner} is not a known recipient"
+                    )));
+                };
+                bot.send_reminder(&recipient, &text).await
+            }
+        };
+        let (first, interval) = reminders;
+        job.run_every(first, interval, send, stop).await;
+    });
+}
+
 impl<B: MessagingBot> HealthCheck for MessagingHandler<B> {
     fn service_name(&self) -> &'static str {
         self.bot().service_name()
     }
 
-    async fn check_health(&self) -> Result<(), crate::service_error::ServiceError> {
+    async fn check_health(&self) -> Result<(), ServiceError> {
         self.bot().check_health().await
     }
 }

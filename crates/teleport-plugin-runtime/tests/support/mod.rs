@@ -222,6 +222,8 @@ impl Harness {
         let replica = replica.to_owned();
         InProcessPlugin::spawn(Duration::from_secs(20), |token| async move {
             let mut runtime = RuntimeConfig::new(PLUGIN, teleport, OpsConfig::default());
+            // As run_messaging does: the watch carries the rules that route this plugin.
+            runtime.access_monitoring_rules = true;
             runtime.tuning.dispatch = DispatchOptions {
                 retry_base: Duration::from_millis(10),
                 retry_cap: Duration::from_millis(200),
@@ -236,6 +238,7 @@ impl Harness {
                         web_base: ctx.web_base(),
                         role_to_recipients: recipients(),
                         notify_requester: true,
+                        rules: ctx.rules.clone(),
                         replica_id: replica,
                         lease: Duration::from_secs(2),
                     };
