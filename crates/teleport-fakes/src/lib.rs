@@ -1,4 +1,4 @@
-//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, Jira, GitLab, Mailgun later) on loopback.
+//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, GitLab, Mailgun; Jira later) on loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
 //! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
@@ -6,6 +6,7 @@
 //! plus down/up on the same port from [`server`].
 
 pub mod control;
+pub mod gitlab;
 pub mod mailgun;
 pub mod mattermost;
 pub mod pagerduty;
@@ -13,5 +14,6 @@ pub mod server;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use slack::{FakeSlack, FakeSlackOptions};
