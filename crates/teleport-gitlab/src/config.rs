@@ -27,13 +27,24 @@ pub struct GitlabFile {
     /// `[http]`: the webhook listener, as in the Go plugin. Kept as a table here; the shared
     /// inbound listener reads it.
     #[serde(default)]
-    pub http: Option<toml::Table>,
+    pub http: Option<HttpSection>,
     /// `[db]`: the Go plugin's bbolt file. Accepted and ignored.
     #[serde(default)]
     pub db: Option<DbSection>,
     /// `[ops]`: health and metrics endpoint (not in the Go plugin).
     #[serde(default)]
     pub ops: OpsConfig,
+}
+
+/// `[http]` as written. It may hold a basic-auth password, so `Debug` shows only its keys.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct HttpSection(pub toml::Table);
+
+impl fmt::Debug for HttpSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// `[db]` as the Go plugin wrote it.
@@ -150,7 +161,7 @@ pub struct Config {
     /// `[gitlab]` (and what `[http]` says about the webhook).
     pub gitlab: GitlabConfig,
     /// `[http]` as written, for the shared inbound listener.
-    pub http: Option<toml::Table>,
+    pub http: Option<HttpSection>,
     /// What this plugin's validation found (the loader's own warnings are logged by the
     /// CLI); log them once logging is set up.
     pub warnings: Vec<ConfigWarning>,
@@ -276,7 +287,7 @@ fn validate(
     }
     let public_addr = match &loaded.plugin.http {
         None => None,
-        Some(http) => match http.get("public_addr") {
+        Some(http) => match http.0.get("public_addr") {
             None => None,
             Some(toml::Value::String(addr)) if !addr.trim().is_empty() => Some(addr.clone()),
             Some(_) => {
