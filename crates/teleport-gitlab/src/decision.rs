@@ -36,7 +36,7 @@ impl Verdict {
         }
     }
 
-    fn of_label(name: &str) -> Option<Self> {
+    pub(crate) fn of_label(name: &str) -> Option<Self> {
         match reduce(name)?.as_str() {
             key if key == LabelKey::Approved.key() => Some(Self::Approve),
             key if key == LabelKey::Denied.key() => Some(Self::Deny),

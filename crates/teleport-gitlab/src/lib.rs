@@ -2,6 +2,7 @@
 //! per request with a pending label, a note per review, and on resolution a note, the
 //! outcome's label and the issue closed; decisions taken in GitLab by labelling the issue.
 
+pub mod assess;
 pub mod client;
 pub mod config;
 pub mod decision;
@@ -9,6 +10,7 @@ pub mod handler;
 pub mod record;
 pub mod render;
 pub mod setup;
+pub mod webhook;
 
 use std::future::Future;
 use std::time::Duration;
