@@ -124,7 +124,7 @@ impl fmt::Display for ProjectRef {
 }
 
 /// Where GitLab delivers webhooks and with which secret.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookSettings {
     /// `[http] public_addr` as written.
     pub public_addr: String,
@@ -132,6 +132,17 @@ pub struct WebhookSettings {
     pub secret: Secret,
     /// `start --insecure-no-tls`: the listener speaks plain HTTP.
     pub insecure_no_tls: bool,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `public_addr` may carry `user:password@` for the listener's basic auth.
+        f.debug_struct("WebhookSettings")
+            .field("hook_url", &crate::setup::redacted(&self.hook_url()))
+            .field("secret", &self.secret)
+            .field("insecure_no_tls", &self.insecure_no_tls)
+            .finish()
+    }
 }
 
 impl WebhookSettings {

@@ -199,6 +199,20 @@ fn the_http_sections_password_is_not_in_debug_output() {
 }
 
 #[test]
+fn credentials_in_public_addr_are_not_in_debug_output() {
+    let config = from_str(&gitlab(
+        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"https://gitlab:pa55word@p.example.com\"\n",
+    ))
+    .unwrap();
+    let shown = format!("{:?}", config.gitlab);
+    assert!(
+        shown.contains("https://***@p.example.com/webhook"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pa55word"), "{shown}");
+}
+
+#[test]
 fn insecure_no_tls_makes_the_hook_plain_http() {
     let text =
         gitlab("webhook_secret = \"s\"\n\n[http]\npublic_addr = \"plugin.example.com:8044\"\n");
