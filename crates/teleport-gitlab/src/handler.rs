@@ -362,8 +362,9 @@ impl GitlabHandler {
         Ok(())
     }
 
-    /// Close, and the pending label replaced by the outcome's (a promotion is an approval
-    /// through an access list).
+    /// Close, with the outcome's label in place of the pending one (and of any other of the
+    /// plugin's labels, so the issue states one outcome; a promotion is an approval through
+    /// an access list).
     fn closing_update(&self, resolution: Resolution) -> IssueUpdate {
         let labels = &self.options.labels;
         let outcome = match resolution {
@@ -374,7 +375,11 @@ impl GitlabHandler {
         IssueUpdate {
             state_event: Some("close"),
             add_labels: vec![labels.get(outcome).to_owned()],
-            remove_labels: vec![labels.pending.clone()],
+            remove_labels: LabelKey::ALL
+                .into_iter()
+                .filter(|key| *key != outcome)
+                .map(|key| labels.get(key).to_owned())
+                .collect(),
         }
     }
 }

@@ -304,3 +304,23 @@ async fn a_go_plugins_record_is_continued() {
     assert_eq!(data["reviews_count"], "1");
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_closed_issue_states_one_outcome() {
+    let env = Env::new().await;
+    let plugin = env.started().await;
+    let id = env.request("alice", &["dev"]);
+    env.wait_data(&id, "recorded", |d| {
+        d.contains_key("issue_iid") && released(d)
+    })
+    .await;
+    let iid = env.issues_for(&id)[0].iid;
+    // A reporter's denial label does not count; the request is approved in Teleport.
+    env.gitlab
+        .add_label_as(iid, common::RITA, "Teleport: Denied");
+    env.gitlab.add_label_as(iid, common::RITA, "needs-triage");
+    env.kit.approve(&id, "approved in Teleport").unwrap();
+    let issue = env.wait_issue(&id, "closed", |i| i.state == "closed").await;
+    assert_eq!(issue.labels, ["needs-triage", "Teleport: Approved"]);
+    plugin.shutdown().await;
+}
