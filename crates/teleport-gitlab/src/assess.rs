@@ -139,7 +139,7 @@ impl Assessor {
                 notes.extend(self.latest_note_by(project, iid, setter).await?);
             }
         }
-        Ok(decision::assess(&Facts {
+        let assessment = decision::assess(&Facts {
             issue: &issue,
             events: &events,
             notes: &notes,
@@ -147,7 +147,23 @@ impl Assessor {
             setter_access,
             plugin_user_id: self.plugin_user_id,
             min_access_level: self.min_access_level,
-        }))
+        });
+        match &assessment {
+            Assessment::Decide(decision) => {
+                tracing::info!(request_id = %decision.request_id, gitlab_issue_iid = iid, gitlab_user = %decision.username, access_level = decision.access_level, verdict = ?decision.verdict, "decision label set in GitLab");
+            }
+            // Someone without the rights tried to decide, or an issue was tampered with.
+            Assessment::Ignore(why) => {
+                tracing::warn!(
+                    gitlab_project_id = project,
+                    gitlab_issue_iid = iid,
+                    label = choice.label,
+                    "ignoring the decision label: {why}"
+                );
+            }
+            Assessment::Nothing => {}
+        }
+        Ok(assessment)
     }
 
     /// The newest note `user_id` wrote on the issue (notes come newest first).
