@@ -1,4 +1,4 @@
-//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, GitLab, Mailgun; Jira later) on loopback.
+//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, Jira, GitLab, Mailgun later) on loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
 //! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
