@@ -324,3 +324,31 @@ async fn the_closed_issue_states_one_outcome() {
     assert_eq!(issue.labels, ["needs-triage", "Teleport: Approved"]);
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_revoked_token_is_retried_until_it_works_again() {
+    let env = Env::new().await;
+    let plugin = env.started().await;
+    env.gitlab.set_token("glpat-rotated-elsewhere");
+    let id = env.request("alice", &["dev"]);
+    // Refused once; later tries first look for an issue the refused call might have opened.
+    env.gitlab
+        .wait_for(common::WAIT, |_| {
+            let looked = env
+                .gitlab
+                .call_count("GET /api/v4/projects/{project}/issues");
+            (env.gitlab.call_count(CREATE_ISSUE) == 1 && looked >= 2).then_some(())
+        })
+        .await
+        .expect("the refused request is tried again");
+    assert!(env.issues_for(&id).is_empty());
+    env.gitlab.set_token(common::TOKEN);
+    env.wait_issue(&id, "the issue once the token works", |_| true)
+        .await;
+    env.wait_data(&id, "recorded", |d| {
+        d.contains_key("issue_iid") && released(d)
+    })
+    .await;
+    assert_eq!(env.issues_for(&id).len(), 1);
+    plugin.shutdown().await;
+}
