@@ -6,6 +6,7 @@
 //! plus down/up on the same port from [`server`].
 
 pub mod control;
+pub mod gitlab;
 pub mod mailgun;
 pub mod mattermost;
 pub mod pagerduty;
@@ -13,5 +14,6 @@ pub mod server;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use slack::{FakeSlack, FakeSlackOptions};

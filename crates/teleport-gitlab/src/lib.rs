@@ -1,0 +1,200 @@
+//! Teleport access-request plugin for GitLab, built on the shared plugin runtime: an issue
+//! per request with a pending label, a note per review, and on resolution a note, the
+//! outcome's label and the issue closed; decisions taken in GitLab by labelling the issue.
+
+pub mod assess;
+pub mod client;
+pub mod config;
+pub mod decision;
+pub mod handler;
+pub mod record;
+pub mod render;
+pub mod setup;
+pub mod webhook;
+
+use anyhow::Context;
+use teleport_plugin_runtime::app;
+use teleport_plugin_runtime::config::Loaded;
+use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::plugin::Plugin;
+use teleport_plugin_runtime::service_error::ServiceError;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{GitlabApi, GitlabError, HookSpec, Project, User};
+use crate::config::{Config, GitlabConfig, GitlabFile};
+use crate::handler::{GitlabHandler, HandlerOptions};
+use crate::setup::LabelNames;
+
+/// The plugin-data namespace, shared with the Go plugin.
+pub const PLUGIN_NAME: &str = "gitlab";
+
+/// `start` flags of the GitLab plugin, as in Go.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GitlabArgs {
+    /// Serve the webhook over plain HTTP (behind a proxy that terminates TLS).
+    #[arg(long)]
+    pub insecure_no_tls: bool,
+}
+
+/// The GitLab plugin, for the runtime's CLI.
+pub struct GitlabPlugin;
+
+impl Plugin for GitlabPlugin {
+    const NAME: &'static str = PLUGIN_NAME;
+    const SAMPLE_CONFIG: &'static str = include_str!("sample.toml");
+    type File = GitlabFile;
+    type Args = GitlabArgs;
+    type Config = Config;
+
+    fn config(loaded: Loaded<GitlabFile>, args: GitlabArgs) -> anyhow::Result<Config> {
+        Ok(Config::from_loaded(loaded, args.insecure_no_tls)?)
+    }
+
+    async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
+        run(config, stop).await
+    }
+}
+
+/// Connects to Teleport and GitLab, checks the token and the project, sets up the labels and
+/// the webhook (the integration's health check), and handles access requests until `stop`
+/// is cancelled or a fatal error.
+pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
+    let settings = config.gitlab;
+    let http = http_client(&HttpClientOptions {
+        extra_ca: settings.ca_file.clone(),
+        user_agent: Some(config.runtime.user_agent.clone()),
+        ..HttpClientOptions::default()
+    })
+    .context("[gitlab] ca_file")?;
+    let api = GitlabApi::new(http, &settings.url, &settings.token).context("[gitlab]")?;
+    if settings.webhook.is_some() || settings.poll_interval.is_some() {
+        // The shared inbound side (listener, poller, decision writer) is wired in later.
+        tracing::warn!(
+            "decisions taken in GitLab are not applied by this build yet: the webhook listener and the poller are not running"
+        );
+    }
+    app::run(
+        config.runtime,
+        move |ctx| {
+            let options = HandlerOptions {
+                settings,
+                web_base: ctx.web_base(),
+                replica_id: ctx.replica_id.clone(),
+                lease: ctx.lease,
+            };
+            Ok(GitlabHandler::new(
+                api,
+                ctx.client.clone(),
+                options,
+                ctx.metrics.clone(),
+            ))
+        },
+        stop,
+    )
+    .await
+}
+
+/// What start-up learned about GitLab and set up there.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// The project.
+    pub project: Project,
+    /// The token's owner.
+    pub bot: User,
+    /// The plugin's labels in the project.
+    pub labels: LabelNames,
+    /// The webhook, in webhook mode.
+    pub hook_id: Option<u64>,
+}
+
+/// Start-up against GitLab, one attempt (the runtime retries what may pass within its
+/// start-up budget): the token and project work, then labels and the webhook are set up.
+/// Errors say what to check.
+pub async fn start_gitlab(
+    api: &GitlabApi,
+    settings: &GitlabConfig,
+) -> Result<Started, ServiceError> {
+    let project = api
+        .project(&settings.project)
+        .await
+        .map_err(|error| explain(error, settings))?;
+    let bot = api
+        .current_user()
+        .await
+        .map_err(|error| explain(error, settings))?;
+    tracing::info!(gitlab_project_id = project.id, project = %project.path_with_namespace, gitlab_user = %bot.username, url = %settings.url, "GitLab token works; acting as this user");
+
+    let labels = setup::setup_labels(api, project.id)
+        .await
+        .map_err(|error| match error {
+            GitlabError::Refused { .. } => advised(
+                error,
+                "cannot set up the GitLab labels: the token's user needs at least the Reporter role in the project",
+            ),
+            error => advised(error, "cannot set up the GitLab labels"),
+        })?;
+
+    let hook_id = match &settings.webhook {
+        None => None,
+        Some(webhook) => {
+            let spec = HookSpec {
+                url: webhook.hook_url(),
+                token: webhook.secret.expose().to_owned(),
+            };
+            let id = setup::setup_hook(api, project.id, &spec)
+                .await
+                .map_err(|error| match error {
+                    GitlabError::Refused { .. } => advised(
+                        error,
+                        "cannot set up the GitLab webhook: the token's user needs the Maintainer role in the project to manage its webhooks",
+                    ),
+                    error => advised(error, "cannot set up the GitLab webhook"),
+                })?;
+            Some(id)
+        }
+    };
+    Ok(Started {
+        project,
+        bot,
+        labels,
+        hook_id,
+    })
+}
+
+/// `error` as the runtime classifies it, with `advice` in front of its message.
+fn advised(error: GitlabError, advice: &str) -> ServiceError {
+    match ServiceError::from(error) {
+        ServiceError::Transient {
+            message,
+            retry_after,
+        } => ServiceError::Transient {
+            message: format!("{advice}: {message}"),
+            retry_after,
+        },
+        ServiceError::Unauthorized { message } => {
+            ServiceError::unauthorized(format!("{advice}: {message}"))
+        }
+        ServiceError::Permanent { message } => {
+            ServiceError::permanent(format!("{advice}: {message}"))
+        }
+    }
+}
+
+/// Start-up errors with what to check.
+fn explain(error: GitlabError, settings: &GitlabConfig) -> ServiceError {
+    let advice = match &error {
+        GitlabError::Refused { .. } => format!(
+            "check gitlab.token: a personal, project or group access token for {} with the api scope",
+            settings.url
+        ),
+        GitlabError::NotFound { .. } => format!(
+            "project {} not found at {}, or the token's user cannot see it (gitlab.project_id)",
+            settings.project, settings.url
+        ),
+        GitlabError::Unexpected { .. } => {
+            format!("is {} a GitLab instance (gitlab.url)?", settings.url)
+        }
+        _ => return error.into(),
+    };
+    advised(error, &advice)
+}
