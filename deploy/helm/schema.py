@@ -59,6 +59,11 @@ COMMON = {
     "tolerations": LIST,
     "affinity": OBJECT,
     "failFast": BOOL,
+    "replicaCount": {"type": "integer", "minimum": 0},
+    "podDisruptionBudget": obj(
+        enabled=BOOL,
+        minAvailable={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+%$"}]},
+    ),
     "extraEnv": LIST,
     "volumes": LIST,
     "volumeMounts": LIST,

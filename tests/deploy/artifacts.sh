@@ -227,6 +227,10 @@ section_image() {
                 local plugin="${name#teleport-plugin-}"
                 check "image ${name}: docker run ... version" bash -c \
                     "docker run --rm --network none '${ref}' version | grep -q '^teleport-${plugin} v${version}'"
+                # As the Helm chart and the Compose file run it: read-only root, no
+                # capabilities, no privilege escalation, the image's own non-root user.
+                check "image ${name}: runs with a read-only root, no capabilities, no new privileges" bash -c \
+                    "docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges '${ref}' version | grep -q '^teleport-${plugin} '"
                 check "image ${name}: default command reads the TOML from the data volume" \
                     default_command_reads_volume_toml "${ref}" "${plugin}" "/var/lib/teleport/plugins/${plugin}"
                 local golden

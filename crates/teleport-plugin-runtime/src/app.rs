@@ -150,16 +150,9 @@ where
     let client = connect(&config.teleport)?;
     let identity = client.identity();
     tracing::info!(user = identity.username(), not_after = %identity.not_after(), addr = config.teleport.addr(), "loaded Teleport credentials");
-    let cluster = tokio::select! {
-        cluster = ping_until_ready(&client) => cluster?,
-        () = stop.cancelled() => return Ok(()),
-    };
-    tracing::info!(cluster = %cluster.cluster_name, version = %cluster.server_version, "connected to Teleport");
-
     let metrics = Metrics::new();
-    let rules = config
-        .access_monitoring_rules
-        .then(|| Arc::new(RuleCache::new(client.clone(), config.plugin.clone())));
+    // Served before Teleport answers: a liveness probe sees a live process (`/healthz`) and
+    // a readiness probe a plugin that is not ready yet (`/readyz` 503) while start-up waits.
     let readiness = Readiness::default();
     let ops_task = match config.ops.listen_addr {
         Some(addr) => {
@@ -172,6 +165,16 @@ where
         None => None,
     };
     spawn_identity_gauge(client.clone(), metrics.clone(), stop.clone());
+
+    let cluster = tokio::select! {
+        cluster = ping_until_ready(&client) => cluster?,
+        () = stop.cancelled() => return Ok(()),
+    };
+    tracing::info!(cluster = %cluster.cluster_name, version = %cluster.server_version, "connected to Teleport");
+
+    let rules = config
+        .access_monitoring_rules
+        .then(|| Arc::new(RuleCache::new(client.clone(), config.plugin.clone())));
 
     let context = PluginContext {
         client: client.clone(),

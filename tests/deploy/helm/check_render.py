@@ -10,7 +10,11 @@ Beyond schema validation (kubernetes-validate does that), this checks that the p
 - every file path the TOML names under /var/lib/teleport/plugins/ is mounted (as a file,
   or inside a mounted directory), and a Secret item feeds each secret file mount;
 - a Secret the chart creates itself holds every key its volumes read;
-- with tbot, the sidecar writes the identity where the TOML reads it.
+- with tbot, the sidecar writes the identity where the TOML reads it;
+- the plugin runs hardened: non-root, no privilege escalation, read-only root filesystem, all
+  capabilities dropped;
+- with the ops endpoint, startup, liveness and readiness probes use it;
+- above one replica: a PodDisruptionBudget selects the pods, and they prefer different nodes.
 Exits 1 with one line per failed check.
 """
 
@@ -119,6 +123,39 @@ def main():
         for source in ("secret", "configMap"):
             if source in volume:
                 check(volume[source].get("defaultMode") == 0o600, f"volume {name}: defaultMode is not 0600")
+
+    security = container.get("securityContext", {})
+    check(security.get("readOnlyRootFilesystem") is True, "the plugin's root filesystem is not read-only")
+    check(security.get("allowPrivilegeEscalation") is False, "the plugin may escalate privileges")
+    check(security.get("capabilities", {}).get("drop") == ["ALL"], "the plugin keeps Linux capabilities")
+
+    if "ops" in config:
+        port = int(config["ops"]["listen_addr"].rsplit(":", 1)[1])
+        named = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        check(named.get("ops") == port, f"container port ops is not the TOML's {port}")
+        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            got = container.get(probe, {}).get("httpGet", {})
+            check(got.get("path") == path and got.get("port") == "ops", f"{probe} does not GET {path} on the ops port")
+
+    replicas = deployments[0]["spec"].get("replicas", 1)
+    selector = deployments[0]["spec"]["selector"]["matchLabels"]
+    budgets = by_kind.get("PodDisruptionBudget", [])
+    if replicas > 1:
+        check(len(budgets) == 1, f"{replicas} replicas but {len(budgets)} PodDisruptionBudgets")
+        for budget in budgets:
+            check(budget["spec"]["selector"]["matchLabels"] == selector, "the PodDisruptionBudget selects other pods")
+            check(budget["spec"].get("minAvailable", 0) not in (0, "0%"), "the PodDisruptionBudget allows no replica")
+        terms = (
+            pod.get("affinity", {})
+            .get("podAntiAffinity", {})
+            .get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        )
+        check(
+            any(t["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector for t in terms),
+            f"{replicas} replicas may all land on one node (no pod anti-affinity)",
+        )
+    else:
+        check(not budgets, "a PodDisruptionBudget on a single replica would block every node drain")
 
     if "tbot" in containers:
         identity = config["teleport"]["identity"]

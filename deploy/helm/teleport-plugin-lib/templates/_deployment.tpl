@@ -1,6 +1,9 @@
 {{/*
-The plugin Deployment. One replica, as with the Go charts: the plugins are safe to run twice
-(compare-and-swap on plugin data), but a second replica only doubles the API calls.
+The plugin Deployment. `replicaCount` replicas (default 1, as with the Go charts): every
+replica watches every request, and a lease in Teleport plugin data makes one of them act on
+each, so a second replica is a hot standby that takes over within the lease (30 s). Above one
+replica the pods prefer different nodes unless `affinity` says otherwise, and a
+PodDisruptionBudget (_pdb.tpl) keeps one running through voluntary disruptions.
 Mount points are the Go charts' ones: the TOML at /etc/teleport-<plugin>.toml (subPath), the
 identity directory and the secret files under /var/lib/teleport/plugins/<plugin>/.
 */}}
@@ -19,7 +22,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 spec:
-  replicas: 1
+  replicas: {{ .Values.replicaCount }}
   selector:
     matchLabels:
       {{- include "tplib.selectorLabels" . | nindent 6 }}
@@ -77,6 +80,13 @@ spec:
             {{- end }}
           {{- end }}
           {{- if .Values.ops.enabled }}
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: ops
+            periodSeconds: 2
+            # Start-up waits up to 30 s for Teleport and 30 s for the service's health check.
+            failureThreshold: 45
           livenessProbe:
             httpGet:
               path: /healthz
@@ -149,9 +159,20 @@ spec:
       nodeSelector:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with .Values.affinity }}
+      {{- if .Values.affinity }}
       affinity:
-        {{- toYaml . | nindent 8 }}
+        {{- toYaml .Values.affinity | nindent 8 }}
+      {{- else if gt (int .Values.replicaCount) 1 }}
+      # Replicas on different nodes where possible: one node going down stops one of them.
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              podAffinityTerm:
+                topologyKey: kubernetes.io/hostname
+                labelSelector:
+                  matchLabels:
+                    {{- include "tplib.selectorLabels" . | nindent 20 }}
       {{- end }}
       {{- with .Values.tolerations }}
       tolerations:
