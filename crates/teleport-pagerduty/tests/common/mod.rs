@@ -1,7 +1,7 @@
 //! Test support: the in-process Teleport, a fake PagerDuty with a small directory, and the
 //! plugin run in-process against both.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test crate uses its own part of these helpers
 
 use std::collections::HashMap;
 use std::future::Future;
