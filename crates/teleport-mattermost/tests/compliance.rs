@@ -85,13 +85,9 @@ impl ComplianceWorld for MattermostWorld {
     }
 
     fn refuse_sends(&self, refuse: bool) {
-        if refuse {
-            self.fake
-                .control()
-                .fail_next(u32::MAX, Fault::ServerError { status: 503 });
-        } else {
-            self.fake.control().clear_faults();
-        }
+        self.fake
+            .control()
+            .refuse_all(refuse.then_some(Fault::ServerError { status: 503 }));
     }
 
     fn secrets(&self) -> Vec<String> {

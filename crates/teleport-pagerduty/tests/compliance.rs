@@ -6,8 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{BOT_EMAIL, NOTIFY, NOTIFY_SERVICE};
-use teleport_fakes::pagerduty::FakeIncident;
+use common::{BOT_EMAIL, NOTIFY, NOTIFY_SERVICE, incidents_for};
 use teleport_fakes::{FakePagerDuty, FakePagerDutyOptions, Fault};
 use teleport_plugin_testsupport::compliance::{
     ComplianceWorld, ConfigParams, MalformedConfig, quote,
@@ -30,16 +29,6 @@ impl PagerDutyWorld {
             "[pagerduty]\n{key_lines}\napi_endpoint = {endpoint}\n",
             endpoint = quote(&self.pd.base_url()),
         )
-    }
-
-    /// The incidents opened for the request (the plugin's de-duplication key names it).
-    fn incidents(&self, request_id: &str) -> Vec<FakeIncident> {
-        let key = format!("teleport-access-request/{request_id}");
-        self.pd
-            .incidents()
-            .into_iter()
-            .filter(|i| i.incident_key.as_deref() == Some(key.as_str()))
-            .collect()
     }
 }
 
@@ -75,7 +64,7 @@ impl ComplianceWorld for PagerDutyWorld {
     }
 
     fn deliveries(&self, request_id: &str) -> Vec<String> {
-        self.incidents(request_id)
+        incidents_for(&self.pd, request_id)
             .into_iter()
             .map(|i| i.service_id)
             .collect()
@@ -83,7 +72,7 @@ impl ComplianceWorld for PagerDutyWorld {
 
     /// The incident is resolved with the approval as its last note.
     fn shows_approved(&self, request_id: &str) -> bool {
-        let incidents = self.incidents(request_id);
+        let incidents = incidents_for(&self.pd, request_id);
         !incidents.is_empty()
             && incidents.iter().all(|i| {
                 i.status == "resolved"
@@ -94,13 +83,9 @@ impl ComplianceWorld for PagerDutyWorld {
     }
 
     fn refuse_sends(&self, refuse: bool) {
-        if refuse {
-            self.pd
-                .control()
-                .fail_next(u32::MAX, Fault::ServerError { status: 503 });
-        } else {
-            self.pd.control().clear_faults();
-        }
+        self.pd
+            .control()
+            .refuse_all(refuse.then_some(Fault::ServerError { status: 503 }));
     }
 
     fn secrets(&self) -> Vec<String> {

@@ -76,13 +76,9 @@ impl ComplianceWorld for SlackWorld {
     }
 
     fn refuse_sends(&self, refuse: bool) {
-        if refuse {
-            self.slack
-                .control()
-                .fail_next(u32::MAX, Fault::ServerError { status: 503 });
-        } else {
-            self.slack.control().clear_faults();
-        }
+        self.slack
+            .control()
+            .refuse_all(refuse.then_some(Fault::ServerError { status: 503 }));
     }
 
     fn secrets(&self) -> Vec<String> {

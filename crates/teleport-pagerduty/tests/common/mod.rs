@@ -216,12 +216,7 @@ impl Env {
 
     /// Every incident opened for the request.
     pub fn incidents_for(&self, id: &str) -> Vec<FakeIncident> {
-        let key = format!("teleport-access-request/{id}");
-        self.pd
-            .incidents()
-            .into_iter()
-            .filter(|i| i.incident_key.as_deref() == Some(key.as_str()))
-            .collect()
+        incidents_for(&self.pd, id)
     }
 
     pub fn request_state(&self, id: &str) -> (i32, usize) {
@@ -229,6 +224,15 @@ impl Env {
         let spec = request.spec.unwrap();
         (spec.state, spec.reviews.len())
     }
+}
+
+/// Every incident `pd` has opened for request `id` (its de-duplication key names the request).
+pub fn incidents_for(pd: &FakePagerDuty, id: &str) -> Vec<FakeIncident> {
+    let key = format!("teleport-access-request/{id}");
+    pd.incidents()
+        .into_iter()
+        .filter(|i| i.incident_key.as_deref() == Some(key.as_str()))
+        .collect()
 }
 
 pub fn id_of(request: AccessRequestV3) -> String {
