@@ -24,7 +24,9 @@ const POLL: Duration = Duration::from_millis(25);
 
 /// The testkit, the world and a temp dir with the plugin's identity in it.
 pub(super) struct Harness<W> {
+    /// The cluster the plugin watches.
     pub kit: Testkit,
+    /// The plugin's service, as its test suite set it up.
     pub world: W,
     dir: tempfile::TempDir,
     identity: PathBuf,

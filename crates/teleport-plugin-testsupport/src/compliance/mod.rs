@@ -153,8 +153,9 @@ pub fn quote(value: &str) -> String {
 }
 
 /// Expands to one `#[tokio::test]` per compliance check for the given [`ComplianceWorld`],
-/// each named after its check; name the checks to run only some (and write an ignored test
-/// by hand for the one a plugin cannot pass yet).
+/// each named after its check (the test crate needs `tokio` with its macros); name the
+/// checks to run only some (and write an ignored test by hand for the one a plugin cannot
+/// pass yet).
 ///
 /// ```ignore
 /// teleport_plugin_testsupport::compliance_suite!(SlackWorld);
