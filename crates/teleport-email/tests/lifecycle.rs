@@ -1,5 +1,5 @@
-//! Mail through a real SMTP server on loopback: headers, threading, bodies, STARTTLS, AUTH,
-//! an outage, and a recipient the server refuses.
+//! The e-mail lifecycle through a real SMTP server on loopback: headers, threading, bodies,
+//! STARTTLS, AUTH, an outage, and a recipient the server refuses.
 
 mod common;
 

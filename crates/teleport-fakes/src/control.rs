@@ -61,6 +61,7 @@ struct QueuedFault {
 #[derive(Debug, Default)]
 struct ControlState {
     latency: Duration,
+    refuse_all: Option<Fault>,
     queued: VecDeque<QueuedFault>,
     rate_limit: Option<RateLimit>,
     windows: HashMap<String, (Instant, u32)>,
@@ -137,6 +138,12 @@ impl Control {
         });
     }
 
+    /// Answer every call with `fault` from now on (`Some`), an outage that keeps nothing,
+    /// until `None` serves again. Takes precedence over queued faults and the rate limit.
+    pub fn refuse_all(&self, fault: Option<Fault>) {
+        self.lock().refuse_all = fault;
+    }
+
     /// Turn the per-method rate limit on (`Some`) or off (`None`).
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         let mut state = self.lock();
@@ -144,9 +151,10 @@ impl Control {
         state.windows.clear();
     }
 
-    /// Drop queued faults, the rate limit and the latency.
+    /// Drop queued faults, a refusal of every call, the rate limit and the latency.
     pub fn clear_faults(&self) {
         let mut state = self.lock();
+        state.refuse_all = None;
         state.queued.clear();
         state.rate_limit = None;
         state.windows.clear();
@@ -203,6 +211,9 @@ impl Control {
         *state.calls.entry(method.to_owned()).or_default() += 1;
         state.total_calls += 1;
         let latency = state.latency;
+        if let Some(fault) = &state.refuse_all {
+            return (latency, Some(fault.clone()));
+        }
 
         let queued = state
             .queued
@@ -306,6 +317,28 @@ mod tests {
         assert_eq!(control.admit("chat.update", now).1, None);
         assert_eq!(control.call_count("chat.update"), 3);
         assert_eq!(control.total_calls(), 4);
+    }
+
+    #[test]
+    fn refusing_every_call_lasts_until_turned_off_and_keeps_queued_faults() {
+        let control = Control::new();
+        control.server_error_next(1);
+        control.refuse_all(Some(Fault::ServerError { status: 503 }));
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(
+                control.admit("a", now).1,
+                Some(Fault::ServerError { status: 503 })
+            );
+        }
+        control.refuse_all(None);
+        assert_eq!(
+            control.admit("a", now).1,
+            Some(Fault::ServerError { status: 500 }),
+            "the queued fault is still there"
+        );
+        assert_eq!(control.admit("a", now).1, None);
+        assert_eq!(control.call_count("a"), 5);
     }
 
     #[test]

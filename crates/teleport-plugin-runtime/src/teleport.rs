@@ -2,10 +2,11 @@
 //! call, the client, the first ping (retried while Teleport is unreachable), the version
 //! check, and what the cluster's answer means for messages (the web link).
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use teleport_client::{ClientConfig, ClusterInfo, TeleportClient};
+use teleport_client::{ClientConfig, ClusterInfo, CredentialsError, TeleportClient};
 
 use crate::config::{CredentialsSource, TeleportConfig};
 
@@ -17,12 +18,38 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads and validates the configured credentials (files present, PEM blocks right, key
 /// matching, not expired) without any network call, so that they are reported before
-/// anything else.
+/// anything else. An error names the config file and the key of the file at fault, as
+/// config errors do.
 pub fn check_credentials(teleport: &TeleportConfig) -> anyhow::Result<()> {
+    let source = teleport.credentials()?;
     let (credentials, _) = client_credentials(teleport)?;
-    let identity = credentials.load()?;
+    let identity = credentials.load().map_err(|error| {
+        let key = credentials_key(&source, failing_file(&error));
+        anyhow::Error::new(error).context(format!("{}: key \"{key}\"", teleport.file().display()))
+    })?;
     tracing::debug!(user = identity.username(), not_after = %identity.not_after(), "Teleport credentials are valid");
     Ok(())
+}
+
+/// The `[teleport]` key that names `file`.
+fn credentials_key(source: &CredentialsSource, file: &Path) -> &'static str {
+    match source {
+        CredentialsSource::IdentityFile { .. } => "teleport.identity",
+        CredentialsSource::TlsFiles { key, .. } if key == file => "teleport.client_key",
+        CredentialsSource::TlsFiles { cas, .. } if cas == file => "teleport.root_cas",
+        CredentialsSource::TlsFiles { .. } => "teleport.client_crt",
+    }
+}
+
+/// The credentials file a load error is about.
+fn failing_file(error: &CredentialsError) -> &Path {
+    match error {
+        CredentialsError::Read { path, .. }
+        | CredentialsError::Malformed { path, .. }
+        | CredentialsError::KeyMismatch { path }
+        | CredentialsError::Expired { path, .. }
+        | CredentialsError::Tls { path, .. } => path,
+    }
 }
 
 /// Builds the Teleport client from `[teleport]`.
@@ -120,6 +147,35 @@ mod tests {
         assert!(check_version("18.0.0").is_ok());
         assert!(check_version("v6.1.0-beta.1").is_ok());
         assert!(check_version("6.0.9").is_err());
+    }
+
+    #[test]
+    fn unusable_credentials_name_the_config_file_and_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let garbage = dir.path().join("auth.crt");
+        std::fs::write(&garbage, "not a certificate\n").expect("write");
+        let error = |credentials| {
+            let config = TeleportConfig::new("127.0.0.1:3025", Some(credentials), "/etc/p.toml");
+            format!("{:#}", check_credentials(&config).expect_err("refused"))
+        };
+
+        let text = error(CredentialsSource::IdentityFile {
+            path: "/nonexistent/auth_id".into(),
+            refresh: None,
+        });
+        assert!(
+            text.starts_with("/etc/p.toml: key \"teleport.identity\": cannot read credentials file /nonexistent/auth_id"),
+            "{text}"
+        );
+        let text = error(CredentialsSource::TlsFiles {
+            cert: garbage.clone(),
+            key: "/nonexistent/auth.key".into(),
+            cas: "/nonexistent/auth.cas".into(),
+        });
+        assert!(
+            text.starts_with("/etc/p.toml: key \"teleport.client_key\": cannot read credentials file /nonexistent/auth.key"),
+            "{text}"
+        );
     }
 
     #[test]

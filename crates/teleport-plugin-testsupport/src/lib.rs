@@ -1,10 +1,12 @@
 //! What the plugin test suites share (dev-only, never published): an identity file from
 //! the testkit, a plugin run in-process or as its binary, waiting for a condition, a port
-//! or an HTTP answer, request fixtures, and the Go plugins' sample configs.
+//! or an HTTP answer, request fixtures, the Go plugins' sample configs, and the
+//! [`compliance`] suite every plugin binary runs.
 //!
 //! Each suite keeps its own `Env` (its fakes, its config text); only the logic that is
 //! the same in every suite lives here.
 
+pub mod compliance;
 mod fixtures;
 mod go_compat;
 mod identity;

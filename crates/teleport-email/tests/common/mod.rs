@@ -1,6 +1,6 @@
 //! Test support: a testkit Teleport, a real SMTP server or the fake Mailgun, and the plugin.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test crate uses its own part of these helpers
 
 pub(crate) mod smtp_server;
 

@@ -1,6 +1,6 @@
 //! Test support: a testkit Teleport, a fake Mattermost, and the plugin running in-process.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test crate uses its own part of these helpers
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Test support: the in-process Teleport, a fake PagerDuty with a small directory, and the
 //! plugin run in-process against both.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test crate uses its own part of these helpers
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -221,12 +221,7 @@ impl Env {
 
     /// Every incident opened for the request.
     pub(crate) fn incidents_for(&self, id: &str) -> Vec<FakeIncident> {
-        let key = format!("teleport-access-request/{id}");
-        self.pd
-            .incidents()
-            .into_iter()
-            .filter(|i| i.incident_key.as_deref() == Some(key.as_str()))
-            .collect()
+        incidents_for(&self.pd, id)
     }
 
     pub(crate) fn request_state(&self, id: &str) -> (i32, usize) {
@@ -234,6 +229,15 @@ impl Env {
         let spec = request.spec.unwrap();
         (spec.state, spec.reviews.len())
     }
+}
+
+/// Every incident `pd` has opened for request `id` (its de-duplication key names the request).
+pub(crate) fn incidents_for(pd: &FakePagerDuty, id: &str) -> Vec<FakeIncident> {
+    let key = format!("teleport-access-request/{id}");
+    pd.incidents()
+        .into_iter()
+        .filter(|i| i.incident_key.as_deref() == Some(key.as_str()))
+        .collect()
 }
 
 pub(crate) fn id_of(request: AccessRequestV3) -> String {

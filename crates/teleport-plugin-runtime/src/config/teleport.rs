@@ -76,6 +76,11 @@ impl TeleportConfig {
         &self.addr
     }
 
+    /// The config file this section was read from (for error messages).
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+
     /// The configured credentials; an error names the config file when there are none (the
     /// Go plugins' sample configs ship without credentials, so loading does not require them).
     pub fn credentials(&self) -> Result<CredentialsSource, ConfigError> {
