@@ -17,8 +17,8 @@ mod websocket;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -163,7 +163,7 @@ pub(crate) struct Dialer {
     upgrade_override: Option<Decision>,
     web_ca_file: Option<PathBuf>,
     /// Loaded on first use: only the load-balancer modes need the web PKI.
-    web_roots: OnceLock<Result<Arc<RootCertStore>, String>>,
+    web_roots: tokio::sync::OnceCell<Result<Arc<RootCertStore>, String>>,
 }
 
 impl Dialer {
@@ -188,7 +188,7 @@ impl Dialer {
             connect_timeout: settings.connect_timeout,
             proxy,
             web_ca_file: settings.web_ca_file,
-            web_roots: OnceLock::new(),
+            web_roots: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -371,17 +371,18 @@ impl Dialer {
         Ok(tcp)
     }
 
-    fn web_roots(&self) -> io::Result<Arc<RootCertStore>> {
+    async fn web_roots(&self) -> io::Result<Arc<RootCertStore>> {
         self.web_roots
             .get_or_init(|| tls::web_roots(self.web_ca_file.as_deref()))
+            .await
             .clone()
             .map_err(io::Error::other)
     }
 
     /// TLS to the balancer (verified with the web PKI), then the upgrade request.
     async fn upgraded(&self, transport: BoxIo, flavor: Flavor) -> Result<BoxIo, UpgradeError> {
-        let config =
-            tls::web_tls_config(self.web_roots()?, &[b"http/1.1"]).map_err(io::Error::other)?;
+        let config = tls::web_tls_config(self.web_roots().await?, &[b"http/1.1"])
+            .map_err(io::Error::other)?;
         let name = ServerName::try_from(self.host.clone()).map_err(io::Error::other)?;
         let tls = TlsConnector::from(Arc::new(config))
             .connect(name, transport)
@@ -402,7 +403,7 @@ impl Dialer {
             return forced.clone();
         }
         let probe = async {
-            let config = tls::web_tls_config(self.web_roots()?, &[tls::REVERSE_TUNNEL_ALPN])
+            let config = tls::web_tls_config(self.web_roots().await?, &[tls::REVERSE_TUNNEL_ALPN])
                 .map_err(io::Error::other)?;
             let name = ServerName::try_from(self.host.clone()).map_err(io::Error::other)?;
             let tcp = self.open(proxy).await?;

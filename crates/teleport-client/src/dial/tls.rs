@@ -61,27 +61,48 @@ pub(crate) fn auth_tls_config(
     Ok(config)
 }
 
+/// The system store, read once per process: reading and parsing it costs milliseconds, which
+/// would otherwise be paid on every connection attempt to a load balancer.
+static SYSTEM_ROOTS: tokio::sync::OnceCell<Arc<RootCertStore>> = tokio::sync::OnceCell::const_new();
+
+async fn system_roots() -> Arc<RootCertStore> {
+    SYSTEM_ROOTS
+        .get_or_init(|| async {
+            // File reads and parsing: off the async workers.
+            tokio::task::spawn_blocking(|| {
+                let mut roots = RootCertStore::empty();
+                let native = rustls_native_certs::load_native_certs();
+                for error in &native.errors {
+                    tracing::debug!(%error, "skipped part of the system certificate store");
+                }
+                let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+                Arc::new(roots)
+            })
+            .await
+            .unwrap_or_else(|_| Arc::new(RootCertStore::empty()))
+        })
+        .await
+        .clone()
+}
+
 /// Roots for the proxy's (or load balancer's) public web certificate: the system store
 /// (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured) plus an optional extra CA file.
-pub(crate) fn web_roots(extra_ca: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::debug!(%error, "skipped part of the system certificate store");
+pub(crate) async fn web_roots(extra_ca: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
+    let system = system_roots().await;
+    let Some(path) = extra_ca else {
+        return Ok(system);
+    };
+    let mut roots = RootCertStore::clone(&system);
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the web CA file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
     }
-    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if let Some(path) = extra_ca {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("cannot read the web CA file {}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{} holds no PEM certificate", path.display()));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("bad CA certificate in {}: {e}", path.display()))?;
-        }
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| format!("bad CA certificate in {}: {e}", path.display()))?;
     }
     Ok(Arc::new(roots))
 }
