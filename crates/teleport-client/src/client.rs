@@ -1,5 +1,6 @@
 //! `TeleportClient`: the typed API plugins call.
 
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::convert;
 use crate::credentials::{CredentialsSource, Identity};
-use crate::dial::{AUTH_PORT, DialPolicy, Dialer};
+use crate::dial::{AUTH_PORT, DialEnv, DialMode, DialPolicy, Dialer, DialerSettings};
 use crate::error::ClientError;
 use crate::identity_store::{IdentityStore, Refresh, expiry_warning_window};
 use crate::model::{
@@ -41,8 +42,13 @@ pub struct ClientConfig {
     pub refresh_interval: Option<Duration>,
     /// Which dial modes to try.
     pub dial_policy: DialPolicy,
-    /// Limit for one TCP + TLS connection attempt.
+    /// Limit for one connection attempt (TCP, proxy, upgrade and TLS together).
     pub connect_timeout: Duration,
+    /// An extra CA to trust, besides the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR`),
+    /// for the certificate of an L7 load balancer in front of the proxy.
+    pub web_ca_file: Option<PathBuf>,
+    /// Where `HTTPS_PROXY`, `NO_PROXY` and `TELEPORT_TLS_ROUTING_CONN_UPGRADE` are read.
+    pub dial_env: DialEnv,
 }
 
 impl ClientConfig {
@@ -54,6 +60,8 @@ impl ClientConfig {
             refresh_interval: None,
             dial_policy: DialPolicy::Auto,
             connect_timeout: Duration::from_secs(10),
+            web_ca_file: None,
+            dial_env: DialEnv::Process,
         }
     }
 }
@@ -75,7 +83,7 @@ impl TeleportClient {
     /// Loads the credentials (failing on missing, malformed or expired ones) and
     /// prepares a connection; the first call dials.
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
-        let port = parse_port(&config.addr)?;
+        parse_port(&config.addr)?;
         let addr = if config
             .addr
             .rsplit_once(':')
@@ -87,11 +95,14 @@ impl TeleportClient {
         };
         let identities = Arc::new(IdentityStore::load(config.credentials.clone())?);
         let dialer = Arc::new(Dialer::new(
-            addr,
-            port,
-            config.dial_policy,
+            DialerSettings {
+                addr,
+                policy: config.dial_policy,
+                connect_timeout: config.connect_timeout,
+                web_ca_file: config.web_ca_file.clone(),
+                env: config.dial_env.clone(),
+            },
             identities.clone(),
-            config.connect_timeout,
         ));
         let channel = RwLock::new(new_channel(dialer.clone()));
         let inner = Arc::new(Inner {
@@ -109,6 +120,11 @@ impl TeleportClient {
     /// The identity currently in use.
     pub fn identity(&self) -> Identity {
         self.inner.identities.current()
+    }
+
+    /// How the last connection reached the auth server (`None` before the first one).
+    pub fn dial_mode(&self) -> Option<DialMode> {
+        self.inner.dialer.last_mode()
     }
 
     /// Re-reads the credentials now; returns true when they changed (new

@@ -16,7 +16,9 @@ pub mod wire;
 
 pub use client::{ACCESS_LIST_KIND, ACCESS_REQUEST_KIND, ClientConfig, TeleportClient};
 pub use credentials::{CredentialsSource, Identity};
-pub use dial::{DialMode, DialPolicy, TELEPORT_SERVER_NAME, auth_alpn_protocol};
+pub use dial::{
+    CONN_UPGRADE_ENV, DialEnv, DialMode, DialPolicy, TELEPORT_SERVER_NAME, auth_alpn_protocol,
+};
 pub use error::{ClientError, CredentialsError};
 pub use governance::{ACCESS_MONITORING_RULE_KIND, RULE_PAGE_SIZE};
 pub use identity_store::expiry_warning_window;

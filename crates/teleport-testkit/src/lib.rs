@@ -6,7 +6,9 @@
 //! Teleport's semantics: watch events, listing, reviews with thresholds, state changes,
 //! plugin data with compare-and-swap, users and roles. An optional proxy listener routes
 //! connections by the ClientHello's ALPN (`teleport-auth@<hex cluster>.teleport.cluster.local`)
-//! without terminating TLS, like Teleport's proxy in TLS-routing mode.
+//! without terminating TLS, like Teleport's proxy in TLS-routing mode; an optional L7
+//! load-balancer front terminates TLS and passes only the proxy's connection upgrade
+//! (`/webapi/connectionupgrade`) on; [`ConnectProxy`] is an HTTP `CONNECT` proxy.
 //!
 //! ```no_run
 //! # async fn demo() -> teleport_testkit::Result<()> {
@@ -33,6 +35,7 @@
 mod ca;
 mod client;
 mod client_hello;
+mod connect_proxy;
 mod controls;
 mod der;
 mod directory;
@@ -40,6 +43,7 @@ mod error;
 mod governance;
 mod identity;
 mod keys;
+mod l7;
 mod method;
 mod new_request;
 mod plugin_data;
@@ -56,6 +60,7 @@ mod timestamps;
 mod watch;
 
 pub use ca::{AUTH_SERVER_NAME, CaKind, CertAuthority};
+pub use connect_proxy::ConnectProxy;
 pub use controls::Verdict;
 pub use directory::{role_resource, user_resource};
 pub use error::{Error, Result};
@@ -64,6 +69,7 @@ pub use governance::{
 };
 pub use identity::{Identity, IdentityRequest, TlsFiles};
 pub use keys::KeyKind;
+pub use l7::L7Stats;
 pub use method::Method;
 pub use new_request::NewRequest;
 pub use proxy::{AUTH_ALPN_PREFIX, AUTH_ALPN_SUFFIX, auth_alpn};

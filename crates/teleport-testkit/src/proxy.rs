@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,8 +61,12 @@ pub(crate) fn spawn(
     })
 }
 
-/// Reads the hello, checks the first ALPN protocol, then splices to auth (or drops).
-async fn route(mut client: TcpStream, auth_addr: SocketAddr, cluster_name: &str) {
+/// Reads the hello, checks the first ALPN protocol, then splices to auth (or drops). The L7
+/// front hands its upgraded connections here too, as Teleport's proxy does.
+pub(crate) async fn route<S>(mut client: S, auth_addr: SocketAddr, cluster_name: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buffered = Vec::with_capacity(2048);
     let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
         loop {

@@ -13,6 +13,7 @@ use tonic::Status;
 use crate::ca::{CaKind, CertAuthority};
 use crate::error::{Error, Result};
 use crate::identity::{Identity, IdentityRequest};
+use crate::l7::{self, L7Options, L7Stats};
 use crate::shared::{Config, Shared};
 use crate::state::State;
 use crate::{proxy, server};
@@ -33,6 +34,8 @@ pub struct TestkitBuilder {
     advanced_workflows: bool,
     proxy_public_addr: Option<String>,
     with_proxy: bool,
+    with_l7_front: bool,
+    l7: L7Options,
     watch_buffer: usize,
     go_zero_timestamps: bool,
     auth_listen: SocketAddr,
@@ -46,6 +49,11 @@ impl Default for TestkitBuilder {
             advanced_workflows: false,
             proxy_public_addr: None,
             with_proxy: false,
+            with_l7_front: false,
+            l7: L7Options {
+                ping_interval: Duration::from_secs(30),
+                legacy_only: false,
+            },
             watch_buffer: DEFAULT_WATCH_BUFFER,
             go_zero_timestamps: true,
             auth_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -85,6 +93,27 @@ impl TestkitBuilder {
         self
     }
 
+    /// Also start an L7 load-balancer front: TLS terminated with a web certificate
+    /// ([`Testkit::web_ca_pem`] trusts it), only `/webapi/connectionupgrade` passed on to the
+    /// TLS-routing proxy. Default false.
+    pub fn with_l7_front(mut self, enabled: bool) -> Self {
+        self.with_l7_front = enabled;
+        self
+    }
+
+    /// How often the L7 front pings `alpn-ping` WebSocket connections. Default 30 s.
+    pub fn l7_ping_interval(mut self, interval: Duration) -> Self {
+        self.l7.ping_interval = interval;
+        self
+    }
+
+    /// Make the L7 front refuse the WebSocket upgrade with 400 and accept only the legacy
+    /// `alpn` upgrade, like a proxy older than 15.1. Default false.
+    pub fn l7_legacy_only(mut self, legacy_only: bool) -> Self {
+        self.l7.legacy_only = legacy_only;
+        self
+    }
+
     /// Events buffered per watch stream before it is closed with UNKNOWN "watch buffer
     /// overflow" (Teleport closes watchers that fall behind). Default 1024.
     pub fn watch_buffer(mut self, events: usize) -> Self {
@@ -119,6 +148,18 @@ impl TestkitBuilder {
             false => None,
         };
         let proxy_addr = proxy.as_ref().map(TcpListener::local_addr).transpose()?;
+        let l7 = match self.with_l7_front {
+            true => {
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                let (tls, ca_pem) = l7::web_tls()?;
+                Some((listener, tls, ca_pem))
+            }
+            false => None,
+        };
+        let l7_addr = l7
+            .as_ref()
+            .map(|(listener, _, _)| listener.local_addr())
+            .transpose()?;
         let proxy_public_addr = self
             .proxy_public_addr
             .or_else(|| proxy_addr.map(|a| a.to_string()))
@@ -139,9 +180,17 @@ impl TestkitBuilder {
             tls,
             auth_addr,
             proxy_addr,
+            l7: l7.as_ref().map(|(_, tls, ca_pem)| L7Front {
+                tls: Arc::clone(tls),
+                ca_pem: ca_pem.clone(),
+                options: self.l7,
+                counters: Arc::default(),
+            }),
+            l7_addr,
             running: tokio::sync::Mutex::new(None),
         };
-        *testkit.running.lock().await = Some(testkit.spawn(auth, proxy));
+        let l7_listener = l7.map(|(listener, _, _)| listener);
+        *testkit.running.lock().await = Some(testkit.spawn(auth, proxy, l7_listener));
         Ok(testkit)
     }
 }
@@ -163,7 +212,17 @@ pub struct Testkit {
     tls: Arc<ServerConfig>,
     auth_addr: SocketAddr,
     proxy_addr: Option<SocketAddr>,
+    l7: Option<L7Front>,
+    l7_addr: Option<SocketAddr>,
     running: tokio::sync::Mutex<Option<Running>>,
+}
+
+/// The L7 front's fixed parts, kept across restarts.
+struct L7Front {
+    tls: Arc<ServerConfig>,
+    ca_pem: String,
+    options: L7Options,
+    counters: Arc<l7::Counters>,
 }
 
 impl std::fmt::Debug for Testkit {
@@ -172,6 +231,7 @@ impl std::fmt::Debug for Testkit {
             .field("cluster_name", &self.cluster_name())
             .field("auth_addr", &self.auth_addr)
             .field("proxy_addr", &self.proxy_addr)
+            .field("l7_addr", &self.l7_addr)
             .finish_non_exhaustive()
     }
 }
@@ -195,6 +255,25 @@ impl Testkit {
     /// The TLS-routing proxy listener, when started `with_proxy(true)`.
     pub fn proxy_addr(&self) -> Option<SocketAddr> {
         self.proxy_addr
+    }
+
+    /// The L7 load-balancer front, when started `with_l7_front(true)`.
+    pub fn l7_addr(&self) -> Option<SocketAddr> {
+        self.l7_addr
+    }
+
+    /// The CA certificate PEM of the L7 front's web certificate (what a client's system
+    /// store would hold for a public balancer), when there is a front.
+    pub fn web_ca_pem(&self) -> Option<&str> {
+        self.l7.as_ref().map(|front| front.ca_pem.as_str())
+    }
+
+    /// What the L7 front has seen so far (zeros without a front).
+    pub fn l7_stats(&self) -> L7Stats {
+        self.l7
+            .as_ref()
+            .map(|front| front.counters.snapshot())
+            .unwrap_or_default()
     }
 
     /// The cluster name.
@@ -265,11 +344,20 @@ impl Testkit {
             Some(addr) => Some(bind_again(addr).await?),
             None => None,
         };
-        *running = Some(self.spawn(auth, proxy));
+        let l7 = match self.l7_addr {
+            Some(addr) => Some(bind_again(addr).await?),
+            None => None,
+        };
+        *running = Some(self.spawn(auth, proxy, l7));
         Ok(())
     }
 
-    fn spawn(&self, auth: TcpListener, proxy: Option<TcpListener>) -> Running {
+    fn spawn(
+        &self,
+        auth: TcpListener,
+        proxy: Option<TcpListener>,
+        l7: Option<TcpListener>,
+    ) -> Running {
         let stop = CancellationToken::new();
         let mut tasks = vec![server::spawn(
             auth,
@@ -282,6 +370,17 @@ impl Testkit {
                 proxy,
                 self.auth_addr,
                 self.cluster_name().to_owned(),
+                stop.clone(),
+            ));
+        }
+        if let (Some(listener), Some(front)) = (l7, &self.l7) {
+            tasks.push(l7::spawn(
+                listener,
+                Arc::clone(&front.tls),
+                self.auth_addr,
+                self.cluster_name().to_owned(),
+                front.options,
+                Arc::clone(&front.counters),
                 stop.clone(),
             ));
         }

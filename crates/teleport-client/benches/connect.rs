@@ -1,0 +1,137 @@
+//! Connect time per dial mode: a new client's first Ping (TCP, any proxy or upgrade, the
+//! end-to-end mTLS handshake with auth, HTTP/2, one RPC) against the testkit on loopback.
+//!
+//! `only/*` dials one fixed mode; `auto/*` is what a plugin does from its `addr`: every
+//! applicable mode at once (with the load-balancer probe), the first to work wins.
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use teleport_client::{
+    ClientConfig, CredentialsSource, DialEnv, DialMode, DialPolicy, TeleportClient,
+};
+use teleport_testkit::{ConnectProxy, IdentityRequest, Testkit};
+
+const PROXIED_NAME: &str = "teleport.test:443";
+
+fn config(addr: &str, dir: &Path, policy: DialPolicy, env: &[(&str, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new(addr, CredentialsSource::IdentityFile(dir.join("auth_id")));
+    config.dial_policy = policy;
+    config.web_ca_file = Some(dir.join("web-ca.pem"));
+    config.dial_env = DialEnv::fixed(env.iter().map(|(k, v)| (*k, v.clone())));
+    config
+}
+
+fn connect(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (kit, proxy) = runtime.block_on(async {
+        let kit = Testkit::builder()
+            .with_proxy(true)
+            .with_l7_front(true)
+            .start()
+            .await
+            .expect("testkit");
+        let proxy = ConnectProxy::start().await.expect("CONNECT proxy");
+        proxy.route(PROXIED_NAME, kit.proxy_addr().expect("proxy"));
+        (kit, proxy)
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    kit.issue_identity(&IdentityRequest::new("access-plugin"))
+        .expect("identity")
+        .write_identity_file(&dir.path().join("auth_id"))
+        .expect("identity file");
+    std::fs::write(
+        dir.path().join("web-ca.pem"),
+        kit.web_ca_pem().expect("web CA"),
+    )
+    .expect("web CA file");
+
+    let auth = kit.auth_addr().to_string();
+    let routing = kit.proxy_addr().expect("proxy").to_string();
+    let l7 = kit.l7_addr().expect("L7 front").to_string();
+    let via_proxy = vec![("HTTPS_PROXY", proxy.url())];
+    let cases: Vec<(&str, ClientConfig)> = vec![
+        (
+            "only/auth_direct",
+            config(
+                &auth,
+                dir.path(),
+                DialPolicy::Only(DialMode::AuthDirect),
+                &[],
+            ),
+        ),
+        (
+            "only/proxy_tls_routing",
+            config(
+                &routing,
+                dir.path(),
+                DialPolicy::Only(DialMode::ProxyTlsRouting),
+                &[],
+            ),
+        ),
+        (
+            "only/l7_conn_upgrade",
+            config(
+                &l7,
+                dir.path(),
+                DialPolicy::Only(DialMode::ProxyConnUpgrade),
+                &[],
+            ),
+        ),
+        (
+            "only/proxy_tls_routing_via_http_connect",
+            config(
+                PROXIED_NAME,
+                dir.path(),
+                DialPolicy::Only(DialMode::ProxyTlsRouting),
+                &via_proxy,
+            ),
+        ),
+        (
+            "auto/auth_port",
+            config(&auth, dir.path(), DialPolicy::Auto, &[]),
+        ),
+        (
+            "auto/proxy_tls_routing",
+            config(&routing, dir.path(), DialPolicy::Auto, &[]),
+        ),
+        (
+            "auto/l7_detected",
+            config(&l7, dir.path(), DialPolicy::Auto, &[]),
+        ),
+        (
+            "auto/l7_forced_by_env",
+            config(
+                &l7,
+                dir.path(),
+                DialPolicy::Auto,
+                &[("TELEPORT_TLS_ROUTING_CONN_UPGRADE", "true".into())],
+            ),
+        ),
+    ];
+
+    let mut group = c.benchmark_group("connect");
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(4));
+    for (name, config) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let client = TeleportClient::new(config.clone()).expect("client");
+                    client.ping().await.expect("ping");
+                })
+            });
+        });
+    }
+    group.finish();
+    drop(proxy);
+    drop(kit);
+}
+
+criterion_group!(benches, connect);
+criterion_main!(benches);
