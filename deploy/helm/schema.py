@@ -98,6 +98,34 @@ PLUGINS = {
     "pagerduty": {
         "pagerduty": obj(userEmail=STRING, **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath")),
     },
+    "jira": {
+        "teleport": obj(
+            address=STRING,
+            identityFromSecret=STRING,
+            identitySecretName=STRING,
+            identitySecretPath={"type": "string", "minLength": 1},
+        ),
+        "jira": obj(
+            url=STRING,
+            username=STRING,
+            project=STRING,
+            issueType=STRING,
+            pollInterval=STRING,
+            **secret("apiToken", "apiTokenFromSecret", "apiTokenSecretPath"),
+        ),
+        "http": obj(
+            enabled=BOOL,
+            publicAddress=STRING,
+            tlsFromSecret=STRING,
+            tlsKeySecretPath={"type": "string", "minLength": 1},
+            tlsCertSecretPath={"type": "string", "minLength": 1},
+            basicAuth=obj(user=STRING, password=STRING),
+        ),
+        "chartMode": {"enum": ["", "aws"]},
+        "tlsSecretVolumeName": {"type": "string", "minLength": 1},
+        "serviceType": {"enum": ["", "ClusterIP", "NodePort", "LoadBalancer"]},
+        "serviceAnnotations": OBJECT,
+    },
     "email": {
         "mailgun": obj(
             enabled=BOOL,

@@ -180,10 +180,22 @@ chart_toml_accepted() {
     local root="${DEPLOY_TMP}/chart-toml-${plugin}-$RANDOM"
     local data="/var/lib/teleport/plugins/${plugin}"
     mkdir -p "${root}"
-    local path
+    # Credentials are checked when the config loads (a key that names the file), so the
+    # identity and TLS files must be real: a throwaway self-signed key and certificate.
+    local pki="${root}.pki"
+    mkdir -p "${pki}"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=chart-test" -keyout "${pki}/key.pem" -out "${pki}/cert.pem" >/dev/null 2>&1 || return 1
+    local path file
     for path in $(grep -o "\"${data}/[^\"]*\"" "${golden}" | tr -d '"'); do
-        mkdir -p "${root}$(dirname "${path#"${data}"}")"
-        echo "dummy-secret" >"${root}${path#"${data}"}"
+        file="${root}${path#"${data}"}"
+        mkdir -p "$(dirname "${file}")"
+        case "${path}" in
+            */teleport-identity/*) cat "${pki}/key.pem" "${pki}/cert.pem" "${pki}/cert.pem" >"${file}" ;;
+            *.key) cp "${pki}/key.pem" "${file}" ;;
+            *.crt | *.pem) cp "${pki}/cert.pem" "${file}" ;;
+            *) echo "dummy-secret" >"${file}" ;;
+        esac
     done
     cp "${golden}" "${root}/teleport-${plugin}.toml"
     chmod -R a+rX "${root}"

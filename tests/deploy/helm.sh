@@ -79,8 +79,13 @@ section_helm() {
         done
         helm_rejects "${chart}" "tbot.clusterName is required" "${plugin}: tbot without a cluster name is refused" \
             --set tbot.enabled=true --set tbot.teleportProxyAddress=example.com:443
-        helm_rejects "${chart}" "serves no webhook" "${plugin}: an Ingress without a webhook is refused" \
-            --set ingress.enabled=true
+        if [ "${plugin}" = "jira" ]; then
+            helm_rejects "${chart}" "would never learn of decisions" "jira: no webhook and no polling is refused" \
+                --set http.enabled=false
+        else
+            helm_rejects "${chart}" "serves no webhook" "${plugin}: an Ingress without a webhook is refused" \
+                --set ingress.enabled=true
+        fi
         helm_rejects "${chart}" "ops.port: Invalid type" "${plugin}: the values schema refuses a string port" \
             --set-string ops.port=http
     done

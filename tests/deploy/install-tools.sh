@@ -28,6 +28,7 @@ install_apt() {
     command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
     command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
     command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     if [ "${#missing[@]}" -eq 0 ]; then
         log "apt tools present"
         return

@@ -54,6 +54,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         package: "teleport-pagerduty",
         title: "PagerDuty",
     },
+    Plugin {
+        name: "jira",
+        package: "teleport-jira",
+        title: "Jira",
+    },
 ];
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).
@@ -143,7 +148,7 @@ mod tests {
             picked.iter().map(|p| p.name).collect::<Vec<_>>(),
             ["slack", "email"]
         );
-        let err = select(&["jira".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown plugin \"jira\""), "{err}");
+        let err = select(&["gitlab".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown plugin \"gitlab\""), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! Fake upstream APIs (Slack now; Mattermost, PagerDuty, Jira, GitLab, Mailgun later) on loopback.
+//! Fake upstream APIs (Slack, Mattermost, PagerDuty, Jira, Mailgun; GitLab later) on loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
 //! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
@@ -7,6 +7,7 @@
 
 pub mod control;
 pub mod gitlab;
+pub mod jira;
 pub mod mailgun;
 pub mod mattermost;
 pub mod pagerduty;
@@ -15,5 +16,6 @@ pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
 pub use gitlab::{FakeGitlab, FakeGitlabOptions};
+pub use jira::{FakeJira, FakeJiraOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use slack::{FakeSlack, FakeSlackOptions};

@@ -1,4 +1,4 @@
-//! A loopback HTTP server that can go down (connections refused) and come back on the same port.
+//! A loopback HTTP(S) server that can go down (connections refused) and come back on the same port.
 //!
 //! `axum::serve` cannot drop live keep-alive connections on demand, and a client with a
 //! pooled connection would keep talking to a "down" fake. So this runs its own accept loop
@@ -15,6 +15,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 struct Running {
     stop: oneshot::Sender<()>,
@@ -25,17 +26,37 @@ struct Running {
 pub struct LoopbackServer {
     addr: SocketAddr,
     router: Router,
+    tls: Option<TlsAcceptor>,
     running: Mutex<Option<Running>>,
 }
 
 impl LoopbackServer {
     /// Bind `addr` (port 0 picks a free port) and start serving `router`.
     pub async fn start(addr: SocketAddr, router: Router) -> io::Result<Self> {
+        Self::start_with(addr, router, None).await
+    }
+
+    /// [`start`](Self::start) serving HTTPS with `tls` (the fake Jira: its plugin speaks
+    /// https only).
+    pub async fn start_tls(
+        addr: SocketAddr,
+        router: Router,
+        tls: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Self> {
+        Self::start_with(addr, router, Some(TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        router: Router,
+        tls: Option<TlsAcceptor>,
+    ) -> io::Result<Self> {
         let listener = bind(addr).await?;
         let addr = listener.local_addr()?;
         let server = Self {
             addr,
             router,
+            tls,
             running: Mutex::new(None),
         };
         server.serve(listener);
@@ -58,7 +79,12 @@ impl LoopbackServer {
 
     fn serve(&self, listener: TcpListener) {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, self.router.clone(), stopped));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            self.router.clone(),
+            self.tls.clone(),
+            stopped,
+        ));
         *self.lock() = Some(Running { stop, task });
     }
 
@@ -106,7 +132,12 @@ async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -119,10 +150,19 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot
                 };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(router.clone());
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -413,7 +413,11 @@ impl PagerDutyHandler {
                 tracing::info!(requester = %request.user, reason = %review.reason, "auto-approved the request: the requester is on call");
                 Ok(ApprovalOutcome::Approved)
             }
-            Err(ClientError::AlreadyExists { .. }) => {
+            // Teleport answers AccessDenied "... has already reviewed this request".
+            Err(
+                ClientError::AlreadyExists { message, .. }
+                | ClientError::AccessDenied { message, .. },
+            ) if message.contains("has already reviewed this request") => {
                 tracing::info!("the plugin has already reviewed this request");
                 Ok(ApprovalOutcome::Approved)
             }

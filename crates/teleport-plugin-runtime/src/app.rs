@@ -2,11 +2,13 @@
 //! plugin's service, serve the ops endpoint, watch and dispatch requests until stopped, and
 //! shut down gracefully.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use teleport_client::{ClusterInfo, TeleportClient, WatchOptions};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigWarning, TeleportConfig};
@@ -128,20 +130,73 @@ where
     H: RequestHandler + HealthCheck,
     F: FnOnce(&PluginContext) -> anyhow::Result<H>,
 {
-    let result = run_until_stopped(config, make_handler, stop.clone()).await;
-    // A failed start-up returns early: stop what was already started (ops server, tasks).
-    stop.cancel();
-    result
+    run_with_companions(config, make_handler, no_companions, stop).await
 }
 
-async fn run_until_stopped<H, F>(
+/// Tasks a plugin runs beside the watch (a webhook listener, a poller, a Socket Mode
+/// client), started once its health check passed; each ends when the context's stop token
+/// is cancelled.
+pub type Companions = Vec<JoinHandle<()>>;
+
+fn no_companions<H>(
+    _: &PluginContext,
+    _: Arc<H>,
+) -> std::future::Ready<anyhow::Result<Companions>> {
+    std::future::ready(Ok(Vec::new()))
+}
+
+/// How long companion tasks may take to stop after the watch ended.
+const COMPANION_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`run`] with companion tasks: `start_companions` gets the context and the handler once
+/// the health check passed, before the watch starts, and returns the tasks it spawned; they
+/// are awaited (for at most 10 s) at shutdown. A failure to start them is fatal.
+pub async fn run_with_companions<H, F, C, Fut>(
     config: RuntimeConfig,
     make_handler: F,
+    start_companions: C,
     stop: CancellationToken,
 ) -> anyhow::Result<()>
 where
     H: RequestHandler + HealthCheck,
     F: FnOnce(&PluginContext) -> anyhow::Result<H>,
+    C: FnOnce(&PluginContext, Arc<H>) -> Fut,
+    Fut: Future<Output = anyhow::Result<Companions>>,
+{
+    let mut companions = Vec::new();
+    let result = run_until_stopped(
+        config,
+        make_handler,
+        start_companions,
+        &mut companions,
+        stop.clone(),
+    )
+    .await;
+    // A failed start-up returns early: stop what was already started (ops server, tasks).
+    stop.cancel();
+    for task in companions {
+        if tokio::time::timeout(COMPANION_STOP_TIMEOUT, task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a companion task (webhook listener, poller) did not stop in time");
+        }
+    }
+    result
+}
+
+async fn run_until_stopped<H, F, C, Fut>(
+    config: RuntimeConfig,
+    make_handler: F,
+    start_companions: C,
+    companions: &mut Companions,
+    stop: CancellationToken,
+) -> anyhow::Result<()>
+where
+    H: RequestHandler + HealthCheck,
+    F: FnOnce(&PluginContext) -> anyhow::Result<H>,
+    C: FnOnce(&PluginContext, Arc<H>) -> Fut,
+    Fut: Future<Output = anyhow::Result<Companions>>,
 {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -186,12 +241,13 @@ where
         reminders: config.tuning.reminders,
         stop: stop.clone(),
     };
-    let handler = make_handler(&context)?;
-    if !check_at_start(&handler, &stop).await? {
+    let handler = Arc::new(make_handler(&context)?);
+    if !check_at_start(handler.as_ref(), &stop).await? {
         return Ok(());
     }
+    companions.extend(start_companions(&context, handler.clone()).await?);
 
-    let dispatcher = Dispatcher::new(Arc::new(handler), config.tuning.dispatch, metrics.clone());
+    let dispatcher = Dispatcher::new(handler, config.tuning.dispatch, metrics.clone());
     let mut watch = config.tuning.watch;
     watch.access_monitoring_rules = rules.is_some();
     let watcher = Watcher {

@@ -26,12 +26,21 @@ pub trait HealthCheck: Send + Sync {
 
 /// Why the start-up check failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{service} health check failed: {error}")]
+#[error("{service} health check failed: {}", what(error))]
 pub struct HealthCheckError {
     /// The service checked.
     pub service: &'static str,
     /// The last failure.
     pub error: ServiceError,
+}
+
+/// The failure as an operator reads it: refused credentials say so, other failures are
+/// their message alone (the runtime has already retried what was transient).
+fn what(error: &ServiceError) -> String {
+    match error {
+        ServiceError::Unauthorized { message } => format!("credentials refused: {message}"),
+        other => other.message().to_owned(),
+    }
 }
 
 /// Runs `service`'s health check until it passes, fails other than transiently, the budget

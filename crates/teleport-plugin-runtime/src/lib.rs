@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod format;
 pub mod health;
 pub mod http;
+pub mod inbound;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;

@@ -65,7 +65,8 @@ impl State {
             may_review(self, me, request)?;
         }
         if spec(request).reviews.iter().any(|r| r.author == author) {
-            return Err(Status::already_exists(format!(
+            // Teleport reports this as AccessDenied, not AlreadyExists.
+            return Err(Status::permission_denied(format!(
                 "user {author:?} has already reviewed this request"
             )));
         }

@@ -191,7 +191,7 @@ async fn review_refusals() {
     let duplicate = submit(&mut bob, &open, "", RequestState::Denied, "")
         .await
         .unwrap_err();
-    assert_eq!(duplicate.code(), Code::AlreadyExists);
+    assert_eq!(duplicate.code(), Code::PermissionDenied, "as Teleport");
     assert!(
         duplicate
             .message()
@@ -251,7 +251,7 @@ async fn test_side_reviews_follow_the_same_rules() {
         kit.review(&id, "bob", Verdict::Approve, "again")
             .unwrap_err()
             .code(),
-        Some(Code::AlreadyExists)
+        Some(Code::PermissionDenied)
     );
     assert_eq!(
         kit.review(&id, "alice", Verdict::Approve, "me")

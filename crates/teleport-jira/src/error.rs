@@ -1,0 +1,196 @@
+//! Why a Jira call failed, sorted by what to do about it, and how an HTTP answer becomes one.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use teleport_plugin_runtime::service_error::ServiceError;
+
+/// The longest `Retry-After` honoured as given; a longer one waits this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Why a Jira call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JiraError {
+    /// 429: try again after `retry_after`.
+    #[error("Jira rate limited the call{}", after(*retry_after))]
+    RateLimited {
+        /// Jira's requested wait.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, connection failure or timeout: worth retrying.
+    #[error("transient Jira failure: {reason}")]
+    Transient {
+        /// What went wrong.
+        reason: String,
+        /// Jira's requested wait (a 503 may carry one).
+        retry_after: Option<Duration>,
+    },
+    /// 401/403: the credentials are wrong or lack rights.
+    #[error("Jira refused the credentials: HTTP {status}{}", message(messages))]
+    Auth {
+        /// The HTTP status.
+        status: u16,
+        /// Jira's messages.
+        messages: Vec<String>,
+    },
+    /// 404: the issue, project or endpoint does not exist (or is not visible).
+    #[error("not found in Jira{}", message(messages))]
+    NotFound {
+        /// Jira's messages.
+        messages: Vec<String>,
+    },
+    /// Another 4xx: retrying the same call will not help.
+    #[error("Jira refused the call: HTTP {status}{}", message(messages))]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// Jira's messages (`errorMessages` and `errors`).
+        messages: Vec<String>,
+    },
+    /// A success answer that cannot be read.
+    #[error("unexpected answer from Jira: {reason}")]
+    Unexpected {
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+pub(crate) fn after(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!("; retry after {}s", d.as_secs_f64()))
+        .unwrap_or_default()
+}
+
+pub(crate) fn message(messages: &[String]) -> String {
+    if messages.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", messages.join("; "))
+    }
+}
+
+impl JiraError {
+    /// Whether the same call may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
+    }
+
+    /// How long Jira asked us to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } | Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// What the runtime does about a Jira failure: rate limits, 5xx and network trouble are
+/// retried; refused credentials (401/403) are retried loudly; other refusals of this one
+/// call, and answers that cannot be read, are not.
+impl From<JiraError> for ServiceError {
+    fn from(error: JiraError) -> Self {
+        let message = error.to_string();
+        match error {
+            JiraError::RateLimited { retry_after } | JiraError::Transient { retry_after, .. } => {
+                ServiceError::Transient {
+                    message,
+                    retry_after,
+                }
+            }
+            JiraError::Auth { .. } => ServiceError::Unauthorized { message },
+            JiraError::NotFound { .. } | JiraError::Api { .. } | JiraError::Unexpected { .. } => {
+                ServiceError::Permanent { message }
+            }
+        }
+    }
+}
+
+pub(crate) fn transport_error(error: &reqwest::Error) -> JiraError {
+    JiraError::Transient {
+        reason: format!("{error:#}"),
+        retry_after: None,
+    }
+}
+
+/// Jira's `errorMessages` and `errors` values, or a short piece of a non-JSON body.
+pub(crate) fn messages(text: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        let text = text.trim();
+        return if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![text.chars().take(200).collect()]
+        };
+    };
+    let mut out: Vec<String> = value["errorMessages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(errors) = value["errors"].as_object() {
+        out.extend(
+            errors
+                .iter()
+                .map(|(field, text)| format!("{field}: {}", text.as_str().unwrap_or_default())),
+        );
+    }
+    out
+}
+
+pub(crate) fn status_error(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    text: &str,
+) -> JiraError {
+    let messages = messages(text);
+    match ServiceError::from_status(status, headers, "") {
+        ServiceError::Transient { retry_after, .. } => {
+            let after = retry_after.map(|a| a.min(MAX_RETRY_AFTER));
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                JiraError::RateLimited { retry_after: after }
+            } else {
+                JiraError::Transient {
+                    reason: format!("HTTP {status}{}", message(&messages)),
+                    retry_after: after,
+                }
+            }
+        }
+        ServiceError::Unauthorized { .. } => JiraError::Auth {
+            status: status.as_u16(),
+            messages,
+        },
+        ServiceError::Permanent { .. } => match status.as_u16() {
+            404 => JiraError::NotFound { messages },
+            code => JiraError::Api {
+                status: code,
+                messages,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_jira_error_bodies() {
+        assert_eq!(
+            messages(r#"{"errorMessages":["Issue does not exist"],"errors":{}}"#),
+            ["Issue does not exist"]
+        );
+        assert_eq!(
+            messages(r#"{"errorMessages":[],"errors":{"issuetype":"Specify an issue type"}}"#),
+            ["issuetype: Specify an issue type"]
+        );
+        assert_eq!(
+            messages("<html>Bad gateway</html>"),
+            ["<html>Bad gateway</html>"]
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! The webhook route (`POST /`, as Go): Jira's `jira:issue_updated` / `issue_generic` event
+//! names an issue; the issue is read again with the plugin's credentials and handed to
+//! [`Inbound`]. The answer tells Jira whether to send it again: 2xx done or ignored, 4xx
+//! never (malformed or forged), 503 later (Jira or Teleport busy or down).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+
+use crate::client::JiraError;
+use crate::decision::{Inbound, Seen, SeenError};
+use crate::handler::REQUEST_ID_PROPERTY;
+
+/// Times the issue is read again while Jira's API still shows the old status (its webhooks
+/// can arrive before its API catches up), and the pause between reads.
+const CATCH_UP_READS: u32 = 3;
+const CATCH_UP_PAUSE: Duration = Duration::from_millis(700);
+
+#[derive(Deserialize)]
+struct Webhook {
+    #[serde(default, rename = "webhookEvent")]
+    event: String,
+    #[serde(default)]
+    issue_event_type_name: String,
+    #[serde(default)]
+    issue: Option<WebhookIssue>,
+}
+
+#[derive(Deserialize)]
+struct WebhookIssue {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    fields: Option<WebhookFields>,
+}
+
+#[derive(Deserialize)]
+struct WebhookFields {
+    #[serde(default)]
+    status: Option<WebhookStatus>,
+}
+
+#[derive(Deserialize)]
+struct WebhookStatus {
+    #[serde(default)]
+    name: String,
+}
+
+/// The plugin's routes for the runtime's listener.
+pub fn routes(inbound: Arc<Inbound>) -> Router {
+    Router::new()
+        .route("/", post(on_webhook))
+        .with_state(inbound)
+}
+
+fn answer(status: StatusCode, text: &'static str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+fn looks_like_issue_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+async fn on_webhook(State(inbound): State<Arc<Inbound>>, body: Bytes) -> Response {
+    let Ok(hook) = serde_json::from_slice::<Webhook>(&body) else {
+        tracing::info!("webhook body is not Jira's JSON; refused");
+        return answer(StatusCode::BAD_REQUEST, "malformed webhook");
+    };
+    if hook.event != "jira:issue_updated" || hook.issue_event_type_name != "issue_generic" {
+        tracing::debug!(event = %hook.event, kind = %hook.issue_event_type_name, "webhook event ignored");
+        return answer(StatusCode::OK, "ignored");
+    }
+    let Some(issue) = hook.issue.filter(|i| looks_like_issue_id(&i.id)) else {
+        return answer(StatusCode::BAD_REQUEST, "the webhook names no issue");
+    };
+    let claimed = issue
+        .fields
+        .and_then(|f| f.status)
+        .map(|s| s.name.to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut reads = 0;
+    let current = loop {
+        reads += 1;
+        let issue = match inbound.jira.get_issue(&issue.id, REQUEST_ID_PROPERTY).await {
+            Ok(issue) => issue,
+            Err(JiraError::NotFound { .. }) => {
+                tracing::warn!(jira_issue_id = %issue.id, "webhook names an issue the plugin cannot see; refused");
+                return answer(StatusCode::NOT_FOUND, "no such issue");
+            }
+            Err(error) => return failure(&SeenError::Jira(error)),
+        };
+        let lagging = matches!(claimed.as_str(), "approved" | "denied")
+            && !issue.status().eq_ignore_ascii_case(&claimed);
+        if !lagging || reads >= CATCH_UP_READS {
+            break issue;
+        }
+        tokio::time::sleep(CATCH_UP_PAUSE).await;
+    };
+    match inbound.on_issue(&current).await {
+        Ok(Seen::Ignored(why)) => {
+            tracing::debug!(jira_issue_id = %current.id, why, "webhook: nothing to do");
+            answer(StatusCode::OK, "ignored")
+        }
+        Ok(Seen::Applied) => answer(StatusCode::OK, "applied"),
+        Ok(Seen::AlreadyDone) => answer(StatusCode::OK, "nothing to do"),
+        Ok(Seen::Gone) => answer(StatusCode::OK, "request gone"),
+        Err(error) => failure(&error),
+    }
+}
+
+fn failure(error: &SeenError) -> Response {
+    if let SeenError::Mismatch { .. } = error {
+        return answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the issue does not belong to the request it names",
+        );
+    }
+    if error.is_transient() {
+        tracing::warn!(%error, "webhook not processed now; Jira may send it again and polling will see it");
+        let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        if let Some(after) = error.retry_after() {
+            let seconds = after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        return response;
+    }
+    tracing::error!(%error, "webhook could not be processed");
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "cannot process the webhook",
+    )
+}

@@ -1,0 +1,13 @@
+//! The inbound side shared by plugins that take decisions from outside (Jira, GitLab): the
+//! `[http]` webhook listener, the periodic poll driver, and the one write path that applies
+//! a decision to Teleport at most once.
+
+pub mod config;
+pub mod decision;
+pub mod listener;
+pub mod poll;
+
+pub use config::{HttpConfig, HttpSection, InsecureNoTls};
+pub use decision::{Applied, Channel, Decision, DecisionError, DecisionWriter, Verdict};
+pub use listener::{InboundListener, ListenerError, ListenerOptions, PeerAddr};
+pub use poll::{PollOptions, PollWindow, Poller, run_poller};
