@@ -49,10 +49,12 @@ impl ComplianceWorld for JiraWorld {
     const PLUGIN: &'static str = "jira";
 
     async fn start(_kit: &Testkit, dir: &Path) -> Self {
-        let mut options = FakeJiraOptions::default();
-        options.api_token = API_TOKEN.into();
-        options.username = USERNAME.into();
-        options.project = PROJECT.into();
+        let options = FakeJiraOptions {
+            api_token: API_TOKEN.into(),
+            username: USERNAME.into(),
+            project: PROJECT.into(),
+            ..FakeJiraOptions::default()
+        };
         let jira = FakeJira::start(options).await;
         let ca_file = dir.join("jira-ca.pem");
         std::fs::write(&ca_file, jira.ca_pem()).expect("write the fake Jira's CA");
