@@ -16,11 +16,12 @@ use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 
 pub use error::GitlabError;
-use error::{status_error, transport_error};
+use error::{body_error, status_error, transport_error};
 pub use model::{
     Hook, HookSpec, Issue, IssueQuery, IssueUpdate, Label, LabelEvent, LabelRef, Member, NewIssue,
     Note, Project, User,
 };
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
 
 use crate::config::ProjectRef;
 
@@ -107,7 +108,9 @@ impl GitlabApi {
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+        let bytes = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(body_error)?;
         if status.is_success() {
             return Ok((headers, bytes.to_vec()));
         }

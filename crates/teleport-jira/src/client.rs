@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 
-use crate::error::{status_error, transport_error};
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+
+use crate::error::{body_error, status_error, transport_error};
 
 pub use crate::error::JiraError;
 pub use crate::search::SearchApi;
@@ -172,7 +174,10 @@ impl JiraClient {
             return Ok(response);
         }
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let text = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         Err(status_error(status, &headers, &text))
     }
 
@@ -184,7 +189,9 @@ impl JiraClient {
     ) -> Result<Value, JiraError> {
         let response = self.send(method, url, body).await?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+        let bytes = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(body_error)?;
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
@@ -217,7 +224,9 @@ impl JiraClient {
                 reason: "the answer is not JSON; is jira.url the Jira site?".into(),
             });
         }
-        let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+        let bytes = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(body_error)?;
         serde_json::from_slice(&bytes).map_err(|e| JiraError::Unexpected {
             reason: e.to_string(),
         })

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use teleport_plugin_runtime::http::BodyError;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
@@ -103,6 +104,16 @@ impl From<JiraError> for ServiceError {
                 ServiceError::Permanent { message }
             }
         }
+    }
+}
+
+/// A response body that failed to arrive, or was over the limit, as a JiraError.
+pub(crate) fn body_error(error: BodyError) -> JiraError {
+    match error {
+        BodyError::Read(error) => transport_error(&error),
+        too_large => JiraError::Unexpected {
+            reason: too_large.to_string(),
+        },
     }
 }
 

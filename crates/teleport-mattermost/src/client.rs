@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::http::{BodyError, MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// A Mattermost user.
@@ -186,16 +187,20 @@ impl MattermostApi {
             .map_err(|e| MattermostError::Network(without_url(e)))?;
         let status = response.status();
         if status.is_success() {
-            return response
-                .json::<T>()
+            let body = read_body(response, MAX_RESPONSE_BODY)
                 .await
-                .map_err(|e| MattermostError::Decode(without_url(e)));
+                .map_err(|e| match e {
+                    BodyError::Read(e) => MattermostError::Network(without_url(e)),
+                    too_large => MattermostError::Decode(too_large.to_string()),
+                })?;
+            return serde_json::from_slice::<T>(&body)
+                .map_err(|e| MattermostError::Decode(format!("cannot decode the answer: {e}")));
         }
         let retry_after = retry_after(response.headers(), SystemTime::now());
-        let message = response
-            .json::<Value>()
+        let message = read_body(response, MAX_RESPONSE_BODY)
             .await
             .ok()
+            .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
         Err(match status {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::http::{BodyError, MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error::ServiceError;
 
 /// PagerDuty's versioned media type.
@@ -312,7 +313,9 @@ impl PagerDutyApi {
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status();
         if status.is_success() {
-            let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+            let bytes = read_body(response, MAX_RESPONSE_BODY)
+                .await
+                .map_err(body_error)?;
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
@@ -321,7 +324,11 @@ impl PagerDutyApi {
             });
         }
         let headers = response.headers().clone();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body: Value = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
         let error = &body["error"];
         let message = error["message"].as_str().unwrap_or_default().to_owned();
         Err(match ServiceError::from_status(status, &headers, "") {
@@ -581,6 +588,16 @@ fn decode<T: DeserializeOwned>(body: &Value, field: &str) -> Result<T, PagerDuty
     serde_json::from_value(value).map_err(|e| PagerDutyError::Unexpected {
         reason: format!("cannot read {field:?}: {e}"),
     })
+}
+
+/// A response body that failed to arrive, or was over the limit, as a PagerDutyError.
+pub(crate) fn body_error(error: BodyError) -> PagerDutyError {
+    match error {
+        BodyError::Read(error) => transport_error(&error),
+        too_large => PagerDutyError::Unexpected {
+            reason: too_large.to_string(),
+        },
+    }
 }
 
 fn transport_error(error: &reqwest::Error) -> PagerDutyError {

@@ -71,3 +71,58 @@ pub fn https_connector(tls: rustls::ClientConfig) -> HttpsConnector<HttpConnecto
         .enable_http2()
         .build()
 }
+
+/// The largest response body read from an outside API. Every answer the plugins need (an
+/// issue with its comments, a page of search results, a user list) is far smaller; a
+/// larger one is a misbehaving or hostile server, and reading it whole could exhaust memory.
+pub const MAX_RESPONSE_BODY: usize = 8 * 1024 * 1024;
+
+/// Why a response body was not read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is larger than the limit (declared or streamed); nothing more is read.
+    #[error("the answer is larger than {limit} bytes; not read")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The connection failed while the body was read.
+    #[error("cannot read the answer: {0}")]
+    Read(#[source] reqwest::Error),
+}
+
+impl BodyError {
+    /// The shared classification: a failed read is judged like any transport error (usually
+    /// transient), a body over the limit is permanent (asking again gets the same answer).
+    pub fn into_service_error(self) -> crate::service_error::ServiceError {
+        match self {
+            Self::Read(error) => crate::service_error::ServiceError::from_reqwest(&error),
+            too_large @ Self::TooLarge { .. } => {
+                crate::service_error::ServiceError::permanent(too_large.to_string())
+            }
+        }
+    }
+}
+
+/// Reads `response`'s body, at most `limit` bytes: a declared `Content-Length` over the
+/// limit is refused before reading, and a streamed body is cut off as soon as it passes it.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|declared| declared > limit as u64)
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

@@ -1,8 +1,14 @@
 //! The operations endpoint: `/healthz`, `/readyz` and `/metrics`.
+//!
+//! It is served by the same bounded listener as the webhooks ([`InboundListener`]), with
+//! tighter limits: the endpoint is often reachable from a whole cluster network, and a
+//! probe or a scrape needs no body, a second at most and a handful of connections, so a
+//! misbehaving client cannot hold memory, descriptors or tasks.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -10,6 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
+use crate::inbound::{HttpConfig, InboundListener, ListenerError, ListenerOptions};
 use crate::metrics::Metrics;
 
 /// `[ops]`: where to serve health and metrics (ours; the Go plugins have none).
@@ -43,26 +50,51 @@ struct OpsState {
     metrics: Metrics,
 }
 
+/// The limits of the ops listener.
+pub fn ops_listener_options() -> ListenerOptions {
+    ListenerOptions {
+        // GET endpoints: any body is refused before it is read.
+        body_limit: 1024,
+        deadline: Duration::from_secs(5),
+        // Probes and scrapers hold a few at a time; more wait to be accepted.
+        max_connections: 32,
+        // Covers a client that connects and sends nothing (or its headers slowly).
+        handshake_timeout: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(1),
+        max_connection_age: Duration::from_secs(60),
+    }
+}
+
 /// Binds the endpoint; serving starts with [`OpsServer::serve`].
 pub struct OpsServer {
-    listener: tokio::net::TcpListener,
-    router: Router,
+    listener: InboundListener,
 }
 
 impl OpsServer {
-    /// Binds `addr`.
+    /// Binds `addr` with [`ops_listener_options`].
     pub async fn bind(
         addr: SocketAddr,
         readiness: Readiness,
         metrics: Metrics,
-    ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+    ) -> Result<Self, ListenerError> {
+        Self::bind_with(addr, readiness, metrics, ops_listener_options()).await
+    }
+
+    /// Binds `addr` with the given limits (tests shorten them).
+    pub async fn bind_with(
+        addr: SocketAddr,
+        readiness: Readiness,
+        metrics: Metrics,
+        options: ListenerOptions,
+    ) -> Result<Self, ListenerError> {
         let router = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready))
             .route("/metrics", get(metrics_text))
             .with_state(OpsState { readiness, metrics });
-        Ok(Self { listener, router })
+        let listener =
+            InboundListener::bind(&HttpConfig::plain(addr.to_string()), router, options).await?;
+        Ok(Self { listener })
     }
 
     /// The bound address.
@@ -71,10 +103,8 @@ impl OpsServer {
     }
 
     /// Serves until `stop` is cancelled.
-    pub async fn serve(self, stop: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+    pub async fn serve(self, stop: CancellationToken) {
+        self.listener.serve(stop).await;
     }
 }
 

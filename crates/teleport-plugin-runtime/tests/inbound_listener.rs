@@ -371,25 +371,8 @@ async fn oversized_bodies_are_refused_before_any_handler_runs() {
 
 /// Posts `chunks` chunks of `size` bytes with chunked encoding over TLS; the status line.
 async fn chunked_post(pki: &Pki, addr: SocketAddr, chunks: usize, size: usize) -> String {
-    use rustls_pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let mut stream = tls_connect(pki, addr).await;
     stream
         .write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n")
         .await
@@ -409,6 +392,63 @@ async fn chunked_post(pki: &Pki, addr: SocketAddr, chunks: usize, size: usize) -
         .next()
         .unwrap_or("")
         .to_owned()
+}
+
+/// A TLS connection to the listener that trusts the test CA, handshake done.
+async fn tls_connect(
+    pki: &Pki,
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_silent_after_the_tls_handshake_is_cut_off() {
+    use tokio::io::AsyncReadExt;
+    let pki = Pki::new();
+    let options = ListenerOptions {
+        max_connections: 1,
+        handshake_timeout: Duration::from_millis(300),
+        ..ListenerOptions::default()
+    };
+    let server = Running::start(config(pki.tls(None), None), options).await;
+    // Handshakes, then sends nothing: the header timeout (not the 2-minute connection age)
+    // must close it, or a few such clients would hold every slot.
+    let mut silent = tls_connect(&pki, server.addr).await;
+    let mut answer = vec![0; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut answer))
+        .await
+        .expect("the silent connection is closed within 5 s");
+    let n = read.unwrap_or(0);
+    assert!(
+        n == 0 || String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+        "closed rather than served"
+    );
+    let next = pki
+        .client(None)
+        .get(server.url("https", "/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK, "its slot is free again");
+    server.stop().await;
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use lettre::message::Mailbox;
 use serde::Deserialize;
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error::ServiceError;
 
 use super::{OutgoingMail, strip_brackets};
@@ -96,9 +97,15 @@ impl MailgunMailer {
             .map_err(|e| unreachable(&e))?;
         let status = response.status();
         if status.is_success() {
-            let accepted: Accepted = response.json().await.map_err(|_| {
-                ServiceError::transient("Mailgun accepted the mail but its answer was unreadable")
-            })?;
+            let accepted: Accepted = read_body(response, MAX_RESPONSE_BODY)
+                .await
+                .ok()
+                .and_then(|body| serde_json::from_slice(&body).ok())
+                .ok_or_else(|| {
+                    ServiceError::transient(
+                        "Mailgun accepted the mail but its answer was unreadable",
+                    )
+                })?;
             let id = strip_brackets(&accepted.id);
             return Ok(if id.is_empty() {
                 mail.message_id.clone()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use teleport_plugin_runtime::http::BodyError;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
@@ -152,6 +153,16 @@ pub(super) fn status_error(
                 status: code,
                 message,
             },
+        },
+    }
+}
+
+/// A response body that failed to arrive, or was over the limit, as a GitlabError.
+pub(super) fn body_error(error: BodyError) -> GitlabError {
+    match error {
+        BodyError::Read(error) => transport_error(&error),
+        too_large => GitlabError::Unexpected {
+            reason: too_large.to_string(),
         },
     }
 }

@@ -222,7 +222,7 @@ impl InboundListener {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of descriptors and the like: pause instead of spinning.
-                        tracing::warn!(%error, "webhook listener cannot accept a connection");
+                        tracing::warn!(%error, "listener cannot accept a connection");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -243,7 +243,11 @@ impl InboundListener {
                         app.clone().oneshot(request.map(Body::new))
                     },
                 );
-                let mut builder = auto::Builder::new(TokioExecutor::new());
+                // HTTP/1.1 only: webhook senders and probes speak it, and the auto builder's
+                // protocol sniffing waits for a first byte with no timeout, so a client that
+                // connects and stays silent would hold its slot until the connection's age
+                // limit; the HTTP/1 header timeout covers that silence from the start.
+                let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
                 builder
                     .http1()
                     .timer(TokioTimer::new())
@@ -285,10 +289,7 @@ impl InboundListener {
         })
         .await;
         if finished.is_err() {
-            tracing::warn!(
-                ?grace,
-                "webhook calls still running at shutdown were cut off"
-            );
+            tracing::warn!(?grace, "calls still running at shutdown were cut off");
         }
         connections.shutdown().await;
     }
@@ -369,7 +370,7 @@ fn server_tls(
     let mut config = builder.with_single_cert(chain, key).map_err(|e| {
         ListenerError::Tls(format!("the certificate and key do not work together: {e}"))
     })?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
