@@ -5,6 +5,7 @@ mod bench;
 mod cargo;
 mod demo;
 mod dist;
+mod fuzz;
 mod image;
 mod oci;
 mod plugins;
@@ -30,6 +31,8 @@ enum Command {
     Demo(demo::Args),
     /// Static release tarballs (and .sha256 files) into dist/.
     Dist(dist::Args),
+    /// Run every fuzz target for a while (cargo-fuzz, installed when missing) and report.
+    Fuzz(fuzz::Args),
     /// OCI images (layout + `docker load` archive) into dist/images/.
     Image(image::Args),
     /// List the packaged binaries: plugins and demo helpers.
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Dist(args) => dist::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
         Command::Image(args) => image::run(args),
         Command::Test(args) => test::run(args),
         Command::Plugins => {
