@@ -169,18 +169,18 @@ pub fn read_delivery(
 pub fn token_check(secret: Secret) -> HeaderCheck {
     Arc::new(move |request: &Request| {
         if request.uri().path() == "/status" {
-            return Ok(());
+            return None;
         }
         let given = request
             .headers()
             .get(TOKEN_HEADER)
             .map(HeaderValue::as_bytes);
         if token_matches(&secret, given) {
-            return Ok(());
+            return None;
         }
         let peer = request.extensions().get::<PeerAddr>().map(|p| p.0);
         tracing::warn!(?peer, path = %request.uri().path(), present = given.is_some(), "webhook call refused: missing or wrong X-Gitlab-Token");
-        Err(answer(StatusCode::UNAUTHORIZED, "unauthorized"))
+        Some(answer(StatusCode::UNAUTHORIZED, "unauthorized"))
     })
 }
 

@@ -133,10 +133,10 @@ pub struct InboundListener {
 pub struct PeerAddr(pub SocketAddr);
 
 /// A plugin's check of a call on its method, path and headers (a secret header such as
-/// GitLab's `X-Gitlab-Token`), run before the body is read: `Err(response)` answers the
-/// call with `response` at once, so a caller without the secret cannot make the listener
-/// read a body.
-pub type HeaderCheck = Arc<dyn Fn(&Request) -> Result<(), Response> + Send + Sync>;
+/// GitLab's `X-Gitlab-Token`), run before the body is read: `Some(refusal)` answers the
+/// call with `refusal` at once (`None` lets it through), so a caller without the secret
+/// cannot make the listener read a body.
+pub type HeaderCheck = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 impl InboundListener {
     /// Loads the TLS material, binds `config.listen_addr` and wraps `routes` (which must not
@@ -493,8 +493,8 @@ async fn deadline(State(deadline): State<Deadline>, request: Request, next: Next
 
 async fn header_check(State(check): State<HeaderCheck>, request: Request, next: Next) -> Response {
     match check(&request) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused,
+        None => next.run(request).await,
+        Some(refusal) => refusal,
     }
 }
 
