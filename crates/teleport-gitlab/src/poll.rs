@@ -70,6 +70,7 @@ impl Poller for GitlabPoller {
         }
         tracing::debug!(
             candidates = scan.candidates.len(),
+            newest_change = ?scan.newest_change,
             applied,
             lookback = ?window.lookback,
             "polled GitLab for decisions"
