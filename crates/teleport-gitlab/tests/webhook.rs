@@ -93,6 +93,12 @@ async fn wrong_or_missing_tokens_are_refused_before_the_body_and_nothing_is_appl
     // The hook as GitLab sends it, with its secret, decides.
     assert_eq!(post(&url, Some(HOOK_SECRET), "Issue Hook", body).await, 200);
     env.wait_state(&id, RequestState::Approved).await;
+    assert!(
+        env.gitlab
+            .call_count("GET /api/v4/projects/{project}/issues/{iid}")
+            > reads_before,
+        "the accepted delivery was checked against GitLab's API"
+    );
     plugin.shutdown().await;
 }
 
