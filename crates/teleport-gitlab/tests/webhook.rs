@@ -2,8 +2,8 @@
 //! in-process Teleport: the hook registered at `<public_addr>/webhook`, a wrong or missing
 //! `X-Gitlab-Token` refused with 401 before the body is read, only `Issue Hook` events, the
 //! body limit (413), a maintainer's label approving with their latest note, a reporter's
-//! ignored, a redelivery and webhook + polling changing Teleport once, and the labels and
-//! hook set up once across restarts.
+//! ignored, a redelivery and webhook + polling changing Teleport once, the labels and hook
+//! set up once across restarts, and basic auth carried by the registered hook URL.
 
 mod common;
 
@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use teleport_fakes::gitlab::send_issue_hook;
+use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::inbound::config::BasicAuth;
 use teleport_testkit::Method;
 use teleport_testkit::wire::types::RequestState;
 
@@ -270,3 +272,51 @@ async fn labels_and_the_hook_are_set_up_once_across_restarts() {
 }
 
 const HOOKS: &str = "GET /api/v4/projects/{project}/hooks";
+
+#[tokio::test]
+async fn with_basic_auth_the_registered_hook_carries_the_credentials_gitlab_sends() {
+    let env = Env::new().await;
+    let port = teleport_plugin_testsupport::free_port();
+    let mut config = env.mode_config(Mode::Webhook, port);
+    // What `[http.basic_auth]` validates into: the listener checks it, and the hook URL
+    // registered in GitLab carries it (GitLab sends a hook URL's credentials as basic auth).
+    if let Some(http) = config.http.as_mut() {
+        http.basic_auth = Some(BasicAuth {
+            user: "gitlab".into(),
+            password: Secret::new("hook-p@ss"),
+        });
+    }
+    config.gitlab.webhook = Some(Env::webhook(&format!(
+        "http://gitlab:hook-p%40ss@127.0.0.1:{port}"
+    )));
+    let plugin = env.start_config(config, Duration::from_secs(30));
+    env.kit.wait_for_watchers(1, WAIT).await.unwrap();
+    let hooks = env.gitlab.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0].url,
+        format!("http://gitlab:hook-p%40ss@127.0.0.1:{port}/webhook")
+    );
+
+    let (id, iid) = env.request_with_issue("alice").await;
+    let change = env.gitlab.add_label_as(iid, MARIA, "Teleport: Approved");
+    let body = env
+        .gitlab
+        .issue_hook_body(iid, MARIA, "update", Some(&change))
+        .unwrap();
+    let bare = format!("http://127.0.0.1:{port}/webhook");
+    let without_auth = send_issue_hook(
+        &web_client(),
+        &env.gitlab.base_url(),
+        &bare,
+        Some(HOOK_SECRET),
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(without_auth.as_u16(), 401, "the secret alone is not enough");
+    assert_eq!(env.state(&id), RequestState::Pending);
+    assert_eq!(env.deliver(iid, MARIA, &change).await, [200]);
+    assert_eq!(env.state(&id), RequestState::Approved);
+    plugin.shutdown().await;
+}
