@@ -126,6 +126,28 @@ PLUGINS = {
         "serviceType": {"enum": ["", "ClusterIP", "NodePort", "LoadBalancer"]},
         "serviceAnnotations": OBJECT,
     },
+    "gitlab": {
+        "gitlab": obj(
+            url=STRING,
+            projectId=STRING,
+            pollInterval=STRING,
+            minAccessLevel={"enum": ["", "guest", "planner", "reporter", "developer", "maintainer", "owner"]},
+            **secret("token", "tokenFromSecret", "tokenSecretPath"),
+            **secret("webhookSecret", "webhookSecretFromSecret", "webhookSecretSecretPath"),
+        ),
+        "http": obj(
+            enabled=BOOL,
+            publicAddress=STRING,
+            tlsFromSecret=STRING,
+            tlsKeySecretPath={"type": "string", "minLength": 1},
+            tlsCertSecretPath={"type": "string", "minLength": 1},
+            basicAuth=obj(user=STRING, password=STRING),
+        ),
+        "chartMode": {"enum": ["", "aws"]},
+        "tlsSecretVolumeName": {"type": "string", "minLength": 1},
+        "serviceType": {"enum": ["", "ClusterIP", "NodePort", "LoadBalancer"]},
+        "serviceAnnotations": OBJECT,
+    },
     "email": {
         "mailgun": obj(
             enabled=BOOL,

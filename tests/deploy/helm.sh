@@ -1,7 +1,8 @@
 # Section "helm": lint, render, schema-validate and cross-check every plugin chart.
 # shellcheck shell=bash
 #
-# Cases per chart: the chart's defaults, the Go chart's own values file (drop-in claim),
+# Cases per chart: the chart's defaults, the Go chart's own values file (drop-in claim; GitLab
+# has none),
 # tbot values, and every tests/deploy/helm/values/<plugin>-*.yaml. Each rendering must pass
 # `helm lint --strict`, `kubernetes-validate --strict` and check_render.py (TOML golden files
 # in tests/deploy/helm/golden; UPDATE_GOLDEN=1 rewrites them).
@@ -68,6 +69,10 @@ section_helm() {
                 "${DEPLOY_TOOLS_DIR}/venv/bin/python" "${REPO_ROOT}/tests/deploy/helm/check_values.py" \
                 "${chart}/values.yaml" "${GO_HELM_VALUES}/${plugin}-values.yaml"
             helm_case "${chart}" "${plugin}" go -f "${GO_HELM_VALUES}/${plugin}-values.yaml"
+        elif [ "${plugin}" = "gitlab" ]; then
+            # Teleport removed its GitLab plugin before it had a chart: nothing to be
+            # values-compatible with, so this case does not exist (not a skip).
+            :
         else
             skip "helm ${plugin} with the Go chart's values: ${GO_HELM_VALUES}/${plugin}-values.yaml not found"
         fi
@@ -79,8 +84,8 @@ section_helm() {
         done
         helm_rejects "${chart}" "tbot.clusterName is required" "${plugin}: tbot without a cluster name is refused" \
             --set tbot.enabled=true --set tbot.teleportProxyAddress=example.com:443
-        if [ "${plugin}" = "jira" ]; then
-            helm_rejects "${chart}" "would never learn of decisions" "jira: no webhook and no polling is refused" \
+        if [ "${plugin}" = "jira" ] || [ "${plugin}" = "gitlab" ]; then
+            helm_rejects "${chart}" "would never learn of decisions" "${plugin}: no webhook and no polling is refused" \
                 --set http.enabled=false
         else
             helm_rejects "${chart}" "serves no webhook" "${plugin}: an Ingress without a webhook is refused" \

@@ -59,6 +59,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         package: "teleport-jira",
         title: "Jira",
     },
+    Plugin {
+        name: "gitlab",
+        package: "teleport-gitlab",
+        title: "GitLab",
+    },
 ];
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).
@@ -148,7 +153,7 @@ mod tests {
             picked.iter().map(|p| p.name).collect::<Vec<_>>(),
             ["slack", "email"]
         );
-        let err = select(&["gitlab".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown plugin \"gitlab\""), "{err}");
+        let err = select(&["discord".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown plugin \"discord\""), "{err}");
     }
 }

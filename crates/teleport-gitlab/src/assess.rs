@@ -21,10 +21,6 @@ use crate::render;
 /// than Teleport's longest request TTL (a week).
 pub const FIRST_SCAN_LOOKBACK: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// How much each poll overlaps the previous one, for clock skew and GitLab's second-grained
-/// filters; seeing an issue twice costs an assessment, never a second decision.
-pub const SCAN_OVERLAP: Duration = Duration::from_secs(60);
-
 /// Why an issue could not be assessed.
 #[derive(Debug, thiserror::Error)]
 pub enum AssessError {
@@ -66,8 +62,8 @@ impl Decision {
 pub struct Scan {
     /// Issue numbers carrying a decision label and a request ID, oldest change first.
     pub candidates: Vec<u64>,
-    /// The latest `updated_at` among all issues listed: where the next poll starts (minus
-    /// [`SCAN_OVERLAP`]); `None` when nothing was listed.
+    /// The latest `updated_at` among all issues listed (logged by the poller; the runtime's
+    /// poll driver decides where the next poll starts); `None` when nothing was listed.
     pub newest_change: Option<OffsetDateTime>,
 }
 

@@ -2,7 +2,9 @@
 //! them, plus ours (`poll_interval`, `min_access_level`, `ca_file`, `[ops]`), validated once.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -11,6 +13,7 @@ use teleport_plugin_runtime::config::duration::deserialize_opt_go_duration;
 use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, Loaded, Secret, load_plugin_config,
 };
+use teleport_plugin_runtime::inbound::{HttpConfig, HttpSection, ListenerOptions, PollOptions};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 /// gitlab.com, used when `url` is empty (as in Go).
@@ -25,8 +28,7 @@ pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub struct GitlabFile {
     /// `[gitlab]`.
     pub gitlab: GitlabSection,
-    /// `[http]`: the webhook listener, as in the Go plugin. Kept as a table here; the shared
-    /// inbound listener reads it.
+    /// `[http]`: the webhook listener, as in the Go plugin (and Jira); optional when polling.
     #[serde(default)]
     pub http: Option<HttpSection>,
     /// `[db]`: the Go plugin's bbolt file. Accepted and ignored.
@@ -35,17 +37,6 @@ pub struct GitlabFile {
     /// `[ops]`: health and metrics endpoint (not in the Go plugin).
     #[serde(default)]
     pub ops: OpsConfig,
-}
-
-/// `[http]` as written. It may hold a basic-auth password, so `Debug` shows only its keys.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct HttpSection(pub toml::Table);
-
-impl fmt::Debug for HttpSection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
-    }
 }
 
 /// `[db]` as the Go plugin wrote it.
@@ -171,8 +162,22 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// `[gitlab]` (and what `[http]` says about the webhook).
     pub gitlab: GitlabConfig,
-    /// `[http]` as written, for the shared inbound listener.
-    pub http: Option<HttpSection>,
+    /// `[http]`: the webhook listener, `None` when only polling.
+    pub http: Option<HttpConfig>,
+    /// Inbound timings that are not in the TOML: production defaults; tests shorten them.
+    pub inbound: InboundTuning,
+}
+
+/// Timings and hooks of the inbound side that are not in the TOML.
+#[derive(Clone, Debug, Default)]
+pub struct InboundTuning {
+    /// Webhook listener limits.
+    pub listener: ListenerOptions,
+    /// Poll driver settings (default: around `[gitlab] poll_interval`, looking back a week
+    /// on the first poll).
+    pub poll: Option<PollOptions>,
+    /// Told the webhook listener's bound address (for a listener on port 0).
+    pub listening: Option<Arc<OnceLock<SocketAddr>>>,
 }
 
 /// Validated `[gitlab]`.
@@ -221,14 +226,15 @@ impl Config {
         insecure_no_tls: bool,
     ) -> Result<Self, ConfigError> {
         let mut warnings = Vec::new();
-        let gitlab = validate(&loaded, insecure_no_tls, &mut warnings)?;
+        let (gitlab, http) = validate(&loaded, insecure_no_tls, &mut warnings)?;
         let mut runtime =
             RuntimeConfig::new(crate::PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
         runtime.warnings = warnings;
         Ok(Self {
             runtime,
-            http: loaded.plugin.http,
             gitlab,
+            http,
+            inbound: InboundTuning::default(),
         })
     }
 }
@@ -251,7 +257,7 @@ fn validate(
     loaded: &Loaded<GitlabFile>,
     insecure_no_tls: bool,
     warnings: &mut Vec<ConfigWarning>,
-) -> Result<GitlabConfig, ConfigError> {
+) -> Result<(GitlabConfig, Option<HttpConfig>), ConfigError> {
     let file = loaded.file().to_path_buf();
     let section = &loaded.plugin.gitlab;
     let url = instance_url(section.url.as_deref()).ok_or_else(|| {
@@ -294,45 +300,59 @@ fn validate(
             "expected the webhook secret, found an empty string",
         ));
     }
-    let public_addr = match &loaded.plugin.http {
-        None => None,
-        Some(http) => match http.0.get("public_addr") {
-            None => None,
-            Some(toml::Value::String(addr)) if !addr.trim().is_empty() => Some(addr.clone()),
-            Some(_) => {
+    let public_addr_written = loaded
+        .plugin
+        .http
+        .as_ref()
+        .and_then(|http| http.public_addr.as_deref())
+        .is_some_and(|addr| !addr.trim().is_empty());
+    let (webhook, http) = match (secret, &loaded.plugin.http) {
+        (Some(secret), Some(section)) if public_addr_written => {
+            let http = section.validate(loaded, "http", insecure_no_tls, warnings)?;
+            let Some(public_url) = http.public_url.clone() else {
                 return Err(loaded.key_error(
                     "http.public_addr",
                     "expected the URL or host name GitLab reaches the plugin at",
                 ));
-            }
-        },
-    };
-    let webhook = match (secret, public_addr) {
-        (Some(secret), Some(public_addr)) => Some(WebhookSettings {
-            public_addr,
-            secret,
-            insecure_no_tls,
-        }),
-        (Some(_), None) => {
+            };
+            let webhook = WebhookSettings {
+                public_addr: with_credentials(public_url, &http).to_string(),
+                secret,
+                insecure_no_tls,
+            };
+            (Some(webhook), Some(http))
+        }
+        (Some(_), _) => {
             return Err(loaded.key_error(
                 "http.public_addr",
                 "required with gitlab.webhook_secret: the address GitLab delivers webhooks to",
             ));
         }
-        (None, Some(_)) => {
+        (None, Some(_)) if public_addr_written => {
             return Err(loaded.key_error(
                 "gitlab.webhook_secret",
                 "required with [http]: GitLab must prove its webhook deliveries with it",
             ));
         }
-        (None, None) if section.poll_interval.is_none() => {
+        (None, _) if section.poll_interval.is_none() => {
             return Err(loaded.key_error(
                 "gitlab.webhook_secret",
                 "required unless gitlab.poll_interval is set: decisions come by webhook \
                  ([http] public_addr and gitlab.webhook_secret) or by polling",
             ));
         }
-        (None, None) => None,
+        (None, http) => {
+            if http.is_some() {
+                warnings.push(ConfigWarning::NoEffect {
+                    file: file.clone(),
+                    key: "http".into(),
+                    reason: "no webhook listener runs without gitlab.webhook_secret and \
+                             http.public_addr; decisions come by polling"
+                        .into(),
+                });
+            }
+            (None, None)
+        }
     };
     if loaded.plugin.db.is_some() {
         warnings.push(ConfigWarning::NoEffect {
@@ -343,7 +363,7 @@ fn validate(
                 .into(),
         });
     }
-    Ok(GitlabConfig {
+    let gitlab = GitlabConfig {
         url,
         token: section.token.clone(),
         project,
@@ -351,7 +371,20 @@ fn validate(
         poll_interval: section.poll_interval,
         min_access_level,
         ca_file: section.ca_file.clone(),
-    })
+    };
+    Ok((gitlab, http))
+}
+
+/// The public URL with the listener's basic-auth credentials in it, so that GitLab's
+/// deliveries pass the listener's check (GitLab sends a hook URL's credentials as basic
+/// auth); without basic auth, the URL as it is.
+fn with_credentials(mut url: reqwest::Url, http: &HttpConfig) -> reqwest::Url {
+    if let Some(auth) = &http.basic_auth {
+        // An http(s) URL with a host (checked by the [http] validation) takes both.
+        let _ = url.set_username(&auth.user);
+        let _ = url.set_password(Some(auth.password.expose()));
+    }
+    url
 }
 
 /// The instance URL: empty means gitlab.com; a trailing `/` or `/api/v4` is dropped.

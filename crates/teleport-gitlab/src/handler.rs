@@ -110,6 +110,11 @@ impl GitlabHandler {
         }
     }
 
+    /// What start-up found and set up in GitLab, once the health check passed.
+    pub fn started_gitlab(&self) -> Option<&Started> {
+        self.started.get()
+    }
+
     /// What start-up found and set up. The runtime handles no request before the health
     /// check passed, so it is always there when a step runs.
     fn started(&self) -> Result<&Started, StepError> {

@@ -1,52 +1,54 @@
 //! Teleport access-request plugin for GitLab, built on the shared plugin runtime: an issue
 //! per request with a pending label, a note per review, and on resolution a note, the
-//! outcome's label and the issue closed; decisions taken in GitLab by labelling the issue.
+//! outcome's label and the issue closed; decisions taken in GitLab by labelling the issue,
+//! learned by webhook, by polling, or both.
 
+pub mod apply;
 pub mod assess;
 pub mod client;
 pub mod config;
 pub mod decision;
 pub mod handler;
+pub mod poll;
 pub mod record;
 pub mod render;
 pub mod setup;
 pub mod webhook;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use teleport_plugin_runtime::app;
+use teleport_plugin_runtime::app::{self, Companions, PluginContext};
 use teleport_plugin_runtime::config::Loaded;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::inbound::{HttpConfig, InboundListener, InsecureNoTls, run_poller};
 use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_runtime::service_error::ServiceError;
 use tokio_util::sync::CancellationToken;
 
+use crate::apply::Inbound;
+use crate::assess::Assessor;
 use crate::client::{GitlabApi, GitlabError, HookSpec, Project, User};
-use crate::config::{Config, GitlabConfig, GitlabFile};
+use crate::config::{Config, GitlabConfig, GitlabFile, InboundTuning};
 use crate::handler::{GitlabHandler, HandlerOptions};
+use crate::poll::GitlabPoller;
 use crate::setup::LabelNames;
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "gitlab";
 
-/// `start` flags of the GitLab plugin, as in Go.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct GitlabArgs {
-    /// Serve the webhook over plain HTTP (behind a proxy that terminates TLS).
-    #[arg(long)]
-    pub insecure_no_tls: bool,
-}
-
-/// The GitLab plugin, for the runtime's CLI.
+/// The GitLab plugin, for the runtime's CLI (`start --insecure-no-tls` for a
+/// TLS-terminating ingress, as in Go).
 pub struct GitlabPlugin;
 
 impl Plugin for GitlabPlugin {
     const NAME: &'static str = PLUGIN_NAME;
     const SAMPLE_CONFIG: &'static str = include_str!("sample.toml");
     type File = GitlabFile;
-    type Args = GitlabArgs;
+    type Args = InsecureNoTls;
     type Config = Config;
 
-    fn config(loaded: Loaded<GitlabFile>, args: GitlabArgs) -> anyhow::Result<Config> {
+    fn config(loaded: Loaded<GitlabFile>, args: InsecureNoTls) -> anyhow::Result<Config> {
         Ok(Config::from_loaded(loaded, args.insecure_no_tls)?)
     }
 
@@ -56,8 +58,9 @@ impl Plugin for GitlabPlugin {
 }
 
 /// Connects to Teleport and GitLab, checks the token and the project, sets up the labels and
-/// the webhook (the integration's health check), and handles access requests until `stop`
-/// is cancelled or a fatal error.
+/// the webhook (the integration's health check), and handles access requests — and, once
+/// the checks passed, decisions taken in GitLab by webhook and/or polling — until `stop` is
+/// cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let settings = config.gitlab;
     let http = http_client(&HttpClientOptions {
@@ -67,31 +70,94 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     })
     .context("[gitlab] ca_file")?;
     let api = GitlabApi::new(http, &settings.url, &settings.token).context("[gitlab]")?;
-    if settings.webhook.is_some() || settings.poll_interval.is_some() {
-        // The shared inbound side (listener, poller, decision writer) is wired in later.
-        tracing::warn!(
-            "decisions taken in GitLab are not applied by this build yet: the webhook listener and the poller are not running"
-        );
-    }
-    app::run(
+    let handler_api = api.clone();
+    let handler_settings = settings.clone();
+    let (http_config, tuning) = (config.http, config.inbound);
+    app::run_with_companions(
         config.runtime,
         move |ctx| {
             let options = HandlerOptions {
-                settings,
+                settings: handler_settings,
                 web_base: ctx.web_base(),
                 replica_id: ctx.replica_id.clone(),
                 lease: ctx.lease,
             };
             Ok(GitlabHandler::new(
-                api,
+                handler_api,
                 ctx.client.clone(),
                 options,
                 ctx.metrics.clone(),
             ))
         },
+        move |ctx: &PluginContext, handler: Arc<GitlabHandler>| {
+            let inbound = inbound(ctx, api, &settings, handler);
+            let stop = ctx.stop.clone();
+            async move { start_inbound(inbound?, settings, http_config, tuning, stop).await }
+        },
         stop,
     )
     .await
+}
+
+/// What applies decisions, from what start-up found (the project's ID, the token's user).
+fn inbound(
+    ctx: &PluginContext,
+    api: GitlabApi,
+    settings: &GitlabConfig,
+    handler: Arc<GitlabHandler>,
+) -> anyhow::Result<Arc<Inbound>> {
+    let started = handler
+        .started_gitlab()
+        .context("GitLab start-up did not finish before decisions were wired")?;
+    let assessor = Assessor::new(
+        api,
+        ctx.client.clone(),
+        started.bot.id,
+        settings.min_access_level,
+    );
+    Ok(Arc::new(Inbound::new(
+        assessor,
+        started.project.id,
+        apply::writer(ctx.client.clone(), &ctx.replica_id),
+        handler.clone(),
+        ctx.metrics.clone(),
+    )))
+}
+
+/// The inbound side, once the start-up checks passed: the webhook listener and/or the poller.
+async fn start_inbound(
+    inbound: Arc<Inbound>,
+    settings: GitlabConfig,
+    http_config: Option<HttpConfig>,
+    tuning: InboundTuning,
+    stop: CancellationToken,
+) -> anyhow::Result<Companions> {
+    let mut started = Vec::new();
+    if let (Some(http), Some(webhook)) = (&http_config, &settings.webhook) {
+        let listener = InboundListener::bind_checked(
+            http,
+            webhook::routes(inbound.clone(), webhook.secret.clone()),
+            Some(webhook::token_check(webhook.secret.clone())),
+            tuning.listener,
+        )
+        .await
+        .context("cannot start the webhook listener ([http])")?;
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "listening for GitLab webhooks");
+        if let Some(cell) = &tuning.listening {
+            let _ = cell.set(bound);
+        }
+        started.push(tokio::spawn(listener.serve(stop.clone())));
+    }
+    if let Some(interval) = settings.poll_interval {
+        let options = tuning.poll.unwrap_or_else(|| poll::options(interval));
+        let poller = GitlabPoller::new(inbound);
+        tracing::info!(?interval, "polling GitLab for decisions");
+        started.push(tokio::spawn(async move {
+            run_poller(&poller, &options, &stop).await
+        }));
+    }
+    Ok(started)
 }
 
 /// What start-up learned about GitLab and set up there.

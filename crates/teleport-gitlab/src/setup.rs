@@ -177,8 +177,19 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// Whether two hook URLs post to the same place. Credentials are left out: GitLab may show
+/// a hook's URL with its user and password masked, and a hook whose password changed is
+/// still ours (it is updated, not duplicated).
 fn same_url(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+    let place = |url: &str| match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string().trim_end_matches('/').to_owned()
+        }
+        Err(_) => url.trim_end_matches('/').to_owned(),
+    };
+    place(a) == place(b)
 }
 
 /// Makes sure exactly one hook of `project` posts to `spec.url`, with the current secret and

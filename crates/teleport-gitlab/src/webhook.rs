@@ -1,14 +1,28 @@
-//! Reading one `Issue Hook` delivery: the `X-Gitlab-Token` compared in constant time with the
-//! webhook secret, the event kind, and from the body only which issue to look at, and only
-//! when a decision label was added. Everything else about the decision is read back from
-//! GitLab's API (see the `assess` module); the body is a trigger, not evidence.
+//! The webhook route (`POST /webhook`) and reading one `Issue Hook` delivery: the
+//! `X-Gitlab-Token` compared in constant time with the webhook secret, the event kind, and
+//! from the body only which issue to look at, and only when a decision label was added.
+//! Everything else about the decision is read back from GitLab's API with the plugin's own
+//! token (see the `assess` module); the body is a trigger, not evidence.
 //!
-//! The shared inbound listener owns the socket, TLS, basic auth and the body limit; it hands
-//! the headers and the body here and answers with [`DeliveryError::status`] or 204.
+//! The runtime's inbound listener owns the socket, TLS, basic auth and the body limit; the
+//! token is checked on the headers alone ([`token_check`]) before the body is read (401),
+//! then the route reads the delivery. The answer tells GitLab whether to send it again:
+//! 2xx done or ignored, 4xx never (forged or malformed), 503 later (GitLab or Teleport busy
+//! or down; the poller, when on, sees the decision anyway).
 
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::inbound::{HeaderCheck, PeerAddr};
 
+use crate::apply::{Inbound, Seen, SeenError};
 use crate::decision::Verdict;
 
 /// The path GitLab posts to, below `public_addr`.
@@ -148,6 +162,99 @@ pub fn read_delivery(
         project_id: body.object_attributes.project_id,
         iid: body.object_attributes.iid,
     }))
+}
+
+/// The listener's check before any body is read: every call but `GET /status` must carry
+/// the secret in `X-Gitlab-Token`, or is answered 401.
+pub fn token_check(secret: Secret) -> HeaderCheck {
+    Arc::new(move |request: &Request| {
+        if request.uri().path() == "/status" {
+            return None;
+        }
+        let given = request
+            .headers()
+            .get(TOKEN_HEADER)
+            .map(HeaderValue::as_bytes);
+        if token_matches(&secret, given) {
+            return None;
+        }
+        let peer = request.extensions().get::<PeerAddr>().map(|p| p.0);
+        tracing::warn!(?peer, path = %request.uri().path(), present = given.is_some(), "webhook call refused: missing or wrong X-Gitlab-Token");
+        Some(answer(StatusCode::UNAUTHORIZED, "unauthorized"))
+    })
+}
+
+/// The plugin's routes for the runtime's listener, with `secret` the webhook secret.
+pub fn routes(inbound: Arc<Inbound>, secret: Secret) -> Router {
+    Router::new()
+        .route(PATH, post(on_webhook))
+        .with_state(Arc::new((inbound, secret)))
+}
+
+fn answer(status: StatusCode, text: &'static str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+async fn on_webhook(
+    State(state): State<Arc<(Arc<Inbound>, Secret)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (inbound, secret) = state.as_ref();
+    let delivery = read_delivery(
+        secret,
+        headers.get(TOKEN_HEADER).map(HeaderValue::as_bytes),
+        headers.get(EVENT_HEADER).map(HeaderValue::as_bytes),
+        &body,
+    );
+    let issue = match delivery {
+        Err(DeliveryError::Unauthorized) => {
+            return answer(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+        Err(error @ DeliveryError::BadBody(_)) => {
+            tracing::info!(%error, "webhook refused");
+            return answer(StatusCode::BAD_REQUEST, "malformed webhook");
+        }
+        Ok(Delivery::Ignored(why)) => {
+            tracing::debug!(why, "webhook delivery ignored");
+            return answer(StatusCode::OK, "ignored");
+        }
+        Ok(Delivery::Assess(issue)) => issue,
+    };
+    if issue.project_id != inbound.project_id() {
+        // Only a holder of the secret gets here; still, the plugin decides in its project only.
+        tracing::warn!(
+            gitlab_project_id = issue.project_id,
+            "webhook delivery about another project ignored"
+        );
+        return answer(StatusCode::OK, "ignored");
+    }
+    match inbound.on_issue(issue.iid).await {
+        Ok(Seen::Applied) => answer(StatusCode::OK, "applied"),
+        Ok(Seen::Nothing | Seen::Ignored) => answer(StatusCode::OK, "ignored"),
+        Ok(Seen::AlreadyDone) => answer(StatusCode::OK, "nothing to do"),
+        Ok(Seen::Gone) => answer(StatusCode::OK, "request gone"),
+        Err(error) => failure(&error),
+    }
+}
+
+fn failure(error: &SeenError) -> Response {
+    if error.is_transient() {
+        tracing::warn!(%error, "webhook not processed now; GitLab may send it again, and polling (when on) will see it");
+        let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        if let Some(after) = error.retry_after() {
+            let seconds = after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        return response;
+    }
+    tracing::error!(%error, "webhook could not be processed");
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "cannot process the webhook",
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use teleport_gitlab::config::{self, Config, GitlabFile, ProjectRef};
 use teleport_plugin_runtime::config::{ConfigWarning, load_plugin_config, load_plugin_config_str};
+use teleport_plugin_runtime::inbound::config::Transport;
 use teleport_plugin_testsupport::go_config;
 
 fn from_str(text: &str) -> Result<Config, String> {
@@ -16,6 +17,9 @@ fn from_str(text: &str) -> Result<Config, String> {
 }
 
 const TELEPORT: &str = "[teleport]\naddr = \"teleport.example.com:443\"\nidentity = \"/var/lib/teleport/plugins/gitlab/auth_id\"\n\n";
+
+/// The listener's TLS files, required unless `--insecure-no-tls`.
+const TLS: &str = "https_key_file = \"/var/lib/teleport/key.pem\"\nhttps_cert_file = \"/var/lib/teleport/cert.pem\"\n";
 
 fn gitlab(extra: &str) -> String {
     format!(
@@ -67,8 +71,11 @@ fn go_docker_config_loads_unchanged() {
         explained[0].contains("\"db\" has no effect") && explained[0].contains("plugin data"),
         "{explained:?}"
     );
-    let http = config.http.expect("[http] is kept for the listener");
-    assert_eq!(http.0["listen_addr"].as_str(), Some(":8044"));
+    let http = config.http.expect("[http] configures the webhook listener");
+    assert_eq!(http.listen_addr, ":8044");
+    assert!(
+        matches!(http.transport, Transport::Tls { ref cert_file, .. } if cert_file.ends_with("webproxy_cert.pem"))
+    );
 }
 
 #[test]
@@ -101,11 +108,59 @@ fn polling_needs_neither_http_nor_a_secret() {
     assert_eq!(config.gitlab.url, "https://git.example.com");
     assert_eq!(config.gitlab.project, ProjectRef::Path("ops/access".into()));
 
-    let both = from_str(&gitlab(
-        "poll_interval = \"30s\"\nwebhook_secret = \"s\"\n\n[http]\npublic_addr = \"https://plugin.example.com\"\n",
-    ))
+    assert!(
+        config.http.is_none(),
+        "no listener: outbound connections only"
+    );
+
+    let both = from_str(&gitlab(&format!(
+        "poll_interval = \"30s\"\nwebhook_secret = \"s\"\n\n[http]\npublic_addr = \"https://plugin.example.com\"\n{TLS}"
+    )))
     .unwrap();
     assert!(both.gitlab.webhook.is_some() && both.gitlab.poll_interval.is_some());
+    assert_eq!(
+        both.http.expect("the listener runs too").listen_addr,
+        ":8081"
+    );
+
+    // [http] without a secret and a public address starts no listener when polling; said.
+    let idle = from_str(&gitlab(
+        "poll_interval = \"30s\"\n\n[http]\nlisten_addr = \":8044\"\n",
+    ))
+    .unwrap();
+    assert!(idle.http.is_none() && idle.gitlab.webhook.is_none());
+    let warned: Vec<String> = idle
+        .runtime
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        warned.iter().any(|w| w.contains("\"http\" has no effect")),
+        "{warned:?}"
+    );
+}
+
+#[test]
+fn basic_auth_goes_into_the_hook_url_gitlab_calls() {
+    let config = from_str(&gitlab(&format!(
+        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"plugin.example.com:8443\"\n{TLS}\n[http.basic_auth]\nuser = \"gitlab\"\npassword = \"p@ss:word\"\n"
+    )))
+    .unwrap();
+    let hook = config.gitlab.webhook.as_ref().unwrap().hook_url();
+    assert_eq!(
+        hook,
+        "https://gitlab:p%40ss%3Aword@plugin.example.com:8443/webhook"
+    );
+    let auth = config
+        .http
+        .unwrap()
+        .basic_auth
+        .expect("the listener checks it");
+    assert_eq!(
+        (auth.user.as_str(), auth.password.expose()),
+        ("gitlab", "p@ss:word")
+    );
 }
 
 #[test]
@@ -124,7 +179,7 @@ fn secrets_come_from_files_and_the_environment() {
     let token = dir.path().join("token");
     std::fs::write(&token, "glpat-from-file\n").unwrap();
     let config = from_str(&format!(
-        "{TELEPORT}[gitlab]\ntoken = \"{}\"\nproject_id = 1\nwebhook_secret = \"env:PATH\"\n\n[http]\npublic_addr = \"p.example.com\"\n",
+        "{TELEPORT}[gitlab]\ntoken = \"{}\"\nproject_id = 1\nwebhook_secret = \"env:PATH\"\n\n[http]\npublic_addr = \"p.example.com\"\n{TLS}",
         token.display()
     ))
     .unwrap();
@@ -154,6 +209,18 @@ fn each_mistake_names_its_key() {
             gitlab("\n[http]\npublic_addr = \"p.example.com\"\n"),
             "gitlab.webhook_secret",
             "required with [http]",
+        ),
+        (
+            gitlab("webhook_secret = \"s\"\n\n[http]\npublic_addr = \"p.example.com\"\n"),
+            "http.https_cert_file",
+            "--insecure-no-tls",
+        ),
+        (
+            gitlab(&format!(
+                "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"p.example.com\"\nlisten_addr = \"8044\"\n{TLS}"
+            )),
+            "http.listen_addr",
+            "[host]:port",
         ),
         (
             gitlab("poll_interval = \"10ms\"\n"),
@@ -205,9 +272,9 @@ fn each_mistake_names_its_key() {
 
 #[test]
 fn the_http_sections_password_is_not_in_debug_output() {
-    let config = from_str(&gitlab(
-        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"p.example.com\"\n\n[http.basic_auth]\nuser = \"gitlab\"\npassword = \"hunter2-basic\"\n",
-    ))
+    let config = from_str(&gitlab(&format!(
+        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"p.example.com\"\n{TLS}\n[http.basic_auth]\nuser = \"gitlab\"\npassword = \"hunter2-basic\"\n",
+    )))
     .unwrap();
     let shown = format!("{config:?}");
     assert!(shown.contains("basic_auth"), "{shown}");
@@ -216,9 +283,9 @@ fn the_http_sections_password_is_not_in_debug_output() {
 
 #[test]
 fn credentials_in_public_addr_are_not_in_debug_output() {
-    let config = from_str(&gitlab(
-        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"https://gitlab:pa55word@p.example.com\"\n",
-    ))
+    let config = from_str(&gitlab(&format!(
+        "webhook_secret = \"s\"\n\n[http]\npublic_addr = \"https://gitlab:pa55word@p.example.com\"\n{TLS}",
+    )))
     .unwrap();
     let shown = format!("{:?}", config.gitlab);
     assert!(

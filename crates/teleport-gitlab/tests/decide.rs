@@ -1,7 +1,7 @@
 //! Decisions taken in GitLab, against the fake GitLab, the in-process Teleport and the running
-//! plugin, through the pieces the shared inbound side will call: a delivery read with its
-//! token, the issue assessed from GitLab's API and the request's record, a poll's scan, and
-//! the resulting state change. A maintainer's label decides with their latest note; a
+//! plugin, through the pieces the webhook route and the poller call: a delivery read with
+//! its token, the issue assessed from GitLab's API and the request's record, a poll's scan,
+//! and the resulting state change (end to end through `run`: webhook.rs, polling.rs). A maintainer's label decides with their latest note; a
 //! reporter's, a stranger's or a copied issue's does not; seen again it decides nothing.
 
 mod common;

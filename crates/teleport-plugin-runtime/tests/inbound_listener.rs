@@ -1,5 +1,6 @@
 //! The webhook listener over real TLS on 127.0.0.1: status, basic auth, client certificates,
-//! the body limit, the deadline and shutdown, each checked by what the handler saw.
+//! a plugin's header check, the body limit, the deadline and shutdown, each checked by what
+//! the handler saw.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -570,4 +571,80 @@ async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
         .unwrap();
     assert_eq!(next.status(), StatusCode::OK);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugins_header_check_answers_before_the_body_is_read() {
+    use axum::response::IntoResponse;
+    use teleport_plugin_runtime::inbound::HeaderCheck;
+
+    let check: HeaderCheck = Arc::new(|request: &axum::extract::Request| {
+        if request.uri().path() == "/status" || request.headers().contains_key("x-secret") {
+            None
+        } else {
+            Some((axum::http::StatusCode::UNAUTHORIZED, "no secret\n").into_response())
+        }
+    });
+    let seen = Arc::new(Seen::default());
+    let options = ListenerOptions {
+        body_limit: 1024,
+        ..ListenerOptions::default()
+    };
+    let listener = InboundListener::bind_checked(
+        &HttpConfig::plain("127.0.0.1:0"),
+        routes(seen.clone()),
+        Some(check),
+        options,
+    )
+    .await
+    .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(listener.serve(stop.clone()));
+    let client = plain_client();
+    let url = format!("http://{addr}/");
+
+    // Over the limit without the header: refused by the check, not by the limit, since the
+    // check runs before the body is read.
+    let refused = client
+        .post(&url)
+        .body(vec![b'a'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.text().await.unwrap(), "no secret\n");
+    let too_large = client
+        .post(&url)
+        .header("X-Secret", "1")
+        .body(vec![b'a'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let passed = client
+        .post(&url)
+        .header("X-Secret", "1")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    let status = client
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status(),
+        StatusCode::OK,
+        "what the check lets through"
+    );
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        1,
+        "only the call with the header"
+    );
+    stop.cancel();
+    task.await.unwrap();
 }

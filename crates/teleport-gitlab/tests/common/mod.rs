@@ -11,14 +11,15 @@ use std::time::Duration;
 use teleport_fakes::gitlab::{GlIssue, access};
 use teleport_fakes::{FakeGitlab, FakeGitlabOptions};
 use teleport_gitlab::client::GitlabApi;
-use teleport_gitlab::config::{Config, GitlabConfig, ProjectRef, WebhookSettings};
+use teleport_gitlab::config::{Config, GitlabConfig, InboundTuning, ProjectRef, WebhookSettings};
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{CredentialsSource, Secret, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::inbound::{HttpConfig, PollOptions};
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
-use teleport_testkit::wire::types::AccessRequestV3;
+use teleport_plugin_testsupport::{InProcessPlugin, free_port, identity_dir, request_id};
+use teleport_testkit::wire::types::{AccessRequestV3, RequestState};
 use teleport_testkit::{IdentityRequest, Testkit};
 
 /// Generous: the machine is small and shared.
@@ -103,6 +104,7 @@ impl Env {
             runtime: RuntimeConfig::new("gitlab", self.teleport(), OpsConfig::default()),
             gitlab,
             http: None,
+            inbound: InboundTuning::default(),
         }
     }
 
@@ -205,6 +207,134 @@ impl Env {
                 )
             })
     }
+}
+
+/// How the plugin learns decisions in a test: the webhook (plain HTTP on a free loopback
+/// port, registered in the fake as `<public_addr>/webhook`), polling every 200 ms, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Webhook,
+    Polling,
+    Both,
+}
+
+/// Poll driver settings for tests: every 200 ms, short backoff, `Retry-After` honoured up
+/// to 3 s.
+pub fn fast_poll() -> PollOptions {
+    PollOptions {
+        interval: Duration::from_millis(200),
+        jitter: 0.0,
+        backoff_base: Duration::from_millis(100),
+        backoff_cap: Duration::from_millis(800),
+        max_retry_after: Duration::from_secs(3),
+        ..PollOptions::every(Duration::from_secs(1))
+    }
+}
+
+impl Env {
+    /// A config for `mode`, with the webhook on `port` (when it has one) and a small body
+    /// limit so that the limit can be tested.
+    pub fn mode_config(&self, mode: Mode, port: u16) -> Config {
+        let mut gitlab = self.gitlab_config();
+        let webhook = matches!(mode, Mode::Webhook | Mode::Both);
+        if webhook {
+            gitlab.webhook = Some(Self::webhook(&format!("http://127.0.0.1:{port}")));
+        }
+        if mode == Mode::Webhook {
+            gitlab.poll_interval = None;
+        }
+        let mut config = self.config(gitlab);
+        if webhook {
+            config.http = Some(HttpConfig::plain(format!("127.0.0.1:{port}")));
+        }
+        config.inbound.poll = Some(fast_poll());
+        config.inbound.listener.body_limit = BODY_LIMIT;
+        config
+    }
+
+    /// Starts the plugin in `mode` and waits until it watches requests; returns it with the
+    /// webhook URL GitLab delivers to (unused when polling only).
+    pub async fn start_mode(&self, mode: Mode) -> (Plugin, String) {
+        let port = free_port();
+        let plugin = self.start_config(self.mode_config(mode, port), Duration::from_secs(30));
+        self.kit
+            .wait_for_watchers(1, WAIT)
+            .await
+            .expect("the plugin watches requests");
+        (plugin, format!("http://127.0.0.1:{port}/webhook"))
+    }
+
+    /// A request with its issue opened and recorded by the running plugin; returns (id, iid).
+    pub async fn request_with_issue(&self, user: &str) -> (String, u64) {
+        let id = self.request(user, &["dev"]);
+        let data = self
+            .wait_data(&id, "the issue recorded", |d| {
+                d.get("issue_iid").is_some_and(|v| !v.is_empty()) && released(d)
+            })
+            .await;
+        (id, data["issue_iid"].parse().expect("an issue number"))
+    }
+
+    /// `user_id` adds `label` to issue `iid`, and GitLab delivers the `Issue Hook` to every
+    /// registered hook; returns the receivers' statuses.
+    pub async fn label_and_deliver(&self, iid: u64, user_id: u64, label: &str) -> Vec<u16> {
+        let change = self.gitlab.add_label_as(iid, user_id, label);
+        self.deliver(iid, user_id, &change).await
+    }
+
+    /// Delivers the `Issue Hook` of `change` (by `user_id`) to every registered hook.
+    pub async fn deliver(
+        &self,
+        iid: u64,
+        user_id: u64,
+        change: &teleport_fakes::gitlab::LabelChange,
+    ) -> Vec<u16> {
+        let body = self
+            .gitlab
+            .issue_hook_body(iid, user_id, "update", Some(change))
+            .expect("the issue exists");
+        self.gitlab
+            .deliver_issue_hook(&web_client(), &body)
+            .await
+            .into_iter()
+            .map(|(url, status)| status.unwrap_or_else(|e| panic!("delivery to {url}: {e}")))
+            .collect()
+    }
+
+    pub fn state(&self, id: &str) -> RequestState {
+        let spec = self.kit.get_request(id).expect("request exists").spec;
+        RequestState::try_from(spec.expect("a spec").state).expect("a known state")
+    }
+
+    /// Waits until the request reaches `state`.
+    pub async fn wait_state(&self, id: &str, state: RequestState) {
+        eventually(&format!("request {id} {state:?}"), || async {
+            self.state(id) == state
+        })
+        .await;
+    }
+
+    /// The state changes Teleport recorded for the request.
+    pub fn resolutions_of(&self, id: &str) -> Vec<teleport_testkit::Resolution> {
+        self.kit
+            .resolutions()
+            .into_iter()
+            .filter(|r| r.request_id == id)
+            .collect()
+    }
+}
+
+/// An HTTP client with the workspace's TLS set-up, for playing GitLab's side.
+pub fn web_client() -> reqwest::Client {
+    http_client(&HttpClientOptions::default()).expect("HTTP client")
+}
+
+/// The webhook listener's body limit in tests.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Long enough for a few polls and deliveries to have run.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(800)).await;
 }
 
 /// The record has no lease and satisfies `ready`.

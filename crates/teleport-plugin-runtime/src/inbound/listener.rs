@@ -4,7 +4,9 @@
 //! 1. basic auth, when configured, compared in constant time (401 + `WWW-Authenticate`);
 //! 2. a deadline per call (503 when it passes; the work the call started still finishes in
 //!    the background, so a decision is never left half-applied);
-//! 3. the body limit, enforced while reading and before any handler runs (413, nothing done);
+//! 3. the plugin's own [`HeaderCheck`], when given (a webhook secret in a header), on the
+//!    headers alone: a refused call is answered before its body is read;
+//! 4. the body limit, enforced while reading and before any handler runs (413, nothing done);
 //!
 //! plus `GET /status` (200), a required client certificate when configured (checked by rustls
 //! during the handshake), a bound on open connections and on the TLS handshake and request
@@ -130,12 +132,30 @@ pub struct InboundListener {
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// A plugin's check of a call on its method, path and headers (a secret header such as
+/// GitLab's `X-Gitlab-Token`), run before the body is read: `Some(refusal)` answers the
+/// call with `refusal` at once (`None` lets it through), so a caller without the secret
+/// cannot make the listener read a body.
+pub type HeaderCheck = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+
 impl InboundListener {
     /// Loads the TLS material, binds `config.listen_addr` and wraps `routes` (which must not
     /// define `/status`) in the checks described in the module documentation.
     pub async fn bind(
         config: &HttpConfig,
         routes: Router,
+        options: ListenerOptions,
+    ) -> Result<Self, ListenerError> {
+        Self::bind_checked(config, routes, None, options).await
+    }
+
+    /// [`bind`](Self::bind) with `check` run on every call's headers before its body is
+    /// read (after basic auth; `/status` included, so the check lets through what it does
+    /// not guard).
+    pub async fn bind_checked(
+        config: &HttpConfig,
+        routes: Router,
+        check: Option<HeaderCheck>,
         options: ListenerOptions,
     ) -> Result<Self, ListenerError> {
         let acceptor = match &config.transport {
@@ -170,15 +190,19 @@ impl InboundListener {
         let work = TaskTracker::new();
         let app = routes
             .route("/status", get(|| async { StatusCode::OK }))
-            .layer(from_fn_with_state(options.body_limit, limit_body))
-            .layer(from_fn_with_state(
-                Deadline {
-                    after: options.deadline,
-                    work: work.clone(),
-                    next_id: Arc::new(AtomicU64::new(1)),
-                },
-                deadline,
-            ));
+            .layer(from_fn_with_state(options.body_limit, limit_body));
+        let app = match check {
+            Some(check) => app.layer(from_fn_with_state(check, header_check)),
+            None => app,
+        };
+        let app = app.layer(from_fn_with_state(
+            Deadline {
+                after: options.deadline,
+                work: work.clone(),
+                next_id: Arc::new(AtomicU64::new(1)),
+            },
+            deadline,
+        ));
         let app = match &config.basic_auth {
             Some(auth) => app.layer(from_fn_with_state(Arc::new(auth.clone()), basic_auth)),
             None => app,
@@ -466,6 +490,13 @@ async fn deadline(State(deadline): State<Deadline>, request: Request, next: Next
     };
     span.in_scope(|| tracing::debug!(%method, %path, status = response.status().as_u16(), "webhook call answered"));
     response
+}
+
+async fn header_check(State(check): State<HeaderCheck>, request: Request, next: Next) -> Response {
+    match check(&request) {
+        None => next.run(request).await,
+        Some(refusal) => refusal,
+    }
 }
 
 async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {

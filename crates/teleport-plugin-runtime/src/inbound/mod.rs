@@ -9,5 +9,5 @@ pub mod poll;
 
 pub use config::{HttpConfig, HttpSection, InsecureNoTls};
 pub use decision::{Applied, Channel, Decision, DecisionError, DecisionWriter, Verdict};
-pub use listener::{InboundListener, ListenerError, ListenerOptions, PeerAddr};
+pub use listener::{HeaderCheck, InboundListener, ListenerError, ListenerOptions, PeerAddr};
 pub use poll::{PollOptions, PollWindow, Poller, run_poller};
