@@ -137,6 +137,15 @@ impl FakeDiscord {
         *self.shared.token.lock().unwrap_or_else(|e| e.into_inner()) = token.to_owned();
     }
 
+    /// Let the bot see and post in a channel, or take that away (Discord then answers 403
+    /// `Missing Access`).
+    pub fn set_bot_access(&self, channel_id: &str, access: bool) {
+        let mut state = self.shared.state();
+        for channel in state.channels.iter_mut().filter(|c| c.id == channel_id) {
+            channel.bot_access = access;
+        }
+    }
+
     /// Close the port and every connection.
     pub async fn down(&self) {
         self.server.down().await;
