@@ -45,6 +45,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         title: "Mattermost",
     },
     Plugin {
+        name: "discord",
+        package: "teleport-discord",
+        title: "Discord",
+    },
+    Plugin {
         name: "email",
         package: "teleport-email",
         title: "e-mail",
