@@ -91,6 +91,10 @@ PLUGINS = {
         "slack": obj(**secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,
     },
+    "discord": {
+        "discord": obj(**secret("token", "tokenFromSecret", "tokenSecretPath")),
+        "roleToRecipients": RECIPIENTS,
+    },
     "mattermost": {
         "mattermost": obj(url=STRING, recipients=STRINGS, **secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,
