@@ -41,12 +41,18 @@ pub fn request_message(view: &RequestView) -> MessageBody {
     }
 }
 
-/// `You have a new Role Request:`, the field lines and the status line.
+/// `You have a new Role Request:`, the field lines and the status line. Past Discord's
+/// limit the fields are cut, never the status, which is what an edit is for.
 pub fn request_content(view: &RequestView) -> String {
-    let mut out = String::from("You have a new Role Request:\n");
-    out.push_str(&request_fields(view));
-    out.push_str(&status_text(view.status, &view.resolve_reason));
-    clip(&out, CONTENT_LIMIT)
+    const HEADER: &str = "You have a new Role Request:\n";
+    let status = status_text(view.status, &view.resolve_reason);
+    let room = CONTENT_LIMIT.saturating_sub(HEADER.len() + status.chars().count() + 1);
+    let mut fields = request_fields(view);
+    if fields.chars().count() > room {
+        fields = clip(&fields, room);
+        fields.push('\n');
+    }
+    format!("{HEADER}{fields}{status}")
 }
 
 /// One `*Name*: value` line per field, as in the Go plugins.

@@ -161,5 +161,18 @@ fn the_message_carries_every_review_within_discords_limits() {
     let roles: Vec<String> = (0..400).map(|i| format!("role-{i}")).collect();
     pending.request.roles = roles;
     pending.request.request_reason = "y".repeat(3000);
-    assert!(request_content(&pending).chars().count() <= 2000);
+    pending.request.user = "u".repeat(400);
+    pending.cluster = "c".repeat(400);
+    pending.status = Status::Resolved(Resolution::Denied);
+    pending.resolve_reason = "z".repeat(600);
+    let content = request_content(&pending);
+    assert!(
+        content.chars().count() <= 2000,
+        "{}",
+        content.chars().count()
+    );
+    assert!(
+        content.contains("\n*Status*: ❌ DENIED\n*Resolution reason*: ```\nzzz"),
+        "the status is never cut: {content}"
+    );
 }
