@@ -60,6 +60,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         title: "PagerDuty",
     },
     Plugin {
+        name: "opsgenie",
+        package: "teleport-opsgenie",
+        title: "Opsgenie",
+    },
+    Plugin {
         name: "jira",
         package: "teleport-jira",
         title: "Jira",

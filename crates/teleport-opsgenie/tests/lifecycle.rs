@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, NOTIFY, TEAMS, WAIT, approval};
+use common::{Env, NOTIFY, TEAMS, approval};
 use serde_json::json;
 use teleport_fakes::Fault;
 use teleport_fakes::opsgenie::{ADD_NOTE, ALERT_REQUEST, CLOSE_ALERT, CREATE_ALERT};
