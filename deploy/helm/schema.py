@@ -102,6 +102,16 @@ PLUGINS = {
     "pagerduty": {
         "pagerduty": obj(userEmail=STRING, **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath")),
     },
+    "opsgenie": {
+        "opsgenie": obj(
+            apiEndpoint=STRING,
+            priority={"enum": ["", "P1", "P2", "P3", "P4", "P5"]},
+            defaultSchedules=STRINGS,
+            defaultTeams=STRINGS,
+            autoApproval=obj(enabled=BOOL, schedules=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
+        ),
+    },
     "jira": {
         "teleport": obj(
             address=STRING,
