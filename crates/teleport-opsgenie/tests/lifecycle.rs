@@ -187,3 +187,61 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
     assert_eq!(env.og.call_count(CLOSE_ALERT), 2, "1 fault + 1 close");
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_go_plugin_record_is_continued() {
+    let env = Env::new().await;
+    let id = env.request("bob@example.com", &["dev"], &[(NOTIFY, &["Primary"])]);
+    // What the hosted Go plugin left: its alert and its record, with one review noted.
+    let go_alert = go_plugin_alert(&env, &id).await;
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &id,
+            "opsgenie",
+            &[
+                ("alert_id", go_alert.as_str()),
+                ("service_id", ""),
+                ("user", "bob@example.com"),
+                ("roles", "dev"),
+                ("request_reason", "fix the outage"),
+                ("reviews_count", ""),
+            ],
+        )
+        .expect("seed");
+    let plugin = env.started(approval()).await;
+    env.kit.deny(&id, "no").expect("deny");
+    let closed = env.wait_alert(&id, "closed", |a| a.closed.is_some()).await;
+    assert_eq!(closed.id, go_alert);
+    assert_eq!(env.alerts_for(&id).len(), 1, "no second alert");
+    assert_eq!(closed.count, 1, "no second create");
+    plugin.shutdown().await;
+}
+
+/// Opens the request's alert as the Go plugin did, straight through the API; its ID.
+async fn go_plugin_alert(env: &Env, id: &str) -> String {
+    let http = teleport_plugin_runtime::http::http_client(&Default::default()).expect("http");
+    let api = teleport_opsgenie::client::OpsgenieApi::new(
+        http,
+        &env.og.base_url(),
+        teleport_plugin_runtime::config::Secret::new(common::API_KEY),
+    )
+    .expect("api");
+    let request_id = api
+        .create_alert(&teleport_opsgenie::client::NewAlert {
+            message: "Access request from bob@example.com".into(),
+            alias: format!("teleport-access-request/{id}"),
+            description: "by the Go plugin".into(),
+            responders: Vec::new(),
+            priority: None,
+        })
+        .await
+        .expect("create");
+    loop {
+        match api.alert_of_request(&request_id).await {
+            Ok(alert) => return alert,
+            Err(teleport_opsgenie::client::OpsgenieError::Processing) => {}
+            Err(error) => panic!("{error}"),
+        }
+    }
+}
