@@ -91,12 +91,26 @@ PLUGINS = {
         "slack": obj(**secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,
     },
+    "discord": {
+        "discord": obj(**secret("token", "tokenFromSecret", "tokenSecretPath")),
+        "roleToRecipients": RECIPIENTS,
+    },
     "mattermost": {
         "mattermost": obj(url=STRING, recipients=STRINGS, **secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,
     },
     "pagerduty": {
         "pagerduty": obj(userEmail=STRING, **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath")),
+    },
+    "opsgenie": {
+        "opsgenie": obj(
+            apiEndpoint=STRING,
+            priority={"enum": ["", "P1", "P2", "P3", "P4", "P5"]},
+            defaultSchedules=STRINGS,
+            defaultTeams=STRINGS,
+            autoApproval=obj(enabled=BOOL, schedules=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
+        ),
     },
     "jira": {
         "teleport": obj(

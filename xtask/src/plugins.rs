@@ -45,6 +45,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         title: "Mattermost",
     },
     Plugin {
+        name: "discord",
+        package: "teleport-discord",
+        title: "Discord",
+    },
+    Plugin {
         name: "email",
         package: "teleport-email",
         title: "e-mail",
@@ -53,6 +58,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         name: "pagerduty",
         package: "teleport-pagerduty",
         title: "PagerDuty",
+    },
+    Plugin {
+        name: "opsgenie",
+        package: "teleport-opsgenie",
+        title: "Opsgenie",
     },
     Plugin {
         name: "jira",

@@ -1,4 +1,5 @@
-//! Fake upstream APIs (Slack, Mattermost, PagerDuty, Jira, Mailgun; GitLab later) on loopback.
+//! Fake upstream APIs (Slack, Mattermost, Discord, PagerDuty, Opsgenie, Jira, Mailgun, GitLab) on
+//! loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
 //! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
@@ -6,16 +7,20 @@
 //! plus down/up on the same port from [`server`].
 
 pub mod control;
+pub mod discord;
 pub mod gitlab;
 pub mod jira;
 pub mod mailgun;
 pub mod mattermost;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod server;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use discord::{FakeDiscord, FakeDiscordOptions};
 pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
+pub use opsgenie::{FakeOpsgenie, FakeOpsgenieOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use slack::{FakeSlack, FakeSlackOptions};

@@ -1,0 +1,444 @@
+//! A thin Discord REST API client: the calls the plugin makes, with typed errors.
+//!
+//! Each method is exactly one HTTP request; retrying is the runtime's job, so a 429 comes back
+//! as [`DiscordError::RateLimited`] carrying Discord's wait, read to the millisecond from the
+//! JSON `retry_after` or `X-RateLimit-Reset-After` (the whole-second `Retry-After` otherwise).
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::service_error::{self, ServiceError};
+
+/// The bot's own user.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct User {
+    /// User ID.
+    pub id: String,
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+}
+
+/// A channel.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Channel {
+    /// Channel ID.
+    pub id: String,
+    /// Its name (absent for direct messages).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A posted or edited message.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Message {
+    /// Message ID.
+    pub id: String,
+    /// The channel it is in.
+    pub channel_id: String,
+}
+
+/// The author line of an embed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct EmbedAuthor {
+    /// Who.
+    pub name: String,
+}
+
+/// One embed, in Discord's fields (the Go plugin's shape: one per review).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Embed {
+    /// Title.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    /// Description (Markdown).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Side colour, `0xRRGGBB`; `0` for none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub color: u32,
+    /// The author line.
+    pub author: EmbedAuthor,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A message body: text and embeds. Edits send both, so an edit leaves nothing stale.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MessageBody {
+    /// The text.
+    pub content: String,
+    /// The embeds (an empty list clears them on an edit).
+    pub embeds: Vec<Embed>,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    /// 401: the token is wrong or revoked.
+    #[error("Discord rejected the bot token ({message}); check [discord] token")]
+    Unauthorized {
+        /// Discord's message.
+        message: String,
+    },
+    /// 403: the bot may not see or post in this channel (`Missing Access`, `Missing
+    /// Permissions`).
+    #[error(
+        "Discord refused the bot ({message}, code {code}); invite the bot to the channel's server and give it View Channel and Send Messages there"
+    )]
+    Forbidden {
+        /// Discord's message.
+        message: String,
+        /// Discord's JSON error code.
+        code: u64,
+    },
+    /// 404: unknown channel or message.
+    #[error("not found: {message} (code {code})")]
+    NotFound {
+        /// Discord's message.
+        message: String,
+        /// Discord's JSON error code (10003 channel, 10008 message).
+        code: u64,
+    },
+    /// 429.
+    #[error("rate limited by Discord{}", if *.global { " (global limit)" } else { "" })]
+    RateLimited {
+        /// How long Discord asked to wait.
+        retry_after: Option<Duration>,
+        /// Whether the limit is the bot's global one rather than one route's.
+        global: bool,
+    },
+    /// 5xx.
+    #[error("Discord server error {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Discord's message, if it gave one.
+        message: String,
+    },
+    /// Another 4xx (400 invalid form body, ...).
+    #[error("Discord refused the call with {status}: {message} (code {code})")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Discord's message.
+        message: String,
+        /// Discord's JSON error code.
+        code: u64,
+    },
+    /// Discord could not be reached or did not answer in time.
+    #[error("cannot reach Discord: {0}")]
+    Network(String),
+    /// The answer was not what the API documents.
+    #[error("unexpected answer from Discord: {0}")]
+    Decode(String),
+}
+
+/// What the runtime does about a Discord failure: a rejected token, rate limits, server
+/// errors and network trouble are retried; a channel the bot cannot use (403, 404) and other
+/// refusals of this one call are not (the recipient is skipped and recorded).
+impl From<DiscordError> for ServiceError {
+    fn from(error: DiscordError) -> Self {
+        let message = error.to_string();
+        match error {
+            DiscordError::Unauthorized { .. } => ServiceError::Unauthorized { message },
+            DiscordError::RateLimited { retry_after, .. } => ServiceError::Transient {
+                message,
+                retry_after,
+            },
+            DiscordError::Server { .. } | DiscordError::Network(_) => {
+                ServiceError::transient(message)
+            }
+            DiscordError::Forbidden { .. }
+            | DiscordError::NotFound { .. }
+            | DiscordError::Refused { .. }
+            | DiscordError::Decode(_) => ServiceError::Permanent { message },
+        }
+    }
+}
+
+/// The client. Cheap to clone.
+#[derive(Clone)]
+pub struct DiscordApi {
+    http: reqwest::Client,
+    base: Url,
+    token: Secret,
+}
+
+impl std::fmt::Debug for DiscordApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordApi")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscordApi {
+    /// A client for the API at `base` (e.g. `https://discord.com/api/v10/`).
+    pub fn new(http: reqwest::Client, base: &str, token: Secret) -> Result<Self, DiscordError> {
+        let base =
+            Url::parse(base).map_err(|e| DiscordError::Decode(format!("bad API URL: {e}")))?;
+        if base.cannot_be_a_base() {
+            return Err(DiscordError::Decode("bad API URL".into()));
+        }
+        Ok(Self { http, base, token })
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&MessageBody>,
+    ) -> Result<T, DiscordError> {
+        let mut request = self
+            .http
+            .request(method, self.url(segments))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("Bot {}", self.token.expose()),
+            )
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DiscordError::Network(without_url(e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json::<T>()
+                .await
+                .map_err(|e| DiscordError::Decode(without_url(e)));
+        }
+        let headers = response.headers().clone();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Err(error_of(status, &headers, &body))
+    }
+
+    /// `GET users/@me`: the bot itself (the token check).
+    pub async fn me(&self) -> Result<User, DiscordError> {
+        self.call(Method::GET, &["users", "@me"], None).await
+    }
+
+    /// `GET channels/{id}`: the channel, if the bot may see it.
+    pub async fn channel(&self, channel_id: &str) -> Result<Channel, DiscordError> {
+        self.call(Method::GET, &["channels", channel_id], None)
+            .await
+    }
+
+    /// `POST channels/{id}/messages`: a new message.
+    pub async fn create_message(
+        &self,
+        channel_id: &str,
+        body: &MessageBody,
+    ) -> Result<Message, DiscordError> {
+        self.call(
+            Method::POST,
+            &["channels", channel_id, "messages"],
+            Some(body),
+        )
+        .await
+    }
+
+    /// `PATCH channels/{id}/messages/{id}`: replaces a message's text and embeds.
+    pub async fn edit_message(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        body: &MessageBody,
+    ) -> Result<Message, DiscordError> {
+        self.call(
+            Method::PATCH,
+            &["channels", channel_id, "messages", message_id],
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// The one mapping of a failed answer: Discord's `{message, code}` body, and for a 429 its
+/// wait and whether the limit is global.
+fn error_of(status: StatusCode, headers: &HeaderMap, body: &Value) -> DiscordError {
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let code = body.get("code").and_then(Value::as_u64).unwrap_or(0);
+    match status {
+        StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { message },
+        StatusCode::FORBIDDEN => DiscordError::Forbidden { message, code },
+        StatusCode::NOT_FOUND => DiscordError::NotFound { message, code },
+        StatusCode::TOO_MANY_REQUESTS => DiscordError::RateLimited {
+            retry_after: retry_after(headers, body),
+            global: body.get("global").and_then(Value::as_bool).unwrap_or(false)
+                || header(headers, "x-ratelimit-global").is_some_and(|v| v == "true"),
+        },
+        s if s.is_server_error() => DiscordError::Server {
+            status: s.as_u16(),
+            message,
+        },
+        s => DiscordError::Refused {
+            status: s.as_u16(),
+            message,
+            code,
+        },
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+/// Discord's wait, most precise first: the JSON `retry_after` (seconds, fractional), then
+/// `X-RateLimit-Reset-After` (the same, as a header), then the whole-second `Retry-After`.
+pub fn retry_after(headers: &HeaderMap, body: &Value) -> Option<Duration> {
+    let seconds =
+        |s: f64| (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s.min(3600.0)));
+    body.get("retry_after")
+        .and_then(Value::as_f64)
+        .and_then(seconds)
+        .or_else(|| {
+            header(headers, "x-ratelimit-reset-after")
+                .and_then(|v| v.parse::<f64>().ok())
+                .and_then(seconds)
+        })
+        .or_else(|| service_error::retry_after(headers))
+}
+
+/// reqwest errors name the URL; keep only what went wrong.
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_decode() {
+        "cannot decode the answer"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(&error) {
+        Some(source) => format!("{kind}: {source}"),
+        None => kind.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+    use serde_json::json;
+
+    #[test]
+    fn the_most_precise_wait_wins() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers, &Value::Null), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(
+            retry_after(&headers, &Value::Null),
+            Some(Duration::from_secs(2))
+        );
+        headers.insert("x-ratelimit-reset-after", HeaderValue::from_static("1.250"));
+        assert_eq!(
+            retry_after(&headers, &Value::Null),
+            Some(Duration::from_millis(1250))
+        );
+        let body = json!({ "message": "You are being rate limited.", "retry_after": 0.5, "global": false });
+        assert_eq!(
+            retry_after(&headers, &body),
+            Some(Duration::from_millis(500))
+        );
+        // A nonsensical value falls through to the next source.
+        let body = json!({ "retry_after": -1.0 });
+        assert_eq!(
+            retry_after(&headers, &body),
+            Some(Duration::from_millis(1250))
+        );
+    }
+
+    #[test]
+    fn classification() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+        let limited = error_of(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            &json!({ "retry_after": 3.0 }),
+        );
+        assert!(matches!(
+            limited,
+            DiscordError::RateLimited { global: true, .. }
+        ));
+        assert_eq!(
+            ServiceError::from(limited).retry_after(),
+            Some(Duration::from_secs(3))
+        );
+        let empty = HeaderMap::new();
+        let kind = |status: u16, body: Value| {
+            ServiceError::from(error_of(
+                StatusCode::from_u16(status).unwrap(),
+                &empty,
+                &body,
+            ))
+        };
+        assert!(matches!(
+            kind(401, json!({ "message": "401: Unauthorized", "code": 0 })),
+            ServiceError::Unauthorized { .. }
+        ));
+        let forbidden = kind(403, json!({ "message": "Missing Access", "code": 50001 }));
+        assert!(matches!(forbidden, ServiceError::Permanent { .. }));
+        assert!(
+            forbidden.message().contains("Missing Access"),
+            "{forbidden}"
+        );
+        assert!(matches!(
+            kind(404, json!({ "message": "Unknown Channel", "code": 10003 })),
+            ServiceError::Permanent { .. }
+        ));
+        assert!(matches!(
+            kind(502, Value::Null),
+            ServiceError::Transient { .. }
+        ));
+        assert!(matches!(
+            kind(
+                400,
+                json!({ "message": "Invalid Form Body", "code": 50035 })
+            ),
+            ServiceError::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn urls_keep_the_configured_base() {
+        let http = teleport_plugin_runtime::http::http_client(&Default::default()).unwrap();
+        for base in ["https://discord.com/api/v10/", "https://discord.com/api/"] {
+            let api = DiscordApi::new(http.clone(), base, Secret::new("t")).unwrap();
+            assert_eq!(
+                api.url(&["channels", "42", "messages"]).as_str(),
+                format!("{base}channels/42/messages")
+            );
+        }
+        let api = DiscordApi::new(http, "https://discord.com/api/v10/", Secret::new("t")).unwrap();
+        assert_eq!(
+            api.url(&["users", "@me"]).as_str(),
+            "https://discord.com/api/v10/users/@me"
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! The Opsgenie plugin's config file: `[opsgenie]` (ours: Teleport runs its Go Opsgenie
+//! plugin only as a hosted integration, without a TOML file) plus the common sections.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use teleport_plugin_runtime::app::RuntimeConfig;
+use teleport_plugin_runtime::config::{ConfigError, Loaded, Secret, load_plugin_config};
+use teleport_plugin_runtime::ops::OpsConfig;
+
+use crate::PLUGIN_NAME;
+
+/// Opsgenie's API (the EU instance is `https://api.eu.opsgenie.com`).
+pub const DEFAULT_API_ENDPOINT: &str = "https://api.opsgenie.com";
+
+/// The plugin's own part of the TOML document.
+#[derive(Debug, Deserialize)]
+pub struct OpsgenieFile {
+    /// `[opsgenie]`.
+    pub opsgenie: OpsgenieSection,
+    /// `[ops]`: health and metrics endpoint.
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// `[opsgenie]` as written.
+#[derive(Debug, Deserialize)]
+pub struct OpsgenieSection {
+    /// The API key of an Opsgenie API integration (a value starting with `/` is a file).
+    pub api_key: Secret,
+    /// The API base URL.
+    #[serde(default)]
+    pub api_endpoint: Option<String>,
+    /// Alert priority, `P1`..`P5` (Opsgenie's default P3 when unset).
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Schedules notified when a request has no `teleport.dev/notify-services` annotation.
+    #[serde(default)]
+    pub default_schedules: Vec<String>,
+    /// Teams notified when a request has no `teleport.dev/teams` annotation.
+    #[serde(default)]
+    pub default_teams: Vec<String>,
+    /// `[opsgenie.auto_approval]`.
+    #[serde(default)]
+    pub auto_approval: AutoApprovalSection,
+}
+
+/// `[opsgenie.auto_approval]`: limits on on-call auto-approval.
+#[derive(Debug, Deserialize)]
+pub struct AutoApprovalSection {
+    /// Submit approvals at all. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Only these of the request's `teleport.dev/schedules` count (name or ID, any case).
+    #[serde(default)]
+    pub schedules: Option<Vec<String>>,
+    /// Only requests whose roles are all in this list.
+    #[serde(default)]
+    pub allowed_roles: Option<Vec<String>>,
+    /// Log the decision instead of submitting it.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl Default for AutoApprovalSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            schedules: None,
+            allowed_roles: None,
+            dry_run: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// `[teleport]`, `[ops]`.
+    pub runtime: RuntimeConfig,
+    /// `[opsgenie]`.
+    pub opsgenie: OpsgenieConfig,
+}
+
+/// Validated `[opsgenie]`.
+#[derive(Debug, Clone)]
+pub struct OpsgenieConfig {
+    /// API base URL without a trailing slash.
+    pub api_endpoint: String,
+    /// The API key.
+    pub api_key: Secret,
+    /// Alert priority, if set.
+    pub priority: Option<String>,
+    /// Schedules to notify without the annotation.
+    pub default_schedules: Vec<String>,
+    /// Teams to notify without the annotation.
+    pub default_teams: Vec<String>,
+    /// Auto-approval limits.
+    pub auto_approval: AutoApproval,
+}
+
+/// Validated auto-approval limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoApproval {
+    /// Submit approvals at all.
+    pub enabled: bool,
+    /// Schedules that count (`None`: every schedule the request names).
+    pub schedules: Option<Vec<String>>,
+    /// Roles that may be auto-approved (`None`: any).
+    pub allowed_roles: Option<Vec<String>>,
+    /// Log instead of submitting.
+    pub dry_run: bool,
+}
+
+/// Loads and validates a config file.
+pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+    Config::from_loaded(load_plugin_config::<OpsgenieFile>(path)?)
+}
+
+impl Config {
+    /// Validates what was read; errors name the file, the key and what was expected.
+    pub fn from_loaded(loaded: Loaded<OpsgenieFile>) -> Result<Self, ConfigError> {
+        let opsgenie = validate(&loaded)?;
+        let runtime = RuntimeConfig::new(PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
+        Ok(Self { runtime, opsgenie })
+    }
+}
+
+fn validate(loaded: &Loaded<OpsgenieFile>) -> Result<OpsgenieConfig, ConfigError> {
+    let section = &loaded.plugin.opsgenie;
+    if section.api_key.is_empty() {
+        return Err(loaded.key_error(
+            "opsgenie.api_key",
+            "expected the API key of an Opsgenie API integration, found an empty string",
+        ));
+    }
+    let api_endpoint = section
+        .api_endpoint
+        .as_deref()
+        .unwrap_or(DEFAULT_API_ENDPOINT)
+        .trim()
+        .trim_end_matches('/');
+    let scheme_ok = api_endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
+    if !scheme_ok || reqwest::Url::parse(api_endpoint).is_err() {
+        return Err(loaded.key_error(
+            "opsgenie.api_endpoint",
+            "expected an http:// or https:// URL",
+        ));
+    }
+    let priority = match section.priority.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) if matches!(p, "P1" | "P2" | "P3" | "P4" | "P5") => Some(p.to_owned()),
+        Some(_) => {
+            return Err(loaded.key_error("opsgenie.priority", "expected one of P1, P2, P3, P4, P5"));
+        }
+    };
+    let names = |list: &[String], key: &str| -> Result<Vec<String>, ConfigError> {
+        let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
+        if let Some(index) = cleaned.iter().position(String::is_empty) {
+            return Err(loaded.key_error(
+                &format!("opsgenie.{key}[{index}]"),
+                "expected a name, found an empty string",
+            ));
+        }
+        Ok(cleaned)
+    };
+    let approval = &section.auto_approval;
+    let optional = |list: &Option<Vec<String>>, key: &str| {
+        list.as_deref()
+            .map(|l| names(l, &format!("auto_approval.{key}")))
+            .transpose()
+    };
+    Ok(OpsgenieConfig {
+        api_endpoint: api_endpoint.to_owned(),
+        api_key: section.api_key.clone(),
+        priority,
+        default_schedules: names(&section.default_schedules, "default_schedules")?,
+        default_teams: names(&section.default_teams, "default_teams")?,
+        auto_approval: AutoApproval {
+            enabled: approval.enabled,
+            schedules: optional(&approval.schedules, "schedules")?,
+            allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
+            dry_run: approval.dry_run,
+        },
+    })
+}

@@ -1,0 +1,267 @@
+//! The per-request record in Teleport plugin data (namespace `opsgenie`), in the Go plugin's
+//! keys and encodings: `alert_id`, `service_id`, `user`, `roles` (comma-joined), `created`
+//! (Unix seconds or ""), `request_reason`, `reviews_count` ("" for 0), `resolution` (lower
+//! case `approved|denied|expired`, and ours `promoted`), `resolve_reason`.
+//! Our additions, which the Go plugin ignores: `claim` (the lease), `alert_request` (the
+//! create's `requestId`, until the alert's ID is known), `auto_approval` (the on-call
+//! decision, taken once) and `close_progress`.
+
+use teleport_client::{AccessRequest, PluginDataMap};
+use teleport_plugin_runtime::record::{Lease, RecordCodec, Resolution};
+
+/// What the on-call check decided; taken once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    /// An approval was submitted (or Teleport already had one from the plugin).
+    Approved,
+    /// `dry_run`: the approval was only logged.
+    DryRun,
+    /// The requester did not qualify.
+    Declined,
+    /// Teleport refused the review.
+    Refused,
+}
+
+impl ApprovalOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::DryRun => "dry_run",
+            Self::Declined => "declined",
+            Self::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "approved" => Self::Approved,
+            "dry_run" => Self::DryRun,
+            "declined" => Self::Declined,
+            "refused" => Self::Refused,
+            _ => return None,
+        })
+    }
+}
+
+/// The record of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// The alert opened for the request ("" when none yet).
+    pub alert_id: String,
+    /// Kept as the Go plugin writes it (always "" there too).
+    pub service_id: String,
+    /// The create's `requestId` while the alert's ID is not known yet.
+    pub alert_request: String,
+    /// The requester.
+    pub user: String,
+    /// The requested roles.
+    pub roles: Vec<String>,
+    /// When the request was created (Unix seconds).
+    pub created: Option<i64>,
+    /// The request reason.
+    pub request_reason: String,
+    /// Reviews already posted as notes.
+    pub reviews_count: usize,
+    /// The final status, once recorded.
+    pub resolution: Option<Resolution>,
+    /// The reason given with it.
+    pub resolve_reason: String,
+    /// The lease of the replica working on the request.
+    pub claim: Option<Lease>,
+    /// The on-call decision, once taken.
+    pub auto_approval: Option<ApprovalOutcome>,
+    /// The alert is closed (or there is none to close); meaningful once `resolution` is set.
+    pub closed: bool,
+}
+
+const KEYS: [&str; 13] = [
+    "alert_id",
+    "service_id",
+    "alert_request",
+    "user",
+    "roles",
+    "created",
+    "request_reason",
+    "reviews_count",
+    "resolution",
+    "resolve_reason",
+    "claim",
+    "auto_approval",
+    "close_progress",
+];
+
+impl AlertRecord {
+    /// A fresh record for a request.
+    pub fn new(request: &AccessRequest) -> Self {
+        Self {
+            alert_id: String::new(),
+            service_id: String::new(),
+            alert_request: String::new(),
+            user: request.user.clone(),
+            roles: request.roles.clone(),
+            created: request.created.map(|t| t.unix_timestamp()),
+            request_reason: request.request_reason.clone(),
+            reviews_count: 0,
+            resolution: None,
+            resolve_reason: String::new(),
+            claim: None,
+            auto_approval: None,
+            closed: false,
+        }
+    }
+
+    /// The alias Opsgenie de-duplicates open alerts on (Go's).
+    pub fn alias(request_id: &str) -> String {
+        format!("teleport-access-request/{request_id}")
+    }
+
+    /// Every key with "" for empty values, as the Go plugin writes them.
+    pub fn encode(&self) -> PluginDataMap {
+        let mut map = PluginDataMap::new();
+        let mut put = |key: &str, value: String| {
+            map.insert(key.to_owned(), value);
+        };
+        put("alert_id", self.alert_id.clone());
+        put("service_id", self.service_id.clone());
+        put("alert_request", self.alert_request.clone());
+        put("user", self.user.clone());
+        put("roles", self.roles.join(","));
+        put(
+            "created",
+            self.created.map(|c| c.to_string()).unwrap_or_default(),
+        );
+        put("request_reason", self.request_reason.clone());
+        put(
+            "reviews_count",
+            match self.reviews_count {
+                0 => String::new(),
+                n => n.to_string(),
+            },
+        );
+        put(
+            "resolution",
+            self.resolution
+                .map(|r| r.as_str().to_ascii_lowercase())
+                .unwrap_or_default(),
+        );
+        put("resolve_reason", self.resolve_reason.clone());
+        put(
+            "claim",
+            self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
+        );
+        put(
+            "auto_approval",
+            self.auto_approval
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default(),
+        );
+        put(
+            "close_progress",
+            match (self.resolution, self.closed) {
+                (None, _) => String::new(),
+                (Some(_), false) => "pending".into(),
+                (Some(_), true) => "done".into(),
+            },
+        );
+        map
+    }
+
+    /// Reads stored data, the Go plugin's included.
+    pub fn decode(data: &PluginDataMap) -> Self {
+        let get = |key: &str| data.get(key).map(String::as_str).unwrap_or_default();
+        let resolution = match get("resolution") {
+            "approved" => Some(Resolution::Approved),
+            "denied" => Some(Resolution::Denied),
+            "expired" => Some(Resolution::Expired),
+            "promoted" => Some(Resolution::Promoted),
+            _ => None,
+        };
+        Self {
+            alert_id: get("alert_id").to_owned(),
+            service_id: get("service_id").to_owned(),
+            alert_request: get("alert_request").to_owned(),
+            user: get("user").to_owned(),
+            roles: get("roles")
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            created: get("created").parse().ok(),
+            request_reason: get("request_reason").to_owned(),
+            reviews_count: get("reviews_count").parse().unwrap_or(0),
+            resolution,
+            resolve_reason: get("resolve_reason").to_owned(),
+            claim: Lease::decode(get("claim")),
+            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            // A resolution without progress is the Go plugin's, which closed in one go.
+            closed: get("close_progress") != "pending",
+        }
+    }
+}
+
+impl RecordCodec for AlertRecord {
+    type Record = Self;
+
+    fn encode(record: &Self) -> PluginDataMap {
+        record.encode()
+    }
+
+    fn decode(data: &PluginDataMap) -> Self {
+        AlertRecord::decode(data)
+    }
+
+    fn empty_record() -> PluginDataMap {
+        KEYS.iter()
+            .map(|k| ((*k).to_owned(), String::new()))
+            .collect()
+    }
+
+    fn lease(record: &mut Self) -> &mut Option<Lease> {
+        &mut record.claim
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_go_record_and_round_trips_ours() {
+        let data: PluginDataMap = [
+            ("alert_id", "A1"),
+            ("service_id", ""),
+            ("user", "alice@example.com"),
+            ("roles", "dev,ops"),
+            ("created", "1700000000"),
+            ("request_reason", "deploy"),
+            ("reviews_count", "2"),
+            ("resolution", "approved"),
+            ("resolve_reason", "ok"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let record = AlertRecord::decode(&data);
+        assert_eq!(record.alert_id, "A1");
+        assert_eq!(record.roles, ["dev", "ops"]);
+        assert_eq!(record.reviews_count, 2);
+        assert_eq!(record.resolution, Some(Resolution::Approved));
+        assert!(record.closed, "the Go plugin closes in one go");
+
+        let mut ours = record.clone();
+        ours.closed = false;
+        ours.auto_approval = Some(ApprovalOutcome::DryRun);
+        ours.reviews_count = 0;
+        let encoded = ours.encode();
+        assert_eq!(encoded["resolution"], "approved");
+        assert_eq!(encoded["reviews_count"], "");
+        assert_eq!(encoded["close_progress"], "pending");
+        assert_eq!(AlertRecord::decode(&encoded), ours);
+        let mut keys: Vec<_> = encoded.into_keys().collect();
+        keys.sort();
+        let mut empty: Vec<_> = AlertRecord::empty_record().into_keys().collect();
+        empty.sort();
+        assert_eq!(keys, empty);
+    }
+}
