@@ -18,4 +18,6 @@ pub use control::{Control, Fault, RateLimit, WaitTimeout};
 pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
-pub use slack::{FakeSlack, FakeSlackOptions};
+pub use slack::{
+    EphemeralMessage, FakeSlack, FakeSlackOptions, PostedMessage, block_actions_payload,
+};

@@ -35,7 +35,9 @@ impl SlackBot {
     fn request_message(&self, view: &messaging::RequestView) -> render::RenderedMessage {
         let mut message = render::request_message(&request_view(view));
         if self.review_buttons && view.status == messaging::Status::Pending {
-            message.blocks.push(render::review_buttons(&view.request.id));
+            message
+                .blocks
+                .push(render::review_buttons(&view.request.id));
         }
         message
     }

@@ -449,7 +449,10 @@ where
 }
 
 /// Message content from Block Kit JSON and a fallback text (omitted when empty).
-pub(crate) fn content(blocks: Option<&[Value]>, text: &str) -> Result<SlackMessageContent, SlackError> {
+pub(crate) fn content(
+    blocks: Option<&[Value]>,
+    text: &str,
+) -> Result<SlackMessageContent, SlackError> {
     let blocks = blocks
         .map(|blocks| {
             blocks

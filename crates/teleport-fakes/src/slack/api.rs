@@ -114,7 +114,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/users.lookupByEmail", any(lookup_by_email))
         .route("/api/users.info", any(interactive::users_info))
         .route("/api/chat.postEphemeral", any(interactive::post_ephemeral))
-        .route("/api/apps.connections.open", any(interactive::connections_open))
+        .route(
+            "/api/apps.connections.open",
+            any(interactive::connections_open),
+        )
         .route("/api/{method}", any(unknown_method))
         .layer(from_fn_with_state(layer, fault_layer))
         .with_state(shared)

@@ -235,7 +235,9 @@ impl FakeSlack {
     /// Turn Socket Mode on: `apps.connections.open` accepts `app_token` (`None`: off, the
     /// call answers `not_allowed_token_type`).
     pub fn set_app_token(&self, app_token: Option<&str>) {
-        self.shared.sockets.set_app_token(app_token.map(str::to_owned));
+        self.shared
+            .sockets
+            .set_app_token(app_token.map(str::to_owned));
     }
 
     /// Push an `interactive` envelope with `payload` down the newest Socket Mode connection;

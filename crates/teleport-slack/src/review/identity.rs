@@ -118,9 +118,9 @@ impl UserMapper {
         };
         match teleport.get_user(&email).await {
             Ok(user) => Ok(user.name),
-            Err(ClientError::NotFound { .. }) => {
-                Err(no_match(", and no Teleport user is named by the Slack e-mail"))
-            }
+            Err(ClientError::NotFound { .. }) => Err(no_match(
+                ", and no Teleport user is named by the Slack e-mail",
+            )),
             Err(err) => Err(err.into()),
         }
     }

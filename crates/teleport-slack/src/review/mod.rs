@@ -176,10 +176,7 @@ impl ReviewHandler {
                     RequestState::Denied => "denial",
                     _ => "approval",
                 };
-                format!(
-                    "Your {verb} of request {} was submitted.",
-                    click.request_id
-                )
+                format!("Your {verb} of request {} was submitted.", click.request_id)
             }
             Err(refusal) => refusal.to_string(),
         };

@@ -130,13 +130,21 @@ impl SocketModeClient {
         url: &str,
     ) -> Result<WebSocketStream<Box<dyn Stream + Send + Unpin>>, LinkError> {
         let connect = |reason: String| LinkError::Connect(reason);
-        let uri: Uri = url.parse().map_err(|_| connect("Slack sent an unusable URL".into()))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| connect("Slack sent an unusable URL".into()))?;
         let secure = match uri.scheme_str() {
             Some("wss") => true,
             Some("ws") => false,
-            _ => return Err(connect("Slack sent a URL that is not ws:// or wss://".into())),
+            _ => {
+                return Err(connect(
+                    "Slack sent a URL that is not ws:// or wss://".into(),
+                ));
+            }
         };
-        let host = uri.host().ok_or_else(|| connect("no host in the URL".into()))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| connect("no host in the URL".into()))?;
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let tcp = TcpStream::connect((host, port))
             .await
@@ -222,7 +230,14 @@ where
                     .unwrap_or_default()
                     .to_owned();
                 let payload = envelope.get("payload").cloned().unwrap_or_default();
-                if out.send(Interaction { envelope_id, payload }).await.is_err() {
+                if out
+                    .send(Interaction {
+                        envelope_id,
+                        payload,
+                    })
+                    .await
+                    .is_err()
+                {
                     return Ok(true);
                 }
             }
