@@ -11,6 +11,7 @@ pub mod error;
 mod governance;
 mod identity_store;
 pub mod model;
+mod on_behalf;
 mod watch;
 pub mod wire;
 

@@ -23,4 +23,6 @@ pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
 pub use opsgenie::{FakeOpsgenie, FakeOpsgenieOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
-pub use slack::{FakeSlack, FakeSlackOptions};
+pub use slack::{
+    EphemeralMessage, FakeSlack, FakeSlackOptions, PostedMessage, block_actions_payload,
+};

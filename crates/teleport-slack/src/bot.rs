@@ -13,12 +13,33 @@ use crate::render;
 /// Posts to Slack.
 pub struct SlackBot {
     api: SlackApi<HttpsSlackConnector>,
+    review_buttons: bool,
 }
 
 impl SlackBot {
     /// A bot over an API client.
     pub fn new(api: SlackApi<HttpsSlackConnector>) -> Self {
-        Self { api }
+        Self {
+            api,
+            review_buttons: false,
+        }
+    }
+
+    /// Put Approve/Deny buttons on pending requests' messages (`[review] enabled`).
+    pub fn with_review_buttons(mut self, enabled: bool) -> Self {
+        self.review_buttons = enabled;
+        self
+    }
+
+    /// The request message, with the review buttons while it is pending and they are on.
+    fn request_message(&self, view: &messaging::RequestView) -> render::RenderedMessage {
+        let mut message = render::request_message(&request_view(view));
+        if self.review_buttons && view.status == messaging::Status::Pending {
+            message
+                .blocks
+                .push(render::review_buttons(&view.request.id));
+        }
+        message
     }
 }
 
@@ -53,7 +74,7 @@ impl MessagingBot for SlackBot {
         recipient: &Recipient,
         view: &messaging::RequestView,
     ) -> Result<ChannelMessage, ServiceError> {
-        let message = render::request_message(&request_view(view));
+        let message = self.request_message(view);
         let posted = self
             .api
             .post_message(&recipient.id, &message.blocks, &message.text)
@@ -84,7 +105,7 @@ impl MessagingBot for SlackBot {
         message: &ChannelMessage,
         view: &messaging::RequestView,
     ) -> Result<(), ServiceError> {
-        let rendered = render::request_message(&request_view(view));
+        let rendered = self.request_message(view);
         self.api
             .update_message(&message_ref(message), &rendered.blocks, &rendered.text)
             .await

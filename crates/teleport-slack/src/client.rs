@@ -271,8 +271,8 @@ pub struct SlackApi<H = HttpsSlackConnector>
 where
     H: Connect + Clone + Send + Sync + 'static,
 {
-    client: SlackClient<SlackClientHyperConnector<H>>,
-    token: SlackApiToken,
+    pub(crate) client: SlackClient<SlackClientHyperConnector<H>>,
+    pub(crate) token: SlackApiToken,
     api_url: String,
     timeout: Duration,
 }
@@ -346,7 +346,7 @@ where
         }
     }
 
-    async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         method: &'static str,
         request: impl Future<Output = ClientResult<T>>,
@@ -449,7 +449,10 @@ where
 }
 
 /// Message content from Block Kit JSON and a fallback text (omitted when empty).
-fn content(blocks: Option<&[Value]>, text: &str) -> Result<SlackMessageContent, SlackError> {
+pub(crate) fn content(
+    blocks: Option<&[Value]>,
+    text: &str,
+) -> Result<SlackMessageContent, SlackError> {
     let blocks = blocks
         .map(|blocks| {
             blocks

@@ -23,6 +23,27 @@ pub struct SlackFile {
     /// `[ops]`: health and metrics endpoint (ours).
     #[serde(default)]
     pub ops: OpsConfig,
+    /// `[review]`: Approve/Deny buttons over Socket Mode (Go's native review).
+    #[serde(default)]
+    pub review: ReviewSection,
+}
+
+/// `[review]` as read, Go's keys.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewSection {
+    /// Show the buttons and act on clicks. Default off.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The app-level token (`xapp-...`) that opens Socket Mode: inline, a `/path`,
+    /// `file:path` or `env:NAME`.
+    #[serde(default)]
+    pub app_token: Option<Secret>,
+    /// The Teleport user trait holding the clicker's Slack user ID.
+    #[serde(default)]
+    pub slack_user_id_trait: String,
+    /// Also map a clicker whose Slack e-mail is a Teleport user name (less secure).
+    #[serde(default)]
+    pub allow_email_username_match: bool,
 }
 
 /// `[slack]` as read.
@@ -58,6 +79,20 @@ pub struct Config {
     pub slack: SlackConfig,
     /// `[role_to_recipients]`, with its required `"*"` entry.
     pub role_to_recipients: RoleToRecipients,
+    /// `[review]` when enabled.
+    pub review: Option<ReviewConfig>,
+}
+
+/// Validated, enabled `[review]`.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    /// The app-level token for `apps.connections.open`.
+    pub app_token: Secret,
+    /// The trait naming a Teleport user's Slack user ID; empty when only e-mail matching is
+    /// used.
+    pub slack_user_id_trait: String,
+    /// Map by Slack e-mail = Teleport user name when no user has the trait.
+    pub allow_email_username_match: bool,
 }
 
 /// Validated `[slack]`.
@@ -101,12 +136,45 @@ impl Config {
             notify_requester: section.notify_requester,
             ca_file: section.ca_file.clone(),
         };
+        let review = review_config(&loaded)?;
         let mut runtime = RuntimeConfig::new(PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);
         runtime.warnings = warnings;
         Ok(Self {
             runtime,
             slack,
             role_to_recipients,
+            review,
         })
     }
+}
+
+/// Go's checks: with review on, the app token is required, and so is the trait unless
+/// e-mail matching was chosen instead, because the trait is what binds a Slack user to a
+/// Teleport user.
+fn review_config(loaded: &Loaded<SlackFile>) -> Result<Option<ReviewConfig>, ConfigError> {
+    let section = &loaded.plugin.review;
+    if !section.enabled {
+        return Ok(None);
+    }
+    let app_token = match &section.app_token {
+        Some(token) if !token.is_empty() => token.clone(),
+        _ => {
+            return Err(loaded.key_error(
+                "review.app_token",
+                "required when review.enabled is true: the Slack app-level token (xapp-...) with connections:write",
+            ));
+        }
+    };
+    let slack_user_id_trait = section.slack_user_id_trait.trim().to_owned();
+    if slack_user_id_trait.is_empty() && !section.allow_email_username_match {
+        return Err(loaded.key_error(
+            "review.slack_user_id_trait",
+            "required when review.enabled is true: name the Teleport trait holding each user's Slack user ID (preferred), or set review.allow_email_username_match = true (less secure)",
+        ));
+    }
+    Ok(Some(ReviewConfig {
+        app_token,
+        slack_user_id_trait,
+        allow_email_username_match: section.allow_email_username_match,
+    }))
 }

@@ -226,6 +226,35 @@ pub fn reminder(text: &str) -> RenderedMessage {
     }
 }
 
+/// The `block_id` of the Approve/Deny buttons, Go's (the Socket Mode handler acts only on it).
+pub const REVIEW_BLOCK_ID: &str = "review_block";
+/// The `action_id` of the Approve button.
+pub const APPROVE_ACTION_ID: &str = "approve_button";
+/// The `action_id` of the Deny button.
+pub const DENY_ACTION_ID: &str = "deny_button";
+
+/// The Approve/Deny buttons (`[review] enabled`), carrying the request ID as their value;
+/// appended to a pending request's message only.
+pub fn review_buttons(request_id: &str) -> Value {
+    let button = |action_id: &str, label: &str, style: &str| {
+        json!({
+            "type": "button",
+            "action_id": action_id,
+            "text": { "type": "plain_text", "text": label },
+            "style": style,
+            "value": request_id,
+        })
+    };
+    json!({
+        "type": "actions",
+        "block_id": REVIEW_BLOCK_ID,
+        "elements": [
+            button(APPROVE_ACTION_ID, "Approve", "primary"),
+            button(DENY_ACTION_ID, "Deny", "danger"),
+        ],
+    })
+}
+
 /// `https://<proxy>/web/requests/<id>`: `https://` added when no scheme is given, a
 /// redundant `:443` dropped, the ID escaped as one path segment.
 pub fn request_link(proxy_addr: &str, id: &str) -> String {

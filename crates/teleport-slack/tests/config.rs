@@ -116,3 +116,72 @@ fn a_missing_token_is_a_clear_error_without_a_value() {
         .to_string();
     assert!(error.contains("token"), "{error}");
 }
+
+const BASE: &str = "[teleport]\naddr = \"teleport.example.com:443\"\nidentity = \"/dev/null\"\n[slack]\ntoken = \"xoxb-1\"\n[role_to_recipients]\n\"*\" = \"access-requests\"\n";
+
+/// The error's text for `review` appended to a valid config.
+fn review_error(review: &str) -> String {
+    match load(&format!("{BASE}{review}")) {
+        Ok(_) => panic!("accepted: {review}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn review_section_as_go_reads_it() {
+    let off = load(BASE).expect("loads");
+    assert!(off.review.is_none(), "off by default");
+
+    let on = load(&format!(
+        "{BASE}[review]\nenabled = true\napp_token = \"xapp-1-secret\"\nslack_user_id_trait = \"slack_uid\"\n"
+    ))
+    .expect("loads");
+    let review = on.review.expect("enabled");
+    assert_eq!(review.app_token.expose(), "xapp-1-secret");
+    assert_eq!(review.slack_user_id_trait, "slack_uid");
+    assert!(!review.allow_email_username_match);
+    assert!(
+        !format!("{review:?}").contains("xapp-1-secret"),
+        "never printed"
+    );
+
+    // E-mail matching alone is allowed, as in Go.
+    let email = load(&format!(
+        "{BASE}[review]\nenabled = true\napp_token = \"env:PATH\"\nallow_email_username_match = true\n"
+    ))
+    .expect("loads");
+    assert!(email.review.unwrap().slack_user_id_trait.is_empty());
+}
+
+#[test]
+fn review_errors_name_the_file_and_key() {
+    let missing_token =
+        review_error("[review]\nenabled = true\nslack_user_id_trait = \"slack_uid\"\n");
+    assert!(
+        missing_token.contains("teleport-slack.toml"),
+        "{missing_token}"
+    );
+    assert!(
+        missing_token.contains("review.app_token"),
+        "{missing_token}"
+    );
+
+    let missing_trait = review_error("[review]\nenabled = true\napp_token = \"xapp-1-secret\"\n");
+    assert!(
+        missing_trait.contains("review.slack_user_id_trait"),
+        "{missing_trait}"
+    );
+    assert!(
+        missing_trait.contains("allow_email_username_match"),
+        "{missing_trait}"
+    );
+    assert!(!missing_trait.contains("xapp-1-secret"), "{missing_trait}");
+
+    let unreadable = review_error(
+        "[review]\nenabled = true\napp_token = \"file:/nonexistent/app_token\"\nslack_user_id_trait = \"t\"\n",
+    );
+    assert!(
+        unreadable.contains("/nonexistent/app_token"),
+        "{unreadable}"
+    );
+}

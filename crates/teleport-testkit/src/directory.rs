@@ -94,6 +94,32 @@ impl Testkit {
         self.put_role(role_resource(name, logins, &[]));
     }
 
+    /// One line for "`name` (a plugin) may submit reviews for users matching `users`" (`*`
+    /// for all, as Teleport's `access-plugin-with-review` preset): stores role
+    /// `<name>-submit-for` with `allow.review_requests.submit_for_users` and gives it to
+    /// `name`. The reviews still pass the reviewer check as their author.
+    pub fn allow_submit_for(&self, name: &str, users: &[&str]) {
+        let role_name = format!("{name}-submit-for");
+        let mut role = role_resource(&role_name, &[], &[]);
+        if let Some(allow) = role.spec.as_mut().and_then(|s| s.allow.as_mut()) {
+            allow.review_requests = Some(AccessReviewConditions {
+                submit_for_users: strings(users),
+                ..Default::default()
+            });
+        }
+        self.put_role(role);
+        self.shared.mutate(|state| {
+            let user = state
+                .users
+                .entry(name.to_owned())
+                .or_insert_with(|| user_resource(name, &[], &[]));
+            let roles = &mut user.spec.get_or_insert_with(Default::default).roles;
+            if !roles.contains(&role_name) {
+                roles.push(role_name);
+            }
+        });
+    }
+
     /// One line for "`name` may review requests for `reviewable_roles`": stores role
     /// `<name>-reviewer` with `allow.review_requests.roles` and gives it to `name` (created
     /// if unknown, else added to its roles).

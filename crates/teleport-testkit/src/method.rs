@@ -35,6 +35,8 @@ pub enum Method {
     GetRole,
     /// `/teleport.users.v1.UsersService/GetUser`
     UsersGetUser,
+    /// `/teleport.users.v1.UsersService/ListUsers`
+    UsersListUsers,
     /// `/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/ListAccessMonitoringRulesWithFilter`
     ListAccessMonitoringRules,
     /// `/teleport.accesslist.v1.AccessListService/ListAccessLists`
@@ -45,7 +47,7 @@ pub enum Method {
 
 impl Method {
     /// Every served method.
-    pub const ALL: [Method; 17] = [
+    pub const ALL: [Method; 18] = [
         Method::Ping,
         Method::WatchEvents,
         Method::GetAccessRequests,
@@ -60,6 +62,7 @@ impl Method {
         Method::GetUser,
         Method::GetRole,
         Method::UsersGetUser,
+        Method::UsersListUsers,
         Method::ListAccessMonitoringRules,
         Method::ListAccessLists,
         Method::GetAccessListOwners,
@@ -82,6 +85,7 @@ impl Method {
             Method::GetUser => "/proto.AuthService/GetUser",
             Method::GetRole => "/proto.AuthService/GetRole",
             Method::UsersGetUser => "/teleport.users.v1.UsersService/GetUser",
+            Method::UsersListUsers => "/teleport.users.v1.UsersService/ListUsers",
             Method::ListAccessMonitoringRules => {
                 "/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/ListAccessMonitoringRulesWithFilter"
             }

@@ -9,7 +9,9 @@ use crate::timestamps;
 
 impl State {
     /// Applies one review. `Caller::Admin` is the test reviewing on a user's behalf: the author
-    /// must then be named and the reviewer-role check is skipped; every other rule holds.
+    /// must then be named and the reviewer-role check is skipped; every other rule holds. A
+    /// review a plugin submits on its author's behalf needs the caller's `submit_for_users`
+    /// and then passes the reviewer check as the author, never as the caller.
     pub(crate) fn submit_review(
         &mut self,
         request_id: &str,
@@ -22,6 +24,19 @@ impl State {
                 "promotion is not supported through SubmitAccessReview",
             ));
         }
+        // A plugin reviewing for a person (Slack's buttons): the caller must be allowed to
+        // submit for that author, and from then on the author, not the caller, is the
+        // reviewer whose rights are checked.
+        let on_behalf = review.submitted_on_behalf_of_author;
+        if let (true, Caller::User(me)) = (on_behalf, caller) {
+            may_submit_for(self, me, &review.author)?;
+        }
+        let reviewer = match caller {
+            Caller::User(_) if on_behalf => Some(review.author.clone()),
+            Caller::User(me) => Some(me.to_owned()),
+            Caller::Admin => None,
+        };
+        let caller = if on_behalf { Caller::Admin } else { caller };
         match caller {
             Caller::User(me) if review.author.is_empty() => review.author = me.to_owned(),
             Caller::User(me) if review.author != me => {
@@ -61,8 +76,8 @@ impl State {
                 "reviewers cannot review their own requests",
             ));
         }
-        if let Caller::User(me) = caller {
-            may_review(self, me, request)?;
+        if let Some(reviewer) = &reviewer {
+            may_review(self, reviewer, request)?;
         }
         if spec(request).reviews.iter().any(|r| r.author == author) {
             // Teleport reports this as AccessDenied, not AlreadyExists.
@@ -159,6 +174,40 @@ pub(crate) fn may_review(state: &State, me: &str, request: &AccessRequestV3) -> 
         }
     }
     Ok(())
+}
+
+/// The on-behalf check: `me` holds a role whose `allow.review_requests.submit_for_users`
+/// matches `author` (globs with `*`), and none whose `deny` does.
+fn may_submit_for(state: &State, me: &str, author: &str) -> Result<(), Status> {
+    let refused = || {
+        Status::permission_denied(format!(
+            "user {me:?} cannot submit reviews on behalf of {author:?}"
+        ))
+    };
+    if author.is_empty() {
+        return Err(Status::invalid_argument("missing review author"));
+    }
+    let user = state.users.get(me).ok_or_else(refused)?;
+    let (mut allowed, mut denied) = (false, false);
+    for role_name in user.spec.iter().flat_map(|s| &s.roles) {
+        let Some(spec) = state.roles.get(role_name).and_then(|r| r.spec.as_ref()) else {
+            continue;
+        };
+        let matches = |conditions: &Option<teleport_client::wire::types::RoleConditions>| {
+            conditions
+                .iter()
+                .filter_map(|c| c.review_requests.as_ref())
+                .flat_map(|r| &r.submit_for_users)
+                .any(|pattern| glob_match(pattern, author))
+        };
+        allowed |= matches(&spec.allow);
+        denied |= matches(&spec.deny);
+    }
+    if allowed && !denied {
+        Ok(())
+    } else {
+        Err(refused())
+    }
 }
 
 /// `*` matches any run of characters; everything else is literal.

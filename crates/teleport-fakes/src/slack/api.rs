@@ -1,4 +1,5 @@
-//! The fake Slack Web API routes: `auth.test`, `chat.postMessage`, `chat.update`, `users.lookupByEmail`.
+//! The fake Slack Web API routes: `auth.test`, `chat.postMessage`, `chat.update`,
+//! `users.lookupByEmail`, and the interactivity ones of `interactive.rs`.
 //!
 //! Answers carry the fields slack-morphism decodes strictly (`channel`, `ts`, `message` on
 //! posts and updates; `user_id`, `team_id`, `team`, `url` on `auth.test`; `user.id` on lookups).
@@ -17,6 +18,7 @@ use axum::{Extension, Json};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::interactive::{self, SocketHub};
 use super::params::SlackCall;
 use super::state::{MessageContent, MessageEdit, PostedMessage, SlackState};
 use crate::control::{Arrival, Control, Fault, FaultLayer, fault_layer};
@@ -54,6 +56,7 @@ pub(crate) struct Shared {
     pub(crate) token: Mutex<String>,
     pub(crate) accept_any_channel: bool,
     pub(crate) events: broadcast::Sender<SlackEvent>,
+    pub(crate) sockets: Arc<SocketHub>,
 }
 
 impl Shared {
@@ -61,7 +64,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn check_token(&self, call: &SlackCall) -> Result<(), &'static str> {
+    pub(crate) fn check_token(&self, call: &SlackCall) -> Result<(), &'static str> {
         let expected = self.token.lock().unwrap_or_else(|e| e.into_inner());
         match &call.token {
             None => Err("not_authed"),
@@ -84,9 +87,9 @@ pub(crate) fn slack_error(code: &str) -> Response {
 }
 
 /// A handler's outcome: the success body (without `ok`), or a Slack error code.
-type Outcome = Result<Value, &'static str>;
+pub(crate) type Outcome = Result<Value, &'static str>;
 
-fn reply(outcome: Outcome) -> Response {
+pub(crate) fn reply(outcome: Outcome) -> Response {
     match outcome {
         Ok(mut body) => {
             body["ok"] = json!(true);
@@ -109,6 +112,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/chat.postMessage", any(post_message))
         .route("/api/chat.update", any(update_message))
         .route("/api/users.lookupByEmail", any(lookup_by_email))
+        .route("/api/users.info", any(interactive::users_info))
+        .route("/api/chat.postEphemeral", any(interactive::post_ephemeral))
+        .route(
+            "/api/apps.connections.open",
+            any(interactive::connections_open),
+        )
         .route("/api/{method}", any(unknown_method))
         .layer(from_fn_with_state(layer, fault_layer))
         .with_state(shared)

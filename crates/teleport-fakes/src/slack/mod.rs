@@ -1,6 +1,7 @@
 //! Fake Slack Web API on loopback: start it, point a client at `base_url()`, inspect what arrived.
 
 mod api;
+mod interactive;
 mod params;
 mod state;
 
@@ -9,13 +10,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::control::{Control, WaitTimeout};
 use crate::server::LoopbackServer;
 use api::Shared;
+use interactive::SocketHub;
 
 pub use api::SlackEvent;
+pub use interactive::{EphemeralMessage, block_actions_payload};
 pub use state::{FakeChannel, FakeUser, MessageContent, MessageEdit, PostedMessage, SlackState};
 
 /// How to start a [`FakeSlack`].
@@ -117,12 +121,14 @@ impl FakeSlack {
         state.channels = options.channels;
         let control = Arc::new(Control::new());
         control.set_latency(options.latency);
+        let sockets = SocketHub::start(control.clone()).await?;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             control,
             token: Mutex::new(options.token),
             accept_any_channel: options.accept_any_channel,
             events: broadcast::channel(1024).0,
+            sockets,
         });
         let server = LoopbackServer::start(options.listen, api::router(shared.clone())).await?;
         Ok(Self { shared, server })
@@ -224,6 +230,66 @@ impl FakeSlack {
             .control
             .wait_until(timeout, || check(&self.shared.state()))
             .await
+    }
+
+    /// Turn Socket Mode on: `apps.connections.open` accepts `app_token` (`None`: off, the
+    /// call answers `not_allowed_token_type`).
+    pub fn set_app_token(&self, app_token: Option<&str>) {
+        self.shared
+            .sockets
+            .set_app_token(app_token.map(str::to_owned));
+    }
+
+    /// Push an `interactive` envelope with `payload` down the newest Socket Mode connection;
+    /// its `envelope_id`, or `None` when no client is connected.
+    pub fn push_interaction(&self, payload: Value) -> Option<String> {
+        self.shared.sockets.push(payload)
+    }
+
+    /// Push an envelope under a given `envelope_id` (Slack redelivers an envelope under its
+    /// id when an ack is late); false when no client is connected.
+    pub fn push_interaction_with_id(&self, envelope_id: &str, payload: Value) -> bool {
+        self.shared.sockets.push_with_id(envelope_id, payload)
+    }
+
+    /// Ask the connected client to reconnect (`{"type":"disconnect"}` with `reason`).
+    pub fn socket_disconnect(&self, reason: &str) -> bool {
+        self.shared.sockets.disconnect(reason)
+    }
+
+    /// Cut every Socket Mode connection without a close frame.
+    pub fn drop_socket_connections(&self) {
+        self.shared.sockets.drop_connections();
+    }
+
+    /// Every `envelope_id` acknowledged so far, in order.
+    pub fn socket_acks(&self) -> Vec<String> {
+        self.shared.sockets.acks()
+    }
+
+    /// Socket Mode connections accepted so far (reconnects included).
+    pub fn socket_connections_opened(&self) -> u64 {
+        self.shared.sockets.opened()
+    }
+
+    /// Socket Mode connections open now.
+    pub fn live_socket_connections(&self) -> usize {
+        self.shared.sockets.live()
+    }
+
+    /// Every ephemeral message posted, in order.
+    pub fn ephemeral_messages(&self) -> Vec<EphemeralMessage> {
+        self.shared.sockets.ephemerals()
+    }
+
+    /// Wait until `check` returns `Some`; re-checked whenever the fake records anything
+    /// (acks, connections and ephemeral messages included).
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Result<T, WaitTimeout> {
+        self.shared.control.wait_until(timeout, &mut check).await
     }
 
     /// Wait until at least `count` calls of `method` arrived.

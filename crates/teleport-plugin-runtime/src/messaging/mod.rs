@@ -9,4 +9,4 @@ mod run;
 pub use bot::{MessagingBot, Recipient, RequestView, Status};
 pub use handler::{MessagingHandler, MessagingOptions};
 pub use record::{ChannelMessage, MessageCodec, MessageState, StateCodec};
-pub use run::{MessagingPlugin, run_messaging};
+pub use run::{MessagingPlugin, run_messaging, run_messaging_with_companions};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, PluginContext, RuntimeConfig};
+use crate::app::{self, Companions, PluginContext, RuntimeConfig};
 use crate::config::RoleToRecipients;
 use crate::health::HealthCheck;
 use crate::messaging::bot::MessagingBot;
@@ -29,14 +29,33 @@ pub struct MessagingPlugin {
 /// plugin's requests, relays requests through the shared [`MessagingHandler`], and, for a
 /// bot that sends them, runs the access-list review reminders.
 pub async fn run_messaging<B: MessagingBot>(
-    mut runtime: RuntimeConfig,
+    runtime: RuntimeConfig,
     plugin: MessagingPlugin,
     bot: B,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    let none = |_: &PluginContext| std::future::ready(Ok(Companions::new()));
+    run_messaging_with_companions(runtime, plugin, bot, none, stop).await
+}
+
+/// [`run_messaging`] with companion tasks beside the watch (Slack's Socket Mode client for
+/// its review buttons), started once the bot's health check passed; see
+/// [`app::run_with_companions`].
+pub async fn run_messaging_with_companions<B, C, Fut>(
+    mut runtime: RuntimeConfig,
+    plugin: MessagingPlugin,
+    bot: B,
+    start_companions: C,
+    stop: CancellationToken,
+) -> anyhow::Result<()>
+where
+    B: MessagingBot,
+    C: FnOnce(&PluginContext) -> Fut,
+    Fut: Future<Output = anyhow::Result<Companions>>,
+{
     let bot = Arc::new(bot);
     runtime.access_monitoring_rules = true;
-    app::run(
+    app::run_with_companions(
         runtime,
         move |ctx| {
             if bot.sends_reminders() {
@@ -59,6 +78,7 @@ pub async fn run_messaging<B: MessagingBot>(
                 ctx.metrics.clone(),
             ))
         },
+        move |ctx, _handler| start_companions(ctx),
         stop,
     )
     .await
