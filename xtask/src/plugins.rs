@@ -163,7 +163,7 @@ mod tests {
             picked.iter().map(|p| p.name).collect::<Vec<_>>(),
             ["slack", "email"]
         );
-        let err = select(&["discord".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown plugin \"discord\""), "{err}");
+        let err = select(&["msteams".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown plugin \"msteams\""), "{err}");
     }
 }
