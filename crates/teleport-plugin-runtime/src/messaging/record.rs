@@ -10,6 +10,12 @@
 //! working on the request), `recipients`, `sent_to`, `failed_to` (broadcast
 //! progress per recipient), `review_cursor`, `synced` and
 //! `requester_notified`.
+//!
+//! A record with a `resolution` and no `synced` is a Go plugin's finished work: Go records
+//! the resolution and updates its messages in the same handling, and never again, so that
+//! record is done (nothing edited, nobody notified a second time). Ours always says how far
+//! the update got: `synced` is [`UNSYNCED`] from the moment we record a resolution until
+//! every message shows it.
 
 use teleport_client::PluginDataMap;
 
@@ -170,10 +176,11 @@ impl<C: MessageCodec> StateCodec<C> {
         map.insert("review_cursor".into(), count(state.review_cursor));
         map.insert(
             "synced".into(),
-            state
-                .synced
-                .map(|r| r.as_str().to_owned())
-                .unwrap_or_default(),
+            match (state.synced, state.resolution) {
+                (Some(synced), _) => synced.as_str().to_owned(),
+                (None, Some(_)) => UNSYNCED.to_owned(),
+                (None, None) => String::new(),
+            },
         );
         map.insert(
             REQUESTER_NOTIFIED.into(),
@@ -203,12 +210,15 @@ impl<C: MessageCodec> StateCodec<C> {
         if messages.is_empty() {
             messages.extend(C::decode_legacy(data));
         }
+        let resolution = Resolution::parse(get("resolution"));
+        // A resolution without `synced` is the Go plugin's finished work (see the module doc).
+        let go_finished = resolution.is_some() && get("synced").is_empty();
         MessageState {
             user: get("user").to_owned(),
             roles: split(get("roles")).map(str::to_owned).collect(),
             request_reason: get("request_reason").to_owned(),
             reviews_count: get("reviews_count").parse().unwrap_or(0),
-            resolution: Resolution::parse(get("resolution")),
+            resolution,
             resolve_reason: get("resolve_reason").to_owned(),
             messages,
             claim: Lease::decode(get("claim")),
@@ -220,8 +230,12 @@ impl<C: MessageCodec> StateCodec<C> {
             sent_to: split(get("sent_to")).map(str::to_owned).collect(),
             failed_to: split(get("failed_to")).map(str::to_owned).collect(),
             review_cursor: get("review_cursor").parse().unwrap_or(0),
-            synced: Resolution::parse(get("synced")),
-            requester_notified: get(REQUESTER_NOTIFIED) == "true",
+            synced: if go_finished {
+                resolution
+            } else {
+                Resolution::parse(get("synced"))
+            },
+            requester_notified: go_finished || get(REQUESTER_NOTIFIED) == "true",
         }
     }
 }
@@ -246,6 +260,9 @@ impl<C: MessageCodec> RecordCodec for StateCodec<C> {
         &mut state.claim
     }
 }
+
+/// Stored under `synced` while a resolution we recorded is not yet shown in every message.
+const UNSYNCED: &str = "-";
 
 /// Stored for an empty recipient list, which "" (= absent) could not express.
 const NO_RECIPIENTS: &str = "-";
@@ -362,6 +379,25 @@ mod tests {
             state.broadcast_done(),
             "a Go record with messages is a finished broadcast"
         );
+        assert_eq!(
+            state.synced,
+            Some(Resolution::Approved),
+            "Go updated its messages when it recorded the resolution"
+        );
+        assert!(state.requester_notified);
+    }
+
+    #[test]
+    fn a_resolution_we_recorded_stays_unsynced_until_every_message_shows_it() {
+        let mut state = MessageState::<ChannelMessage>::new("bob", &[], "");
+        state.recipients = Some(vec!["C1".into()]);
+        state.resolution = Some(Resolution::Denied);
+        let encoded = StateCodec::<Chat>::encode(&state);
+        assert_eq!(encoded["synced"], UNSYNCED);
+        let decoded = StateCodec::<Chat>::decode(&encoded);
+        assert_eq!(decoded.synced, None);
+        assert!(!decoded.requester_notified);
+        assert_eq!(decoded, state);
     }
 
     #[test]
