@@ -288,6 +288,26 @@ impl TeleportClient {
         Ok(convert::plugin_entry(reply.into_inner(), plugin))
     }
 
+    /// Every access request's data of `plugin`, by request ID: Teleport's GetPluginData
+    /// without a resource name lists the whole kind. Plugin data outlives its request (by
+    /// about an hour past the request's access expiry), so this also names requests that
+    /// are gone.
+    pub async fn list_plugin_data(
+        &self,
+        plugin: &str,
+    ) -> Result<Vec<(String, PluginDataMap)>, ClientError> {
+        let reply = self
+            .auth()
+            .get_plugin_data(types::PluginDataFilter {
+                kind: ACCESS_REQUEST_KIND.to_owned(),
+                resource: String::new(),
+                plugin: plugin.to_owned(),
+            })
+            .await
+            .map_err(|s| ClientError::from_status("GetPluginData", s))?;
+        Ok(convert::plugin_entries(reply.into_inner(), plugin))
+    }
+
     /// Writes this plugin's data on an access request, but only if every key in
     /// `expect` currently has that value ("" = absent); otherwise
     /// [`ClientError::CompareFailed`]. A `set` value of "" deletes the key.

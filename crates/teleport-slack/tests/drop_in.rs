@@ -1,0 +1,226 @@
+//! Taking over from the Go plugin, through the real `teleport-slack` binary against the
+//! testkit and the fake Slack: state the Go plugin finished is left alone, and requests
+//! deleted while no plugin ran are shown expired.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use teleport_fakes::{FakeSlack, FakeSlackOptions};
+use teleport_plugin_testsupport::{identity_dir, log_file, start_plugin, terminate};
+use teleport_testkit::{IdentityRequest, Testkit};
+use tokio::process::Child;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_teleport-slack");
+const WAIT: Duration = Duration::from_secs(60);
+const TOKEN: &str = "xoxb-0123456789-slack-drop-in-test";
+const CHANNEL: &str = "C0REQ";
+
+struct Env {
+    kit: Testkit,
+    slack: FakeSlack,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let kit = Testkit::start().await.unwrap();
+        let slack = FakeSlack::start(
+            FakeSlackOptions::default()
+                .token(TOKEN)
+                .channel(CHANNEL, "access-requests"),
+        )
+        .await;
+        let (dir, _) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
+        let config = dir.path().join("slack.toml");
+        let toml = format!(
+            r#"[teleport]
+addr = "{addr}"
+identity = "{identity}"
+
+[slack]
+token = "{TOKEN}"
+apiurl = "{url}"
+
+[role_to_recipients]
+"*" = "access-requests"
+
+[log]
+severity = "DEBUG"
+"#,
+            addr = kit.auth_addr(),
+            identity = dir.path().join("auth_id").display(),
+            url = slack.base_url(),
+        );
+        std::fs::write(&config, toml).unwrap();
+        Self {
+            kit,
+            slack,
+            dir,
+            config,
+        }
+    }
+
+    fn spawn(&self, name: &str) -> Plugin {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let (stdout, stderr) = log_file(&log);
+        let child = start_plugin(BINARY, &self.config, stdout, stderr);
+        Plugin { child, log }
+    }
+
+    /// Calls that did something in Slack (`auth.test` is the start-up check).
+    fn calls_after_start(&self) -> u64 {
+        let control = self.slack.control();
+        control.total_calls() - control.call_count("auth.test")
+    }
+
+    async fn wait_root_for(&self, id: &str) -> (String, String) {
+        self.slack
+            .wait_for(WAIT, |state| {
+                state
+                    .root_messages()
+                    .find(|m| m.posted.visible_text().contains(id))
+                    .map(|m| (m.channel.clone(), m.ts.clone()))
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no message for {id}"))
+    }
+}
+
+struct Plugin {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Plugin {
+    async fn stop(mut self) -> String {
+        let status = terminate(&mut self.child, Duration::from_secs(30)).await;
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        assert!(status.success(), "{log}");
+        log
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A record as the Go plugin writes it once it has updated its messages.
+fn go_record<'a>(user: &'a str, resolution: &'a str, message: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("user", user),
+        ("roles", "editor"),
+        ("resources", r#"["/cluster/node/web-1"]"#),
+        ("request_reason", "from the Go days"),
+        ("reviews_count", "1"),
+        ("resolution", resolution),
+        ("resolve_reason", "fine"),
+        ("messages", message),
+    ]
+}
+
+async fn eventually_logged(plugin: &Plugin, what: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !plugin.log().contains(what) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never logged {what:?}:\n{}",
+            plugin.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn records_the_go_plugin_finished_cost_no_slack_call_after_start() {
+    let env = Env::new().await;
+    // One approved request still in Teleport, one deleted after Go showed it expired.
+    let approved = env.kit.create_request("carol", &["editor"], "old").unwrap();
+    env.kit
+        .approve(&approved.metadata.as_ref().unwrap().name, "fine")
+        .unwrap();
+    let approved = approved.metadata.unwrap().name;
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &approved,
+            "slack",
+            &go_record("carol", "APPROVED", "C0REQ/1700000000.000100"),
+        )
+        .unwrap();
+    let expired = env
+        .kit
+        .create_request("dave", &["editor"], "older")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name;
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &expired,
+            "slack",
+            &go_record("dave", "EXPIRED", "C0REQ/1700000000.000200"),
+        )
+        .unwrap();
+    env.kit.expire(&expired).unwrap();
+
+    let plugin = env.spawn("go-finished");
+    eventually_logged(&plugin, "reconciling access requests with plugin data").await;
+    // A request made now is posted: the plugin is at work, past both old records.
+    let fresh = env
+        .kit
+        .create_request("bob", &["editor"], "new")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name;
+    env.wait_root_for(&fresh).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = plugin.stop().await;
+
+    assert_eq!(
+        env.calls_after_start(),
+        1,
+        "one chat.postMessage for the new request and nothing for Go's finished work:\n{log}"
+    );
+    assert_eq!(env.slack.call_count("chat.update"), 0);
+    let data = env.kit.plugin_data(&approved, "slack").unwrap();
+    assert_eq!(data.get("resolution").map(String::as_str), Some("APPROVED"));
+    assert!(!data.contains_key("claim"), "never claimed: {data:?}");
+}
+
+#[tokio::test]
+async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_start() {
+    let env = Env::new().await;
+    let plugin = env.spawn("first");
+    env.kit.wait_for_watchers(1, WAIT).await.unwrap();
+    let id = env
+        .kit
+        .create_request("bob", &["editor"], "needed for a while")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name;
+    let (channel, ts) = env.wait_root_for(&id).await;
+    plugin.stop().await;
+    env.kit.wait_for_watchers(0, WAIT).await.unwrap();
+
+    // Deleted while nothing watched: no DELETE event will ever reach the plugin.
+    env.kit.expire(&id).unwrap();
+    let plugin = env.spawn("second");
+    let shown = env
+        .slack
+        .wait_for(WAIT, |state| {
+            state
+                .message(&channel, &ts)
+                .filter(|m| m.current().visible_text().contains("EXPIRED"))
+                .map(|m| m.current().visible_text())
+        })
+        .await;
+    let log = plugin.stop().await;
+    let text = shown.unwrap_or_else(|_| panic!("the message never showed EXPIRED:\n{log}"));
+    assert!(text.contains(&id), "{text}");
+    let data = env.kit.plugin_data(&id, "slack").unwrap();
+    assert_eq!(data.get("resolution").map(String::as_str), Some("EXPIRED"));
+}
