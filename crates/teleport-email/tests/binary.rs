@@ -78,7 +78,10 @@ async fn configs_the_go_plugin_accepted_start_with_warnings_naming_file_key_and_
     let id = request_id(&request);
     let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
     assert!(mail.header("Subject").unwrap().ends_with(&id));
-    assert!(mail.auth.is_some(), "authenticated with the inline password");
+    assert!(
+        mail.auth.is_some(),
+        "authenticated with the inline password"
+    );
     let status = terminate(&mut child, Duration::from_secs(30)).await;
     let output = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{output}");

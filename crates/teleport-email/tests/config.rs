@@ -33,7 +33,12 @@ fn the_go_sample_loads_and_sends_with_smtp_as_go_did() {
         loaded.warnings
     );
     let config = Config::from_loaded(loaded).expect("loads");
-    let warnings: Vec<String> = config.runtime.warnings.iter().map(|w| w.to_string()).collect();
+    let warnings: Vec<String> = config
+        .runtime
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
     assert!(
         matches!(warnings.as_slice(), [w] if w.contains("\"mailgun\"") && w.contains("SMTP")),
         "{warnings:?}"
@@ -46,7 +51,10 @@ fn the_go_sample_loads_and_sends_with_smtp_as_go_did() {
     let smtp = config.smtp.as_ref().expect("smtp");
     assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.gmail.com", 587));
     assert_eq!(smtp.starttls, StartTlsPolicy::Mandatory);
-    assert!(config.mailgun.is_none(), "Go read nothing of [mailgun] then");
+    assert!(
+        config.mailgun.is_none(),
+        "Go read nothing of [mailgun] then"
+    );
 
     // Its password is empty, which Go refused too; filled in, it sends with SMTP.
     let error = config.transport().expect_err("no password yet");
