@@ -79,7 +79,7 @@ pub struct SmtpSection {
 }
 
 /// `[delivery]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct DeliverySection {
     /// The `From:` address.
     #[serde(default, alias = "Sender", alias = "SENDER")]
@@ -87,23 +87,9 @@ pub struct DeliverySection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default, alias = "Recipients", alias = "RECIPIENTS")]
     pub recipients: Vec<String>,
-    /// Mail the requester the decision (ours; default on).
-    #[serde(default = "default_true")]
+    /// Mail the requester every outcome (ours, opt-in: the Go plugin never did).
+    #[serde(default)]
     pub notify_requester: bool,
-}
-
-impl Default for DeliverySection {
-    fn default() -> Self {
-        Self {
-            sender: String::new(),
-            recipients: Vec::new(),
-            notify_requester: true,
-        }
-    }
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// When the connection is encrypted.

@@ -48,6 +48,10 @@ fn the_go_sample_loads_and_sends_with_smtp_as_go_did() {
         ["dev-manager@example.com"]
     );
     assert_eq!(config.sender.email.to_string(), "noreply@example.com");
+    assert!(
+        !config.notify_requester,
+        "the Go plugin never mailed the requester"
+    );
     let smtp = config.smtp.as_ref().expect("smtp");
     assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.gmail.com", 587));
     assert_eq!(smtp.starttls, StartTlsPolicy::Mandatory);

@@ -31,8 +31,9 @@ pub struct MattermostSection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default)]
     pub recipients: Vec<String>,
-    /// Send the requester the decision by direct message (ours; default on).
-    #[serde(default = "default_true")]
+    /// Send the requester every outcome by direct message (ours, opt-in: the Go plugin
+    /// never did).
+    #[serde(default)]
     pub notify_requester: bool,
     /// Extra CA certificates (PEM) to trust for the server (ours; a self-hosted CA).
     #[serde(default)]
@@ -46,10 +47,6 @@ pub struct MattermostSection {
     /// Pre-2021 signing secret of the interactive buttons; no longer used.
     #[serde(default)]
     pub secret: Option<String>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// One configured or suggested recipient.

@@ -28,6 +28,10 @@ fn the_go_sample_config_loads_unchanged() {
     assert_eq!(config.mattermost.token.expose(), "api-token");
     assert!(config.role_to_recipients.is_empty());
     assert_eq!(config.runtime.teleport.addr(), "example.com:3025");
+    assert!(
+        !config.mattermost.notify_requester,
+        "the Go plugin never sent the requester anything"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Taking over from the Go plugin, through the real `teleport-slack` binary against the
-//! testkit and the fake Slack: state the Go plugin finished is left alone, and requests
-//! deleted while no plugin ran are shown expired.
+//! testkit and the fake Slack: state the Go plugin finished is left alone, requests deleted
+//! while no plugin ran are shown expired, and the requester is kept in the loop as Go does.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +28,8 @@ impl Env {
         let slack = FakeSlack::start(
             FakeSlackOptions::default()
                 .token(TOKEN)
-                .channel(CHANNEL, "access-requests"),
+                .channel(CHANNEL, "access-requests")
+                .user("alice@example.com", "U0ALICE"),
         )
         .await;
         let (dir, _) = identity_dir(&kit, &IdentityRequest::new("access-plugin"), "auth_id");
@@ -223,4 +224,52 @@ async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_s
     assert!(text.contains(&id), "{text}");
     let data = env.kit.plugin_data(&id, "slack").unwrap();
     assert_eq!(data.get("resolution").map(String::as_str), Some("EXPIRED"));
+}
+
+#[tokio::test]
+async fn the_requester_sees_the_request_and_hears_of_its_expiry_as_with_go() {
+    let env = Env::new().await;
+    let plugin = env.spawn("requester");
+    env.kit.wait_for_watchers(1, WAIT).await.unwrap();
+    let id = env
+        .kit
+        .create_request("alice@example.com", &["editor"], "on call tonight")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name;
+    let roots = env
+        .slack
+        .wait_for(WAIT, |state| {
+            let roots: Vec<_> = state
+                .root_messages()
+                .filter(|m| m.posted.visible_text().contains(&id))
+                .map(|m| m.channel.clone())
+                .collect();
+            (roots.len() >= 2).then_some(roots)
+        })
+        .await
+        .unwrap();
+    assert!(roots.contains(&CHANNEL.to_owned()), "{roots:?}");
+    assert!(
+        roots.contains(&"U0ALICE".to_owned()),
+        "the requester gets the request too: {roots:?}"
+    );
+
+    env.kit.expire(&id).unwrap();
+    let notice = env
+        .slack
+        .wait_for(WAIT, |state| {
+            state
+                .root_messages()
+                .find(|m| {
+                    m.channel == "U0ALICE" && m.posted.visible_text().contains("has been updated")
+                })
+                .map(|m| m.posted.visible_text())
+        })
+        .await;
+    let log = plugin.stop().await;
+    let notice = notice.unwrap_or_else(|_| panic!("no notice to the requester:\n{log}"));
+    assert!(notice.contains("*EXPIRED*"), "{notice}");
+    assert!(notice.contains(&id), "{notice}");
 }

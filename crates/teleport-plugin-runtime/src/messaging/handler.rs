@@ -34,8 +34,11 @@ pub struct MessagingOptions {
     pub web_base: Option<String>,
     /// Who gets which requests.
     pub role_to_recipients: RoleToRecipients,
-    /// Tell the requester the decision.
+    /// Tell the requester the outcome, every one including EXPIRED (Slack: Go's behaviour).
     pub notify_requester: bool,
+    /// Send the request itself to the requester too, when their name is an e-mail address
+    /// the bot knows (Slack: Go's behaviour, so they see the thread and the final edit).
+    pub requester_sees_request: bool,
     /// The access monitoring rules for this plugin: when rules match a request, their
     /// recipients replace `role_to_recipients` and the suggested reviewers (as in Go).
     pub rules: Option<Arc<RuleCache>>,
@@ -293,12 +296,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
     }
 
     fn requester_notice_due(&self, state: &State<B>) -> bool {
-        self.options.notify_requester
-            && !state.requester_notified
-            && matches!(
-                state.resolution,
-                Some(Resolution::Approved | Resolution::Denied | Resolution::Promoted)
-            )
+        self.options.notify_requester && !state.requester_notified && state.resolution.is_some()
     }
 
     fn view(&self, observed: &Observation, state: &State<B>, status: Status) -> RequestView {
@@ -322,10 +320,34 @@ impl<B: MessagingBot> MessagingHandler<B> {
         }
     }
 
-    /// The request's recipients, resolved and de-duplicated, without the requester: those of
-    /// the access monitoring rules that match it, else (no rule matches, or none of their
-    /// recipients can be used, as Go decides) `role_to_recipients` and the suggested reviewers.
+    /// The request's recipients, resolved and de-duplicated: those of the access monitoring
+    /// rules that match it, else (no rule matches, or none of their recipients can be used,
+    /// as Go decides) `role_to_recipients` and the suggested reviewers; the requester only
+    /// when [`MessagingOptions::requester_sees_request`] says so.
     async fn resolve_recipients(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<Vec<Recipient>, StepError> {
+        let mut recipients = self.resolve_reviewers(request).await?;
+        if self.options.requester_sees_request && crate::config::is_plain_email(&request.user) {
+            match self.bot.resolve_recipient(&request.user).await {
+                Ok(Some(requester)) if !recipients.contains(&requester) => {
+                    recipients.push(requester);
+                }
+                Ok(_) => {}
+                // Go sends it when the requester is known to the service, and says nothing
+                // otherwise.
+                Err(ServiceError::Permanent { message }) => {
+                    tracing::debug!(error = %message, "the requester cannot get the request")
+                }
+                Err(error) => return Err(StepError::Service(error)),
+            }
+        }
+        Ok(recipients)
+    }
+
+    /// The reviewers among the recipients (see [`resolve_recipients`](Self::resolve_recipients)).
+    async fn resolve_reviewers(
         &self,
         request: &AccessRequest,
     ) -> Result<Vec<Recipient>, StepError> {
