@@ -23,6 +23,7 @@ fn view(status: Status, web_base: Option<&str>) -> RequestView {
         web_base: web_base.map(str::to_owned),
         status,
         resolve_reason: String::new(),
+        resources: Vec::new(),
     }
 }
 

@@ -152,12 +152,7 @@ fn request_view(view: &messaging::RequestView) -> render::RequestView {
         user: view.request.user.clone(),
         roles: view.request.roles.clone(),
         reason: view.request.request_reason.clone(),
-        resources: view
-            .request
-            .resources
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        resources: view.resources.clone(),
         link_base: view.web_base.clone(),
         status: status(view.status),
         resolve_reason: view.resolve_reason.clone(),

@@ -198,13 +198,23 @@ async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_s
     env.kit.wait_for_watchers(1, WAIT).await.unwrap();
     let id = env
         .kit
-        .create_request("bob", &["editor"], "needed for a while")
+        .new_request("bob", &["editor"])
+        .reason("needed for a while")
+        .resource("node", "web-1")
+        .create()
         .unwrap()
         .metadata
         .unwrap()
         .name;
     let (channel, ts) = env.wait_root_for(&id).await;
     plugin.stop().await;
+    // Recorded in Go's encoding, so that a Go plugin (or our EXPIRED edit) can name it.
+    let data = env.kit.plugin_data(&id, "slack").unwrap();
+    let resources = data.get("resources").cloned().unwrap_or_default();
+    assert!(
+        resources.starts_with("[\"/") && resources.ends_with("/node/web-1\"]"),
+        "{data:?}"
+    );
     env.kit.wait_for_watchers(0, WAIT).await.unwrap();
 
     // Deleted while nothing watched: no DELETE event will ever reach the plugin.
@@ -222,6 +232,10 @@ async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_s
     let log = plugin.stop().await;
     let text = shown.unwrap_or_else(|_| panic!("the message never showed EXPIRED:\n{log}"));
     assert!(text.contains(&id), "{text}");
+    assert!(
+        text.contains("/node/web-1"),
+        "the EXPIRED edit keeps the Resource(s) line: {text}"
+    );
     let data = env.kit.plugin_data(&id, "slack").unwrap();
     assert_eq!(data.get("resolution").map(String::as_str), Some("EXPIRED"));
 }

@@ -40,6 +40,10 @@ pub struct RequestView {
     pub status: Status,
     /// The resolution reason to show.
     pub resolve_reason: String,
+    /// The requested resources' names as first recorded (Go's friendly names when a Go
+    /// plugin recorded them, else Teleport's `/cluster/kind/name`), so that a deleted
+    /// request's last edit still names them.
+    pub resources: Vec<String>,
 }
 
 impl RequestView {

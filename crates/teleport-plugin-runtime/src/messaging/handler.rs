@@ -17,6 +17,7 @@ use teleport_client::{AccessRequest, RequestState, TeleportClient};
 use crate::config::RoleToRecipients;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
+use crate::messaging::go_data::GoRequestData;
 use crate::messaging::record::{MessageState, StateCodec};
 use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
@@ -104,7 +105,12 @@ impl<B: MessagingBot> MessagingHandler<B> {
         self.records
             .step(
                 observed,
-                |request| MessageState::new(&request.user, &request.roles, &request.request_reason),
+                |request| {
+                    let mut state =
+                        MessageState::new(&request.user, &request.roles, &request.request_reason);
+                    state.go = GoRequestData::of(request);
+                    state
+                },
                 |state| self.needs_work(observed, state),
                 async |claim| self.work(observed, claim).await,
             )
@@ -311,12 +317,17 @@ impl<B: MessagingBot> MessagingHandler<B> {
                 ..Default::default()
             },
         };
+        let resources = match state.go.resource_names() {
+            stored if !stored.is_empty() => stored,
+            _ => request.resources.iter().map(ToString::to_string).collect(),
+        };
         RequestView {
             request,
             cluster: self.options.cluster.clone(),
             web_base: self.options.web_base.clone(),
             status,
             resolve_reason: state.resolve_reason.clone(),
+            resources,
         }
     }
 
