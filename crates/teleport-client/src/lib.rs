@@ -11,6 +11,7 @@ pub mod error;
 mod governance;
 mod identity_store;
 pub mod model;
+mod plugin_data;
 mod watch;
 pub mod wire;
 

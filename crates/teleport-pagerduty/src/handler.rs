@@ -97,9 +97,8 @@ impl HealthCheck for PagerDutyHandler {
         "PagerDuty API"
     }
 
-    /// The key works (`GET /abilities`); whether the `From` user exists is only reported:
-    /// the Go plugin never checked it, and incidents may still be opened without it (a
-    /// PagerDuty account key does not need one).
+    /// The key works (`GET /abilities`); whether the `From` user exists is only reported,
+    /// as the Go plugin never checked it.
     async fn check_health(&self) -> Result<(), ServiceError> {
         self.api.abilities().await?;
         let email = self.api.user_email();
