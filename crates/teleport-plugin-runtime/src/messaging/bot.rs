@@ -91,6 +91,12 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         view: &RequestView,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
+    /// Whether a PROMOTED request is shown resolved (Go's chat plugins), or left as it is
+    /// until it is deleted and shown EXPIRED (Go's e-mail plugin, which knows no PROMOTED).
+    fn shows_promoted(&self) -> bool {
+        true
+    }
+
     /// Whether the bot sends access-list review reminders ([`send_reminder`](Self::send_reminder)).
     /// As in Go, only Slack does.
     fn sends_reminders(&self) -> bool {

@@ -123,6 +123,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
         }
         match observed {
             Observation::Deleted(_) => true,
+            Observation::Put(request) if self.ignores(request) => false,
             Observation::Put(request) if request.state.is_resolved() => true,
             Observation::Put(request) => {
                 !state.broadcast_done()
@@ -145,7 +146,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
             self.broadcast(observed, request, claim).await?;
         }
         self.relay_reviews(observed, claim).await?;
-        if let Some(resolution) = decide_resolution(observed, claim) {
+        if let Some(resolution) = decide_resolution(observed, claim)
+            .filter(|_| !matches!(observed, Observation::Put(request) if self.ignores(request)))
+        {
             self.sync_resolution(observed, claim, resolution).await?;
             self.notify_requester(observed, claim, resolution).await?;
         }
@@ -299,6 +302,11 @@ impl<B: MessagingBot> MessagingHandler<B> {
         next.requester_notified = true;
         claim.record_effect(next);
         Ok(())
+    }
+
+    /// A PROMOTED request the bot does not show (e-mail, as Go): left for its deletion.
+    fn ignores(&self, request: &AccessRequest) -> bool {
+        request.state == RequestState::Promoted && !self.bot.shows_promoted()
     }
 
     fn requester_notice_due(&self, state: &State<B>) -> bool {
