@@ -1,14 +1,15 @@
 //! Taking over from the Go plugin, through the real `teleport-slack` binary against the
 //! testkit and the fake Slack: state the Go plugin finished is left alone, requests deleted
-//! while no plugin ran are shown expired, and the requester is kept in the loop as Go does.
+//! while no plugin ran are shown expired, the requester is kept in the loop as Go does, and
+//! Slack is reached through the environment's HTTP proxy as Go's client reaches it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use teleport_fakes::{FakeSlack, FakeSlackOptions};
 use teleport_plugin_testsupport::{identity_dir, log_file, start_plugin, terminate};
-use teleport_testkit::{IdentityRequest, Testkit};
-use tokio::process::Child;
+use teleport_testkit::{ConnectProxy, IdentityRequest, Testkit};
+use tokio::process::{Child, Command};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-slack");
 const WAIT: Duration = Duration::from_secs(60);
@@ -286,4 +287,60 @@ async fn the_requester_sees_the_request_and_hears_of_its_expiry_as_with_go() {
     let notice = notice.unwrap_or_else(|_| panic!("no notice to the requester:\n{log}"));
     assert!(notice.contains("*EXPIRED*"), "{notice}");
     assert!(notice.contains(&id), "{notice}");
+}
+
+#[tokio::test]
+async fn slack_is_reached_through_the_environment_s_http_proxy() {
+    let env = Env::new().await;
+    let proxy = ConnectProxy::start().await.unwrap();
+    // A name only the proxy resolves: a posted message proves the tunnel was used.
+    proxy.route("slack.test:80", env.slack.local_addr());
+    let config = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(&env.slack.base_url(), "http://slack.test/api/");
+    let path = env.dir.path().join("proxied.toml");
+    std::fs::write(&path, config).unwrap();
+    let log = env.dir.path().join("proxied.log");
+    let (stdout, stderr) = log_file(&log);
+    let mut command = Command::new(BINARY);
+    command
+        .args(["start", "-c"])
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .kill_on_drop(true);
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    // The fake speaks plain HTTP, so HTTP_PROXY is the variable that applies.
+    command.env("HTTP_PROXY", proxy.url());
+    let plugin = Plugin {
+        child: command.spawn().expect("the plugin binary starts"),
+        log,
+    };
+    if env.kit.wait_for_watchers(1, WAIT).await.is_err() {
+        panic!("the plugin never watched:\n{}", plugin.log());
+    }
+    let id = env
+        .kit
+        .create_request("bob", &["editor"], "through the proxy")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name;
+    env.wait_root_for(&id).await;
+    let log = plugin.stop().await;
+    assert!(
+        proxy.tunnels().iter().any(|t| t == "slack.test:80"),
+        "{:?}\n{log}",
+        proxy.tunnels()
+    );
 }
