@@ -15,6 +15,7 @@ fn view(status: Status, web_base: Option<&str>, reason: &str) -> RequestView {
         status,
         resolve_reason: String::new(),
         resources: Vec::new(),
+        logins_by_role: Default::default(),
     }
 }
 

@@ -24,6 +24,7 @@ fn view(status: Status, web_base: Option<&str>) -> RequestView {
         status,
         resolve_reason: String::new(),
         resources: Vec::new(),
+        logins_by_role: Default::default(),
     }
 }
 

@@ -92,6 +92,11 @@ impl MessagingBot for SlackBot {
     }
 
     /// Go's Slack plugin is the one that sends access-list review reminders.
+    /// Go's Slack plugin shows each role's logins.
+    fn shows_logins(&self) -> bool {
+        true
+    }
+
     fn sends_reminders(&self) -> bool {
         true
     }
@@ -153,6 +158,7 @@ fn request_view(view: &messaging::RequestView) -> render::RequestView {
         roles: view.request.roles.clone(),
         reason: view.request.request_reason.clone(),
         resources: view.resources.clone(),
+        logins_by_role: view.logins_by_role.clone(),
         link_base: view.web_base.clone(),
         status: status(view.status),
         resolve_reason: view.resolve_reason.clone(),

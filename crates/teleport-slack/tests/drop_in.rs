@@ -195,6 +195,7 @@ async fn records_the_go_plugin_finished_cost_no_slack_call_after_start() {
 #[tokio::test]
 async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_start() {
     let env = Env::new().await;
+    env.kit.add_role("editor", &["ubuntu", "root"]);
     let plugin = env.spawn("first");
     env.kit.wait_for_watchers(1, WAIT).await.unwrap();
     let id = env
@@ -236,6 +237,10 @@ async fn a_request_deleted_while_the_plugin_was_stopped_is_shown_expired_after_s
     assert!(
         text.contains("/node/web-1"),
         "the EXPIRED edit keeps the Resource(s) line: {text}"
+    );
+    assert!(
+        text.contains("*Role*: `editor` *Login(s)*: `root, ubuntu`"),
+        "the role's logins, read once and kept in Go's logins_by_role: {text}"
     );
     let data = env.kit.plugin_data(&id, "slack").unwrap();
     assert_eq!(data.get("resolution").map(String::as_str), Some("EXPIRED"));

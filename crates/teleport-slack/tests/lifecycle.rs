@@ -50,7 +50,7 @@ async fn request_review_and_approval_show_up_in_slack() {
     assert!(text.contains(&format!("*ID*: {id}")), "{text}");
     assert!(text.contains("*Cluster*: teleport.example.com"), "{text}");
     assert!(text.contains("*User*: alice@example.com"), "{text}");
-    assert!(text.contains("*Role(s)*: dba"), "{text}");
+    assert!(text.contains("*Role(s)*: `dba`"), "{text}");
     assert!(text.contains("tsh request review --approve"), "{text}");
     assert!(text.contains("⏳ PENDING"), "{text}");
 

@@ -1,5 +1,6 @@
 //! What a messaging plugin implements: resolve recipients, send, reply, update.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use teleport_client::{AccessRequest, AccessReview};
@@ -44,6 +45,9 @@ pub struct RequestView {
     /// plugin recorded them, else Teleport's `/cluster/kind/name`), so that a deleted
     /// request's last edit still names them.
     pub resources: Vec<String>,
+    /// The logins each requested role allows, when the bot shows them
+    /// ([`MessagingBot::shows_logins`]) and the roles could be read; else empty.
+    pub logins_by_role: BTreeMap<String, Vec<String>>,
 }
 
 impl RequestView {
@@ -90,6 +94,12 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         message: &Self::Message,
         view: &RequestView,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// Whether the request message shows each role's logins (Go's Slack plugin, which
+    /// reads the roles once per request; the plugin then needs `role: read`).
+    fn shows_logins(&self) -> bool {
+        false
+    }
 
     /// Whether a PROMOTED request is shown resolved (Go's chat plugins), or left as it is
     /// until it is deleted and shown EXPIRED (Go's e-mail plugin, which knows no PROMOTED).

@@ -7,6 +7,8 @@
 //! differ in escaping and spacing), and a record we start is written in Go's encoding, with
 //! "" (no key) where Go writes none.
 
+use std::collections::BTreeMap;
+
 use teleport_client::{AccessRequest, PluginDataMap};
 use time::format_description::well_known::Rfc3339;
 
@@ -86,6 +88,20 @@ impl GoRequestData {
         ]) {
             map.insert(key.to_owned(), value.clone());
         }
+    }
+
+    /// The logins each requested role allows, as stored (an unreadable value reads as none).
+    pub fn logins(&self) -> BTreeMap<String, Vec<String>> {
+        serde_json::from_str(&self.logins_by_role).unwrap_or_default()
+    }
+
+    /// Stores the logins each requested role allows, as Go writes them (none: no key).
+    pub fn set_logins(&mut self, logins: &BTreeMap<String, Vec<String>>) {
+        self.logins_by_role = if logins.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(logins).unwrap_or_default()
+        };
     }
 
     /// The resources' names as stored (an unreadable value reads as none).

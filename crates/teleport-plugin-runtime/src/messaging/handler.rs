@@ -9,6 +9,7 @@
 //! [`sync_resolution`](MessagingHandler::sync_resolution) and
 //! [`notify_requester`](MessagingHandler::notify_requester).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub struct MessagingOptions {
 /// The [`RequestHandler`] of every messaging plugin.
 pub struct MessagingHandler<B> {
     bot: Arc<B>,
+    client: TeleportClient,
     records: LeasedRecords<StateCodec<B>>,
     options: MessagingOptions,
     metrics: Metrics,
@@ -82,13 +84,14 @@ impl<B: MessagingBot> MessagingHandler<B> {
         metrics: Metrics,
     ) -> Self {
         let records = LeasedRecords::new(
-            client,
+            client.clone(),
             options.plugin_name.clone(),
             options.replica_id.clone(),
             options.lease,
         );
         Self {
             bot,
+            client,
             records,
             options,
             effects: Effects::new(metrics.clone()),
@@ -170,6 +173,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
             }
             let mut next = claim.record().clone();
             next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
+            if self.bot.shows_logins() && next.go.logins_by_role.is_empty() {
+                next.go.set_logins(&self.logins_by_role(request).await?);
+            }
             // Written with the first message's outcome: a lookup is no side effect.
             claim.stage(next);
         }
@@ -325,6 +331,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
                 ..Default::default()
             },
         };
+        let logins_by_role = state.go.logins();
         let resources = match state.go.resource_names() {
             stored if !stored.is_empty() => stored,
             _ => request.resources.iter().map(ToString::to_string).collect(),
@@ -336,7 +343,30 @@ impl<B: MessagingBot> MessagingHandler<B> {
             status,
             resolve_reason: state.resolve_reason.clone(),
             resources,
+            logins_by_role,
         }
+    }
+
+    /// The logins each requested role allows, read once per request as Go does; a role that
+    /// cannot be read (no `role: read` permission) leaves the lines out, with a warning.
+    async fn logins_by_role(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<BTreeMap<String, Vec<String>>, StepError> {
+        let mut logins = BTreeMap::new();
+        for role in &request.roles {
+            match self.client.get_role(role).await {
+                Ok(found) => {
+                    logins.insert(role.clone(), found.logins);
+                }
+                Err(error) if error.is_connection_problem() => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(%role, %error, "cannot read the role to show its logins (does the plugin's role allow role: read?)");
+                    return Ok(BTreeMap::new());
+                }
+            }
+        }
+        Ok(logins)
     }
 
     /// The request's recipients, resolved and de-duplicated: those of the access monitoring
