@@ -13,8 +13,7 @@ use crate::dial::{AUTH_PORT, DialEnv, DialMode, DialPolicy, Dialer, DialerSettin
 use crate::error::ClientError;
 use crate::identity_store::{IdentityStore, Refresh, expiry_warning_window};
 use crate::model::{
-    AccessRequest, ClusterInfo, PluginDataMap, RequestFilter, ReviewSubmission, Role, StateChange,
-    User,
+    AccessRequest, ClusterInfo, RequestFilter, ReviewSubmission, Role, StateChange, User,
 };
 use crate::wire::proto::auth_service_client::AuthServiceClient;
 use crate::wire::teleport::users::v1 as users_v1;
@@ -141,7 +140,7 @@ impl TeleportClient {
         self.inner.channel()
     }
 
-    fn auth(&self) -> AuthServiceClient<Channel> {
+    pub(crate) fn auth(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE)
@@ -256,72 +255,6 @@ impl TeleportClient {
             .await?
             .into_iter()
             .find(|r| r.id == id))
-    }
-
-    /// Reads this plugin's data on an access request; `None` when it has none.
-    pub async fn get_plugin_data(
-        &self,
-        plugin: &str,
-        request_id: &str,
-    ) -> Result<Option<PluginDataMap>, ClientError> {
-        self.get_plugin_data_of(ACCESS_REQUEST_KIND, plugin, request_id)
-            .await
-    }
-
-    /// Reads this plugin's data on a resource of `kind` ([`ACCESS_REQUEST_KIND`] or
-    /// [`ACCESS_LIST_KIND`]); `None` when it has none.
-    pub async fn get_plugin_data_of(
-        &self,
-        kind: &str,
-        plugin: &str,
-        resource: &str,
-    ) -> Result<Option<PluginDataMap>, ClientError> {
-        let reply = self
-            .auth()
-            .get_plugin_data(types::PluginDataFilter {
-                kind: kind.to_owned(),
-                resource: resource.to_owned(),
-                plugin: plugin.to_owned(),
-            })
-            .await
-            .map_err(|s| ClientError::from_status("GetPluginData", s))?;
-        Ok(convert::plugin_entry(reply.into_inner(), plugin))
-    }
-
-    /// Writes this plugin's data on an access request, but only if every key in
-    /// `expect` currently has that value ("" = absent); otherwise
-    /// [`ClientError::CompareFailed`]. A `set` value of "" deletes the key.
-    pub async fn update_plugin_data(
-        &self,
-        plugin: &str,
-        request_id: &str,
-        set: PluginDataMap,
-        expect: PluginDataMap,
-    ) -> Result<(), ClientError> {
-        self.update_plugin_data_of(ACCESS_REQUEST_KIND, plugin, request_id, set, expect)
-            .await
-    }
-
-    /// [`update_plugin_data`](Self::update_plugin_data) on a resource of `kind`.
-    pub async fn update_plugin_data_of(
-        &self,
-        kind: &str,
-        plugin: &str,
-        resource: &str,
-        set: PluginDataMap,
-        expect: PluginDataMap,
-    ) -> Result<(), ClientError> {
-        self.auth()
-            .update_plugin_data(types::PluginDataUpdateParams {
-                kind: kind.to_owned(),
-                resource: resource.to_owned(),
-                plugin: plugin.to_owned(),
-                set,
-                expect,
-            })
-            .await
-            .map_err(|s| ClientError::from_status("UpdatePluginData", s))?;
-        Ok(())
     }
 
     /// Submits a review as the plugin's own user; returns the updated request.

@@ -176,6 +176,21 @@ pub fn plugin_entry(seq: proto::PluginDataSeq, plugin: &str) -> Option<BTreeMap<
         .map(|entry| entry.data.into_iter().collect())
 }
 
+/// Every resource's entry of `plugin` in a listing, by resource name.
+pub fn plugin_entries(
+    seq: proto::PluginDataSeq,
+    plugin: &str,
+) -> Vec<(String, BTreeMap<String, String>)> {
+    seq.plugin_data
+        .into_iter()
+        .filter_map(|d| {
+            let name = d.metadata?.name;
+            let entry = d.spec?.entries.remove(plugin)?;
+            Some((name, entry.data.into_iter().collect()))
+        })
+        .collect()
+}
+
 /// Reads an access monitoring rule.
 pub fn access_monitoring_rule(wire: amr::AccessMonitoringRule) -> AccessMonitoringRule {
     let spec = wire.spec.unwrap_or_default();

@@ -12,6 +12,7 @@ mod governance;
 mod identity_store;
 pub mod model;
 mod on_behalf;
+mod plugin_data;
 mod watch;
 pub mod wire;
 

@@ -18,12 +18,25 @@ use crate::render::{self, Body};
 pub struct EmailBot {
     mailer: Mailer,
     sender: Mailbox,
+    /// The host name Message-IDs end with.
+    host: String,
 }
 
 impl EmailBot {
     /// A bot sending from `sender` through `mailer`.
     pub fn new(mailer: Mailer, sender: Mailbox) -> Self {
-        Self { mailer, sender }
+        // Go's mail library names the sending host in Message-IDs; the sender's domain
+        // stands in where the host has no name.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_owned())
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| sender.email.domain().to_owned());
+        Self {
+            mailer,
+            sender,
+            host,
+        }
     }
 
     async fn send(
@@ -38,7 +51,7 @@ impl EmailBot {
             subject: render::subject(&view.cluster, &view.request.id),
             text: body.text,
             html: body.html,
-            message_id: new_message_id(self.sender.email.domain()),
+            message_id: new_message_id(&self.host),
             in_reply_to: in_reply_to.map(str::to_owned),
         };
         self.mailer.send(&self.sender, &mail).await
@@ -56,6 +69,12 @@ impl HealthCheck for EmailBot {
 }
 
 impl MessagingBot for EmailBot {
+    /// The Go e-mail plugin knows no PROMOTED: such a request gets its resolution mail
+    /// (EXPIRED) when it is deleted.
+    fn shows_promoted(&self) -> bool {
+        false
+    }
+
     async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         Ok(is_plain_email(raw).then(|| Recipient { id: raw.to_owned() }))
     }

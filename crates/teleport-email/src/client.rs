@@ -71,7 +71,8 @@ impl Mailer {
     }
 }
 
-/// A fresh `Message-ID` (without brackets): time and randomness in base 36 at `domain`.
+/// A fresh `Message-ID` (without brackets): time and randomness in base 36 at `domain` (the
+/// host name, as Go's mail library writes them).
 pub fn new_message_id(domain: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

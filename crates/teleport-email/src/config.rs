@@ -79,7 +79,7 @@ pub struct SmtpSection {
 }
 
 /// `[delivery]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct DeliverySection {
     /// The `From:` address.
     #[serde(default, alias = "Sender", alias = "SENDER")]
@@ -87,23 +87,9 @@ pub struct DeliverySection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default, alias = "Recipients", alias = "RECIPIENTS")]
     pub recipients: Vec<String>,
-    /// Mail the requester the decision (ours; default on).
-    #[serde(default = "default_true")]
+    /// Mail the requester every outcome (ours, opt-in: the Go plugin never did).
+    #[serde(default)]
     pub notify_requester: bool,
-}
-
-impl Default for DeliverySection {
-    fn default() -> Self {
-        Self {
-            sender: String::new(),
-            recipients: Vec::new(),
-            notify_requester: true,
-        }
-    }
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// When the connection is encrypted.
@@ -178,8 +164,6 @@ pub struct Config {
     /// A problem that only matters for the transport actually used (the Go sample config
     /// has an `[smtp]` section without a password next to its `[mailgun]` one).
     smtp_problem: Option<KeyProblem>,
-    /// Where `[mailgun]` starts, for the "both transports" error.
-    mailgun_line: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -210,20 +194,15 @@ impl Config {
         validate(loaded)
     }
 
-    /// The transport to use: exactly one of `[smtp]` and `[mailgun]` must be configured.
-    /// (The Go plugin silently preferred SMTP when both were; this refuses instead.)
+    /// The transport to use: `[smtp]` when configured (as in the Go plugin, which used SMTP
+    /// when both were; the loader warns then), else `[mailgun]`.
     pub fn transport(&self) -> Result<Transport, ConfigError> {
         match (&self.smtp, &self.mailgun) {
-            (Some(smtp), None) => match &self.smtp_problem {
+            (Some(smtp), _) => match &self.smtp_problem {
                 Some(p) => Err(self.error(&p.key, &p.problem, p.line)),
                 None => Ok(Transport::Smtp(smtp.clone())),
             },
             (None, Some(mailgun)) => Ok(Transport::Mailgun(mailgun.clone())),
-            (Some(_), Some(_)) => Err(self.error(
-                "mailgun",
-                "both [smtp] and [mailgun] are configured; keep the one to send with and remove the other",
-                self.mailgun_line,
-            )),
             (None, None) => Err(self.error(
                 "smtp",
                 "no mail transport: configure [smtp] or [mailgun]",
@@ -305,15 +284,23 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
     let mut smtp_problem = None;
     let smtp = match &loaded.plugin.smtp {
         Some(section) => {
-            let (settings, problem) = smtp_settings(&loaded, section)?;
+            let (settings, problem) = smtp_settings(&loaded, section, &mut warnings)?;
             smtp_problem = problem.map(KeyProblem::from_error);
             Some(settings)
         }
         None => None,
     };
-    let mailgun_line = loaded.key_error("mailgun", "").line();
     let mailgun = match &loaded.plugin.mailgun {
-        Some(section) => Some(mailgun_settings(&loaded, section)?),
+        // The Go plugin sent with SMTP when both were configured, and read nothing of
+        // [mailgun] then.
+        Some(_) if smtp.is_some() => {
+            warnings.push(loaded.key_warning(
+                "mailgun",
+                "both [smtp] and [mailgun] are configured; mail is sent with SMTP, as the Go plugin did (remove the section you do not use)",
+            ));
+            None
+        }
+        Some(section) => Some(mailgun_settings(&loaded, section, &mut warnings)?),
         None => None,
     };
 
@@ -328,7 +315,6 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
         role_to_recipients: loaded.role_to_recipients,
         file,
         smtp_problem,
-        mailgun_line,
     })
 }
 
@@ -336,6 +322,7 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
 fn smtp_settings(
     loaded: &Loaded<EmailFile>,
     section: &SmtpSection,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(SmtpSettings, Option<ConfigError>), ConfigError> {
     let host = section.host.trim();
     if host.is_empty() {
@@ -366,11 +353,12 @@ fn smtp_settings(
         section.password.as_deref().filter(|p| !p.is_empty()),
         &section.password_file,
     ) {
-        (Some(_), Some(_)) => {
-            return Err(loaded.key_error(
+        (Some(password), Some(_)) => {
+            warnings.push(loaded.key_warning(
                 "smtp.password_file",
-                "both smtp.password and smtp.password_file are set; keep one",
+                "both smtp.password and smtp.password_file are set; smtp.password is used, as the Go plugin did (keep one)",
             ));
+            Some(Secret::new(password))
         }
         (Some(password), None) => Some(Secret::new(password)),
         (None, Some(path)) => Some(
@@ -385,10 +373,12 @@ fn smtp_settings(
         (false, Some(password)) => Some((username.to_owned(), password)),
         (true, None) => None,
         (true, Some(_)) => {
-            return Err(loaded.key_error(
+            // Go's mail library then sends no AUTH at all: the password is unused.
+            warnings.push(loaded.key_warning(
                 "smtp.username",
-                "a password is set but no username to authenticate with",
+                "a password is set but no username: mail is sent without authenticating, as the Go plugin did",
             ));
+            None
         }
         (false, None) => {
             problem = Some(loaded.key_error(
@@ -415,6 +405,7 @@ fn smtp_settings(
 fn mailgun_settings(
     loaded: &Loaded<EmailFile>,
     section: &MailgunSection,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<MailgunSettings, ConfigError> {
     let domain = section.domain.trim();
     if domain.is_empty() {
@@ -427,11 +418,12 @@ fn mailgun_settings(
         section.private_key.as_deref().filter(|k| !k.is_empty()),
         &section.private_key_file,
     ) {
-        (Some(_), Some(_)) => {
-            return Err(loaded.key_error(
+        (Some(key), Some(_)) => {
+            warnings.push(loaded.key_warning(
                 "mailgun.private_key_file",
-                "both mailgun.private_key and mailgun.private_key_file are set; keep one",
+                "both mailgun.private_key and mailgun.private_key_file are set; mailgun.private_key is used, as the Go plugin did (keep one)",
             ));
+            Secret::new(key)
         }
         (Some(key), None) => Secret::new(key),
         (None, Some(path)) => Secret::from_file(path)

@@ -9,7 +9,7 @@ use common::smtp_server::{SmtpOptions, SmtpServer};
 use common::*;
 use teleport_email::EmailPlugin;
 use teleport_plugin_runtime::plugin::Plugin;
-use teleport_plugin_testsupport::{cli_stdout, run_to_exit, start_plugin, terminate};
+use teleport_plugin_testsupport::{cli_stdout, start_plugin, terminate};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-email");
 
@@ -52,17 +52,48 @@ async fn start_mails_then_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test]
-async fn both_transports_stop_the_binary_with_a_clear_error() {
+async fn configs_the_go_plugin_accepted_start_with_warnings_naming_file_key_and_line() {
     let env = Env::start().await;
-    let section =
-        "[smtp]\nhost = \"localhost\"\n\n[mailgun]\ndomain = \"d\"\nprivate_key = \"key-secret\"\n";
-    let path = env.write_config(section, "\"*\" = \"admin@example.com\"");
-    let out = run_to_exit(BINARY, &path, Duration::from_secs(60)).await;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: "), "{stderr}");
-    assert!(last.contains("both [smtp] and [mailgun]"), "{stderr}");
-    assert!(last.contains(&path.display().to_string()), "{stderr}");
-    assert!(!stderr.contains("key-secret"), "{stderr}");
+    let server = SmtpServer::start(SmtpOptions {
+        credentials: Some(("mailer".into(), "pw".into())),
+        ..SmtpOptions::default()
+    })
+    .await;
+    let password_file = env.write("smtp-password", "not-the-one-used\n");
+    // Both transports (Go sent with SMTP), and the password twice (Go took the inline one).
+    let section = format!(
+        "[smtp]\nhost = \"localhost\"\nport = {}\nstarttls_policy = \"opportunistic\"\nusername = \"mailer\"\npassword = \"pw\"\npassword_file = \"{}\"\n\n[mailgun]\ndomain = \"d\"\nprivate_key = \"key-secret\"\n",
+        server.port(),
+        password_file.display()
+    );
+    let path = env.write_config(&section, "\"*\" = \"admin@example.com\"");
+    let log = env.dir.path().join("plugin.log");
+    let (stdout, stderr) = teleport_plugin_testsupport::log_file(&log);
+    let mut child = start_plugin(BINARY, &path, stdout, stderr);
+    env.wait_for_watcher().await;
+    let request = env
+        .kit
+        .create_request("alice@example.com", &["editor"], "deploy")
+        .unwrap();
+    let id = request_id(&request);
+    let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
+    assert!(mail.header("Subject").unwrap().ends_with(&id));
+    assert!(
+        mail.auth.is_some(),
+        "authenticated with the inline password"
+    );
+    let status = terminate(&mut child, Duration::from_secs(30)).await;
+    let output = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{output}");
+
+    let file = path.display().to_string();
+    for (key, line) in [("mailgun", 13), ("smtp.password_file", 11)] {
+        let warning = output
+            .lines()
+            .find(|l| l.contains(&format!("key \"{key}\"")))
+            .unwrap_or_else(|| panic!("no warning about {key}:\n{output}"));
+        assert!(warning.contains(&file), "{warning}");
+        assert!(warning.contains(&format!("line {line}")), "{warning}");
+    }
+    assert!(!output.contains("key-secret"), "{output}");
 }

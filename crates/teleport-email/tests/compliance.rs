@@ -111,23 +111,11 @@ impl ComplianceWorld for EmailWorld {
         let password = format!("password = {}", quote(PASSWORD));
         vec![
             MalformedConfig::new(
-                "password without a username",
-                with_credentials(&password),
-                &["smtp.username"],
-            ),
-            MalformedConfig::new(
                 "password file missing",
                 with_credentials(
                     "username = \"mailer\"\npassword_file = \"/nonexistent/smtp-password\"",
                 ),
                 &["smtp.password_file", "/nonexistent/smtp-password"],
-            ),
-            MalformedConfig::new(
-                "password and password file",
-                with_credentials(&format!(
-                    "username = \"mailer\"\n{password}\npassword_file = \"/etc/hostname\""
-                )),
-                &["smtp.password_file"],
             ),
             MalformedConfig::new(
                 "no transport",

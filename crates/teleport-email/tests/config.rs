@@ -21,7 +21,7 @@ const SMTP: &str = "[smtp]\nhost = \"smtp.example.com\"\nusername = \"u\"\npassw
 const RECIPIENTS: &str = "[role_to_recipients]\n\"*\" = \"admin@example.com\"\n";
 
 #[test]
-fn the_go_sample_loads_unchanged_and_its_two_transports_are_refused() {
+fn the_go_sample_loads_and_sends_with_smtp_as_go_did() {
     let Some(path) = go_config("email-example.toml") else {
         return;
     };
@@ -33,28 +33,77 @@ fn the_go_sample_loads_unchanged_and_its_two_transports_are_refused() {
         loaded.warnings
     );
     let config = Config::from_loaded(loaded).expect("loads");
+    let warnings: Vec<String> = config
+        .runtime
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        matches!(warnings.as_slice(), [w] if w.contains("\"mailgun\"") && w.contains("SMTP")),
+        "{warnings:?}"
+    );
     assert_eq!(
         config.role_to_recipients.get("dev"),
         ["dev-manager@example.com"]
     );
     assert_eq!(config.sender.email.to_string(), "noreply@example.com");
+    assert!(
+        !config.notify_requester,
+        "the Go plugin never mailed the requester"
+    );
     let smtp = config.smtp.as_ref().expect("smtp");
     assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.gmail.com", 587));
     assert_eq!(smtp.starttls, StartTlsPolicy::Mandatory);
-    assert_eq!(
-        config.mailgun.as_ref().expect("mailgun").domain,
-        "your-domain-name"
+    assert!(
+        config.mailgun.is_none(),
+        "Go read nothing of [mailgun] then"
     );
 
-    let error = config.transport().expect_err("both transports");
+    // Its password is empty, which Go refused too; filled in, it sends with SMTP.
+    let error = config.transport().expect_err("no password yet");
+    assert_eq!(error.key(), Some("smtp.password"));
+    let filled = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("password = \"\"", "password = \"filled-in\"");
+    let (_d, _p, result) = load_text(&filled);
+    assert!(matches!(
+        result.expect("loads").transport(),
+        Ok(Transport::Smtp(_))
+    ));
+}
+
+#[test]
+fn secrets_given_twice_and_a_password_without_user_are_taken_as_go_did() {
+    let (dir, _p, _) = load_text("");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "from-the-file\n").unwrap();
+    let (_d, path, result) = load_text(&format!(
+        "{BASE}[mailgun]\ndomain = \"d\"\nprivate_key = \"inline\"\nprivate_key_file = \"{}\"\n{RECIPIENTS}",
+        key_file.display()
+    ));
+    let config = result.expect("loads");
+    let Ok(Transport::Mailgun(mailgun)) = config.transport() else {
+        panic!("mailgun")
+    };
+    assert_eq!(mailgun.private_key.expose(), "inline");
+    let warning = config.runtime.warnings[0].to_string();
     assert!(
-        error.to_string().contains("both [smtp] and [mailgun]"),
-        "{error}"
+        warning.contains("mailgun.private_key_file")
+            && warning.contains("line 9")
+            && warning.contains(&path.display().to_string()),
+        "{warning}"
     );
-    assert!(
-        error.to_string().contains(&path.display().to_string()),
-        "{error}"
-    );
+
+    let (_d, _p, result) = load_text(&format!(
+        "{BASE}[smtp]\nhost = \"h\"\npassword = \"p\"\n{RECIPIENTS}"
+    ));
+    let config = result.expect("loads");
+    let Ok(Transport::Smtp(smtp)) = config.transport() else {
+        panic!("smtp")
+    };
+    assert!(smtp.credentials.is_none());
+    assert_eq!(config.runtime.warnings[0].key(), "smtp.username");
 }
 
 #[test]

@@ -74,8 +74,11 @@ async fn starttls_auth_headers_threading_and_bodies() {
         assert_eq!(mail.header("To").as_deref(), Some(to(mail)));
         assert_eq!(mail.header("Subject").as_deref(), Some(subject.as_str()));
         let message_id = mail.header("Message-ID").expect("Message-ID");
+        // On the host name, as Go's mail library writes it.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let host = host.trim();
         assert!(
-            message_id.starts_with('<') && message_id.ends_with("@example.com>"),
+            message_id.starts_with('<') && message_id.ends_with(&format!("@{host}>")),
             "{message_id}"
         );
         assert_eq!(mail.header("In-Reply-To"), None);
@@ -381,5 +384,44 @@ async fn auth_login_when_the_server_offers_only_that() {
     let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
     assert!(mail.tls, "opportunistic STARTTLS is used when offered");
     assert_eq!(mail.auth.as_deref(), Some("LOGIN:mailer"));
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_promoted_request_is_mailed_about_only_when_deleted_as_in_go() {
+    let env = Env::start().await;
+    let server = SmtpServer::start(SmtpOptions::default()).await;
+    let path = env.write_config(
+        &smtp_section(server.port(), "disabled", false, None),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+    let request = env
+        .kit
+        .create_request("bob", &["editor"], "why")
+        .expect("request");
+    let id = request_id(&request);
+    server
+        .wait_for(WAIT, |m, _| (!m.is_empty()).then_some(()))
+        .await;
+
+    // Go's e-mail plugin knows no PROMOTED: no resolution mail, nothing recorded.
+    env.kit.promote(&id, "db-admins").expect("promoted");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(server.messages().len(), 1);
+    let data = env.kit.plugin_data(&id, "email").expect("record");
+    assert!(
+        data.get("resolution").is_none_or(String::is_empty),
+        "{data:?}"
+    );
+
+    // Its deletion is the outcome the thread hears of.
+    env.kit.expire(&id).expect("deleted");
+    let last = server
+        .wait_for(WAIT, |m, _| (m.len() >= 2).then(|| m[1].clone()))
+        .await;
+    let (text, _) = parts(&last.data);
+    assert!(text.contains("EXPIRED"), "{text}");
     plugin.shutdown().await;
 }

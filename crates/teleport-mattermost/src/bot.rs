@@ -100,8 +100,10 @@ impl MattermostBot {
                             tracing::info!(team = %team, channel = %channel, channel_id = %found.id, "the bot can post to this channel");
                             self.remember(&team, &channel, &found.id);
                         }
+                        // The Go plugin found out per request, logged and went on with the
+                        // other recipients: a channel fixed later must not need a restart.
                         Lookup::Problem(problem) => {
-                            return Err(ServiceError::permanent(problem.to_string()));
+                            tracing::warn!(team = %team, channel = %channel, %problem, "cannot post to this configured channel; it is skipped until it can be used");
                         }
                     }
                     seen.push((team, channel));

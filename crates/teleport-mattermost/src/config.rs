@@ -31,8 +31,9 @@ pub struct MattermostSection {
     /// Legacy catch-all recipients; they become `role_to_recipients."*"`.
     #[serde(default)]
     pub recipients: Vec<String>,
-    /// Send the requester the decision by direct message (ours; default on).
-    #[serde(default = "default_true")]
+    /// Send the requester every outcome by direct message (ours, opt-in: the Go plugin
+    /// never did).
+    #[serde(default)]
     pub notify_requester: bool,
     /// Extra CA certificates (PEM) to trust for the server (ours; a self-hosted CA).
     #[serde(default)]
@@ -46,10 +47,6 @@ pub struct MattermostSection {
     /// Pre-2021 signing secret of the interactive buttons; no longer used.
     #[serde(default)]
     pub secret: Option<String>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// One configured or suggested recipient.
@@ -152,28 +149,29 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
     }
     let mut warnings = Vec::new();
     let mut role_to_recipients = loaded.role_to_recipients.clone();
+    // The Go plugin checked recipients only when a request came, logged the bad ones and
+    // went on with the rest: a bad one is a warning here, and skipped at run time.
     for (role, recipients) in role_to_recipients.iter() {
-        if let Some(index) = recipients
-            .iter()
-            .position(|r| RecipientSpec::parse(r).is_none())
-        {
-            let key = format!("role_to_recipients.{}[{index}]", quote_key(role));
-            let key = if recipients.len() == 1 {
-                format!("role_to_recipients.{}", quote_key(role))
-            } else {
-                key
-            };
-            return Err(loaded.key_error(&key, SHAPE));
+        for (index, raw) in recipients.iter().enumerate() {
+            if RecipientSpec::parse(raw).is_none() {
+                let key = if recipients.len() == 1 {
+                    format!("role_to_recipients.{}", quote_key(role))
+                } else {
+                    format!("role_to_recipients.{}[{index}]", quote_key(role))
+                };
+                warnings.push(loaded.key_warning(&key, format!("{SHAPE}; it is skipped")));
+            }
         }
     }
 
     let mut legacy = Vec::new();
-    if let Some(index) = section
-        .recipients
-        .iter()
-        .position(|r| RecipientSpec::parse(r).is_none())
-    {
-        return Err(loaded.key_error(&format!("mattermost.recipients[{index}]"), SHAPE));
+    for (index, raw) in section.recipients.iter().enumerate() {
+        if RecipientSpec::parse(raw).is_none() {
+            warnings.push(loaded.key_warning(
+                &format!("mattermost.recipients[{index}]"),
+                format!("{SHAPE}; it is skipped"),
+            ));
+        }
     }
     if !section.recipients.is_empty() {
         legacy.extend(section.recipients.iter().cloned());
@@ -215,11 +213,13 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         });
     }
     if !legacy.is_empty() {
-        if !role_to_recipients.get("*").is_empty() {
-            return Err(loaded.key_error(
+        if !role_to_recipients.is_empty() {
+            // What the Go plugin did: the legacy list became the whole map.
+            warnings.push(loaded.key_warning(
                 "mattermost.recipients",
-                "both this legacy list and role_to_recipients.\"*\" are set; keep only role_to_recipients",
+                "set together with [role_to_recipients], which it replaces as in the Go plugin: every request goes to these recipients (keep only role_to_recipients)",
             ));
+            role_to_recipients = RoleToRecipients::default();
         }
         role_to_recipients.insert("*", legacy);
     }

@@ -60,6 +60,8 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         name: PLUGIN_NAME,
         role_to_recipients: config.role_to_recipients,
         notify_requester: config.mattermost.notify_requester,
+        // The Go plugin never did.
+        requester_sees_request: false,
     };
     run_messaging(config.runtime, plugin, bot, stop).await
 }

@@ -128,11 +128,6 @@ impl ComplianceWorld for MattermostWorld {
                 &["mattermost.url"],
             ),
             MalformedConfig::new(
-                "recipient neither team/channel nor an e-mail",
-                recipients("\"*\" = \"access-requests\""),
-                &["role_to_recipients.\"*\""],
-            ),
-            MalformedConfig::new(
                 "recipient not a string",
                 recipients("\"*\" = [\"eng/access-requests\", 5]"),
                 &["role_to_recipients"],

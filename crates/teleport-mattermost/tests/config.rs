@@ -28,6 +28,10 @@ fn the_go_sample_config_loads_unchanged() {
     assert_eq!(config.mattermost.token.expose(), "api-token");
     assert!(config.role_to_recipients.is_empty());
     assert_eq!(config.runtime.teleport.addr(), "example.com:3025");
+    assert!(
+        !config.mattermost.notify_requester,
+        "the Go plugin never sent the requester anything"
+    );
 }
 
 #[test]
@@ -61,9 +65,9 @@ fn our_sample_config_loads() {
 }
 
 #[test]
-fn legacy_recipients_become_the_wildcard_and_conflict_with_it() {
+fn legacy_recipients_become_the_wildcard_and_replace_the_map_as_in_go() {
     let (_dir, _path, result) = load_text(&format!(
-        "{BASE}[mattermost]\nurl = \"https://mm.example.com/\"\ntoken = \"t\"\nrecipients = [\"eng/general\", \"bob@example.com\"]\n\n[role_to_recipients]\ndev = \"eng/dev\"\n"
+        "{BASE}[mattermost]\nurl = \"https://mm.example.com/\"\ntoken = \"t\"\nrecipients = [\"eng/general\", \"bob@example.com\"]\n"
     ));
     let config = result.expect("loads");
     assert_eq!(config.mattermost.url, "https://mm.example.com");
@@ -71,18 +75,56 @@ fn legacy_recipients_become_the_wildcard_and_conflict_with_it() {
         config.role_to_recipients.get("*"),
         ["eng/general", "bob@example.com"]
     );
-    assert_eq!(config.role_to_recipients.get("dev"), ["eng/dev"]);
+    assert_eq!(config.runtime.warnings.len(), 1);
     assert_eq!(config.runtime.warnings[0].key(), "mattermost.recipients");
 
     let (_dir, path, result) = load_text(&format!(
-        "{BASE}[mattermost]\nurl = \"https://mm.example.com\"\ntoken = \"t\"\nrecipients = [\"eng/general\"]\n\n[role_to_recipients]\n\"*\" = \"eng/dev\"\n"
+        "{BASE}[mattermost]\nurl = \"https://mm.example.com\"\ntoken = \"t\"\nrecipients = [\"eng/general\"]\n\n[role_to_recipients]\n\"*\" = \"eng/dev\"\ndev = \"eng/dev\"\n"
     ));
-    let error = result.expect_err("both set");
-    assert_eq!(error.key(), Some("mattermost.recipients"));
+    let config = result.expect("loads, as in Go");
+    assert_eq!(config.role_to_recipients.get("*"), ["eng/general"]);
     assert!(
-        error.to_string().contains(&path.display().to_string()),
-        "{error}"
+        config.role_to_recipients.get("dev").is_empty(),
+        "Go replaced the whole map"
     );
+    let warning = config
+        .runtime
+        .warnings
+        .iter()
+        .find(|w| w.to_string().contains("replaces"))
+        .expect("a warning")
+        .to_string();
+    assert!(
+        warning.contains("mattermost.recipients")
+            && warning.contains("line 7")
+            && warning.contains(&path.display().to_string()),
+        "{warning}"
+    );
+}
+
+#[test]
+fn malformed_recipients_are_warnings_naming_key_and_line() {
+    let (_dir, path, result) = load_text(&format!(
+        "{BASE}[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\n\"*\" = [\"eng/ok\", \"just-a-name\"]\ndev = \"a/b/c\"\n"
+    ));
+    let config = result.expect("loads, as in Go");
+    let warnings: Vec<String> = config
+        .runtime
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for (key, line) in [
+        ("role_to_recipients.\"*\"[1]", 8),
+        ("role_to_recipients.dev", 9),
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(key)
+                && w.contains(&format!("line {line}"))
+                && w.contains(&path.display().to_string())),
+            "{key}: {warnings:?}"
+        );
+    }
 }
 
 #[test]
@@ -107,16 +149,6 @@ fn bad_values_name_the_key_the_file_and_the_line() {
             "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\nca_file = \"/nonexistent/ca.pem\"\n",
             "mattermost.ca_file",
             Some(7),
-        ),
-        (
-            "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\n\"*\" = [\"eng/ok\", \"just-a-name\"]\n",
-            "role_to_recipients.\"*\"[1]",
-            Some(8),
-        ),
-        (
-            "[mattermost]\nurl = \"https://m\"\ntoken = \"t\"\n[role_to_recipients]\ndev = \"a/b/c\"\n",
-            "role_to_recipients.dev",
-            Some(8),
         ),
     ];
     for (body, key, line) in cases {

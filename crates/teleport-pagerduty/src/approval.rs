@@ -6,7 +6,7 @@ use teleport_plugin_runtime::config::is_plain_email;
 
 use crate::client::{OnCall, PagerDutyApi, PagerDutyError, Service};
 use crate::config::AutoApproval;
-use crate::render::{OnCallIn, approval_reason};
+use crate::render::{OnCallIn, approval_reason, on_call_summary};
 
 /// What the on-call check concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum Decision {
     Approve {
         /// The review reason.
         reason: String,
+        /// Where the requester is on call (levels, schedules), for the log.
+        on_call: String,
     },
     /// Leave the request alone.
     Decline {
@@ -173,6 +175,7 @@ pub async fn decide(
     }
     Ok(Decision::Approve {
         reason: approval_reason(&user.name, &request.user, &on_call),
+        on_call: on_call_summary(&on_call),
     })
 }
 

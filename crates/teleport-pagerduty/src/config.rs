@@ -226,25 +226,31 @@ fn validate(
         ));
     }
 
-    let annotation =
-        |value: &Option<String>, key: &str, default: &str| match value.as_deref().map(str::trim) {
-            None => Ok(default.to_owned()),
-            Some("") => Err(loaded.key_error(
+    // An empty name is what go-toml leaves for an unset key: Go then uses the default.
+    let mut annotation = |value: &Option<String>, key: &str, default: &str| match value
+        .as_deref()
+        .map(str::trim)
+    {
+        None => default.to_owned(),
+        Some("") => {
+            warnings.push(loaded.key_warning(
                 &format!("pagerduty.requestannotations.{key}"),
-                "expected an annotation name, found an empty string",
-            )),
-            Some(name) => Ok(name.to_owned()),
-        };
+                format!("empty; the default annotation {default} is read, as the Go plugin did"),
+            ));
+            default.to_owned()
+        }
+        Some(name) => name.to_owned(),
+    };
     let notify_service_annotation = annotation(
         &section.requestannotations.notify_service,
         "notify_service",
         DEFAULT_NOTIFY_SERVICE_ANNOTATION,
-    )?;
+    );
     let services_annotation = annotation(
         &section.requestannotations.services,
         "services",
         DEFAULT_SERVICES_ANNOTATION,
-    )?;
+    );
 
     let approval = &section.auto_approval;
     let max_escalation_level =

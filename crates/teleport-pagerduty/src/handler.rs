@@ -97,19 +97,22 @@ impl HealthCheck for PagerDutyHandler {
         "PagerDuty API"
     }
 
-    /// The key works (`GET /abilities`) and the `From` user exists.
+    /// The key works (`GET /abilities`); whether the `From` user exists is only reported,
+    /// as the Go plugin never checked it.
     async fn check_health(&self) -> Result<(), ServiceError> {
         self.api.abilities().await?;
         let email = self.api.user_email();
-        match self.api.find_user_by_email(email).await? {
-            Some(user) => {
+        match self.api.find_user_by_email(email).await {
+            Ok(Some(user)) => {
                 tracing::info!(pd_user = %user.name, pd_user_id = %user.id, "PagerDuty API key works; acting as this user");
-                Ok(())
             }
-            None => Err(ServiceError::permanent(format!(
-                "PagerDuty has no user with the e-mail {email} (pagerduty.user_email); the plugin acts as that user"
-            ))),
+            Ok(None) => tracing::warn!(
+                "PagerDuty has no user with the e-mail {email} (pagerduty.user_email); writes that need a From user will be refused"
+            ),
+            Err(error) if error.is_transient() => return Err(error.into()),
+            Err(error) => tracing::warn!(%error, "cannot look up the pagerduty.user_email user"),
         }
+        Ok(())
     }
 }
 
@@ -380,11 +383,12 @@ impl PagerDutyHandler {
                 tracing::info!(requester = %request.user, %why, "not auto-approving the request");
                 ApprovalOutcome::Declined
             }
-            Decision::Approve { reason } if limits.dry_run => {
-                tracing::info!(requester = %request.user, %reason, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
+            Decision::Approve { reason, on_call } if limits.dry_run => {
+                tracing::info!(requester = %request.user, %reason, %on_call, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
                 ApprovalOutcome::DryRun
             }
-            Decision::Approve { reason } => {
+            Decision::Approve { reason, on_call } => {
+                tracing::info!(requester = %request.user, %on_call, "the requester is on call within the limits");
                 // Submitting the review is a side effect: what came before is recorded first.
                 claim.before_effect().await?;
                 self.submit_approval(request, reason).await?

@@ -7,7 +7,11 @@
 //! `approved|denied|expired|promoted`), `resolve_reason`.
 //! Our additions, which the Go plugin ignores: `claim` (the lease of the replica working on
 //! the request, as in the messaging plugins), `auto_approval` (the on-call decision, taken
-//! once) and `close_progress` (how far closing the incident got).
+//! once; `pending` until then) and `close_progress` (how far closing the incident got).
+//!
+//! A record without `auto_approval` is the Go plugin's: Go tries the auto-approval only in
+//! the handling that creates its record (it opens the incident then) and never again, so
+//! that record's on-call decision counts as taken ([`ApprovalOutcome::ByGo`]).
 
 use teleport_client::{AccessRequest, PluginDataMap};
 use teleport_plugin_runtime::record::Resolution;
@@ -24,7 +28,12 @@ pub enum ApprovalOutcome {
     Declined,
     /// Teleport refused the review (e.g. the plugin may not review these roles).
     Refused,
+    /// The Go plugin created the record, and with it took its one chance at auto-approval.
+    ByGo,
 }
+
+/// Stored under `auto_approval` in our records until the on-call decision is taken.
+const UNDECIDED: &str = "pending";
 
 impl ApprovalOutcome {
     fn as_str(self) -> &'static str {
@@ -33,6 +42,8 @@ impl ApprovalOutcome {
             Self::DryRun => "dry_run",
             Self::Declined => "declined",
             Self::Refused => "refused",
+            // Written back as Go left it.
+            Self::ByGo => "",
         }
     }
 
@@ -42,6 +53,7 @@ impl ApprovalOutcome {
             "dry_run" => Self::DryRun,
             "declined" => Self::Declined,
             "refused" => Self::Refused,
+            "" => Self::ByGo,
             _ => return None,
         })
     }
@@ -170,8 +182,8 @@ impl IncidentRecord {
         put(
             "auto_approval",
             self.auto_approval
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default(),
+                .map_or(UNDECIDED, ApprovalOutcome::as_str)
+                .to_owned(),
         );
         put(
             "close_progress",
@@ -283,7 +295,11 @@ mod tests {
         assert_eq!(record.resolution, Some(Resolution::Approved));
         assert_eq!(record.close_progress, CloseProgress::Done);
         assert!(record.claim.is_none());
-        assert!(record.auto_approval.is_none());
+        assert_eq!(
+            record.auto_approval,
+            Some(ApprovalOutcome::ByGo),
+            "Go tried the auto-approval when it created the record"
+        );
     }
 
     #[test]

@@ -88,9 +88,19 @@ pub struct OnCallIn {
     pub schedule: Option<String>,
 }
 
-/// The reason of an auto-approval review.
+/// The reason of an auto-approval review, in the Go plugin's exact words (audit logs are
+/// parsed): the PagerDuty user's name and e-mail and the services, comma-joined.
 pub fn approval_reason(user_name: &str, email: &str, on_call: &[OnCallIn]) -> String {
-    let services: Vec<String> = on_call
+    let services: Vec<&str> = on_call.iter().map(|o| o.service.as_str()).collect();
+    format!(
+        "Access requested by user {user_name} ({email}) who is on call in service(s) {}",
+        services.join(",")
+    )
+}
+
+/// Where the requester is on call, with escalation levels and schedules, for the log.
+pub fn on_call_summary(on_call: &[OnCallIn]) -> String {
+    on_call
         .iter()
         .map(|o| match &o.schedule {
             Some(schedule) => format!(
@@ -99,14 +109,6 @@ pub fn approval_reason(user_name: &str, email: &str, on_call: &[OnCallIn]) -> St
             ),
             None => format!("{} (escalation level {})", o.service, o.escalation_level),
         })
-        .collect();
-    let name = if user_name.is_empty() {
-        email
-    } else {
-        user_name
-    };
-    format!(
-        "Access requested by user {name} ({email}) who is on call in service(s) {}",
-        services.join(", ")
-    )
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -197,7 +197,7 @@ async fn failed_start(config: &Path) -> String {
 }
 
 #[tokio::test]
-async fn start_up_refuses_a_bad_key_or_an_unknown_from_user() {
+async fn start_up_refuses_a_bad_key_and_warns_of_an_unknown_from_user() {
     let env = Env::new().await;
     let wrong_key = write_config(&env, "wrong-key", "not-the-key", BOT_EMAIL, None);
     let stderr = failed_start(&wrong_key.config).await;
@@ -208,11 +208,16 @@ async fn start_up_refuses_a_bad_key_or_an_unknown_from_user() {
     assert!(stderr.contains("refused the API key"), "{stderr}");
     assert!(!stderr.contains("not-the-key"), "{stderr}");
 
+    // The Go plugin never checked user_email: the plugin starts, warns and serves.
     let unknown_user = write_config(&env, "unknown-user", API_KEY, "ghost@example.com", None);
-    let stderr = failed_start(&unknown_user.config).await;
+    let mut process = start(&unknown_user.config);
+    env.kit.wait_for_watchers(1, WAIT).await.unwrap();
+    let status = terminate(&mut process, WAIT).await;
+    let log = log_text(&unknown_user.log);
+    assert!(status.success(), "{log}");
     assert!(
-        stderr.contains("no user with the e-mail ghost@example.com"),
-        "{stderr}"
+        log.contains("no user with the e-mail ghost@example.com"),
+        "{log}"
     );
     assert!(env.pd.incidents().is_empty());
 }

@@ -177,15 +177,6 @@ fn errors_name_the_key_and_never_the_secret() {
         "{schedule}"
     );
 
-    let annotation = from_str(&format!(
-        "{BASE}[pagerduty.requestannotations]\nservices = \"\"\n"
-    ))
-    .unwrap_err();
-    assert!(
-        annotation.contains("pagerduty.requestannotations.services"),
-        "{annotation}"
-    );
-
     let missing_section = from_str("[teleport]\naddr = \"x:3025\"\n").unwrap_err();
     assert!(missing_section.contains("pagerduty"), "{missing_section}");
 }
@@ -297,5 +288,25 @@ fn the_helm_charts_configs_load_without_warnings_and_need_a_user_email() {
         seen > 0 && configured > 0,
         "no configured pagerduty-*.toml in {}",
         dir.display()
+    );
+}
+
+#[test]
+fn an_empty_annotation_name_reads_the_default_as_go_did() {
+    let config = from_str(&format!(
+        "{BASE}[pagerduty.requestannotations]\nservices = \"\"\n"
+    ))
+    .expect("loads");
+    assert_eq!(config.pagerduty.services_annotation, "pagerduty_services");
+    let warning = config
+        .runtime
+        .warnings
+        .iter()
+        .find(|w| w.key() == "pagerduty.requestannotations.services")
+        .expect("a warning")
+        .to_string();
+    assert!(
+        warning.contains("test.toml") && warning.contains("line 9"),
+        "{warning}"
     );
 }

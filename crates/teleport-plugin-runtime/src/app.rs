@@ -252,6 +252,7 @@ where
     watch.access_monitoring_rules = rules.is_some();
     let watcher = Watcher {
         client,
+        plugin: config.plugin.clone(),
         dispatcher: dispatcher.clone(),
         readiness,
         metrics,

@@ -19,6 +19,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod ops;
 pub mod plugin;
+pub mod proxy_connector;
 pub mod record;
 pub mod reminders;
 pub mod retry;

@@ -1,7 +1,9 @@
 //! The watcher job: follows Teleport's access-request watch and, after every
 //! (re)connect, lists the requests so that nothing that happened while the
-//! plugin was down or disconnected is missed.
+//! plugin was down or disconnected is missed — including requests deleted or
+//! expired meanwhile, found as records in plugin data whose request is gone.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -21,6 +23,9 @@ pub const FAIL_FAST_ENV: &str = "TELEPORT_PLUGIN_FAIL_FAST";
 pub struct Watcher<H> {
     /// The Teleport client.
     pub client: TeleportClient,
+    /// The plugin's namespace in plugin data, whose records are checked against the
+    /// requests after every (re)connect.
+    pub plugin: String,
     /// Where observations go.
     pub dispatcher: Dispatcher<H>,
     /// Set once the watch is established.
@@ -62,7 +67,11 @@ impl<H: RequestHandler> Watcher<H> {
                     self.readiness.set(true);
                     self.metrics.ready.set(1);
                     tracing::info!("watching Teleport access requests");
-                    tokio::spawn(reconcile(self.client.clone(), self.dispatcher.clone()));
+                    tokio::spawn(reconcile(
+                        self.client.clone(),
+                        self.plugin.clone(),
+                        self.dispatcher.clone(),
+                    ));
                 }
                 WatchEvent::Put(request) => {
                     self.metrics
@@ -99,19 +108,53 @@ impl<H: RequestHandler> Watcher<H> {
 }
 
 /// Lists every request and hands each to the dispatcher, unless the watch
-/// already delivered something newer for it.
-async fn reconcile<H: RequestHandler>(client: TeleportClient, dispatcher: Dispatcher<H>) {
-    match client.list_access_requests(&RequestFilter::default()).await {
-        Ok(requests) => {
-            tracing::info!(
-                count = requests.len(),
-                "reconciling access requests with plugin data"
-            );
-            for request in requests {
-                dispatcher.observe_if_idle(Observation::Put(Box::new(request)));
-            }
+/// already delivered something newer for it; then hands over as deleted every
+/// request that has a record in plugin data but no longer exists (its DELETE was
+/// missed while the plugin was down), so its messages say EXPIRED.
+///
+/// The records are listed *before* the requests: a record listed then belongs to a
+/// request created earlier, which the request listing shows unless it is gone.
+async fn reconcile<H: RequestHandler>(
+    client: TeleportClient,
+    plugin: String,
+    dispatcher: Dispatcher<H>,
+) {
+    let records = match client.list_plugin_data(&plugin).await {
+        Ok(records) => Some(records),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list plugin data to find requests deleted meanwhile");
+            None
         }
+    };
+    let requests = match client.list_access_requests(&RequestFilter::default()).await {
+        Ok(requests) => requests,
         // The next INIT tries again; events keep flowing meanwhile.
-        Err(error) => tracing::warn!(%error, "cannot list access requests to catch up"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list access requests to catch up");
+            return;
+        }
+    };
+    tracing::info!(
+        count = requests.len(),
+        "reconciling access requests with plugin data"
+    );
+    let existing: HashSet<String> = requests.iter().map(|r| r.id.clone()).collect();
+    for request in requests {
+        dispatcher.observe_if_idle(Observation::Put(Box::new(request)));
+    }
+    let gone: Vec<String> = records
+        .into_iter()
+        .flatten()
+        .map(|(id, _)| id)
+        .filter(|id| !existing.contains(id))
+        .collect();
+    if !gone.is_empty() {
+        tracing::info!(
+            count = gone.len(),
+            "records of requests deleted meanwhile; resolving them as expired"
+        );
+    }
+    for id in gone {
+        dispatcher.observe_if_idle(Observation::Deleted(id));
     }
 }

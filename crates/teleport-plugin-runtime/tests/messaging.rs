@@ -113,11 +113,20 @@ async fn expiry_marks_every_message_expired() {
         data(&h.kit, &id).get("resolution").map(String::as_str) == Some("EXPIRED")
     })
     .await;
-    assert!(
-        !bot.sent()
+    // As Go's Slack plugin: the requester hears of every outcome, expiry included, once.
+    eventually("requester told of the expiry", WAIT, || {
+        bot.sent()
             .iter()
-            .any(|s| matches!(s, Sent::Requester { .. })),
-        "expiry is not a decision to notify"
+            .any(|s| matches!(s, Sent::Requester { .. }))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        bot.sent()
+            .iter()
+            .filter(|s| matches!(s, Sent::Requester { .. }))
+            .count(),
+        1
     );
     plugin.shutdown().await;
 }

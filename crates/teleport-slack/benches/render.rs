@@ -14,6 +14,7 @@ fn request() -> RequestView {
         roles: vec!["editor".into(), "dba".into()],
         reason: "rotate the production database keys after the `incident`".into(),
         resources: Vec::new(),
+        logins_by_role: Default::default(),
         link_base: Some("teleport.example.com:443".into()),
         status: Status::Pending,
         resolve_reason: String::new(),

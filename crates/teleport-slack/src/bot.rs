@@ -113,6 +113,11 @@ impl MessagingBot for SlackBot {
     }
 
     /// Go's Slack plugin is the one that sends access-list review reminders.
+    /// Go's Slack plugin shows each role's logins.
+    fn shows_logins(&self) -> bool {
+        true
+    }
+
     fn sends_reminders(&self) -> bool {
         true
     }
@@ -173,12 +178,8 @@ fn request_view(view: &messaging::RequestView) -> render::RequestView {
         user: view.request.user.clone(),
         roles: view.request.roles.clone(),
         reason: view.request.request_reason.clone(),
-        resources: view
-            .request
-            .resources
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        resources: view.resources.clone(),
+        logins_by_role: view.logins_by_role.clone(),
         link_base: view.web_base.clone(),
         status: status(view.status),
         resolve_reason: view.resolve_reason.clone(),

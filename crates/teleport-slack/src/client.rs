@@ -22,6 +22,7 @@ use slack_morphism::{
     ClientResult, SlackApiToken, SlackApiTokenValue, SlackChannelId, SlackClient,
     SlackMessageContent, SlackTs,
 };
+use teleport_plugin_runtime::proxy_connector::ProxyConnector;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 /// Slack's Web API base URL (the Go plugin's default `apiurl`).
@@ -263,8 +264,9 @@ impl From<SlackClientError> for SlackError {
     }
 }
 
-/// The production connector: rustls over hyper's HTTP connector.
-pub type HttpsSlackConnector = HttpsConnector<HttpConnector>;
+/// The production connector: rustls over TCP, tunnelled through the environment's HTTP
+/// proxy (`HTTPS_PROXY`, `NO_PROXY`) where it names one, as the Go plugin's client is.
+pub type HttpsSlackConnector = HttpsConnector<ProxyConnector>;
 
 /// A Slack Web API client over any hyper connector (HTTPS in production, plain HTTP in tests).
 pub struct SlackApi<H = HttpsSlackConnector>
@@ -299,7 +301,7 @@ impl SlackApi<HttpsSlackConnector> {
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(https_capable(tcp_connector()));
+            .wrap_connector(ProxyConnector::from_env(https_capable(tcp_connector())));
         Self::new(connector, config)
     }
 }

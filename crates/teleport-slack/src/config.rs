@@ -18,7 +18,8 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 /// The plugin's own sections as read (the common ones are read by the runtime).
 #[derive(Debug, Deserialize)]
 pub struct SlackFile {
-    /// `[slack]`.
+    /// `[slack]` (Go's untagged `Slack`: go-toml also reads `Slack` and `SLACK`).
+    #[serde(alias = "Slack", alias = "SLACK")]
     pub slack: SlackSection,
     /// `[ops]`: health and metrics endpoint (ours).
     #[serde(default)]
@@ -49,13 +50,16 @@ pub struct ReviewSection {
 /// `[slack]` as read.
 #[derive(Debug, Deserialize)]
 pub struct SlackSection {
-    /// Bot OAuth token (`xoxb-...`), inline, a `/path`, `file:path` or `env:NAME`.
+    /// Bot OAuth token (`xoxb-...`), inline, a `/path`, `file:path` or `env:NAME`. Go's
+    /// untagged `Token`, which go-toml reads as `Token`, `token` or `TOKEN`.
+    #[serde(alias = "Token", alias = "TOKEN")]
     pub token: Secret,
     /// API base URL (Go's untagged `APIURL`, matched case-insensitively by go-toml).
     #[serde(default, alias = "APIURL", alias = "aPIURL", alias = "api_url")]
     pub apiurl: Option<String>,
-    /// Legacy recipient list: ignored since Go v11 in favour of `role_to_recipients`.
-    #[serde(default)]
+    /// Legacy recipient list: ignored since Go v11 in favour of `role_to_recipients` (Go's
+    /// untagged `Recipients`).
+    #[serde(default, alias = "Recipients", alias = "RECIPIENTS")]
     pub recipients: Option<toml::Value>,
     /// DM the requester the decision (ours; default on).
     #[serde(default = "default_true")]

@@ -61,6 +61,8 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         name: PLUGIN_NAME,
         role_to_recipients: config.role_to_recipients,
         notify_requester: config.slack.notify_requester,
+        // Go's Slack plugin sends the request to the requester too.
+        requester_sees_request: config.slack.notify_requester,
     };
     // The buttons' Socket Mode client starts once Slack and Teleport answered, beside the
     // watch; without `[review]` there is nothing to start.

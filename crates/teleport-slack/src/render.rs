@@ -4,6 +4,8 @@
 //! [`RequestView`] / [`ReviewView`]. Every output stays inside Slack's limits: 3000
 //! characters per section text and 4000 for a message `text`.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use teleport_plugin_runtime::format::{self, TRUNCATED};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline, rfc822};
@@ -72,6 +74,9 @@ pub struct RequestView {
     pub reason: String,
     /// Friendly names of requested resources; left out when empty.
     pub resources: Vec<String>,
+    /// The logins each role allows: when known, one `Role … Login(s)` line per role
+    /// replaces the `Role(s)` line, as in Go.
+    pub logins_by_role: BTreeMap<String, Vec<String>>,
     /// Proxy public address for the web link (Enterprise only); `None` shows `tsh` commands.
     pub link_base: Option<String>,
     /// Current status.
@@ -125,13 +130,43 @@ pub fn request_fields(request: &RequestView) -> String {
     if !request.user.is_empty() {
         field("User", &clip(&request.user, INLINE_LIMIT));
     }
-    if !request.roles.is_empty() {
-        field("Role(s)", &clip(&request.roles.join(","), INLINE_LIMIT));
+    // Lists are sorted, and every value escaped inline, as in the Go plugin.
+    let mut roles = request.roles.clone();
+    roles.sort();
+    if !request.logins_by_role.is_empty() {
+        for role in &roles {
+            let mut logins = request
+                .logins_by_role
+                .get(role)
+                .cloned()
+                .unwrap_or_default();
+            logins.sort();
+            let logins = if logins.is_empty() {
+                "-".to_owned()
+            } else {
+                logins.join(", ")
+            };
+            field(
+                "Role",
+                &format!(
+                    "{} *Login(s)*: {}",
+                    markdown_escape_inline(role, INLINE_LIMIT),
+                    markdown_escape_inline(&logins, INLINE_LIMIT)
+                ),
+            );
+        }
+    } else if !roles.is_empty() {
+        field(
+            "Role(s)",
+            &markdown_escape_inline(&roles.join(","), INLINE_LIMIT),
+        );
     }
     if !request.resources.is_empty() {
+        let mut resources = request.resources.clone();
+        resources.sort();
         field(
             "Resource(s)",
-            &markdown_escape_inline(&request.resources.join(","), INLINE_LIMIT),
+            &markdown_escape_inline(&resources.join(","), INLINE_LIMIT),
         );
     }
     if !request.reason.is_empty() {

@@ -73,6 +73,30 @@ fn go_toml_spellings_of_the_untagged_api_url_are_accepted() {
 }
 
 #[test]
+fn go_toml_spellings_of_the_untagged_section_token_and_recipients_are_accepted() {
+    // go-toml reads an untagged Go field under its name, lower-cased, upper-cased, or with
+    // its first letter lowered: `Slack.Token` as `Token`, `token` or `TOKEN`.
+    for (section, token, recipients) in [
+        ("slack", "Token", "Recipients"),
+        ("Slack", "TOKEN", "RECIPIENTS"),
+        ("SLACK", "token", "recipients"),
+    ] {
+        let text = format!(
+            "[{section}]\n{token} = \"xoxb-spelled\"\n{recipients} = [\"a\"]\n{RECIPIENTS}"
+        );
+        let config = load(&text).unwrap_or_else(|e| panic!("{section}.{token}: {e}"));
+        assert_eq!(config.slack.token.expose(), "xoxb-spelled");
+        let unknown: Vec<_> = config
+            .runtime
+            .warnings
+            .iter()
+            .filter(|w| matches!(w, ConfigWarning::UnknownKey { .. }))
+            .collect();
+        assert!(unknown.is_empty(), "{section}.{token}: {unknown:?}");
+    }
+}
+
+#[test]
 fn a_bad_api_url_names_the_key_and_line() {
     let error = load(&format!(
         "[slack]\ntoken = \"t\"\napiurl = \"slack.com\"\n{RECIPIENTS}"

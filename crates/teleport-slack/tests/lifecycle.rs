@@ -32,24 +32,25 @@ async fn request_review_and_approval_show_up_in_slack() {
         .unwrap();
     let id = request.metadata.unwrap().name;
 
-    // dba-team channel, the lead by e-mail, the suggested reviewer by e-mail; not the requester.
+    // dba-team channel, the lead by e-mail, the suggested reviewer by e-mail, and (as in Go)
+    // the requester, who sees the thread and the final edit.
     let roots = s
         .slack
         .wait_for(WAIT, |state| {
             let roots: Vec<_> = state.root_messages().cloned().collect();
-            (roots.len() >= 3).then_some(roots)
+            (roots.len() >= 4).then_some(roots)
         })
         .await
         .unwrap();
     let mut channels: Vec<_> = roots.iter().map(|m| m.channel.clone()).collect();
     channels.sort();
-    assert_eq!(channels, ["C0DBA", "U0LEAD", "U0SAM"]);
+    assert_eq!(channels, ["C0DBA", "U0ALICE", "U0LEAD", "U0SAM"]);
     let text = roots[0].current().visible_text();
     assert!(text.contains("You have a new Role Request:"), "{text}");
     assert!(text.contains(&format!("*ID*: {id}")), "{text}");
     assert!(text.contains("*Cluster*: teleport.example.com"), "{text}");
     assert!(text.contains("*User*: alice@example.com"), "{text}");
-    assert!(text.contains("*Role(s)*: dba"), "{text}");
+    assert!(text.contains("*Role(s)*: `dba`"), "{text}");
     assert!(text.contains("tsh request review --approve"), "{text}");
     assert!(text.contains("⏳ PENDING"), "{text}");
 
@@ -87,7 +88,7 @@ async fn request_review_and_approval_show_up_in_slack() {
         .wait_for(WAIT, |state| {
             state
                 .root_messages()
-                .find(|m| m.channel == "U0ALICE")
+                .find(|m| m.channel == "U0ALICE" && m.posted.visible_text().contains("updated"))
                 .cloned()
         })
         .await

@@ -15,6 +15,7 @@ fn pending() -> RequestView {
         roles: vec!["editor".to_owned(), "auditor".to_owned()],
         reason: "deploy hotfix".to_owned(),
         resources: Vec::new(),
+        logins_by_role: Default::default(),
         link_base: None,
         status: Status::Pending,
         resolve_reason: String::new(),
@@ -71,11 +72,33 @@ fn pending_request_shows_tsh_commands() {
         request_fields(&pending()),
         format!(
             "*ID*: {ID}\n*Cluster*: teleport.example.com\n*User*: alice@example.com\n\
-             *Role(s)*: editor,auditor\n*Reason*: ```\ndeploy hotfix```\n\
+             *Role(s)*: `auditor,editor`\n*Reason*: ```\ndeploy hotfix```\n\
              *Approve*: `tsh request review --approve {ID}`\n\
              *Deny*: `tsh request review --deny {ID}`\n"
         )
     );
+}
+
+#[test]
+fn roles_with_known_logins_get_one_line_each_as_in_go() {
+    let mut request = pending();
+    request.logins_by_role = [
+        (
+            "editor".to_owned(),
+            vec!["ubuntu".to_owned(), "root".to_owned()],
+        ),
+        ("auditor".to_owned(), Vec::new()),
+    ]
+    .into_iter()
+    .collect();
+    let fields = request_fields(&request);
+    assert!(
+        fields.contains(
+            "*Role*: `auditor` *Login(s)*: `-`\n*Role*: `editor` *Login(s)*: `root, ubuntu`\n"
+        ),
+        "{fields}"
+    );
+    assert!(!fields.contains("*Role(s)*"), "{fields}");
 }
 
 #[test]
@@ -204,6 +227,7 @@ fn oversized_inputs_stay_inside_slack_limits() {
         roles: vec![huge.clone(); 3],
         reason: "`".repeat(10_000),
         resources: vec![huge.clone(); 3],
+        logins_by_role: Default::default(),
         link_base: Some(huge.clone()),
         status: Status::Denied,
         resolve_reason: huge.clone(),

@@ -87,6 +87,23 @@ impl Testkit {
             .ok_or_else(|| Error::Status(Status::not_found(id.to_owned())))
     }
 
+    /// Marks a pending request PROMOTED to an access list, as Teleport does when an
+    /// access-list owner promotes it (emitting PUT).
+    pub fn promote(&self, id: &str, access_list: &str) -> Result<AccessRequestV3> {
+        self.shared
+            .mutate(|state| {
+                state.update_request(id, |request| {
+                    let spec = crate::state::spec_mut(request);
+                    spec.state = RequestState::Promoted as i32;
+                    spec.access_list = Some(teleport_client::wire::types::PromotedAccessList {
+                        name: access_list.to_owned(),
+                        title: access_list.to_owned(),
+                    });
+                })
+            })
+            .ok_or_else(|| Error::Status(Status::not_found(id.to_owned())))
+    }
+
     /// Removes a request as its TTL would, emitting DELETE. Plugin data is kept.
     pub fn expire(&self, id: &str) -> Result<()> {
         Ok(self.shared.mutate(|state| state.delete_request(id))?)

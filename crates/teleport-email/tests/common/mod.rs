@@ -47,7 +47,7 @@ impl Env {
     pub(crate) fn write_config(&self, transport: &str, recipients: &str) -> PathBuf {
         let text = format!(
             "[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n{transport}\n\n\
-             [delivery]\nsender = \"{SENDER}\"\n\n[role_to_recipients]\n{recipients}\n",
+             [delivery]\nsender = \"{SENDER}\"\nnotify_requester = true\n\n[role_to_recipients]\n{recipients}\n",
             addr = self.kit.auth_addr(),
             identity = self.dir.path().join("identity").display(),
         );

@@ -60,7 +60,7 @@ impl Env {
     pub(crate) fn write_config(&self, token: &str, recipients: &str) -> PathBuf {
         let text = format!(
             "[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n\
-             [mattermost]\nurl = \"{url}\"\ntoken = \"{token}\"\n\n\
+             [mattermost]\nurl = \"{url}\"\ntoken = \"{token}\"\nnotify_requester = true\n\n\
              [role_to_recipients]\n{recipients}\n",
             addr = self.kit.auth_addr(),
             identity = self.dir.path().join("identity").display(),

@@ -125,6 +125,18 @@ pub enum ConfigWarning {
         /// Why it has no effect.
         reason: String,
     },
+    /// Something the Go plugin accepted that this one would rather not see, taken as Go
+    /// took it (e.g. two sources of one secret: the inline one is used).
+    Tolerated {
+        /// The config file.
+        file: PathBuf,
+        /// The key at issue.
+        key: String,
+        /// 1-based line of the key.
+        line: Option<usize>,
+        /// What is done with it, and what to change.
+        what: String,
+    },
 }
 
 impl ConfigWarning {
@@ -133,7 +145,8 @@ impl ConfigWarning {
         match self {
             Self::UnknownKey { key, .. }
             | Self::Deprecated { key, .. }
-            | Self::NoEffect { key, .. } => key,
+            | Self::NoEffect { key, .. }
+            | Self::Tolerated { key, .. } => key,
         }
     }
 }
@@ -161,6 +174,17 @@ impl fmt::Display for ConfigWarning {
                     file.display()
                 )
             }
+            Self::Tolerated {
+                file,
+                key,
+                line,
+                what,
+            } => write!(
+                f,
+                "{}: key \"{key}\"{}: {what}",
+                file.display(),
+                OnLine(*line)
+            ),
         }
     }
 }

@@ -45,6 +45,17 @@ impl<P> Loaded<P> {
         self.source.key_error(key, problem)
     }
 
+    /// A [`ConfigWarning::Tolerated`] about `key` in this file, with the key's line: for
+    /// what the Go plugin accepted and this one takes as Go did, saying so.
+    pub fn key_warning(&self, key: &str, what: impl Into<String>) -> ConfigWarning {
+        ConfigWarning::Tolerated {
+            file: self.file().to_path_buf(),
+            key: key.to_owned(),
+            line: self.key_error(key, "").line(),
+            what: what.into(),
+        }
+    }
+
     /// The messaging plugins' rule for `[role_to_recipients]`: at least one entry, and a
     /// non-empty `"*"` entry.
     pub fn require_role_to_recipients(&self) -> Result<&RoleToRecipients, ConfigError> {

@@ -1,5 +1,6 @@
 //! What a messaging plugin implements: resolve recipients, send, reply, update.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use teleport_client::{AccessRequest, AccessReview};
@@ -40,6 +41,13 @@ pub struct RequestView {
     pub status: Status,
     /// The resolution reason to show.
     pub resolve_reason: String,
+    /// The requested resources' names as first recorded (Go's friendly names when a Go
+    /// plugin recorded them, else Teleport's `/cluster/kind/name`), so that a deleted
+    /// request's last edit still names them.
+    pub resources: Vec<String>,
+    /// The logins each requested role allows, when the bot shows them
+    /// ([`MessagingBot::shows_logins`]) and the roles could be read; else empty.
+    pub logins_by_role: BTreeMap<String, Vec<String>>,
 }
 
 impl RequestView {
@@ -86,6 +94,18 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         message: &Self::Message,
         view: &RequestView,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// Whether the request message shows each role's logins (Go's Slack plugin, which
+    /// reads the roles once per request; the plugin then needs `role: read`).
+    fn shows_logins(&self) -> bool {
+        false
+    }
+
+    /// Whether a PROMOTED request is shown resolved (Go's chat plugins), or left as it is
+    /// until it is deleted and shown EXPIRED (Go's e-mail plugin, which knows no PROMOTED).
+    fn shows_promoted(&self) -> bool {
+        true
+    }
 
     /// Whether the bot sends access-list review reminders ([`send_reminder`](Self::send_reminder)).
     /// As in Go, only Slack does.

@@ -9,6 +9,7 @@
 //! [`sync_resolution`](MessagingHandler::sync_resolution) and
 //! [`notify_requester`](MessagingHandler::notify_requester).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use teleport_client::{AccessRequest, RequestState, TeleportClient};
 use crate::config::RoleToRecipients;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
+use crate::messaging::go_data::GoRequestData;
 use crate::messaging::record::{MessageState, StateCodec};
 use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
@@ -34,8 +36,11 @@ pub struct MessagingOptions {
     pub web_base: Option<String>,
     /// Who gets which requests.
     pub role_to_recipients: RoleToRecipients,
-    /// Tell the requester the decision.
+    /// Tell the requester the outcome, every one including EXPIRED (Slack: Go's behaviour).
     pub notify_requester: bool,
+    /// Send the request itself to the requester too, when their name is an e-mail address
+    /// the bot knows (Slack: Go's behaviour, so they see the thread and the final edit).
+    pub requester_sees_request: bool,
     /// The access monitoring rules for this plugin: when rules match a request, their
     /// recipients replace `role_to_recipients` and the suggested reviewers (as in Go).
     pub rules: Option<Arc<RuleCache>>,
@@ -49,6 +54,7 @@ pub struct MessagingOptions {
 /// The [`RequestHandler`] of every messaging plugin.
 pub struct MessagingHandler<B> {
     bot: Arc<B>,
+    client: TeleportClient,
     records: LeasedRecords<StateCodec<B>>,
     options: MessagingOptions,
     metrics: Metrics,
@@ -78,13 +84,14 @@ impl<B: MessagingBot> MessagingHandler<B> {
         metrics: Metrics,
     ) -> Self {
         let records = LeasedRecords::new(
-            client,
+            client.clone(),
             options.plugin_name.clone(),
             options.replica_id.clone(),
             options.lease,
         );
         Self {
             bot,
+            client,
             records,
             options,
             effects: Effects::new(metrics.clone()),
@@ -101,7 +108,12 @@ impl<B: MessagingBot> MessagingHandler<B> {
         self.records
             .step(
                 observed,
-                |request| MessageState::new(&request.user, &request.roles, &request.request_reason),
+                |request| {
+                    let mut state =
+                        MessageState::new(&request.user, &request.roles, &request.request_reason);
+                    state.go = GoRequestData::of(request);
+                    state
+                },
                 |state| self.needs_work(observed, state),
                 async |claim| self.work(observed, claim).await,
             )
@@ -114,6 +126,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
         }
         match observed {
             Observation::Deleted(_) => true,
+            Observation::Put(request) if self.ignores(request) => false,
             Observation::Put(request) if request.state.is_resolved() => true,
             Observation::Put(request) => {
                 !state.broadcast_done()
@@ -136,7 +149,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
             self.broadcast(observed, request, claim).await?;
         }
         self.relay_reviews(observed, claim).await?;
-        if let Some(resolution) = decide_resolution(observed, claim) {
+        if let Some(resolution) = decide_resolution(observed, claim)
+            .filter(|_| !matches!(observed, Observation::Put(request) if self.ignores(request)))
+        {
             self.sync_resolution(observed, claim, resolution).await?;
             self.notify_requester(observed, claim, resolution).await?;
         }
@@ -158,6 +173,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
             }
             let mut next = claim.record().clone();
             next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
+            if self.bot.shows_logins() && next.go.logins_by_role.is_empty() {
+                next.go.set_logins(&self.logins_by_role(request).await?);
+            }
             // Written with the first message's outcome: a lookup is no side effect.
             claim.stage(next);
         }
@@ -292,13 +310,13 @@ impl<B: MessagingBot> MessagingHandler<B> {
         Ok(())
     }
 
+    /// A PROMOTED request the bot does not show (e-mail, as Go): left for its deletion.
+    fn ignores(&self, request: &AccessRequest) -> bool {
+        request.state == RequestState::Promoted && !self.bot.shows_promoted()
+    }
+
     fn requester_notice_due(&self, state: &State<B>) -> bool {
-        self.options.notify_requester
-            && !state.requester_notified
-            && matches!(
-                state.resolution,
-                Some(Resolution::Approved | Resolution::Denied | Resolution::Promoted)
-            )
+        self.options.notify_requester && !state.requester_notified && state.resolution.is_some()
     }
 
     fn view(&self, observed: &Observation, state: &State<B>, status: Status) -> RequestView {
@@ -313,19 +331,72 @@ impl<B: MessagingBot> MessagingHandler<B> {
                 ..Default::default()
             },
         };
+        let logins_by_role = state.go.logins();
+        let resources = match state.go.resource_names() {
+            stored if !stored.is_empty() => stored,
+            _ => request.resources.iter().map(ToString::to_string).collect(),
+        };
         RequestView {
             request,
             cluster: self.options.cluster.clone(),
             web_base: self.options.web_base.clone(),
             status,
             resolve_reason: state.resolve_reason.clone(),
+            resources,
+            logins_by_role,
         }
     }
 
-    /// The request's recipients, resolved and de-duplicated, without the requester: those of
-    /// the access monitoring rules that match it, else (no rule matches, or none of their
-    /// recipients can be used, as Go decides) `role_to_recipients` and the suggested reviewers.
+    /// The logins each requested role allows, read once per request as Go does; a role that
+    /// cannot be read (no `role: read` permission) leaves the lines out, with a warning.
+    async fn logins_by_role(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<BTreeMap<String, Vec<String>>, StepError> {
+        let mut logins = BTreeMap::new();
+        for role in &request.roles {
+            match self.client.get_role(role).await {
+                Ok(found) => {
+                    logins.insert(role.clone(), found.logins);
+                }
+                Err(error) if error.is_connection_problem() => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(%role, %error, "cannot read the role to show its logins (does the plugin's role allow role: read?)");
+                    return Ok(BTreeMap::new());
+                }
+            }
+        }
+        Ok(logins)
+    }
+
+    /// The request's recipients, resolved and de-duplicated: those of the access monitoring
+    /// rules that match it, else (no rule matches, or none of their recipients can be used,
+    /// as Go decides) `role_to_recipients` and the suggested reviewers; the requester only
+    /// when [`MessagingOptions::requester_sees_request`] says so.
     async fn resolve_recipients(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<Vec<Recipient>, StepError> {
+        let mut recipients = self.resolve_reviewers(request).await?;
+        if self.options.requester_sees_request && crate::config::is_plain_email(&request.user) {
+            match self.bot.resolve_recipient(&request.user).await {
+                Ok(Some(requester)) if !recipients.contains(&requester) => {
+                    recipients.push(requester);
+                }
+                Ok(_) => {}
+                // Go sends it when the requester is known to the service, and says nothing
+                // otherwise.
+                Err(ServiceError::Permanent { message }) => {
+                    tracing::debug!(error = %message, "the requester cannot get the request")
+                }
+                Err(error) => return Err(StepError::Service(error)),
+            }
+        }
+        Ok(recipients)
+    }
+
+    /// The reviewers among the recipients (see [`resolve_recipients`](Self::resolve_recipients)).
+    async fn resolve_reviewers(
         &self,
         request: &AccessRequest,
     ) -> Result<Vec<Recipient>, StepError> {

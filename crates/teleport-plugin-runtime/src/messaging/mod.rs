@@ -2,11 +2,13 @@
 //! plugin supplies only a [`MessagingBot`].
 
 mod bot;
+mod go_data;
 mod handler;
 mod record;
 mod run;
 
 pub use bot::{MessagingBot, Recipient, RequestView, Status};
+pub use go_data::GoRequestData;
 pub use handler::{MessagingHandler, MessagingOptions};
 pub use record::{ChannelMessage, MessageCodec, MessageState, StateCodec};
 pub use run::{MessagingPlugin, run_messaging, run_messaging_with_companions};

@@ -5,14 +5,22 @@
 //! Go keys: `user`, `roles` (comma-joined), `request_reason`, `reviews_count`
 //! ("" for 0), `resolution` (`""|APPROVED|DENIED|EXPIRED|PROMOTED`),
 //! `resolve_reason`, and the plugin's message list (`messages` =
-//! `channel/id,...` for chat plugins, `email_threads` for e-mail).
+//! `channel/id,...` for chat plugins, `email_threads` for e-mail), and the newer Go
+//! keys kept in [`GoRequestData`].
 //! Our additions, which Go plugins ignore: `claim` (the lease of the replica
 //! working on the request), `recipients`, `sent_to`, `failed_to` (broadcast
 //! progress per recipient), `review_cursor`, `synced` and
 //! `requester_notified`.
+//!
+//! A record with a `resolution` and no `synced` is a Go plugin's finished work: Go records
+//! the resolution and updates its messages in the same handling, and never again, so that
+//! record is done (nothing edited, nobody notified a second time). Ours always says how far
+//! the update got: `synced` is [`UNSYNCED`] from the moment we record a resolution until
+//! every message shows it.
 
 use teleport_client::PluginDataMap;
 
+use crate::messaging::go_data::{self, GoRequestData};
 use crate::record::{Lease, RecordCodec, Resolution};
 
 /// How a plugin's sent-message references are stored.
@@ -40,6 +48,8 @@ pub struct MessageState<M> {
     pub roles: Vec<String>,
     /// The request reason.
     pub request_reason: String,
+    /// The newer Go keys (resources, annotations, ...), as stored.
+    pub go: GoRequestData,
     /// How many reviews have been relayed to every message.
     pub reviews_count: usize,
     /// The final status, once decided.
@@ -88,6 +98,7 @@ impl<M> MessageState<M> {
             user: user.to_owned(),
             roles: roles.to_vec(),
             request_reason: request_reason.to_owned(),
+            go: GoRequestData::default(),
             reviews_count: 0,
             resolution: None,
             resolve_reason: String::new(),
@@ -135,6 +146,7 @@ impl<C: MessageCodec> StateCodec<C> {
         map.insert("user".into(), state.user.clone());
         map.insert("roles".into(), state.roles.join(","));
         map.insert("request_reason".into(), state.request_reason.clone());
+        state.go.encode_into(&mut map);
         map.insert("reviews_count".into(), count(state.reviews_count));
         map.insert(
             "resolution".into(),
@@ -170,10 +182,11 @@ impl<C: MessageCodec> StateCodec<C> {
         map.insert("review_cursor".into(), count(state.review_cursor));
         map.insert(
             "synced".into(),
-            state
-                .synced
-                .map(|r| r.as_str().to_owned())
-                .unwrap_or_default(),
+            match (state.synced, state.resolution) {
+                (Some(synced), _) => synced.as_str().to_owned(),
+                (None, Some(_)) => UNSYNCED.to_owned(),
+                (None, None) => String::new(),
+            },
         );
         map.insert(
             REQUESTER_NOTIFIED.into(),
@@ -190,6 +203,7 @@ impl<C: MessageCodec> StateCodec<C> {
     /// update succeed only if nothing was stored yet.
     pub fn empty_record() -> PluginDataMap {
         KEYS.iter()
+            .chain(&go_data::KEYS)
             .chain([&C::MESSAGES_KEY, &REQUESTER_NOTIFIED])
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
@@ -203,12 +217,16 @@ impl<C: MessageCodec> StateCodec<C> {
         if messages.is_empty() {
             messages.extend(C::decode_legacy(data));
         }
+        let resolution = Resolution::parse(get("resolution"));
+        // A resolution without `synced` is the Go plugin's finished work (see the module doc).
+        let go_finished = resolution.is_some() && get("synced").is_empty();
         MessageState {
             user: get("user").to_owned(),
             roles: split(get("roles")).map(str::to_owned).collect(),
             request_reason: get("request_reason").to_owned(),
+            go: GoRequestData::decode(data),
             reviews_count: get("reviews_count").parse().unwrap_or(0),
-            resolution: Resolution::parse(get("resolution")),
+            resolution,
             resolve_reason: get("resolve_reason").to_owned(),
             messages,
             claim: Lease::decode(get("claim")),
@@ -220,8 +238,12 @@ impl<C: MessageCodec> StateCodec<C> {
             sent_to: split(get("sent_to")).map(str::to_owned).collect(),
             failed_to: split(get("failed_to")).map(str::to_owned).collect(),
             review_cursor: get("review_cursor").parse().unwrap_or(0),
-            synced: Resolution::parse(get("synced")),
-            requester_notified: get(REQUESTER_NOTIFIED) == "true",
+            synced: if go_finished {
+                resolution
+            } else {
+                Resolution::parse(get("synced"))
+            },
+            requester_notified: go_finished || get(REQUESTER_NOTIFIED) == "true",
         }
     }
 }
@@ -246,6 +268,9 @@ impl<C: MessageCodec> RecordCodec for StateCodec<C> {
         &mut state.claim
     }
 }
+
+/// Stored under `synced` while a resolution we recorded is not yet shown in every message.
+const UNSYNCED: &str = "-";
 
 /// Stored for an empty recipient list, which "" (= absent) could not express.
 const NO_RECIPIENTS: &str = "-";
@@ -312,148 +337,4 @@ impl ChannelMessage {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::*;
-
-    struct Chat;
-    impl MessageCodec for Chat {
-        type Message = ChannelMessage;
-        const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-        fn encode(message: &ChannelMessage) -> String {
-            message.encode()
-        }
-        fn decode(text: &str) -> Option<ChannelMessage> {
-            ChannelMessage::decode(text)
-        }
-        fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-            ChannelMessage::decode_legacy(data, "timestamp")
-        }
-    }
-
-    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
-    }
-
-    #[test]
-    fn reads_a_go_plugin_record() {
-        let data = map(&[
-            ("user", "alice"),
-            ("roles", "dev,ops"),
-            ("request_reason", "deploy"),
-            ("reviews_count", "2"),
-            ("resolution", "APPROVED"),
-            ("resolve_reason", "ok"),
-            ("messages", "C1/1700.1,D2/1700.2"),
-        ]);
-        let state = StateCodec::<Chat>::decode(&data);
-        assert_eq!(state.user, "alice");
-        assert_eq!(state.roles, ["dev", "ops"]);
-        assert_eq!(state.reviews_count, 2);
-        assert_eq!(state.resolution, Some(Resolution::Approved));
-        assert_eq!(state.messages.len(), 2);
-        assert_eq!(state.messages[1].channel, "D2");
-        assert!(state.recipients.is_none());
-        assert!(
-            state.broadcast_done(),
-            "a Go record with messages is a finished broadcast"
-        );
-    }
-
-    #[test]
-    fn reads_legacy_single_message_keys() {
-        let data = map(&[
-            ("user", "alice"),
-            ("channel_id", "C9"),
-            ("timestamp", "1.2"),
-        ]);
-        let state = StateCodec::<Chat>::decode(&data);
-        assert_eq!(
-            state.messages,
-            [ChannelMessage {
-                channel: "C9".into(),
-                id: "1.2".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn round_trips_and_writes_go_encodings() {
-        let mut state = MessageState::<ChannelMessage>::new("bob", &["dba".into()], "why");
-        state.messages.push(ChannelMessage {
-            channel: "C1".into(),
-            id: "1.1".into(),
-        });
-        state.recipients = Some(vec!["C1".into(), "U2".into()]);
-        state.sent_to = vec!["C1".into()];
-        state.claim = Some(Lease {
-            owner: "host-1 abc".into(),
-            until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-        });
-        let encoded = StateCodec::<Chat>::encode(&state);
-        assert_eq!(encoded["messages"], "C1/1.1");
-        assert_eq!(
-            encoded["reviews_count"], "",
-            "Go writes an empty string for zero"
-        );
-        assert_eq!(encoded["resolution"], "");
-        assert_eq!(StateCodec::<Chat>::decode(&encoded), state);
-        assert_eq!(state.unsent_recipients(), ["U2"]);
-        assert!(!state.broadcast_done());
-    }
-
-    #[test]
-    fn empty_recipient_list_survives_a_round_trip() {
-        let mut state = MessageState::<ChannelMessage>::new("bob", &[], "");
-        state.recipients = Some(Vec::new());
-        let decoded = StateCodec::<Chat>::decode(&StateCodec::<Chat>::encode(&state));
-        assert_eq!(decoded.recipients, Some(Vec::new()));
-        assert!(decoded.broadcast_done());
-    }
-
-    #[test]
-    fn channel_message_round_trips_and_splits_at_the_first_slash() {
-        let message = ChannelMessage {
-            channel: "C1".into(),
-            id: "1700.1".into(),
-        };
-        assert_eq!(message.encode(), "C1/1700.1");
-        assert_eq!(ChannelMessage::decode("C1/1700.1"), Some(message));
-        assert_eq!(
-            ChannelMessage::decode("C1/a/b").map(|m| m.id),
-            Some("a/b".to_owned())
-        );
-        assert_eq!(ChannelMessage::decode("no-slash"), None);
-    }
-
-    #[test]
-    fn legacy_keys_need_both_values() {
-        let both = map(&[("channel_id", "C9"), ("postID", "p1")]);
-        assert_eq!(
-            ChannelMessage::decode_legacy(&both, "postID"),
-            Some(ChannelMessage {
-                channel: "C9".into(),
-                id: "p1".into()
-            })
-        );
-        let empty_id = map(&[("channel_id", "C9"), ("postID", "")]);
-        assert_eq!(ChannelMessage::decode_legacy(&empty_id, "postID"), None);
-        assert_eq!(ChannelMessage::decode_legacy(&both, "timestamp"), None);
-    }
-
-    #[test]
-    fn empty_record_covers_every_written_key() {
-        let state = MessageState::<ChannelMessage>::new("bob", &[], "");
-        let encoded = StateCodec::<Chat>::encode(&state);
-        let empty = StateCodec::<Chat>::empty_record();
-        let mut keys: Vec<_> = encoded.keys().collect();
-        keys.sort();
-        let mut empty_keys: Vec<_> = empty.keys().collect();
-        empty_keys.sort();
-        assert_eq!(keys, empty_keys);
-    }
-}
+mod tests;

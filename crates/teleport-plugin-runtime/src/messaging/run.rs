@@ -20,8 +20,10 @@ pub struct MessagingPlugin {
     pub name: &'static str,
     /// Who gets which requests.
     pub role_to_recipients: RoleToRecipients,
-    /// DM / mail the requester the decision.
+    /// DM / mail the requester every outcome.
     pub notify_requester: bool,
+    /// Send the request to the requester too (see [`MessagingOptions`]).
+    pub requester_sees_request: bool,
 }
 
 /// Runs a messaging plugin until `stop` is cancelled: connects to Teleport, checks the bot's
@@ -67,6 +69,7 @@ where
                 web_base: ctx.web_base(),
                 role_to_recipients: plugin.role_to_recipients,
                 notify_requester: plugin.notify_requester,
+                requester_sees_request: plugin.requester_sees_request,
                 rules: ctx.rules.clone(),
                 replica_id: ctx.replica_id.clone(),
                 lease: ctx.lease,

@@ -238,6 +238,7 @@ impl Harness {
                         web_base: ctx.web_base(),
                         role_to_recipients: recipients(),
                         notify_requester: true,
+                        requester_sees_request: false,
                         rules: ctx.rules.clone(),
                         replica_id: replica,
                         lease: Duration::from_secs(2),

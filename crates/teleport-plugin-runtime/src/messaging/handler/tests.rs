@@ -115,6 +115,7 @@ fn app(bot: &Arc<FlakyBot>, client: &TeleportClient, replica: &str) -> Messaging
         web_base: None,
         role_to_recipients,
         notify_requester: false,
+        requester_sees_request: false,
         rules: None,
         replica_id: replica.into(),
         // Far longer than the test may wait, so only a release lets the other in.
