@@ -57,7 +57,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     for target in &targets {
         if !TARGETS.contains(&target.as_str()) {
-            bail!("no fuzz target {target:?}; the targets are {}", TARGETS.join(", "));
+            bail!(
+                "no fuzz target {target:?}; the targets are {}",
+                TARGETS.join(", ")
+            );
         }
     }
     let status = fuzz_command(&root)
@@ -73,8 +76,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("\n| target | seconds | executions | result |\n|---|---:|---:|---|");
     for o in &outcomes {
-        let result = if o.crashed { "CRASH (see fuzz/artifacts)" } else { "no crash" };
-        println!("| {} | {} | {} | {} |", o.target, o.seconds, o.executions, result);
+        let result = if o.crashed {
+            "CRASH (see fuzz/artifacts)"
+        } else {
+            "no crash"
+        };
+        println!(
+            "| {} | {} | {} | {} |",
+            o.target, o.seconds, o.executions, result
+        );
     }
     let crashed: Vec<&str> = outcomes
         .iter()
@@ -136,10 +146,10 @@ fn final_stat(log: &str, name: &str) -> Option<u64> {
 /// and its own target directory, so that instrumented builds never mix with the workspace's.
 fn fuzz_command(root: &Path) -> Command {
     let mut command = crate::cargo::command(root);
-    command
-        .arg("fuzz")
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", crate::cargo::target_dir(root).join("fuzz"));
+    command.arg("fuzz").env("RUSTC_BOOTSTRAP", "1").env(
+        "CARGO_TARGET_DIR",
+        crate::cargo::target_dir(root).join("fuzz"),
+    );
     command
 }
 
@@ -155,7 +165,13 @@ fn ensure_cargo_fuzz(root: &Path) -> anyhow::Result<()> {
     }
     println!("== cargo install cargo-fuzz {CARGO_FUZZ_VERSION}");
     let status = crate::cargo::command(root)
-        .args(["install", "--locked", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION])
+        .args([
+            "install",
+            "--locked",
+            "cargo-fuzz",
+            "--version",
+            CARGO_FUZZ_VERSION,
+        ])
         .status()
         .context("cannot run cargo install")?;
     if !status.success() {
@@ -170,17 +186,23 @@ mod tests {
 
     #[test]
     fn reads_libfuzzers_final_stats() {
-        let log = "#1000\tDONE cov: 6\nstat::number_of_executed_units: 52311\nstat::peak_rss_mb: 40\n";
-        assert_eq!(final_stat(log, "stat::number_of_executed_units:"), Some(52311));
-        assert_eq!(final_stat("no stats", "stat::number_of_executed_units:"), None);
+        let log =
+            "#1000\tDONE cov: 6\nstat::number_of_executed_units: 52311\nstat::peak_rss_mb: 40\n";
+        assert_eq!(
+            final_stat(log, "stat::number_of_executed_units:"),
+            Some(52311)
+        );
+        assert_eq!(
+            final_stat("no stats", "stat::number_of_executed_units:"),
+            None
+        );
     }
 
     #[test]
     fn every_target_is_declared_in_the_fuzz_manifest() {
-        let manifest = std::fs::read_to_string(
-            crate::source::workspace_root().join("fuzz/Cargo.toml"),
-        )
-        .expect("fuzz/Cargo.toml");
+        let manifest =
+            std::fs::read_to_string(crate::source::workspace_root().join("fuzz/Cargo.toml"))
+                .expect("fuzz/Cargo.toml");
         for target in TARGETS {
             assert!(
                 manifest.contains(&format!("name = \"{target}\"")),

@@ -57,6 +57,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         role_to_recipients: config.role_to_recipients,
         // Discord bots cannot find a person by their Teleport name or e-mail (as in Go).
         notify_requester: false,
+        requester_sees_request: false,
     };
     run_messaging(config.runtime, plugin, bot, stop).await
 }

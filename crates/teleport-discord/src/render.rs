@@ -70,8 +70,14 @@ pub fn request_fields(view: &RequestView) -> String {
     if !request.roles.is_empty() {
         field("Role(s)", &clip(&request.roles.join(","), INLINE_LIMIT));
     }
-    if !request.resources.is_empty() {
-        let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
+    // The view's list survives the request's deletion (kept in plugin data), so the last
+    // edit of a deleted request still names its resources.
+    let resources: Vec<String> = if view.resources.is_empty() {
+        request.resources.iter().map(ToString::to_string).collect()
+    } else {
+        view.resources.clone()
+    };
+    if !resources.is_empty() {
         field(
             "Resource(s)",
             &markdown_escape_inline(&resources.join(","), INLINE_LIMIT),

@@ -24,6 +24,8 @@ fn view(status: Status, web_base: Option<&str>) -> RequestView {
         web_base: web_base.map(str::to_owned),
         status,
         resolve_reason: String::new(),
+        resources: Vec::new(),
+        logins_by_role: Default::default(),
     }
 }
 

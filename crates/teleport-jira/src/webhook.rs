@@ -101,8 +101,7 @@ pub enum MalformedWebhook {
 /// Reads a webhook body. Nothing in it is trusted: the issue it names is read again with the
 /// plugin's own credentials before anything is done.
 pub fn parse_body(body: &[u8]) -> Result<WebhookBody, MalformedWebhook> {
-    let hook =
-        serde_json::from_slice::<Webhook>(body).map_err(|_| MalformedWebhook::NotJson)?;
+    let hook = serde_json::from_slice::<Webhook>(body).map_err(|_| MalformedWebhook::NotJson)?;
     if hook.event != "jira:issue_updated" || hook.issue_event_type_name != "issue_generic" {
         return Ok(WebhookBody::Ignored {
             event: hook.event,
@@ -203,7 +202,8 @@ mod tests {
 
     #[test]
     fn bodies_are_read_as_hints_or_refused() {
-        let update = br#"{"webhookEvent":"jira:issue_updated","issue_event_type_name":"issue_generic",
+        let update =
+            br#"{"webhookEvent":"jira:issue_updated","issue_event_type_name":"issue_generic",
             "issue":{"id":"10001","fields":{"status":{"name":"Approved"}}}}"#;
         assert_eq!(
             parse_body(update),
@@ -215,7 +215,8 @@ mod tests {
         let other = br#"{"webhookEvent":"comment_created","issue_event_type_name":""}"#;
         assert!(matches!(parse_body(other), Ok(WebhookBody::Ignored { .. })));
         assert_eq!(parse_body(b"not json"), Err(MalformedWebhook::NotJson));
-        let forged_id = br#"{"webhookEvent":"jira:issue_updated","issue_event_type_name":"issue_generic",
+        let forged_id =
+            br#"{"webhookEvent":"jira:issue_updated","issue_event_type_name":"issue_generic",
             "issue":{"id":"../../admin"}}"#;
         assert_eq!(parse_body(forged_id), Err(MalformedWebhook::NoIssue));
     }
