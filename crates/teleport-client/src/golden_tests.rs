@@ -306,3 +306,26 @@ fn watch_status_in_init_lists_the_granted_kinds() {
     let v12_init = proto::Event::decode(&[][..]).expect("decodes");
     assert!(!crate::watch::confirms(&v12_init, "access_monitoring_rule"));
 }
+
+#[test]
+fn a_review_on_behalf_of_its_author_sets_field_12_not_submitted_by() {
+    use crate::wire::types;
+    // Teleport's AccessReview: SubmittedBy = 11 (string, set by the server),
+    // submitted_on_behalf_of_author = 12 (bool). A bool at 11 would be a wire-type error
+    // for Go's decoder, so the flag's bytes are pinned here.
+    let review = types::AccessReview {
+        author: "alice".into(),
+        submitted_on_behalf_of_author: true,
+        ..Default::default()
+    };
+    let expected = cat(&[ld(&[0x0a], b"alice"), vec![0x60, 0x01]]);
+    assert_eq!(review.encode_to_vec(), expected);
+    let from_go = cat(&[
+        ld(&[0x0a], b"alice"),
+        ld(&[0x5a], b"access-plugin"), // 11 SubmittedBy
+        vec![0x60, 0x01],              // 12 submitted_on_behalf_of_author
+    ]);
+    let decoded = types::AccessReview::decode(from_go.as_slice()).expect("decodes");
+    assert_eq!(decoded.submitted_by, "access-plugin");
+    assert!(decoded.submitted_on_behalf_of_author);
+}
