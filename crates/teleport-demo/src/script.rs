@@ -96,7 +96,8 @@ severity = "INFO"
         .metadata
         .unwrap_or_default()
         .name;
-    show(&mut events, 2).await?;
+    // The DBA channel, the lead's DM, and alice herself (Go sends the requester the request too).
+    show(&mut events, 3).await?;
 
     step("2. bob asks for `editor`; carol asks for `auditor`");
     let denied = kit
@@ -120,7 +121,8 @@ severity = "INFO"
         Verdict::Approve,
         "go ahead, one hour",
     )?;
-    show(&mut events, 5).await?;
+    // A thread reply and an update for each of the three messages, and alice's DM.
+    show(&mut events, 7).await?;
 
     step("4. bob's request is denied");
     kit.review(
