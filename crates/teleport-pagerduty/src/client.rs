@@ -592,17 +592,17 @@ fn decode<T: DeserializeOwned>(body: &Value, field: &str) -> Result<T, PagerDuty
 
 /// A response body that failed to arrive, or was over the limit, as a PagerDutyError.
 pub(crate) fn body_error(error: BodyError) -> PagerDutyError {
-    match error {
-        BodyError::Read(error) => transport_error(&error),
-        too_large => PagerDutyError::Unexpected {
-            reason: too_large.to_string(),
-        },
-    }
+    from_service_error(error.into_service_error())
 }
 
 fn transport_error(error: &reqwest::Error) -> PagerDutyError {
-    // The reqwest error names the URL, never headers, so it carries no secret.
-    match ServiceError::from_reqwest(error) {
+    // reqwest's error names the URL, never headers, so it carries no secret.
+    from_service_error(ServiceError::from_reqwest(error))
+}
+
+/// The shared classification of a transport or body failure, in this client's terms.
+fn from_service_error(error: ServiceError) -> PagerDutyError {
+    match error {
         ServiceError::Transient {
             message,
             retry_after,

@@ -159,17 +159,17 @@ pub(super) fn status_error(
 
 /// A response body that failed to arrive, or was over the limit, as a GitlabError.
 pub(super) fn body_error(error: BodyError) -> GitlabError {
-    match error {
-        BodyError::Read(error) => transport_error(&error),
-        too_large => GitlabError::Unexpected {
-            reason: too_large.to_string(),
-        },
-    }
+    from_service_error(error.into_service_error())
 }
 
 pub(super) fn transport_error(error: &reqwest::Error) -> GitlabError {
-    // reqwest's error names the URL, never headers, so it carries no token.
-    match ServiceError::from_reqwest(error) {
+    // reqwest's error names the URL, never headers, so it carries no secret.
+    from_service_error(ServiceError::from_reqwest(error))
+}
+
+/// The shared classification of a transport or body failure, in this client's terms.
+fn from_service_error(error: ServiceError) -> GitlabError {
+    match error {
         ServiceError::Transient {
             message,
             retry_after,
