@@ -1,0 +1,309 @@
+//! The per-request record in Teleport plugin data (namespace `servicenow`), in the Go
+//! plugin's keys and encodings: `incident_id`, the request data every incident plugin keeps
+//! (`user`, `roles` comma-joined, `created` Unix seconds or "", `request_reason`,
+//! `reviews_count` "" for 0, `resolve_reason`), and `state`, the incident state the
+//! incident was resolved with (`6` resolved, `7` closed; "" while open).
+//! Our additions, which the Go plugin ignores: `resolution` (lower case
+//! `approved|denied|expired|promoted`), `claim` (the lease), `auto_approval` (the on-call
+//! decision, taken once) and `close_progress`.
+
+use teleport_client::{AccessRequest, PluginDataMap};
+use teleport_plugin_runtime::record::{Lease, RecordCodec, Resolution};
+
+/// ServiceNow's incident state for a resolved incident (approved, expired, promoted).
+pub const STATE_RESOLVED: &str = "6";
+/// ServiceNow's incident state for a closed incident (denied).
+pub const STATE_CLOSED: &str = "7";
+
+/// The incident state a resolution closes the incident with (Go's: denied → closed, every
+/// other outcome → resolved).
+pub fn incident_state(resolution: Resolution) -> &'static str {
+    match resolution {
+        Resolution::Denied => STATE_CLOSED,
+        Resolution::Approved | Resolution::Expired | Resolution::Promoted => STATE_RESOLVED,
+    }
+}
+
+/// What the on-call check decided; taken once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    /// An approval was submitted (or Teleport already had one from the plugin).
+    Approved,
+    /// `dry_run`: the approval was only logged.
+    DryRun,
+    /// The requester did not qualify.
+    Declined,
+    /// Teleport refused the review.
+    Refused,
+}
+
+impl ApprovalOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::DryRun => "dry_run",
+            Self::Declined => "declined",
+            Self::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "approved" => Self::Approved,
+            "dry_run" => Self::DryRun,
+            "declined" => Self::Declined,
+            "refused" => Self::Refused,
+            _ => return None,
+        })
+    }
+}
+
+/// The request data every incident plugin's Go record holds, in the same keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestData {
+    /// The requester.
+    pub user: String,
+    /// The requested roles.
+    pub roles: Vec<String>,
+    /// When the request was created (Unix seconds).
+    pub created: Option<i64>,
+    /// The request reason.
+    pub request_reason: String,
+    /// Reviews already posted as work notes.
+    pub reviews_count: usize,
+    /// The final status, once recorded.
+    pub resolution: Option<Resolution>,
+    /// The reason given with it.
+    pub resolve_reason: String,
+}
+
+impl RequestData {
+    /// The request's data, nothing posted or resolved yet.
+    pub fn new(request: &AccessRequest) -> Self {
+        Self {
+            user: request.user.clone(),
+            roles: request.roles.clone(),
+            created: request.created.map(|t| t.unix_timestamp()),
+            request_reason: request.request_reason.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The record of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentRecord {
+    /// The incident's `sys_id` ("" when none yet).
+    pub incident_id: String,
+    /// What the request was, how many reviews were noted, how it ended.
+    pub request: RequestData,
+    /// The lease of the replica working on the request.
+    pub claim: Option<Lease>,
+    /// The on-call decision, once taken.
+    pub auto_approval: Option<ApprovalOutcome>,
+    /// The incident is resolved (or there is none to resolve); meaningful once the
+    /// resolution is recorded.
+    pub closed: bool,
+}
+
+const KEYS: [&str; 12] = [
+    "incident_id",
+    "user",
+    "roles",
+    "created",
+    "request_reason",
+    "reviews_count",
+    "state",
+    "resolve_reason",
+    "resolution",
+    "claim",
+    "auto_approval",
+    "close_progress",
+];
+
+impl IncidentRecord {
+    /// A fresh record for a request.
+    pub fn new(request: &AccessRequest) -> Self {
+        Self {
+            incident_id: String::new(),
+            request: RequestData::new(request),
+            claim: None,
+            auto_approval: None,
+            closed: false,
+        }
+    }
+
+    /// The `correlation_id` the request's incident carries.
+    pub fn correlation_id(request_id: &str) -> String {
+        format!("teleport-access-request/{request_id}")
+    }
+
+    /// Every key with "" for empty values, as the Go plugin writes them.
+    pub fn encode(&self) -> PluginDataMap {
+        let request = &self.request;
+        let mut map = PluginDataMap::new();
+        let mut put = |key: &str, value: String| {
+            map.insert(key.to_owned(), value);
+        };
+        put("incident_id", self.incident_id.clone());
+        put("user", request.user.clone());
+        put("roles", request.roles.join(","));
+        put(
+            "created",
+            request.created.map(|c| c.to_string()).unwrap_or_default(),
+        );
+        put("request_reason", request.request_reason.clone());
+        put(
+            "reviews_count",
+            match request.reviews_count {
+                0 => String::new(),
+                n => n.to_string(),
+            },
+        );
+        put(
+            "state",
+            request
+                .resolution
+                .map(|r| incident_state(r).to_owned())
+                .unwrap_or_default(),
+        );
+        put("resolve_reason", request.resolve_reason.clone());
+        put(
+            "resolution",
+            request
+                .resolution
+                .map(|r| r.as_str().to_ascii_lowercase())
+                .unwrap_or_default(),
+        );
+        put(
+            "claim",
+            self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
+        );
+        put(
+            "auto_approval",
+            self.auto_approval
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default(),
+        );
+        put(
+            "close_progress",
+            match (request.resolution, self.closed) {
+                (None, _) => String::new(),
+                (Some(_), false) => "pending".into(),
+                (Some(_), true) => "done".into(),
+            },
+        );
+        map
+    }
+
+    /// Reads stored data, the Go plugin's included.
+    pub fn decode(data: &PluginDataMap) -> Self {
+        let get = |key: &str| data.get(key).map(String::as_str).unwrap_or_default();
+        // Go records only the incident state; denied is the one outcome it closes with.
+        let resolution = Resolution::parse(get("resolution")).or(match get("state") {
+            "" => None,
+            STATE_CLOSED => Some(Resolution::Denied),
+            _ => Some(Resolution::Approved),
+        });
+        Self {
+            incident_id: get("incident_id").to_owned(),
+            request: RequestData {
+                user: get("user").to_owned(),
+                roles: get("roles")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                created: get("created").parse().ok(),
+                request_reason: get("request_reason").to_owned(),
+                reviews_count: get("reviews_count").parse().unwrap_or(0),
+                resolution,
+                resolve_reason: get("resolve_reason").to_owned(),
+            },
+            claim: Lease::decode(get("claim")),
+            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            // A resolution without progress is the Go plugin's, which resolved in one go.
+            closed: get("close_progress") != "pending",
+        }
+    }
+}
+
+impl RecordCodec for IncidentRecord {
+    type Record = Self;
+
+    fn encode(record: &Self) -> PluginDataMap {
+        record.encode()
+    }
+
+    fn decode(data: &PluginDataMap) -> Self {
+        IncidentRecord::decode(data)
+    }
+
+    fn empty_record() -> PluginDataMap {
+        KEYS.iter()
+            .map(|k| ((*k).to_owned(), String::new()))
+            .collect()
+    }
+
+    fn lease(record: &mut Self) -> &mut Option<Lease> {
+        &mut record.claim
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_go_records() {
+        let open = IncidentRecord::decode(&map(&[
+            ("incident_id", "abc"),
+            ("user", "alice"),
+            ("roles", "dev,ops"),
+            ("created", "1700000000"),
+            ("request_reason", "deploy"),
+            ("reviews_count", "2"),
+            ("state", ""),
+            ("resolve_reason", ""),
+        ]));
+        assert_eq!(open.incident_id, "abc");
+        assert_eq!(open.request.roles, ["dev", "ops"]);
+        assert_eq!(open.request.created, Some(1_700_000_000));
+        assert_eq!(open.request.reviews_count, 2);
+        assert_eq!(open.request.resolution, None);
+
+        let denied = IncidentRecord::decode(&map(&[("incident_id", "abc"), ("state", "7")]));
+        assert_eq!(denied.request.resolution, Some(Resolution::Denied));
+        assert!(denied.closed, "the Go plugin resolves in one go");
+        let resolved = IncidentRecord::decode(&map(&[("state", "6")]));
+        assert_eq!(resolved.request.resolution, Some(Resolution::Approved));
+    }
+
+    #[test]
+    fn round_trips_ours_in_go_keys() {
+        let mut record = IncidentRecord::decode(&map(&[("incident_id", "abc"), ("user", "bob")]));
+        record.request.resolution = Some(Resolution::Expired);
+        record.closed = false;
+        record.auto_approval = Some(ApprovalOutcome::Declined);
+        let encoded = record.encode();
+        assert_eq!(encoded["state"], "6");
+        assert_eq!(encoded["resolution"], "expired");
+        assert_eq!(encoded["reviews_count"], "");
+        assert_eq!(encoded["close_progress"], "pending");
+        assert_eq!(IncidentRecord::decode(&encoded), record);
+        let mut keys: Vec<_> = encoded.into_keys().collect();
+        keys.sort();
+        let mut empty: Vec<_> = IncidentRecord::empty_record().into_keys().collect();
+        empty.sort();
+        assert_eq!(keys, empty);
+        assert_eq!(incident_state(Resolution::Denied), "7");
+    }
+}
