@@ -132,7 +132,7 @@ impl Config {
 /// (tests, a local proxy), where plain http is allowed as in Go (which allows it only for
 /// `127.0.0.1`). A URL without a scheme is taken as https.
 pub fn instance_url(text: &str) -> Result<String, &'static str> {
-    let text = text.trim().trim_end_matches('/');
+    let text = text.trim();
     let with_scheme = if text.contains("://") {
         text.to_owned()
     } else {
@@ -167,8 +167,8 @@ fn validate(loaded: &Loaded<ServiceNowFile>) -> Result<ServiceNowConfig, ConfigE
         .map(str::trim)
     {
         Some(text) if !text.is_empty() => Ok(text.to_owned()),
-        Some(_) => Err(loaded.key_error(key, &format!("expected {what}, found an empty string"))),
-        None => Err(loaded.key_error(key, &format!("expected {what}; the key is missing"))),
+        Some(_) => Err(loaded.key_error(key, format!("expected {what}, found an empty string"))),
+        None => Err(loaded.key_error(key, format!("expected {what}; the key is missing"))),
     };
     let endpoint = required(
         &section.api_endpoint,
