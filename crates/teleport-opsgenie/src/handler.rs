@@ -165,7 +165,7 @@ impl OpsgenieHandler {
     }
 
     fn needs_work(&self, observed: &Observation, record: &AlertRecord) -> bool {
-        if record.resolution.is_some() {
+        if record.request.resolution.is_some() {
             return !record.closed;
         }
         match observed {
@@ -173,7 +173,8 @@ impl OpsgenieHandler {
             Observation::Put(request) if request.state.is_resolved() => true,
             Observation::Put(request) if request.state == RequestState::Pending => {
                 (record.alert_id.is_empty() && !self.targets(request).is_empty())
-                    || (!record.alert_id.is_empty() && record.reviews_count < request.reviews.len())
+                    || (!record.alert_id.is_empty()
+                        && record.request.reviews_count < request.reviews.len())
                     || (record.auto_approval.is_none()
                         && self.approval_schedules(request).is_some())
             }
@@ -191,7 +192,7 @@ impl OpsgenieHandler {
             Observation::Deleted(_) => None,
         };
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && claim.resolution.is_none()
+            && claim.request.resolution.is_none()
         {
             let targets = self.targets(request);
             if claim.alert_id.is_empty() && !targets.is_empty() {
@@ -204,18 +205,18 @@ impl OpsgenieHandler {
                 self.auto_approve(request, &schedules, claim).await?;
             }
         }
-        let decided = claim.resolution.or(match observed {
+        let decided = claim.request.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if claim.resolution.is_none() {
+            if claim.request.resolution.is_none() {
                 if let Some(request) = request {
                     self.post_review_notes(request, claim).await?;
                 }
                 let mut next = claim.record().clone();
-                next.resolution = Some(resolution);
-                next.resolve_reason = request
+                next.request.resolution = Some(resolution);
+                next.request.resolve_reason = request
                     .map(|r| r.resolve_reason.clone())
                     .unwrap_or_default();
                 next.closed = claim.alert_id.is_empty() && claim.alert_request.is_empty();
@@ -305,10 +306,10 @@ impl OpsgenieHandler {
         if claim.alert_id.is_empty() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(claim.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.request.reviews_count) {
             self.post_note(claim, &render::review_note(review)).await?;
             let mut next = claim.record().clone();
-            next.reviews_count += 1;
+            next.request.reviews_count += 1;
             claim.record_effect(next);
         }
         Ok(())
@@ -394,7 +395,7 @@ impl OpsgenieHandler {
     }
 
     async fn close_alert(&self, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
-        let Some(resolution) = claim.resolution else {
+        let Some(resolution) = claim.request.resolution else {
             return Ok(());
         };
         if claim.closed {
@@ -405,7 +406,7 @@ impl OpsgenieHandler {
         }
         if !claim.alert_id.is_empty() {
             let alert_id = claim.alert_id.clone();
-            let note = render::resolution_note(resolution, &claim.resolve_reason);
+            let note = render::resolution_note(resolution, &claim.request.resolve_reason);
             match self
                 .effects
                 .run(claim, "close", || async {

@@ -187,7 +187,7 @@ impl PagerDutyHandler {
     }
 
     fn needs_work(&self, observed: &Observation, record: &IncidentRecord) -> bool {
-        if record.resolution.is_some() {
+        if record.request.resolution.is_some() {
             return record.close_progress != CloseProgress::Done;
         }
         match observed {
@@ -196,7 +196,7 @@ impl PagerDutyHandler {
             Observation::Put(request) if request.state == RequestState::Pending => {
                 (record.incident_id.is_empty() && self.notify_service(request).is_some())
                     || (!record.incident_id.is_empty()
-                        && record.reviews_count < request.reviews.len())
+                        && record.request.reviews_count < request.reviews.len())
                     || (record.auto_approval.is_none() && self.approval_services(request).is_some())
             }
             Observation::Put(_) => false,
@@ -215,7 +215,7 @@ impl PagerDutyHandler {
         };
 
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && claim.resolution.is_none()
+            && claim.request.resolution.is_none()
         {
             if claim.incident_id.is_empty()
                 && let Some(service) = self.notify_service(request)
@@ -230,12 +230,12 @@ impl PagerDutyHandler {
             }
         }
 
-        let decided = claim.resolution.or(match observed {
+        let decided = claim.request.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if claim.resolution.is_none() {
+            if claim.request.resolution.is_none() {
                 if let Some(request) = request {
                     self.post_review_notes(request, claim).await?;
                 }
@@ -255,8 +255,8 @@ impl PagerDutyHandler {
         claim: &mut RecordClaim<'_>,
     ) {
         let mut next = claim.record().clone();
-        next.resolution = Some(resolution);
-        next.resolve_reason = request
+        next.request.resolution = Some(resolution);
+        next.request.resolve_reason = request
             .map(|r| r.resolve_reason.clone())
             .unwrap_or_default();
         next.close_progress = if claim.incident_id.is_empty() && claim.service_id.is_empty() {
@@ -330,11 +330,11 @@ impl PagerDutyHandler {
         if claim.incident_id.is_empty() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(claim.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.request.reviews_count) {
             self.post_note(claim, &render::review_note(review), "review note")
                 .await?;
             let mut next = claim.record().clone();
-            next.reviews_count += 1;
+            next.request.reviews_count += 1;
             claim.record_effect(next);
         }
         Ok(())
@@ -440,7 +440,7 @@ impl PagerDutyHandler {
     }
 
     async fn close_incident(&self, id: &str, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
-        let Some(resolution) = claim.resolution else {
+        let Some(resolution) = claim.request.resolution else {
             return Ok(());
         };
         if claim.close_progress == CloseProgress::Pending && claim.incident_id.is_empty() {
@@ -469,7 +469,7 @@ impl PagerDutyHandler {
             claim.stage(next);
         }
         if claim.close_progress == CloseProgress::Pending {
-            let note = render::resolution_note(resolution, &claim.resolve_reason);
+            let note = render::resolution_note(resolution, &claim.request.resolve_reason);
             self.post_note(claim, &note, "resolution note").await?;
             let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Noted;
