@@ -1,14 +1,16 @@
 //! The per-request record in Teleport plugin data (namespace `servicenow`), in the Go
-//! plugin's keys and encodings: `incident_id`, the request data every incident plugin keeps
-//! (`user`, `roles` comma-joined, `created` Unix seconds or "", `request_reason`,
-//! `reviews_count` "" for 0, `resolve_reason`), and `state`, the incident state the
-//! incident was resolved with (`6` resolved, `7` closed; "" while open).
-//! Our additions, which the Go plugin ignores: `resolution` (lower case
-//! `approved|denied|expired|promoted`), `claim` (the lease), `auto_approval` (the on-call
-//! decision, taken once) and `close_progress`.
+//! plugin's keys and encodings: `incident_id`, the runtime's [`RequestData`] (`user`, `roles`,
+//! `created`, `request_reason`, `reviews_count`, `resolve_reason`; its `resolution` is a key
+//! the Go ServiceNow plugin does not write, and ignores), and `state`, the incident state the
+//! incident was resolved with (`6` resolved, `7` closed; "" while open), from which a Go
+//! record's resolution is read.
+//! Our additions, which the Go plugin ignores: `resolution`, `claim` (the lease),
+//! `auto_approval` (the on-call decision, taken once) and `close_progress`.
 
 use teleport_client::{AccessRequest, PluginDataMap};
-use teleport_plugin_runtime::record::{Lease, RecordCodec, Resolution};
+use teleport_plugin_runtime::record::{
+    Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
+};
 
 /// ServiceNow's incident state for a resolved incident (approved, expired, promoted).
 pub const STATE_RESOLVED: &str = "6";
@@ -58,38 +60,6 @@ impl ApprovalOutcome {
     }
 }
 
-/// The request data every incident plugin's Go record holds, in the same keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestData {
-    /// The requester.
-    pub user: String,
-    /// The requested roles.
-    pub roles: Vec<String>,
-    /// When the request was created (Unix seconds).
-    pub created: Option<i64>,
-    /// The request reason.
-    pub request_reason: String,
-    /// Reviews already posted as work notes.
-    pub reviews_count: usize,
-    /// The final status, once recorded.
-    pub resolution: Option<Resolution>,
-    /// The reason given with it.
-    pub resolve_reason: String,
-}
-
-impl RequestData {
-    /// The request's data, nothing posted or resolved yet.
-    pub fn new(request: &AccessRequest) -> Self {
-        Self {
-            user: request.user.clone(),
-            roles: request.roles.clone(),
-            created: request.created.map(|t| t.unix_timestamp()),
-            request_reason: request.request_reason.clone(),
-            ..Self::default()
-        }
-    }
-}
-
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncidentRecord {
@@ -106,16 +76,10 @@ pub struct IncidentRecord {
     pub closed: bool,
 }
 
-const KEYS: [&str; 12] = [
+/// The keys next to [`REQUEST_DATA_KEYS`].
+const OWN_KEYS: [&str; 5] = [
     "incident_id",
-    "user",
-    "roles",
-    "created",
-    "request_reason",
-    "reviews_count",
     "state",
-    "resolve_reason",
-    "resolution",
     "claim",
     "auto_approval",
     "close_progress",
@@ -126,7 +90,7 @@ impl IncidentRecord {
     pub fn new(request: &AccessRequest) -> Self {
         Self {
             incident_id: String::new(),
-            request: RequestData::new(request),
+            request: RequestData::of(request),
             claim: None,
             auto_approval: None,
             closed: false,
@@ -142,37 +106,16 @@ impl IncidentRecord {
     pub fn encode(&self) -> PluginDataMap {
         let request = &self.request;
         let mut map = PluginDataMap::new();
+        request.encode_into(&mut map);
         let mut put = |key: &str, value: String| {
             map.insert(key.to_owned(), value);
         };
         put("incident_id", self.incident_id.clone());
-        put("user", request.user.clone());
-        put("roles", request.roles.join(","));
-        put(
-            "created",
-            request.created.map(|c| c.to_string()).unwrap_or_default(),
-        );
-        put("request_reason", request.request_reason.clone());
-        put(
-            "reviews_count",
-            match request.reviews_count {
-                0 => String::new(),
-                n => n.to_string(),
-            },
-        );
         put(
             "state",
             request
                 .resolution
                 .map(|r| incident_state(r).to_owned())
-                .unwrap_or_default(),
-        );
-        put("resolve_reason", request.resolve_reason.clone());
-        put(
-            "resolution",
-            request
-                .resolution
-                .map(|r| r.as_str().to_ascii_lowercase())
                 .unwrap_or_default(),
         );
         put(
@@ -199,28 +142,18 @@ impl IncidentRecord {
     /// Reads stored data, the Go plugin's included.
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or_default();
+        let mut request = RequestData::decode(data);
         // Go records only the incident state; denied is the one outcome it closes with.
-        let resolution = Resolution::parse(get("resolution")).or(match get("state") {
-            "" => None,
-            STATE_CLOSED => Some(Resolution::Denied),
-            _ => Some(Resolution::Approved),
-        });
+        if request.resolution.is_none() {
+            request.resolution = match get("state").trim() {
+                "" => None,
+                STATE_CLOSED => Some(Resolution::Denied),
+                _ => Some(Resolution::Approved),
+            };
+        }
         Self {
             incident_id: get("incident_id").to_owned(),
-            request: RequestData {
-                user: get("user").to_owned(),
-                roles: get("roles")
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                created: get("created").parse().ok(),
-                request_reason: get("request_reason").to_owned(),
-                reviews_count: get("reviews_count").parse().unwrap_or(0),
-                resolution,
-                resolve_reason: get("resolve_reason").to_owned(),
-            },
+            request,
             claim: Lease::decode(get("claim")),
             auto_approval: ApprovalOutcome::parse(get("auto_approval")),
             // A resolution without progress is the Go plugin's, which resolved in one go.
@@ -241,7 +174,9 @@ impl RecordCodec for IncidentRecord {
     }
 
     fn empty_record() -> PluginDataMap {
-        KEYS.iter()
+        REQUEST_DATA_KEYS
+            .iter()
+            .chain(&OWN_KEYS)
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
