@@ -115,3 +115,38 @@ async fn dry_run_only_logs_and_disabled_does_nothing() {
     assert_eq!(env.sn.call_count(WHO_IS_ON_CALL), 0);
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn on_call_lookups_are_retried_through_rate_limits_and_server_errors() {
+    let env = Env::new().await;
+    let plugin = env.started(approval()).await;
+    let control = env.sn.control();
+    control.fail_next_for(
+        WHO_IS_ON_CALL,
+        1,
+        teleport_fakes::Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    control.fail_next_for(
+        GET_USER,
+        1,
+        teleport_fakes::Fault::ServerError { status: 503 },
+    );
+    let id = env.request("alice", &["dev"], &[(SCHEDULES, &[PRIMARY])]);
+    let approved = env
+        .kit
+        .wait_for_request(&id, WAIT, |r| {
+            r.spec.as_ref().is_some_and(|s| s.state == APPROVED)
+        })
+        .await
+        .expect("approved");
+    assert_eq!(
+        approved.spec.expect("spec").reviews.len(),
+        1,
+        "approved once"
+    );
+    assert_eq!(decision(&env, &id).await, "approved");
+    assert_eq!(env.incidents_for(&id).len(), 1, "one incident");
+    plugin.shutdown().await;
+}
