@@ -293,6 +293,28 @@ impl ServiceNowApi {
         Ok(created.sys_id)
     }
 
+    /// `GET /api/now/table/incident?sysparm_query=correlation_id=<id>&sysparm_fields=sys_id&sysparm_limit=1`:
+    /// the incident an earlier create opened for a request, if any.
+    pub async fn find_incident(
+        &self,
+        correlation_id: &str,
+    ) -> Result<Option<String>, ServiceNowError> {
+        let query = format!("correlation_id={correlation_id}");
+        let url = self.url(
+            &["api", "now", "table", "incident"],
+            &[
+                ("sysparm_query", query.as_str()),
+                ("sysparm_fields", "sys_id"),
+                ("sysparm_limit", "1"),
+            ],
+        );
+        let found: Vec<Created> = self.call(Method::GET, url, None).await?;
+        Ok(found
+            .into_iter()
+            .map(|c| c.sys_id)
+            .find(|id| !id.is_empty()))
+    }
+
     async fn update_incident(&self, sys_id: &str, body: Value) -> Result<(), ServiceNowError> {
         let url = self.url(&["api", "now", "v1", "table", "incident", sys_id], &[]);
         self.call::<Value>(Method::PATCH, url, Some(body)).await?;

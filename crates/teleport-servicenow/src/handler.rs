@@ -6,7 +6,8 @@
 //! send policy (`teleport_plugin_runtime::record`). As in Go, every request gets an incident;
 //! access monitoring rules (else the request's suggested reviewers) name its assignee.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
@@ -46,6 +47,10 @@ pub struct ServiceNowHandler {
     context: Context,
     metrics: Metrics,
     effects: Effects,
+    /// Requests whose create went out without a definite answer (a timeout, a 5xx): the
+    /// incident may exist, so it is looked up by `correlation_id` before creating again.
+    /// Forgotten when the request's step is done.
+    uncertain_creates: Mutex<HashSet<String>>,
 }
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
@@ -55,7 +60,11 @@ impl RequestHandler for ServiceNowHandler {
         if let Some(paused) = self.effects.paused() {
             return paused;
         }
-        record::outcome(self.step(observed).await)
+        let outcome = record::outcome(self.step(observed).await);
+        if matches!(outcome, Outcome::Done) {
+            self.set_uncertain(observed.id(), false);
+        }
+        outcome
     }
 }
 
@@ -91,6 +100,45 @@ impl ServiceNowHandler {
             context,
             effects: Effects::new(metrics.clone()),
             metrics,
+            uncertain_creates: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn set_uncertain(&self, request_id: &str, uncertain: bool) {
+        let mut set = self
+            .uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if uncertain {
+            set.insert(request_id.to_owned());
+        } else {
+            set.remove(request_id);
+        }
+    }
+
+    fn is_uncertain(&self, request_id: &str) -> bool {
+        self.uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(request_id)
+    }
+
+    /// The incident an earlier, unanswered create opened, when there may be one.
+    async fn earlier_incident(&self, request: &AccessRequest) -> Result<Option<String>, StepError> {
+        if !self.is_uncertain(&request.id) {
+            return Ok(None);
+        }
+        match self
+            .api
+            .find_incident(&IncidentRecord::correlation_id(&request.id))
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(error) if error.is_transient() => Err(StepError::Service(error.into())),
+            Err(error) => {
+                tracing::warn!(%error, "cannot look for an incident an earlier create may have opened; creating one");
+                Ok(None)
+            }
         }
     }
 
@@ -214,13 +262,23 @@ impl ServiceNowHandler {
             assigned_to: self.assignee(request).await,
             correlation_id: IncidentRecord::correlation_id(&request.id),
         };
-        match self
+        if let Some(sys_id) = self.earlier_incident(request).await? {
+            tracing::info!(servicenow_incident_id = %sys_id, "found the incident an unanswered create opened");
+            let mut next = claim.record().clone();
+            next.incident_id = sys_id;
+            claim.record_effect(next);
+            return Ok(());
+        }
+        // Until ServiceNow answers, the incident may or may not exist.
+        self.set_uncertain(&request.id, true);
+        let created = self
             .effects
             .run(claim, "incident", || async {
                 Ok::<_, ServiceError>(self.api.create_incident(&incident).await?)
             })
-            .await?
-        {
+            .await?;
+        self.set_uncertain(&request.id, false);
+        match created {
             Ok(sys_id) => {
                 tracing::info!(servicenow_incident_id = %sys_id, "opened a ServiceNow incident");
                 let mut next = claim.record().clone();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{CLOSE_CODE, Env, approval, correlation};
 use teleport_fakes::Fault;
-use teleport_fakes::servicenow::{CREATE_INCIDENT, UPDATE_INCIDENT};
+use teleport_fakes::servicenow::{CREATE_INCIDENT, LIST_INCIDENTS, UPDATE_INCIDENT};
 use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
@@ -205,6 +205,35 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
         "2 faults + 1 note + 1 resolution"
     );
     assert_eq!(env.sn.with_state(|s| s.incidents.len()), 1);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_that_timed_out_after_servicenow_processed_it_is_not_repeated() {
+    let env = Env::new().await;
+    let plugin = env.started(approval()).await;
+    // ServiceNow stores the incident, but the answer is lost (a proxy's 504).
+    env.sn.lose_create_answers(1);
+    let lookups_before = env.sn.call_count(LIST_INCIDENTS);
+    let id = env.request("bob", &["dev"], &[]);
+    let data = env.wait_recorded(&id).await;
+    let incidents = env.incidents_for(&id);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(data["incident_id"], incidents[0].sys_id);
+    assert_eq!(
+        env.sn.call_count(CREATE_INCIDENT),
+        1,
+        "found, not created again"
+    );
+    assert_eq!(
+        env.sn.call_count(LIST_INCIDENTS) - lookups_before,
+        1,
+        "one lookup"
+    );
+    // A request whose create was answered is never looked up.
+    let other = env.request("bob", &["dev"], &[]);
+    env.wait_recorded(&other).await;
+    assert_eq!(env.sn.call_count(LIST_INCIDENTS) - lookups_before, 1);
     plugin.shutdown().await;
 }
 

@@ -2,6 +2,7 @@
 //! users, and who is on call in a rota.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -22,6 +23,9 @@ pub(crate) struct Shared {
     pub(crate) control: Arc<Control>,
     pub(crate) username: String,
     pub(crate) api_token: String,
+    /// Creates still to be stored but answered 504, as when a proxy gives up on a slow
+    /// instance after it processed the call.
+    pub(crate) lost_answers: AtomicU32,
 }
 
 impl Shared {
@@ -162,7 +166,8 @@ fn incident_json(incident: &SnIncident) -> Value {
     })
 }
 
-/// `GET /api/now/table/incident?sysparm_limit=N`: the newest incidents.
+/// `GET /api/now/table/incident?sysparm_limit=N[&sysparm_query=correlation_id=…][&sysparm_fields=…]`:
+/// incidents, oldest first.
 async fn list_incidents(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -175,12 +180,33 @@ async fn list_incidents(
             .map_err(|_| sn_error(StatusCode::BAD_REQUEST, "Invalid sysparm_limit", text))?,
         None => 10_000,
     };
+    // The one encoded query the plugin sends: `correlation_id=<value>`.
+    let wanted = match query.get("sysparm_query") {
+        None => None,
+        Some(q) => Some(q.strip_prefix("correlation_id=").ok_or_else(|| {
+            sn_error(
+                StatusCode::BAD_REQUEST,
+                "the fake reads correlation_id=<value> only",
+                q,
+            )
+        })?),
+    };
+    let fields: Option<Vec<&str>> = query
+        .get("sysparm_fields")
+        .map(|f| f.split(',').map(str::trim).collect());
     let state = shared.state();
     let rows: Vec<Value> = state
         .incidents
         .iter()
+        .filter(|i| wanted.is_none_or(|w| i.correlation_id == w))
         .take(limit)
-        .map(incident_json)
+        .map(|i| {
+            let mut row = incident_json(i);
+            if let (Some(fields), Value::Object(map)) = (&fields, &mut row) {
+                map.retain(|k, _| fields.contains(&k.as_str()));
+            }
+            row
+        })
         .collect();
     Ok(Json(json!({ "result": rows })).into_response())
 }
@@ -234,6 +260,13 @@ async fn create_incident(
     state.incidents.push(incident);
     drop(state);
     shared.control.notify_changed();
+    let lost = shared
+        .lost_answers
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if lost {
+        return Err(sn_error(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout", ""));
+    }
     Ok((StatusCode::CREATED, Json(json!({ "result": answer }))).into_response())
 }
 

@@ -1,6 +1,6 @@
 //! Fake ServiceNow REST API on loopback: the Table API's `incident` (create, update, the
-//! one-row listing the plugin's health check reads) and `sys_user` records, and the on-call
-//! scheduling API's `whoisoncall`.
+//! listing the health check reads and the lookup by `correlation_id`) and `sys_user`
+//! records, and the on-call scheduling API's `whoisoncall`.
 //!
 //! Only the calls the access-request plugin makes are served, with ServiceNow's shapes: basic
 //! auth (401 otherwise), answers wrapped in `{"result": ...}`, errors as
@@ -13,6 +13,7 @@ mod state;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,6 +111,7 @@ impl FakeServiceNow {
             control: Arc::new(Control::new()),
             username: options.username,
             api_token: options.api_token,
+            lost_answers: AtomicU32::new(0),
         });
         let server = LoopbackServer::start(options.listen, api::router(shared.clone())).await?;
         Ok(Self { shared, server })
@@ -136,6 +138,12 @@ impl FakeServiceNow {
             rota_id.to_owned(),
             on_call.iter().map(|s| (*s).to_owned()).collect(),
         );
+    }
+
+    /// Store the next `count` incidents created but answer their creates 504, as a proxy
+    /// that gave up on a slow instance after it processed the call.
+    pub fn lose_create_answers(&self, count: u32) {
+        self.shared.lost_answers.store(count, Ordering::SeqCst);
     }
 
     /// Close the port and every connection.
