@@ -3,26 +3,12 @@
 //! records, and the configured limits (rotas, allowed roles)?
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
 use time::OffsetDateTime;
 
 use crate::client::{DATE_TIME_LAYOUT, ServiceNowApi, ServiceNowError};
 use crate::config::AutoApproval;
 use crate::render::approval_reason;
-
-/// What the on-call check concluded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Approve, with this review reason.
-    Approve {
-        /// The review reason.
-        reason: String,
-    },
-    /// Leave the request alone.
-    Decline {
-        /// Why, for the log.
-        why: String,
-    },
-}
 
 /// The rotas of the annotation that count under `limits`, or why none does.
 pub fn rotas_to_check(
@@ -30,14 +16,7 @@ pub fn rotas_to_check(
     request: &AccessRequest,
     annotated: &[String],
 ) -> Result<Vec<String>, String> {
-    if let Some(allowed) = &limits.allowed_roles {
-        if request.roles.is_empty() {
-            return Err("the request names no roles and allowed_roles is set".into());
-        }
-        if let Some(role) = request.roles.iter().find(|r| !allowed.contains(r)) {
-            return Err(format!("role {role:?} is not in allowed_roles"));
-        }
-    }
+    check_allowed_roles(limits.allowed_roles.as_deref(), request)?;
     let mut rotas: Vec<String> = annotated
         .iter()
         .filter(|r| {
@@ -101,7 +80,7 @@ pub async fn decide(
 ) -> Result<Decision, ServiceNowError> {
     let rotas = match rotas_to_check(limits, request, annotated) {
         Ok(rotas) => rotas,
-        Err(why) => return Ok(Decision::Decline { why }),
+        Err(why) => return Ok(Decision::decline(why)),
     };
     let mut on_call = Vec::new();
     for rota in &rotas {
@@ -110,16 +89,15 @@ pub async fn decide(
         }
     }
     if on_call.is_empty() {
-        return Ok(Decision::Decline {
-            why: format!(
-                "{} is not on call in rota(s) {}",
-                request.user,
-                rotas.join(", ")
-            ),
-        });
+        return Ok(Decision::decline(format!(
+            "{} is not on call in rota(s) {}",
+            request.user,
+            rotas.join(", ")
+        )));
     }
     Ok(Decision::Approve {
         reason: approval_reason(&request.user, &on_call),
+        on_call: format!("rota(s) {}", on_call.join(", ")),
     })
 }
 

@@ -5,9 +5,15 @@
 //! incident was resolved with (`6` resolved, `7` closed; "" while open), from which a Go
 //! record's resolution is read.
 //! Our additions, which the Go plugin ignores: `resolution`, `claim` (the lease),
-//! `auto_approval` (the on-call decision, taken once) and `close_progress`.
+//! `auto_approval` (the on-call decision, taken once; `pending` until then) and
+//! `close_progress`.
+//!
+//! A record without `auto_approval` is the Go plugin's: Go tries the auto-approval only in
+//! the handling that creates its record, so that record's on-call decision counts as taken
+//! ([`ApprovalOutcome::ByGo`]).
 
 use teleport_client::{AccessRequest, PluginDataMap};
+pub use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::record::{
     Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
 };
@@ -26,39 +32,8 @@ pub fn incident_state(resolution: Resolution) -> &'static str {
     }
 }
 
-/// What the on-call check decided; taken once per request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalOutcome {
-    /// An approval was submitted (or Teleport already had one from the plugin).
-    Approved,
-    /// `dry_run`: the approval was only logged.
-    DryRun,
-    /// The requester did not qualify.
-    Declined,
-    /// Teleport refused the review.
-    Refused,
-}
-
-impl ApprovalOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::DryRun => "dry_run",
-            Self::Declined => "declined",
-            Self::Refused => "refused",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "approved" => Self::Approved,
-            "dry_run" => Self::DryRun,
-            "declined" => Self::Declined,
-            "refused" => Self::Refused,
-            _ => return None,
-        })
-    }
-}
+/// Stored under `auto_approval` in our records until the on-call decision is taken.
+const UNDECIDED: &str = "pending";
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,8 +100,8 @@ impl IncidentRecord {
         put(
             "auto_approval",
             self.auto_approval
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default(),
+                .map_or(UNDECIDED, ApprovalOutcome::as_str)
+                .to_owned(),
         );
         put(
             "close_progress",
@@ -155,7 +130,12 @@ impl IncidentRecord {
             incident_id: get("incident_id").to_owned(),
             request,
             claim: Lease::decode(get("claim")),
-            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            auto_approval: match get("auto_approval").trim() {
+                // Go writes no such key: it tries the auto-approval only in the handling
+                // that creates its record, so that record had its one chance already.
+                "" => Some(ApprovalOutcome::ByGo),
+                text => ApprovalOutcome::parse(text),
+            },
             // A resolution without progress is the Go plugin's, which resolved in one go.
             closed: get("close_progress") != "pending",
         }
@@ -214,6 +194,7 @@ mod tests {
         assert_eq!(open.request.created, Some(1_700_000_000));
         assert_eq!(open.request.reviews_count, 2);
         assert_eq!(open.request.resolution, None);
+        assert_eq!(open.auto_approval, Some(ApprovalOutcome::ByGo));
 
         let denied = IncidentRecord::decode(&map(&[("incident_id", "abc"), ("state", "7")]));
         assert_eq!(denied.request.resolution, Some(Resolution::Denied));
@@ -233,6 +214,11 @@ mod tests {
         assert_eq!(encoded["resolution"], "expired");
         assert_eq!(encoded["reviews_count"], "");
         assert_eq!(encoded["close_progress"], "pending");
+        assert_eq!(encoded["auto_approval"], "declined");
+        let mut fresh = record.clone();
+        fresh.auto_approval = None;
+        assert_eq!(fresh.encode()["auto_approval"], "pending");
+        assert_eq!(IncidentRecord::decode(&fresh.encode()), fresh);
         assert_eq!(IncidentRecord::decode(&encoded), record);
         let mut keys: Vec<_> = encoded.into_keys().collect();
         keys.sort();

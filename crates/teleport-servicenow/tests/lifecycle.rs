@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use common::{CLOSE_CODE, Env, approval, correlation};
 use teleport_fakes::Fault;
-use teleport_fakes::servicenow::{CREATE_INCIDENT, LIST_INCIDENTS, UPDATE_INCIDENT};
+use teleport_fakes::servicenow::{
+    CREATE_INCIDENT, LIST_INCIDENTS, UPDATE_INCIDENT, WHO_IS_ON_CALL,
+};
 use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
@@ -240,7 +242,13 @@ async fn a_create_that_timed_out_after_servicenow_processed_it_is_not_repeated()
 #[tokio::test]
 async fn a_go_plugin_record_is_continued_and_a_finished_one_left_alone() {
     let env = Env::new().await;
-    let open = env.request("bob", &["dev"], &[]);
+    // alice is on call, but Go had its one chance at the auto-approval when it created
+    // the record.
+    let open = env.request(
+        "alice",
+        &["dev"],
+        &[(common::SCHEDULES, &[common::PRIMARY])],
+    );
     let finished = env.request("bob", &["dev"], &[]);
     // What the hosted Go plugin left: its incidents and records (one resolved already).
     let go_open = go_plugin_incident(&env, &open).await;
@@ -265,7 +273,13 @@ async fn a_go_plugin_record_is_continued_and_a_finished_one_left_alone() {
             .expect("seed");
     }
     let plugin = env.started(approval()).await;
-    env.kit.deny(&open, "no").expect("deny");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        env.sn.call_count(WHO_IS_ON_CALL),
+        0,
+        "no second on-call check"
+    );
+    env.kit.deny(&open, "no").expect("deny: still pending");
     env.kit.deny(&finished, "no").expect("deny");
     let closed = env
         .wait_incident(&open, "closed", |i| i.incident_state == "7")
