@@ -112,6 +112,15 @@ PLUGINS = {
             **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
         ),
     },
+    "servicenow": {
+        "servicenow": obj(
+            apiEndpoint=STRING,
+            username=STRING,
+            closeCode=STRING,
+            autoApproval=obj(enabled=BOOL, rotas=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiToken", "apiTokenFromSecret", "apiTokenSecretPath"),
+        ),
+    },
     "jira": {
         "teleport": obj(
             address=STRING,
