@@ -4,7 +4,9 @@
 
 pub mod bot;
 pub mod client;
+pub mod commands;
 pub mod config;
+pub mod package;
 pub mod recipient;
 pub mod record;
 pub mod render;
