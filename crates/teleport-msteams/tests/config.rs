@@ -189,3 +189,33 @@ fn recipients_must_be_people_or_channel_links() {
     let error = result.expect_err("no wildcard").to_string();
     assert!(error.contains("role_to_recipients"), "{error}");
 }
+
+#[test]
+fn our_charts_rendered_config_loads() {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/deploy/helm/golden/msteams-full.toml");
+    let Ok(text) = std::fs::read_to_string(&golden) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("appSecret");
+    std::fs::write(&secret, "from-the-secret\n").unwrap();
+    let text = text.replace(
+        "/var/lib/teleport/plugins/msteams/appSecret",
+        &secret.display().to_string(),
+    );
+    let (_dir, _path, result) = load_text(&text);
+    let config = result.expect("the chart's TOML loads");
+    assert!(config.preload);
+    assert_eq!(config.msapi.endpoints.region, "amer");
+    let dev = config.role_to_recipients.get("dev");
+    assert!(
+        teleport_msteams::recipient::channel_link(&dev[1]).is_some(),
+        "{dev:?}"
+    );
+    assert!(
+        config.runtime.warnings.is_empty(),
+        "{:?}",
+        config.runtime.warnings
+    );
+}
