@@ -15,8 +15,8 @@ use teleport_plugin_runtime::service_error::ServiceError;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::client::MsApi;
 use crate::client::graph::TeamsApp;
+use crate::client::{MsApi, MsApiError};
 use crate::recipient::{RecipientKind, kind_of};
 use crate::record::TeamsMessage;
 use crate::render;
@@ -142,19 +142,31 @@ impl TeamsBot {
                 Err(error) => return Err(error.into()),
             },
         };
+        let mut just_installed = false;
         let installed = match self.api.app_for_user(app, &user_id).await {
             Ok(installed) => installed,
             Err(error) if error.is_not_found() => {
                 tracing::info!(user_id = %user_id, "installing the Teams app for this user");
                 self.api.install_for_user(app, &user_id).await?;
-                self.api.app_for_user(app, &user_id).await?
+                just_installed = true;
+                self.api
+                    .app_for_user(app, &user_id)
+                    .await
+                    .map_err(|e| settling(e, &user_id))?
             }
             Err(error) => return Err(error.into()),
         };
         let chat = self
             .api
             .chat_for_installation(&user_id, &installed.id)
-            .await?;
+            .await
+            .map_err(|e| {
+                if just_installed {
+                    settling(e, &user_id)
+                } else {
+                    e.into()
+                }
+            })?;
         Ok(Some(Resolved {
             id: user_id,
             installation: installed.id,
@@ -209,6 +221,18 @@ impl TeamsBot {
             }
         }
         Ok(())
+    }
+}
+
+/// A lookup right after installing the app: Graph lists a new installation (and creates its
+/// chat) a moment later, so "not found" then means "not yet" and is retried.
+fn settling(error: MsApiError, user_id: &str) -> ServiceError {
+    if error.is_not_found() {
+        ServiceError::transient(format!(
+            "the Teams app was installed for user {user_id} but Graph does not show it yet ({error})"
+        ))
+    } else {
+        error.into()
     }
 }
 

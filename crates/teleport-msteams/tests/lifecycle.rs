@@ -288,6 +288,37 @@ async fn a_concurrent_install_conflict_is_ignored() {
 }
 
 #[tokio::test]
+async fn an_installation_graph_does_not_list_yet_is_retried() {
+    let env = Env::start(fake_options()).await;
+    let path = env.write_config(SECRET, false, &format!("\"*\" = \"{BOB}\""));
+    // Graph shows a new installation only from the second lookup after the install.
+    env.fake.set_install_lag(1);
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+    let request = env
+        .kit
+        .create_request("alice@example.com", &["editor"], "deploy")
+        .expect("request");
+    let id = request_id(&request);
+    env.wait_for_messages_saved(&id, 1).await;
+    let bob_chat = chat_of(&env.fake, BOB_ID).expect("installed");
+    assert_eq!(only_card(&env).conversation, bob_chat);
+    assert_eq!(env.fake.with_state(|s| s.activities.len()), 1, "one card");
+    let data = env.kit.plugin_data(&id, "msteams").expect("data");
+    assert!(
+        data.get("failed_to").is_none_or(String::is_empty),
+        "not given up: {data:?}"
+    );
+    assert_eq!(stored_messages(&env, &id)[0].recipient, BOB);
+    // Looked up before the install, after it (not listed yet), and again on the retry.
+    let lookups = env
+        .fake
+        .call_count("GET /graph/v1.0/users/{user}/teamwork/installedApps");
+    assert_eq!(lookups, 3);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_go_plugin_record_is_continued() {
     let env = Env::start(fake_options()).await;
     let request = env

@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     /// Installs answered 409 `Conflict` (the app installed anyway), as when two
     /// installations race.
     pub(crate) install_conflicts: Mutex<u32>,
+    /// After an install, this many lookups of the user's apps still find nothing (Graph's
+    /// replication delay).
+    pub(crate) install_lag: Mutex<u32>,
 }
 
 impl Shared {

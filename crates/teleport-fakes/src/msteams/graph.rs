@@ -140,7 +140,13 @@ async fn user_apps(
 ) -> Reply {
     shared.authorize(&headers, GRAPH_SCOPE)?;
     let app_id = filter_on(&params, "teamsApp/id").ok_or_else(bad_filter)?;
-    let state = shared.state();
+    let mut state = shared.state();
+    if let Some(hidden) = state.hidden_lookups.get_mut(&user)
+        && *hidden > 0
+    {
+        *hidden -= 1;
+        return Ok(collection(Vec::new()));
+    }
     let found = state
         .users
         .iter()
@@ -198,6 +204,10 @@ async fn install(
             id: installation_id,
             chat_id,
         });
+        let lag = *shared.install_lag.lock().unwrap_or_else(|e| e.into_inner());
+        if lag > 0 {
+            state.hidden_lookups.insert(user.clone(), lag);
+        }
     }
     drop(state);
     shared.control.notify_changed();

@@ -155,6 +155,7 @@ impl FakeMsTeams {
             app_secret: Mutex::new(options.app_secret),
             token_lifetime: Mutex::new(options.token_lifetime),
             install_conflicts: Mutex::new(0),
+            install_lag: Mutex::new(0),
         });
         let server = LoopbackServer::start(options.listen, api::router(shared.clone())).await?;
         Ok(Self { shared, server })
@@ -212,6 +213,16 @@ impl FakeMsTeams {
             .install_conflicts
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = count;
+    }
+
+    /// After each install, let the next `lookups` lookups of that user's apps find nothing
+    /// yet, as Graph's replication delay does.
+    pub fn set_install_lag(&self, lookups: u32) {
+        *self
+            .shared
+            .install_lag
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = lookups;
     }
 
     /// Install the app for a user beforehand (e.g. by an admin); returns the chat ID.

@@ -143,6 +143,8 @@ pub struct MsState {
     pub expired_token_uses: u64,
     /// Installations that were removed (`DELETE`), by user ID.
     pub uninstalled: Vec<String>,
+    /// Per user, lookups of their apps that still find nothing after an install.
+    pub(crate) hidden_lookups: std::collections::HashMap<String, u32>,
     pub(crate) next_id: u64,
 }
 
