@@ -32,6 +32,8 @@ pub struct Resolved {
     pub conversation: String,
     /// Whether it is a channel.
     pub channel: bool,
+    /// The chat's or channel's link.
+    pub web_url: String,
 }
 
 /// Posts access requests to Teams chats and channels.
@@ -127,6 +129,7 @@ impl TeamsBot {
                     installation: installed.id,
                     conversation: channel.conversation,
                     channel: true,
+                    web_url: raw.to_owned(),
                 }));
             }
             RecipientKind::Email(email) => match self.api.user_by_email(&email).await {
@@ -172,6 +175,7 @@ impl TeamsBot {
             installation: installed.id,
             conversation: chat.id,
             channel: false,
+            web_url: chat.web_url,
         }))
     }
 

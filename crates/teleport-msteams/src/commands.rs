@@ -135,6 +135,7 @@ async fn validate(path: &PathBuf, recipient: &str) -> anyhow::Result<()> {
     );
     println!("Installation ID: {}", resolved.installation);
     println!("Chat ID: {}", resolved.conversation);
+    println!("Chat URL: {}", resolved.web_url);
     let hello = json!({
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

@@ -108,6 +108,10 @@ async fn validate_resolves_the_recipient_and_sends_two_cards() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let chat = chat_of(&env.fake, BOB_ID).expect("installed for Bob");
     assert!(stdout.contains(&format!("Chat ID: {chat}")), "{stdout}");
+    assert!(
+        stdout.contains("Chat URL: https://teams.microsoft.com/l/chat/"),
+        "{stdout}"
+    );
     assert!(stdout.contains(BOB_ID), "{stdout}");
     let texts: Vec<String> = env
         .fake
