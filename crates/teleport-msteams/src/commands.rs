@@ -66,6 +66,9 @@ pub enum MsTeamsCommands {
 impl PluginCommands for MsTeamsCommands {
     type ConfigureArgs = ConfigureArgs;
 
+    const CONFIGURE_ABOUT: Option<&'static str> =
+        Some("Print an example config, or write the config, app.zip and the role into <DIR>");
+
     fn configure(args: ConfigureArgs, _: &PluginInfo) -> Option<anyhow::Result<()>> {
         let dir = args.dir?;
         Some(configure(dir, args.app_id, args.app_secret, args.tenant_id))

@@ -285,6 +285,9 @@ where
                 arg.default_value(default_config).required(false)
             })
         });
+    if let Some(about) = X::CONFIGURE_ABOUT {
+        command = command.mut_subcommand("configure", |configure| configure.about(about));
+    }
     let matches = command.try_get_matches_from_mut(args)?;
     Ok(Cli::<A, X>::from_arg_matches(&matches)
         .map_err(|err| err.format(&mut command))?

@@ -15,6 +15,9 @@ pub trait PluginCommands: Subcommand + FromArgMatches + std::fmt::Debug + Send +
     /// `configure`'s own arguments ([`NoExtraArgs`]: none).
     type ConfigureArgs: Args + FromArgMatches + std::fmt::Debug + Send + 'static;
 
+    /// `configure`'s help line when its arguments do more than print the sample.
+    const CONFIGURE_ABOUT: Option<&'static str> = None;
+
     /// `configure` with its arguments: `None` when they ask for the sample config only
     /// (printed by the runtime), else what the plugin did.
     fn configure(args: Self::ConfigureArgs, info: &PluginInfo) -> Option<anyhow::Result<()>>;
