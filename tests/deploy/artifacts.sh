@@ -78,7 +78,7 @@ tarball_listing_is() {
     local tarball="$1" plugin="$2"
     local want got
     want="$(printf '%s\n' "teleport-${plugin}/" "teleport-${plugin}/README.md" "teleport-${plugin}/VERSION" \
-        "teleport-${plugin}/install" "teleport-${plugin}/teleport-${plugin}" \
+        "teleport-${plugin}/install" "teleport-${plugin}/sbom.cdx.json" "teleport-${plugin}/teleport-${plugin}" \
         "teleport-${plugin}/teleport-${plugin}.example.toml")"
     got="$(tar -tzf "${tarball}")"
     echo "${got}"
@@ -99,6 +99,8 @@ section_dist() {
         mkdir -p "${work}"
         check "dist ${plugin}: .sha256 matches" bash -c "cd '${DIST_DIR}' && sha256sum -c '${tarball##*/}.sha256'"
         check "dist ${plugin}: tarball layout" tarball_listing_is "${tarball}" "${plugin}"
+        check "dist ${plugin}: CycloneDX SBOM next to the tarball names tokio and the plugin" \
+            bash -c "grep -q '\"bomFormat\": \"CycloneDX\"' '${tarball}.cdx.json' && grep -q '\"name\": \"tokio\"' '${tarball}.cdx.json' && grep -q '\"name\": \"teleport-${plugin}\"' '${tarball}.cdx.json'"
         tar -xzf "${tarball}" -C "${work}"
         local dir="${work}/teleport-${plugin}"
         check "dist ${plugin}: VERSION is v$(release_version)" grep -qx "v$(release_version)" "${dir}/VERSION"

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use crate::archive::{self, Entry};
 use crate::image;
 use crate::plugins::{self, Plugin};
+use crate::sbom::Sboms;
 use crate::source::{self, Source};
 use crate::static_build::{self, StaticBuild};
 
@@ -51,12 +52,13 @@ pub(crate) fn run(args: Args) -> Result<()> {
     // dist/ is docker/Dockerfile's build context: keep the images out of it.
     fs::write(out.join(".dockerignore"), "images/\n")?;
     let built = build_ready_plugins(&root, &builder, &args.plugins)?;
+    let sboms = Sboms::load(&root)?;
     println!(
         "{:<22} {:>12} {:>12}  tarball / version",
         "binary", "size", "tar.gz"
     );
     for plugin in &built.ready {
-        let tarball = write_tarball(plugin, &source, &out)?;
+        let tarball = write_tarball(plugin, &source, &sboms, &out)?;
         let binary_size = fs::metadata(&plugin.binary)?.len();
         let tarball_size = fs::metadata(&tarball)?.len();
         println!(
@@ -173,7 +175,12 @@ pub(crate) fn build_ready_plugins(
     Ok(built)
 }
 
-fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<PathBuf> {
+fn write_tarball(
+    ready: &ReadyPlugin,
+    source: &Source,
+    sboms: &Sboms,
+    out: &Path,
+) -> Result<PathBuf> {
     let plugin = ready.plugin;
     let configure = Command::new(&ready.binary)
         .arg("configure")
@@ -185,10 +192,14 @@ fn write_tarball(ready: &ReadyPlugin, source: &Source, out: &Path) -> Result<Pat
         plugin.binary()
     );
     let binary = fs::read(&ready.binary)?;
-    let bytes = release_tarball(plugin, source, &binary, &configure.stdout)?;
+    let sbom = sboms.document(plugin.package, source)?;
+    let bytes = release_tarball(plugin, source, &binary, &configure.stdout, &sbom)?;
     let name = tarball_name(plugin, &source.version);
     let path = out.join(&name);
     write_with_checksum(&path, &name, &bytes)?;
+    // Next to the tarball too, for scanners that take the SBOM without unpacking.
+    let sbom_path = out.join(format!("{name}.cdx.json"));
+    fs::write(&sbom_path, &sbom).with_context(|| format!("writing {}", sbom_path.display()))?;
     Ok(path)
 }
 
@@ -203,6 +214,7 @@ pub(crate) fn release_tarball(
     source: &Source,
     binary: &[u8],
     example_config: &[u8],
+    sbom: &[u8],
 ) -> Result<Vec<u8>> {
     let dir = plugin.binary();
     let fill = |template: &str| {
@@ -223,6 +235,7 @@ pub(crate) fn release_tarball(
             0o644,
             example_config.to_vec(),
         ),
+        Entry::file(format!("{dir}/sbom.cdx.json"), 0o644, sbom.to_vec()),
         Entry::file(
             format!("{dir}/VERSION"),
             0o644,
@@ -279,7 +292,7 @@ mod tests {
             tarball_name(slack, "1.2.3"),
             "teleport-slack-v1.2.3-linux-amd64-bin.tar.gz"
         );
-        let gz = release_tarball(slack, &source(), b"ELF...", b"[teleport]\n").unwrap();
+        let gz = release_tarball(slack, &source(), b"ELF...", b"[teleport]\n", b"{}").unwrap();
         let entries = unpack(&gz);
         let names: Vec<_> = entries.iter().map(|(p, m, _)| (p.as_str(), *m)).collect();
         assert_eq!(
@@ -289,6 +302,7 @@ mod tests {
                 ("teleport-slack/README.md", 0o644),
                 ("teleport-slack/VERSION", 0o644),
                 ("teleport-slack/install", 0o755),
+                ("teleport-slack/sbom.cdx.json", 0o644),
                 ("teleport-slack/teleport-slack", 0o755),
                 ("teleport-slack/teleport-slack.example.toml", 0o644),
             ]
@@ -311,8 +325,8 @@ mod tests {
     #[test]
     fn tarball_bytes_depend_only_on_the_inputs() {
         let slack = &PLUGINS[0];
-        let one = release_tarball(slack, &source(), b"bin", b"cfg").unwrap();
-        let two = release_tarball(slack, &source(), b"bin", b"cfg").unwrap();
+        let one = release_tarball(slack, &source(), b"bin", b"cfg", b"{}").unwrap();
+        let two = release_tarball(slack, &source(), b"bin", b"cfg", b"{}").unwrap();
         assert_eq!(one, two);
     }
 }

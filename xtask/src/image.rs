@@ -23,6 +23,8 @@ pub(crate) const UID: u64 = 65532;
 pub(crate) const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnonroot:x:65532:\n";
+/// Where a plugin image carries its CycloneDX SBOM (see supply-chain/README.md).
+pub(crate) const SBOM_PATH: &str = "usr/share/teleport-plugins/sbom.cdx.json";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -57,9 +59,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
 
     if !explicit || !plugin_names.is_empty() {
         let built = dist::build_ready_plugins(&root, &builder, &plugin_names)?;
+        let sboms = crate::sbom::Sboms::load(&root)?;
         for ready in &built.ready {
             let binary = fs::read(&ready.binary)?;
-            let spec = plugin_image(ready.plugin, &source, &binary, &ca);
+            let sbom = sboms.document(ready.plugin.package, &source)?;
+            let spec = plugin_image(ready.plugin, &source, &binary, &ca, &sbom);
             written.push(write(&spec, &images_dir)?);
         }
         plugin_failures = Some(built);
@@ -261,6 +265,7 @@ pub(crate) fn plugin_image(
     source: &Source,
     binary: &[u8],
     ca: &[u8],
+    sbom: &[u8],
 ) -> ImageSpec {
     let data_dir = plugin.data_dir();
     let mut layer = base_layer(ca);
@@ -270,6 +275,11 @@ pub(crate) fn plugin_image(
         binary.to_vec(),
     ));
     layer.extend(VAR_DIRS.iter().map(|d| Entry::dir(*d, 0o755)));
+    layer.extend([
+        Entry::dir("usr/share", 0o755),
+        Entry::dir("usr/share/teleport-plugins", 0o755),
+        Entry::file(SBOM_PATH, 0o644, sbom.to_vec()),
+    ]);
     layer.extend(plugin_entries(plugin));
     ImageSpec {
         name: plugin.image(),
@@ -343,7 +353,7 @@ mod tests {
 
     #[test]
     fn plugin_image_runs_the_binary_as_nonroot_with_the_toml_from_its_data_dir() {
-        let spec = plugin_image(&PLUGINS[0], &source(), b"ELF", b"CA");
+        let spec = plugin_image(&PLUGINS[0], &source(), b"ELF", b"CA", b"{}");
         assert_eq!(spec.name, "teleport-plugin-slack");
         assert_eq!(spec.tag, "1.2.3");
         assert_eq!(spec.entrypoint, ["/usr/local/bin/teleport-plugin"]);
@@ -387,9 +397,20 @@ mod tests {
     }
 
     #[test]
+    fn plugin_image_carries_its_sbom() {
+        let spec = plugin_image(&PLUGINS[0], &source(), b"ELF", b"CA", b"{\"bomFormat\":1}");
+        let sbom = entry(&spec, SBOM_PATH);
+        assert_eq!(sbom.mode, 0o644);
+        assert!(
+            matches!(&sbom.content, Content::File(bytes) if bytes.as_slice() == b"{\"bomFormat\":1}"),
+            "the SBOM is stored as given"
+        );
+    }
+
+    #[test]
     fn every_parent_directory_is_in_the_layer() {
         for layer in [
-            plugin_image(&PLUGINS[3], &source(), b"ELF", b"CA").layer,
+            plugin_image(&PLUGINS[3], &source(), b"ELF", b"CA", b"{}").layer,
             helper_image(&HELPERS[0], &source(), b"ELF", b"CA").layer,
             shared_rootfs(b"CA"),
         ] {

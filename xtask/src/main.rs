@@ -9,8 +9,10 @@ mod fuzz;
 mod image;
 mod oci;
 mod plugins;
+mod sbom;
 mod source;
 mod static_build;
+mod supply_chain;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -37,6 +39,8 @@ enum Command {
     Image(image::Args),
     /// List the packaged binaries: plugins and demo helpers.
     Plugins,
+    /// cargo deny + cargo audit, offline, against the vendored RustSec snapshot.
+    SupplyChain(supply_chain::Args),
     /// Every test: cargo test --workspace, then the deployment tests (tools installed first).
     Test(test::Args),
 }
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Dist(args) => dist::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Image(args) => image::run(args),
+        Command::SupplyChain(args) => supply_chain::run(args),
         Command::Test(args) => test::run(args),
         Command::Plugins => {
             list();

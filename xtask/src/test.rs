@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every test of the project, on a fresh machine too.
 //!
 //! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (the
-//!    workspace lints `missing_docs` and `unreachable_pub` included), then
+//!    workspace lints `missing_docs` and `unreachable_pub` included), the supply-chain checks
+//!    (`cargo xtask supply-chain`: cargo deny and cargo audit, offline), then
 //!    `cargo test --workspace`: unit, integration, subprocess and demo tests, and the tidy test.
 //! 2. `tests/deploy/install-tools.sh`: helm, kubernetes-validate, yamllint, skopeo, ...
 //!    (from Debian's packages and PyPI; a no-op when they are present).
@@ -49,6 +50,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 "warnings",
             ]),
         )?;
+        eprintln!("xtask test: cargo xtask supply-chain");
+        crate::supply_chain::run(crate::supply_chain::Args {})?;
         step(
             "cargo test --workspace",
             crate::cargo::command(&root).args(["test", "--workspace"]),

@@ -203,7 +203,7 @@ pub fn assess(facts: &Facts<'_>) -> Assessment {
     let Some(record) = facts.record.filter(|r| belongs_to(r, facts.issue)) else {
         return Assessment::Ignore(Ignored::NotTheRequestsIssue { request_id });
     };
-    if record.resolution.is_some() {
+    if record.request.resolution.is_some() {
         return Assessment::Nothing;
     }
     let Some((event, setter)) = choice

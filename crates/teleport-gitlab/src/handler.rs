@@ -150,7 +150,7 @@ impl GitlabHandler {
             Observation::Deleted(_) => None,
         };
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && claim.resolution.is_none()
+            && claim.request.resolution.is_none()
         {
             if !claim.has_issue() {
                 self.open_issue(request, claim).await?;
@@ -158,18 +158,18 @@ impl GitlabHandler {
             self.post_review_notes(request, claim).await?;
         }
 
-        let decided = claim.resolution.or(match observed {
+        let decided = claim.request.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if claim.resolution.is_none() {
+            if claim.request.resolution.is_none() {
                 if let Some(request) = request {
                     self.post_review_notes(request, claim).await?;
                 }
                 let mut next = claim.record().clone();
-                next.resolution = Some(resolution);
-                next.resolve_reason = request
+                next.request.resolution = Some(resolution);
+                next.request.resolve_reason = request
                     .map(|r| r.resolve_reason.clone())
                     .unwrap_or_default();
                 next.close_progress = if next.has_issue() {
@@ -274,24 +274,24 @@ impl GitlabHandler {
         if !claim.has_issue() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(claim.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.request.reviews_count) {
             let note = render::review_note(review);
             if let Err(error) = self.post_note(claim, &note).await? {
                 tracing::error!(gitlab_issue_iid = claim.issue_iid, %error, "cannot post the review note; skipping it");
             }
             let mut next = claim.record().clone();
-            next.reviews_count += 1;
+            next.request.reviews_count += 1;
             claim.record_effect(next);
         }
         Ok(())
     }
 
     async fn close_issue(&self, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
-        let Some(resolution) = claim.resolution else {
+        let Some(resolution) = claim.request.resolution else {
             return Ok(());
         };
         if claim.close_progress == CloseProgress::Pending {
-            let note = render::resolution_note(resolution, &claim.resolve_reason);
+            let note = render::resolution_note(resolution, &claim.request.resolve_reason);
             let gone = match self.post_note(claim, &note).await? {
                 Ok(posted) => !posted,
                 Err(error) => {
@@ -381,14 +381,14 @@ impl GitlabHandler {
 
 /// Whether the stored record has work left for this observation.
 fn needs_work(observed: &Observation, record: &IssueRecord) -> bool {
-    if record.resolution.is_some() {
+    if record.request.resolution.is_some() {
         return record.close_progress != CloseProgress::Done;
     }
     match observed {
         Observation::Deleted(_) => true,
         Observation::Put(request) if request.state.is_resolved() => true,
         Observation::Put(request) if request.state == RequestState::Pending => {
-            !record.has_issue() || record.reviews_count < request.reviews.len()
+            !record.has_issue() || record.request.reviews_count < request.reviews.len()
         }
         Observation::Put(_) => false,
     }

@@ -8,8 +8,7 @@
 //! request) and `close_progress` (how far closing the issue got).
 
 use teleport_client::{AccessRequest, PluginDataMap};
-use teleport_plugin_runtime::record::Resolution;
-use teleport_plugin_runtime::record::{Lease, RecordCodec};
+use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
 
 /// How far closing the issue got after the resolution was recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,20 +40,8 @@ pub struct IssueRecord {
     pub issue_iid: u64,
     /// The issue's global ID (0 while there is none).
     pub issue_id: u64,
-    /// The requester.
-    pub user: String,
-    /// The requested roles.
-    pub roles: Vec<String>,
-    /// When the request was created (Unix seconds).
-    pub created: Option<i64>,
-    /// The request reason.
-    pub request_reason: String,
-    /// Reviews already posted as notes.
-    pub reviews_count: usize,
-    /// The final status, once recorded.
-    pub resolution: Option<Resolution>,
-    /// The reason given with it.
-    pub resolve_reason: String,
+    /// The Go request keys (`user`, `roles`, ..., `resolution`).
+    pub request: RequestData,
     /// The lease of the replica working on the request.
     pub claim: Option<Lease>,
     /// Closing progress; meaningful once `resolution` is set.
@@ -65,17 +52,10 @@ pub struct IssueRecord {
 }
 
 /// Every key the codec writes.
-const KEYS: [&str; 12] = [
+const OWN_KEYS: [&str; 5] = [
     "project_id",
     "issue_iid",
     "issue_id",
-    "user",
-    "roles",
-    "created",
-    "request_reason",
-    "reviews_count",
-    "resolution",
-    "resolve_reason",
     "claim",
     "close_progress",
 ];
@@ -95,13 +75,7 @@ impl IssueRecord {
             project_id: 0,
             issue_iid: 0,
             issue_id: 0,
-            user: request.user.clone(),
-            roles: request.roles.clone(),
-            created: request.created.map(|t| t.unix_timestamp()),
-            request_reason: request.request_reason.clone(),
-            reviews_count: 0,
-            resolution: None,
-            resolve_reason: String::new(),
+            request: RequestData::of(request),
             claim: None,
             close_progress: CloseProgress::Pending,
             fresh: true,
@@ -116,34 +90,20 @@ impl IssueRecord {
     /// Every key with "" for empty values, as the Go plugin writes them.
     pub fn encode(&self) -> PluginDataMap {
         let mut map = PluginDataMap::new();
+        self.request.encode_into(&mut map);
         let mut put = |key: &str, value: String| {
             map.insert(key.to_owned(), value);
         };
         put("project_id", number(self.project_id));
         put("issue_iid", number(self.issue_iid));
         put("issue_id", number(self.issue_id));
-        put("user", self.user.clone());
-        put("roles", self.roles.join(","));
-        put(
-            "created",
-            self.created.map(|c| c.to_string()).unwrap_or_default(),
-        );
-        put("request_reason", self.request_reason.clone());
-        put("reviews_count", number(self.reviews_count as u64));
-        put(
-            "resolution",
-            self.resolution
-                .map(|r| r.as_str().to_ascii_lowercase())
-                .unwrap_or_default(),
-        );
-        put("resolve_reason", self.resolve_reason.clone());
         put(
             "claim",
             self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
         );
         put(
             "close_progress",
-            if self.resolution.is_some() {
+            if self.request.resolution.is_some() {
                 self.close_progress.as_str().to_owned()
             } else {
                 String::new()
@@ -154,7 +114,9 @@ impl IssueRecord {
 
     /// The encoding of "no record": as `expect`, an update succeeds only if nothing is stored.
     pub fn empty_record() -> PluginDataMap {
-        KEYS.iter()
+        REQUEST_DATA_KEYS
+            .iter()
+            .chain(&OWN_KEYS)
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
@@ -163,30 +125,19 @@ impl IssueRecord {
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
         let id = |key: &str| get(key).parse::<u64>().unwrap_or(0);
-        let resolution = Resolution::parse(get("resolution"));
+        let request = RequestData::decode(data);
         Self {
             project_id: id("project_id"),
             issue_iid: id("issue_iid"),
             issue_id: id("issue_id"),
-            user: get("user").to_owned(),
-            roles: get("roles")
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            created: get("created").parse().ok(),
-            request_reason: data.get("request_reason").cloned().unwrap_or_default(),
-            reviews_count: get("reviews_count").parse().unwrap_or(0),
-            resolution,
-            resolve_reason: data.get("resolve_reason").cloned().unwrap_or_default(),
             claim: Lease::decode(get("claim")),
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
                 "noted" => CloseProgress::Noted,
-                _ if resolution.is_some() => CloseProgress::Done,
+                _ if request.resolution.is_some() => CloseProgress::Done,
                 _ => CloseProgress::Pending,
             },
+            request,
             fresh: false,
         }
     }
@@ -217,6 +168,8 @@ impl RecordCodec for IssueRecord {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use teleport_plugin_runtime::record::Resolution;
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
@@ -244,9 +197,9 @@ mod tests {
             (record.project_id, record.issue_iid, record.issue_id),
             (1_812_345, 7, 90_001)
         );
-        assert_eq!(record.roles, ["dev", "ops"]);
-        assert_eq!(record.reviews_count, 2);
-        assert_eq!(record.resolution, Some(Resolution::Denied));
+        assert_eq!(record.request.roles, ["dev", "ops"]);
+        assert_eq!(record.request.reviews_count, 2);
+        assert_eq!(record.request.resolution, Some(Resolution::Denied));
         assert_eq!(
             record.close_progress,
             CloseProgress::Done,
@@ -261,13 +214,15 @@ mod tests {
             project_id: 5,
             issue_iid: 3,
             issue_id: 0,
-            user: "bob".into(),
-            roles: vec!["dba".into()],
-            created: None,
-            request_reason: "why, because".into(),
-            reviews_count: 0,
-            resolution: Some(Resolution::Approved),
-            resolve_reason: "ok".into(),
+            request: RequestData {
+                user: "bob".into(),
+                roles: vec!["dba".into()],
+                created: None,
+                request_reason: "why, because".into(),
+                reviews_count: 0,
+                resolution: Some(Resolution::Approved),
+                resolve_reason: "ok".into(),
+            },
             claim: Some(Lease {
                 owner: "host-1 abc".into(),
                 until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),

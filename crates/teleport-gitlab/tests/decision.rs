@@ -7,7 +7,7 @@ use teleport_gitlab::decision::{
     Assessment, Decision, Facts, Ignored, Verdict, assess, decision_label,
 };
 use teleport_gitlab::record::{CloseProgress, IssueRecord};
-use teleport_plugin_runtime::record::Resolution;
+use teleport_plugin_runtime::record::{RequestData, Resolution};
 
 const REQUEST: &str = "4b6c1f0e-2f3a-4c5d-8e9f-0a1b2c3d4e5f";
 const PLUGIN: u64 = 1;
@@ -70,13 +70,15 @@ fn record() -> IssueRecord {
         project_id: 42,
         issue_iid: 3,
         issue_id: 9001,
-        user: "alice".into(),
-        roles: vec!["dev".into()],
-        created: None,
-        request_reason: String::new(),
-        reviews_count: 0,
-        resolution: None,
-        resolve_reason: String::new(),
+        request: RequestData {
+            user: "alice".into(),
+            roles: vec!["dev".into()],
+            created: None,
+            request_reason: String::new(),
+            reviews_count: 0,
+            resolution: None,
+            resolve_reason: String::new(),
+        },
         claim: None,
         close_progress: CloseProgress::Pending,
         fresh: false,
@@ -213,7 +215,7 @@ fn nothing_without_a_decision_label_or_once_resolved() {
     let approved = issue(&["Teleport: Approved"]);
     let events = [event(11, MARIA, "add", "Teleport: Approved")];
     let mut resolved = record();
-    resolved.resolution = Some(Resolution::Approved);
+    resolved.request.resolution = Some(Resolution::Approved);
     assert_eq!(
         check(&approved, &events, &[], Some(&resolved), Some(40)),
         Assessment::Nothing

@@ -158,7 +158,7 @@ impl Inbound {
                 request_id,
             });
         };
-        if record.resolution.is_some() {
+        if record.request.resolution.is_some() {
             return Ok(Seen::AlreadyDone);
         }
         let author = self.author(issue, status).await?;

@@ -143,7 +143,7 @@ impl JiraHandler {
             Observation::Deleted(_) => None,
         };
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && claim.resolution.is_none()
+            && claim.request.resolution.is_none()
         {
             if claim.issue_id.is_empty() {
                 self.open_issue(request, claim).await?;
@@ -151,18 +151,18 @@ impl JiraHandler {
             self.comment_reviews(request, claim).await?;
         }
 
-        let decided = claim.resolution.or(match observed {
+        let decided = claim.request.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if claim.resolution.is_none() {
+            if claim.request.resolution.is_none() {
                 if let Some(request) = request {
                     self.comment_reviews(request, claim).await?;
                 }
                 let mut next = claim.record().clone();
-                next.resolution = Some(resolution);
-                next.resolve_reason = request
+                next.request.resolution = Some(resolution);
+                next.request.resolve_reason = request
                     .map(|r| render::truncate(&r.resolve_reason, render::REASON_LIMIT).to_owned())
                     .unwrap_or_default();
                 next.close_progress = if claim.issue_id.is_empty() {
@@ -220,25 +220,25 @@ impl JiraHandler {
         if claim.issue_id.is_empty() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(claim.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.request.reviews_count) {
             let comment = render::review_comment(review);
             if let Err(error) = self.comment(claim, &comment).await? {
                 tracing::error!(jira_issue_id = %claim.issue_id, %error, "cannot comment the review; skipping it");
             }
             let mut next = claim.record().clone();
-            next.reviews_count += 1;
+            next.request.reviews_count += 1;
             claim.record_effect(next);
         }
         Ok(())
     }
 
     async fn resolve_issue(&self, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
-        let Some(resolution) = claim.resolution else {
+        let Some(resolution) = claim.request.resolution else {
             return Ok(());
         };
         let issue_id = claim.issue_id.clone();
         if claim.close_progress == CloseProgress::Pending {
-            let comment = render::resolution_comment(resolution, &claim.resolve_reason);
+            let comment = render::resolution_comment(resolution, &claim.request.resolve_reason);
             if let Err(error) = self.comment(claim, &comment).await? {
                 tracing::error!(jira_issue_id = %issue_id, %error, "cannot post the resolution comment; skipping it");
             }
@@ -318,14 +318,14 @@ impl JiraHandler {
 }
 
 fn needs_work(observed: &Observation, record: &IssueRecord) -> bool {
-    if record.resolution.is_some() {
+    if record.request.resolution.is_some() {
         return record.close_progress != CloseProgress::Done;
     }
     match observed {
         Observation::Deleted(_) => true,
         Observation::Put(request) if request.state.is_resolved() => true,
         Observation::Put(request) if request.state == RequestState::Pending => {
-            record.issue_id.is_empty() || record.reviews_count < request.reviews.len()
+            record.issue_id.is_empty() || record.request.reviews_count < request.reviews.len()
         }
         Observation::Put(_) => false,
     }

@@ -10,8 +10,7 @@
 //! shares the namespace but is not part of this record.
 
 use teleport_client::{AccessRequest, PluginDataMap};
-use teleport_plugin_runtime::record::Resolution;
-use teleport_plugin_runtime::record::{Lease, RecordCodec};
+use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "jira";
@@ -44,20 +43,8 @@ pub struct IssueRecord {
     pub issue_id: String,
     /// The issue's key, e.g. `ACC-12`.
     pub issue_key: String,
-    /// The requester.
-    pub user: String,
-    /// The requested roles.
-    pub roles: Vec<String>,
-    /// When the request was created (Unix seconds).
-    pub created: Option<i64>,
-    /// The request reason.
-    pub request_reason: String,
-    /// Reviews already posted as comments.
-    pub reviews_count: usize,
-    /// The final status, once recorded.
-    pub resolution: Option<Resolution>,
-    /// The reason given with it.
-    pub resolve_reason: String,
+    /// The Go request keys (`user`, `roles`, ..., `resolution`).
+    pub request: RequestData,
     /// The lease of the replica working on the request.
     pub claim: Option<Lease>,
     /// Resolving progress; meaningful once `resolution` is set.
@@ -65,19 +52,7 @@ pub struct IssueRecord {
 }
 
 /// Every key the codec writes.
-const KEYS: [&str; 11] = [
-    "issue_id",
-    "issue_key",
-    "user",
-    "roles",
-    "created",
-    "request_reason",
-    "reviews_count",
-    "resolution",
-    "resolve_reason",
-    "claim",
-    "close_progress",
-];
+const OWN_KEYS: [&str; 4] = ["issue_id", "issue_key", "claim", "close_progress"];
 
 impl IssueRecord {
     /// A fresh record for a request.
@@ -85,13 +60,7 @@ impl IssueRecord {
         Self {
             issue_id: String::new(),
             issue_key: String::new(),
-            user: request.user.clone(),
-            roles: request.roles.clone(),
-            created: request.created.map(|t| t.unix_timestamp()),
-            request_reason: request.request_reason.clone(),
-            reviews_count: 0,
-            resolution: None,
-            resolve_reason: String::new(),
+            request: RequestData::of(request),
             claim: None,
             close_progress: CloseProgress::Pending,
         }
@@ -100,39 +69,19 @@ impl IssueRecord {
     /// Every key with "" for empty values, as the Go plugin writes them.
     pub fn encode(&self) -> PluginDataMap {
         let mut map = PluginDataMap::new();
+        self.request.encode_into(&mut map);
         let mut put = |key: &str, value: String| {
             map.insert(key.to_owned(), value);
         };
         put("issue_id", self.issue_id.clone());
         put("issue_key", self.issue_key.clone());
-        put("user", self.user.clone());
-        put("roles", self.roles.join(","));
-        put(
-            "created",
-            self.created.map(|c| c.to_string()).unwrap_or_default(),
-        );
-        put("request_reason", self.request_reason.clone());
-        put(
-            "reviews_count",
-            match self.reviews_count {
-                0 => String::new(),
-                n => n.to_string(),
-            },
-        );
-        put(
-            "resolution",
-            self.resolution
-                .map(|r| r.as_str().to_ascii_lowercase())
-                .unwrap_or_default(),
-        );
-        put("resolve_reason", self.resolve_reason.clone());
         put(
             "claim",
             self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
         );
         put(
             "close_progress",
-            if self.resolution.is_some() {
+            if self.request.resolution.is_some() {
                 self.close_progress.as_str().to_owned()
             } else {
                 String::new()
@@ -144,36 +93,27 @@ impl IssueRecord {
     /// Reads a stored record (ours or the Go plugin's).
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
-        let resolution = Resolution::parse(get("resolution"));
+        let request = RequestData::decode(data);
         Self {
             issue_id: get("issue_id").to_owned(),
             issue_key: get("issue_key").to_owned(),
-            user: get("user").to_owned(),
-            roles: get("roles")
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            created: get("created").parse().ok(),
-            request_reason: data.get("request_reason").cloned().unwrap_or_default(),
-            reviews_count: get("reviews_count").parse().unwrap_or(0),
-            resolution,
-            resolve_reason: data.get("resolve_reason").cloned().unwrap_or_default(),
             claim: Lease::decode(get("claim")),
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
                 "commented" => CloseProgress::Commented,
                 // A resolution without progress is the Go plugin's, which resolved at once.
-                _ if resolution.is_some() => CloseProgress::Done,
+                _ if request.resolution.is_some() => CloseProgress::Done,
                 _ => CloseProgress::Pending,
             },
+            request,
         }
     }
 
     /// The encoding of "no record": as `expect`, an update succeeds only if nothing is stored.
     pub fn empty_record() -> PluginDataMap {
-        KEYS.iter()
+        REQUEST_DATA_KEYS
+            .iter()
+            .chain(&OWN_KEYS)
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
@@ -203,6 +143,8 @@ impl RecordCodec for IssueRecord {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use teleport_plugin_runtime::record::Resolution;
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
@@ -227,10 +169,10 @@ mod tests {
         ]));
         assert_eq!(record.issue_id, "10042");
         assert_eq!(record.issue_key, "TD2-7");
-        assert_eq!(record.roles, ["dev", "ops"]);
-        assert_eq!(record.created, Some(1_700_000_000));
-        assert_eq!(record.reviews_count, 1);
-        assert_eq!(record.resolution, None);
+        assert_eq!(record.request.roles, ["dev", "ops"]);
+        assert_eq!(record.request.created, Some(1_700_000_000));
+        assert_eq!(record.request.reviews_count, 1);
+        assert_eq!(record.request.resolution, None);
         assert_eq!(record.close_progress, CloseProgress::Pending);
 
         let resolved = IssueRecord::decode(&map(&[
@@ -238,7 +180,7 @@ mod tests {
             ("user", "a"),
             ("resolution", "denied"),
         ]));
-        assert_eq!(resolved.resolution, Some(Resolution::Denied));
+        assert_eq!(resolved.request.resolution, Some(Resolution::Denied));
         assert_eq!(
             resolved.close_progress,
             CloseProgress::Done,
@@ -251,13 +193,15 @@ mod tests {
         let record = IssueRecord {
             issue_id: "10042".into(),
             issue_key: "TD2-7".into(),
-            user: "bob".into(),
-            roles: vec!["dba".into()],
-            created: None,
-            request_reason: "why, because".into(),
-            reviews_count: 0,
-            resolution: Some(Resolution::Expired),
-            resolve_reason: String::new(),
+            request: RequestData {
+                user: "bob".into(),
+                roles: vec!["dba".into()],
+                created: None,
+                request_reason: "why, because".into(),
+                reviews_count: 0,
+                resolution: Some(Resolution::Expired),
+                resolve_reason: String::new(),
+            },
             claim: Some(Lease {
                 owner: "host-1 abc".into(),
                 until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),

@@ -11,17 +11,18 @@
 
 use std::time::Duration;
 
-use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
+use teleport_client::{AccessRequest, RequestState, TeleportClient};
+use teleport_plugin_runtime::approval::{AutoApprover, Decision};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
 use teleport_plugin_runtime::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval::{self, Decision};
+use crate::approval;
 use crate::client::{NewIncident, PagerDutyApi, PagerDutyError};
 use crate::config::{AutoApproval, PagerDutyConfig};
-use crate::record::{ApprovalOutcome, CloseProgress, IncidentRecord};
+use crate::record::{CloseProgress, IncidentRecord};
 use crate::{PLUGIN_NAME, render};
 
 /// Settings of the handler.
@@ -63,11 +64,10 @@ impl HandlerOptions {
 /// The PagerDuty plugin's [`RequestHandler`].
 pub struct PagerDutyHandler {
     api: PagerDutyApi,
-    client: TeleportClient,
     records: LeasedRecords<IncidentRecord>,
     options: HandlerOptions,
-    metrics: Metrics,
     effects: Effects,
+    approver: AutoApprover,
 }
 
 /// The lease on one request's record, held while working on it.
@@ -132,11 +132,10 @@ impl PagerDutyHandler {
         );
         Self {
             api,
-            client,
+            approver: AutoApprover::new(client.clone(), metrics.clone()),
             records,
             options,
-            effects: Effects::new(metrics.clone()),
-            metrics,
+            effects: Effects::new(metrics),
         }
     }
 
@@ -187,7 +186,7 @@ impl PagerDutyHandler {
     }
 
     fn needs_work(&self, observed: &Observation, record: &IncidentRecord) -> bool {
-        if record.resolution.is_some() {
+        if record.request.resolution.is_some() {
             return record.close_progress != CloseProgress::Done;
         }
         match observed {
@@ -196,7 +195,7 @@ impl PagerDutyHandler {
             Observation::Put(request) if request.state == RequestState::Pending => {
                 (record.incident_id.is_empty() && self.notify_service(request).is_some())
                     || (!record.incident_id.is_empty()
-                        && record.reviews_count < request.reviews.len())
+                        && record.request.reviews_count < request.reviews.len())
                     || (record.auto_approval.is_none() && self.approval_services(request).is_some())
             }
             Observation::Put(_) => false,
@@ -215,7 +214,7 @@ impl PagerDutyHandler {
         };
 
         if let Some(request) = request.filter(|r| r.state == RequestState::Pending)
-            && claim.resolution.is_none()
+            && claim.request.resolution.is_none()
         {
             if claim.incident_id.is_empty()
                 && let Some(service) = self.notify_service(request)
@@ -230,12 +229,12 @@ impl PagerDutyHandler {
             }
         }
 
-        let decided = claim.resolution.or(match observed {
+        let decided = claim.request.resolution.or(match observed {
             Observation::Put(request) => Resolution::from_state(request.state),
             Observation::Deleted(_) => Some(Resolution::Expired),
         });
         if let Some(resolution) = decided {
-            if claim.resolution.is_none() {
+            if claim.request.resolution.is_none() {
                 if let Some(request) = request {
                     self.post_review_notes(request, claim).await?;
                 }
@@ -255,8 +254,8 @@ impl PagerDutyHandler {
         claim: &mut RecordClaim<'_>,
     ) {
         let mut next = claim.record().clone();
-        next.resolution = Some(resolution);
-        next.resolve_reason = request
+        next.request.resolution = Some(resolution);
+        next.request.resolve_reason = request
             .map(|r| r.resolve_reason.clone())
             .unwrap_or_default();
         next.close_progress = if claim.incident_id.is_empty() && claim.service_id.is_empty() {
@@ -330,11 +329,11 @@ impl PagerDutyHandler {
         if claim.incident_id.is_empty() {
             return Ok(());
         }
-        while let Some(review) = request.reviews.get(claim.reviews_count) {
+        while let Some(review) = request.reviews.get(claim.request.reviews_count) {
             self.post_note(claim, &render::review_note(review), "review note")
                 .await?;
             let mut next = claim.record().clone();
-            next.reviews_count += 1;
+            next.request.reviews_count += 1;
             claim.record_effect(next);
         }
         Ok(())
@@ -378,69 +377,18 @@ impl PagerDutyHandler {
                 }
             }
         };
-        let outcome = match decision {
-            Decision::Decline { why } => {
-                tracing::info!(requester = %request.user, %why, "not auto-approving the request");
-                ApprovalOutcome::Declined
-            }
-            Decision::Approve { reason, on_call } if limits.dry_run => {
-                tracing::info!(requester = %request.user, %reason, %on_call, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
-                ApprovalOutcome::DryRun
-            }
-            Decision::Approve { reason, on_call } => {
-                tracing::info!(requester = %request.user, %on_call, "the requester is on call within the limits");
-                // Submitting the review is a side effect: what came before is recorded first.
-                claim.before_effect().await?;
-                self.submit_approval(request, reason).await?
-            }
-        };
+        let outcome = self
+            .approver
+            .settle(request, decision, limits.dry_run, claim)
+            .await?;
         let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
         claim.record_effect(next);
         Ok(())
     }
 
-    async fn submit_approval(
-        &self,
-        request: &AccessRequest,
-        reason: String,
-    ) -> Result<ApprovalOutcome, StepError> {
-        let review = ReviewSubmission {
-            request_id: request.id.clone(),
-            author: self.client.identity().username().to_owned(),
-            proposed_state: RequestState::Approved,
-            reason,
-        };
-        match self.client.submit_review(&review).await {
-            Ok(_) => {
-                self.metrics.sent("approval");
-                tracing::info!(requester = %request.user, reason = %review.reason, "auto-approved the request: the requester is on call");
-                Ok(ApprovalOutcome::Approved)
-            }
-            // Teleport answers AccessDenied "... has already reviewed this request".
-            Err(
-                ClientError::AlreadyExists { message, .. }
-                | ClientError::AccessDenied { message, .. },
-            ) if message.contains("has already reviewed this request") => {
-                tracing::info!("the plugin has already reviewed this request");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(error) if error.is_connection_problem() => Err(error.into()),
-            Err(ClientError::AccessDenied { message, .. }) if message.contains("already") => {
-                // Resolved by someone else between the observation and the review.
-                tracing::info!(%message, "the request was resolved before the auto-approval");
-                Ok(ApprovalOutcome::Refused)
-            }
-            Err(error) => {
-                self.metrics.send_failed("approval");
-                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; does the plugin's role allow review_requests for these roles?");
-                Ok(ApprovalOutcome::Refused)
-            }
-        }
-    }
-
     async fn close_incident(&self, id: &str, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {
-        let Some(resolution) = claim.resolution else {
+        let Some(resolution) = claim.request.resolution else {
             return Ok(());
         };
         if claim.close_progress == CloseProgress::Pending && claim.incident_id.is_empty() {
@@ -469,7 +417,7 @@ impl PagerDutyHandler {
             claim.stage(next);
         }
         if claim.close_progress == CloseProgress::Pending {
-            let note = render::resolution_note(resolution, &claim.resolve_reason);
+            let note = render::resolution_note(resolution, &claim.request.resolve_reason);
             self.post_note(claim, &note, "resolution note").await?;
             let mut next = claim.record().clone();
             next.close_progress = CloseProgress::Noted;

@@ -14,50 +14,11 @@
 //! that record's on-call decision counts as taken ([`ApprovalOutcome::ByGo`]).
 
 use teleport_client::{AccessRequest, PluginDataMap};
-use teleport_plugin_runtime::record::Resolution;
-use teleport_plugin_runtime::record::{Lease, RecordCodec};
-
-/// What the on-call check decided; taken once per request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalOutcome {
-    /// An approval was submitted (or Teleport already had one from the plugin).
-    Approved,
-    /// `dry_run`: the approval was only logged.
-    DryRun,
-    /// The requester did not qualify (not on call, role not allowed, ...).
-    Declined,
-    /// Teleport refused the review (e.g. the plugin may not review these roles).
-    Refused,
-    /// The Go plugin created the record, and with it took its one chance at auto-approval.
-    ByGo,
-}
+pub use teleport_plugin_runtime::approval::ApprovalOutcome;
+use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
 
 /// Stored under `auto_approval` in our records until the on-call decision is taken.
 const UNDECIDED: &str = "pending";
-
-impl ApprovalOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::DryRun => "dry_run",
-            Self::Declined => "declined",
-            Self::Refused => "refused",
-            // Written back as Go left it.
-            Self::ByGo => "",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "approved" => Self::Approved,
-            "dry_run" => Self::DryRun,
-            "declined" => Self::Declined,
-            "refused" => Self::Refused,
-            "" => Self::ByGo,
-            _ => return None,
-        })
-    }
-}
 
 /// How far closing the incident got after the resolution was recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,20 +49,8 @@ pub struct IncidentRecord {
     /// The service it is (being) opened on ("" when none). Set before the incident is
     /// created, so a record with a service and no incident may have an open incident.
     pub service_id: String,
-    /// The requester.
-    pub user: String,
-    /// The requested roles.
-    pub roles: Vec<String>,
-    /// When the request was created (Unix seconds).
-    pub created: Option<i64>,
-    /// The request reason.
-    pub request_reason: String,
-    /// Reviews already posted as notes.
-    pub reviews_count: usize,
-    /// The final status, once recorded.
-    pub resolution: Option<Resolution>,
-    /// The reason given with it.
-    pub resolve_reason: String,
+    /// The Go request keys (`user`, `roles`, ..., `resolution`).
+    pub request: RequestData,
     /// The lease of the replica working on the request.
     pub claim: Option<Lease>,
     /// The on-call decision, once taken.
@@ -111,16 +60,9 @@ pub struct IncidentRecord {
 }
 
 /// Every key the codec writes.
-const KEYS: [&str; 12] = [
+const OWN_KEYS: [&str; 5] = [
     "incident_id",
     "service_id",
-    "user",
-    "roles",
-    "created",
-    "request_reason",
-    "reviews_count",
-    "resolution",
-    "resolve_reason",
     "claim",
     "auto_approval",
     "close_progress",
@@ -132,13 +74,7 @@ impl IncidentRecord {
         Self {
             incident_id: String::new(),
             service_id: String::new(),
-            user: request.user.clone(),
-            roles: request.roles.clone(),
-            created: request.created.map(|t| t.unix_timestamp()),
-            request_reason: request.request_reason.clone(),
-            reviews_count: 0,
-            resolution: None,
-            resolve_reason: String::new(),
+            request: RequestData::of(request),
             claim: None,
             auto_approval: None,
             close_progress: CloseProgress::Pending,
@@ -149,32 +85,12 @@ impl IncidentRecord {
     /// describes the whole record.
     pub fn encode(&self) -> PluginDataMap {
         let mut map = PluginDataMap::new();
+        self.request.encode_into(&mut map);
         let mut put = |key: &str, value: String| {
             map.insert(key.to_owned(), value);
         };
         put("incident_id", self.incident_id.clone());
         put("service_id", self.service_id.clone());
-        put("user", self.user.clone());
-        put("roles", self.roles.join(","));
-        put(
-            "created",
-            self.created.map(|c| c.to_string()).unwrap_or_default(),
-        );
-        put("request_reason", self.request_reason.clone());
-        put(
-            "reviews_count",
-            match self.reviews_count {
-                0 => String::new(),
-                n => n.to_string(),
-            },
-        );
-        put(
-            "resolution",
-            self.resolution
-                .map(|r| r.as_str().to_ascii_lowercase())
-                .unwrap_or_default(),
-        );
-        put("resolve_reason", self.resolve_reason.clone());
         put(
             "claim",
             self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
@@ -187,7 +103,7 @@ impl IncidentRecord {
         );
         put(
             "close_progress",
-            if self.resolution.is_some() {
+            if self.request.resolution.is_some() {
                 self.close_progress.as_str().to_owned()
             } else {
                 String::new()
@@ -198,7 +114,9 @@ impl IncidentRecord {
 
     /// The encoding of "no record": as `expect`, an update succeeds only if nothing is stored.
     pub fn empty_record() -> PluginDataMap {
-        KEYS.iter()
+        REQUEST_DATA_KEYS
+            .iter()
+            .chain(&OWN_KEYS)
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
@@ -206,31 +124,24 @@ impl IncidentRecord {
     /// Reads a stored record (ours or the Go plugin's).
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
-        let resolution = Resolution::parse(get("resolution"));
+        let request = RequestData::decode(data);
         Self {
             incident_id: get("incident_id").to_owned(),
             service_id: get("service_id").to_owned(),
-            user: get("user").to_owned(),
-            roles: get("roles")
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            created: get("created").parse().ok(),
-            request_reason: data.get("request_reason").cloned().unwrap_or_default(),
-            reviews_count: get("reviews_count").parse().unwrap_or(0),
-            resolution,
-            resolve_reason: data.get("resolve_reason").cloned().unwrap_or_default(),
             claim: Lease::decode(get("claim")),
-            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            auto_approval: match get("auto_approval") {
+                // Go writes no such key: its record had its one chance already.
+                "" => Some(ApprovalOutcome::ByGo),
+                text => ApprovalOutcome::parse(text),
+            },
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
                 "noted" => CloseProgress::Noted,
                 // A resolution without progress is the Go plugin's, which closed in one go.
-                _ if resolution.is_some() => CloseProgress::Done,
+                _ if request.resolution.is_some() => CloseProgress::Done,
                 _ => CloseProgress::Pending,
             },
+            request,
         }
     }
 
@@ -265,6 +176,8 @@ impl RecordCodec for IncidentRecord {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use teleport_plugin_runtime::record::Resolution;
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
@@ -289,10 +202,10 @@ mod tests {
         ]);
         let record = IncidentRecord::decode(&data);
         assert_eq!(record.incident_id, "PINC1");
-        assert_eq!(record.roles, ["dev", "ops"]);
-        assert_eq!(record.created, Some(1_700_000_000));
-        assert_eq!(record.reviews_count, 2);
-        assert_eq!(record.resolution, Some(Resolution::Approved));
+        assert_eq!(record.request.roles, ["dev", "ops"]);
+        assert_eq!(record.request.created, Some(1_700_000_000));
+        assert_eq!(record.request.reviews_count, 2);
+        assert_eq!(record.request.resolution, Some(Resolution::Approved));
         assert_eq!(record.close_progress, CloseProgress::Done);
         assert!(record.claim.is_none());
         assert_eq!(
@@ -307,13 +220,15 @@ mod tests {
         let mut record = IncidentRecord {
             incident_id: "PINC1".into(),
             service_id: "PSVC1".into(),
-            user: "bob".into(),
-            roles: vec!["dba".into()],
-            created: None,
-            request_reason: "why, because".into(),
-            reviews_count: 0,
-            resolution: Some(Resolution::Denied),
-            resolve_reason: "no".into(),
+            request: RequestData {
+                user: "bob".into(),
+                roles: vec!["dba".into()],
+                created: None,
+                request_reason: "why, because".into(),
+                reviews_count: 0,
+                resolution: Some(Resolution::Denied),
+                resolve_reason: "no".into(),
+            },
             claim: Some(Lease {
                 owner: "host-1 abc".into(),
                 until: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
@@ -331,7 +246,7 @@ mod tests {
         assert_eq!(encoded["claim"], "host-1 abc 1700000000123");
         assert_eq!(IncidentRecord::decode(&encoded), record);
 
-        record.resolution = None;
+        record.request.resolution = None;
         record.close_progress = CloseProgress::Pending;
         assert_eq!(IncidentRecord::decode(&record.encode()), record);
     }

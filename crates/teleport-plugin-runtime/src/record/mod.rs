@@ -317,6 +317,7 @@ mod claim;
 mod effect;
 mod lease;
 mod pause;
+mod request_data;
 mod resolution;
 mod step_error;
 
@@ -325,6 +326,7 @@ pub use claim::Claim;
 pub(crate) use effect::MAX_TRIES_IN_PLACE;
 pub use effect::{Effects, Permanent};
 pub use lease::Lease;
+pub use request_data::{REQUEST_DATA_KEYS, RequestData};
 pub use resolution::Resolution;
 pub use step_error::{StepError, outcome};
 
