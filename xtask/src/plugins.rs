@@ -79,6 +79,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         package: "teleport-gitlab",
         title: "GitLab",
     },
+    Plugin {
+        name: "msteams",
+        package: "teleport-msteams",
+        title: "Microsoft Teams",
+    },
 ];
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).
@@ -168,7 +173,7 @@ mod tests {
             picked.iter().map(|p| p.name).collect::<Vec<_>>(),
             ["slack", "email"]
         );
-        let err = select(&["msteams".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown plugin \"msteams\""), "{err}");
+        let err = select(&["nonesuch".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown plugin \"nonesuch\""), "{err}");
     }
 }
