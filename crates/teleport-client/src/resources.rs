@@ -52,7 +52,9 @@ impl TeleportClient {
             use_preview_as_roles: true,
             ..Default::default()
         };
-        let mut chunk = i32::try_from(names.len()).unwrap_or(MAX_CHUNK).min(MAX_CHUNK);
+        let mut chunk = i32::try_from(names.len())
+            .unwrap_or(MAX_CHUNK)
+            .min(MAX_CHUNK);
         let mut found = Vec::new();
         for _ in 0..MAX_PAGES {
             request.limit = chunk;
@@ -128,7 +130,7 @@ fn go_quote(text: &str) -> String {
 
 /// One listed resource as a request names it: an app server as its app (the leaf Go maps
 /// it back to); members plugins do not name are skipped.
-fn listed(resource: proto::PaginatedResource) -> Option<ListedResource> {
+pub(crate) fn listed(resource: proto::PaginatedResource) -> Option<ListedResource> {
     match resource.resource? {
         Resource::Node(node) => {
             let metadata = node.metadata.unwrap_or_default();
@@ -188,7 +190,10 @@ mod tests {
             description: "described".into(),
             ..Default::default()
         };
-        assert_eq!(friendly_name(&metadata, Some("web-1".into())).as_deref(), Some("web-1"));
+        assert_eq!(
+            friendly_name(&metadata, Some("web-1".into())).as_deref(),
+            Some("web-1")
+        );
         assert_eq!(friendly_name(&metadata, Some(String::new())), None);
         metadata.labels.insert(ORIGIN_LABEL.into(), "okta".into());
         assert_eq!(friendly_name(&metadata, None).as_deref(), Some("described"));
