@@ -329,3 +329,85 @@ fn a_review_on_behalf_of_its_author_sets_field_12_not_submitted_by() {
     assert_eq!(decoded.submitted_by, "access-plugin");
     assert!(decoded.submitted_on_behalf_of_author);
 }
+
+#[test]
+fn list_resources_is_asked_and_answered_in_teleport_s_numbers() {
+    use crate::resources::{ListedResource, any_name_matcher, listed};
+    // proto.ListResourcesRequest: ResourceType = 1, Limit = 3, PredicateExpression = 6,
+    // UseSearchAsRoles = 11, UsePreviewAsRoles = 12.
+    let predicate = any_name_matcher(&["n1".to_owned(), "n2".to_owned()]);
+    let request = proto::ListResourcesRequest {
+        resource_type: "node".into(),
+        limit: 2,
+        predicate_expression: predicate.clone(),
+        use_search_as_roles: true,
+        use_preview_as_roles: true,
+        ..Default::default()
+    };
+    let expected = cat(&[
+        ld(&[0x0a], b"node"),
+        vec![0x18, 0x02],
+        ld(&[0x32], predicate.as_bytes()),
+        vec![0x58, 0x01, 0x60, 0x01],
+    ]);
+    assert_eq!(request.encode_to_vec(), expected);
+
+    // proto.ListResourcesResponse: Resources = 1 (PaginatedResource: AppServer = 2,
+    // Node = 3, DatabaseServer = 1 not declared here, Logins = 13), NextKey = 2.
+    let node = cat(&[
+        ld(&[0x0a], b"node"),             // 1 Kind
+        ld(&[0x1a], b"v2"),               // 3 Version
+        ld(&[0x22], &ld(&[0x0a], b"n1")), // 4 Metadata { Name }
+        ld(
+            &[0x2a],
+            &cat(&[ld(&[0x0a], b"10.0.0.1:3022"), ld(&[0x1a], b"web-1")]),
+        ), // 5 Spec { Addr = 1, Hostname = 3 }
+    ]);
+    let okta_labels = cat(&[
+        ld(
+            &[0x2a],
+            &cat(&[ld(&[0x0a], b"teleport.dev/origin"), ld(&[0x12], b"okta")]),
+        ),
+        ld(
+            &[0x2a],
+            &cat(&[
+                ld(&[0x0a], b"teleport.internal/okta-app-name"),
+                ld(&[0x12], b"Payroll"),
+            ]),
+        ),
+    ]);
+    let app = cat(&[
+        ld(&[0x0a], b"app"),
+        ld(&[0x22], &cat(&[ld(&[0x0a], b"0oa1payroll"), okta_labels])), // 4 Metadata
+    ]);
+    let app_server = cat(&[
+        ld(&[0x0a], b"app_server"),
+        ld(&[0x2a], &cat(&[ld(&[0x12], b"host-1"), ld(&[0x2a], &app)])), // 5 Spec { App = 5 }
+    ]);
+    let database = ld(&[0x0a], &ld(&[0x0a], b"db_server")); // 1 DatabaseServer
+    let response = cat(&[
+        ld(&[0x0a], &cat(&[ld(&[0x1a], &node), ld(&[0x6a], b"root")])),
+        ld(&[0x0a], &ld(&[0x12], &app_server)),
+        ld(&[0x0a], &database),
+        ld(&[0x12], b"next-key"),
+    ]);
+    let decoded = proto::ListResourcesResponse::decode(response.as_slice()).expect("decodes");
+    assert_eq!(decoded.next_key, "next-key");
+    assert_eq!(decoded.resources[0].logins, ["root"]);
+    let named: Vec<ListedResource> = decoded.resources.into_iter().filter_map(listed).collect();
+    assert_eq!(
+        named,
+        [
+            ListedResource {
+                kind: "node".into(),
+                name: "n1".into(),
+                friendly_name: Some("web-1".into()),
+            },
+            ListedResource {
+                kind: "app".into(),
+                name: "0oa1payroll".into(),
+                friendly_name: Some("Payroll".into()),
+            },
+        ]
+    );
+}

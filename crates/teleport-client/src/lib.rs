@@ -13,6 +13,7 @@ mod identity_store;
 pub mod model;
 mod on_behalf;
 mod plugin_data;
+mod resources;
 mod watch;
 pub mod wire;
 
@@ -25,6 +26,7 @@ pub use error::{ClientError, CredentialsError};
 pub use governance::{ACCESS_MONITORING_RULE_KIND, RULE_PAGE_SIZE};
 pub use identity_store::expiry_warning_window;
 pub use model::*;
+pub use resources::{ListedResource, any_name_matcher, list_type};
 pub use watch::{INIT_TIMEOUT, WatchOptions, WatchStream};
 #[cfg(test)]
 mod golden_tests;

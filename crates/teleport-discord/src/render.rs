@@ -6,7 +6,7 @@
 //! check: past them Discord refuses the whole message.
 
 use teleport_client::{AccessRequest, AccessReview, RequestState};
-use teleport_plugin_runtime::format::{TRUNCATED, status_label};
+use teleport_plugin_runtime::format::{TRUNCATED, status_field};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use time::OffsetDateTime;
@@ -106,9 +106,10 @@ pub fn request_fields(view: &RequestView) -> String {
     out
 }
 
-/// `*Status*: ⏳ PENDING`, plus a `*Resolution reason*` line when there is one.
+/// `*Status*: ⏳ PENDING` (`*Status*:  PROMOTED`, two spaces, as Go's common
+/// `MsgStatusText`), plus a `*Resolution reason*` line when there is one.
 pub fn status_text(status: Status, resolve_reason: &str) -> String {
-    let mut out = format!("*Status*: {}", status_label(status));
+    let mut out = format!("*Status*: {}", status_field(status));
     if !resolve_reason.is_empty() {
         out.push_str("\n*Resolution reason*: ");
         out.push_str(&markdown_escape(resolve_reason, REASON_LIMIT));

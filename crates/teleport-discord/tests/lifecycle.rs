@@ -379,3 +379,59 @@ async fn a_go_plugin_record_is_continued() {
     );
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn requested_nodes_are_named_by_hostname_even_after_deletion() {
+    let env = Env::start(fake_options()).await;
+    env.kit.add_node("8c0e6a52-node-1", "web-1", &[]);
+    env.kit
+        .allow_resource_lookup("access-plugin-discord", &[("*", "*")]);
+    let path = env.write_config(TOKEN, &format!("\"*\" = \"{CHANNEL}\""));
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+
+    let request = env
+        .kit
+        .new_request("alice@example.com", &["node-access"])
+        .resource("node", "8c0e6a52-node-1")
+        .create()
+        .expect("request");
+    let id = request_id(&request);
+    env.wait_for_messages_saved(&id, 1).await;
+    let posted = env
+        .fake
+        .wait_for(WAIT, |s| s.messages.first().cloned())
+        .await
+        .expect("posted");
+    assert!(
+        posted
+            .current()
+            .content
+            .contains("*Resource(s)*: `node/web-1`\n"),
+        "{}",
+        posted.current().content
+    );
+    assert_eq!(
+        env.kit.plugin_data(&id, "discord").expect("record")["resources"],
+        r#"["node/web-1"]"#
+    );
+    // The last edit of a deleted request names the node from the record.
+    env.kit.expire(&id).expect("expire");
+    let edited = env
+        .fake
+        .wait_for(WAIT, |s| {
+            s.messages.first().filter(|m| !m.edits.is_empty()).cloned()
+        })
+        .await
+        .expect("edit");
+    let content = &edited.current().content;
+    assert!(
+        content.contains("*Resource(s)*: `node/web-1`\n"),
+        "{content}"
+    );
+    assert_eq!(
+        env.kit.call_count(teleport_testkit::Method::ListResources),
+        1
+    );
+    plugin.shutdown().await;
+}

@@ -81,6 +81,11 @@ fn resolved_content_with_web_ui_shows_the_link_and_reason() {
         request_content(&view(Status::Resolved(Resolution::Expired), None))
             .ends_with("*Status*: ⌛ EXPIRED")
     );
+    // Go's common MsgStatusText: `"*Status*: %s %s"` with PROMOTED's empty emoji.
+    assert!(
+        request_content(&view(Status::Resolved(Resolution::Promoted), None))
+            .ends_with("*Status*:  PROMOTED")
+    );
 }
 
 #[test]

@@ -75,6 +75,11 @@ impl MessagingBot for EmailBot {
         false
     }
 
+    /// The Go e-mail plugin shows no resources and looks none up: no `ListResources` call.
+    fn names_resources(&self) -> bool {
+        false
+    }
+
     async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
         Ok(is_plain_email(raw).then(|| Recipient { id: raw.to_owned() }))
     }

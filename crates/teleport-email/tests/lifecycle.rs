@@ -425,3 +425,31 @@ async fn a_promoted_request_is_mailed_about_only_when_deleted_as_in_go() {
     assert!(text.contains("EXPIRED"), "{text}");
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn requested_resources_cost_no_lookup_as_in_go() {
+    // Go's e-mail plugin shows no resources and never calls ListResources, even when it may.
+    let env = Env::start().await;
+    env.kit.add_node("8c0e6a52-node-1", "web-1", &[]);
+    env.kit
+        .allow_resource_lookup("access-plugin-email", &[("*", "*")]);
+    let server = SmtpServer::start(SmtpOptions::default()).await;
+    let path = env.write_config(
+        &smtp_section(server.port(), "disabled", false, None),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+    env.kit
+        .new_request("alice@example.com", &["node-access"])
+        .resource("node", "8c0e6a52-node-1")
+        .create()
+        .expect("request");
+    let mail = server.wait_for(WAIT, |m, _| m.first().cloned()).await;
+    assert!(!mail.data.contains("web-1"));
+    assert_eq!(
+        env.kit.call_count(teleport_testkit::Method::ListResources),
+        0
+    );
+    plugin.shutdown().await;
+}

@@ -2,7 +2,9 @@
 
 use teleport_client::AccessReview;
 pub use teleport_plugin_runtime::format::{markdown_escape, rfc822, status_label};
-use teleport_plugin_runtime::format::{proposed_state_label, review_time, status_tag};
+use teleport_plugin_runtime::format::{
+    proposed_state_label, review_time, status_field, status_tag,
+};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 
 /// Limit for the request, resolution and review reasons (Go plugin), in characters.
@@ -25,7 +27,8 @@ pub fn request_post(view: &RequestView) -> String {
             markdown_escape(&request.request_reason, REASON_LIMIT)
         ));
     }
-    lines.push(format!("**Status**: {}", status_label(view.status)));
+    // Go's template writes `{{.StatusEmoji}} {{.Status}}`: PROMOTED gets two spaces.
+    lines.push(format!("**Status**: {}", status_field(view.status)));
     if !view.resolve_reason.is_empty() {
         lines.push(format!(
             "**Resolution reason**: {}",

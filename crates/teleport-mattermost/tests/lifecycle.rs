@@ -344,3 +344,55 @@ async fn go_record_is_continued(legacy_keys: bool) {
     );
     plugin.shutdown().await;
 }
+
+#[tokio::test]
+async fn requested_nodes_are_stored_by_hostname_and_promoted_reads_as_go() {
+    let env = Env::start(fake_options()).await;
+    env.kit.add_node("8c0e6a52-node-1", "web-1", &[]);
+    env.kit
+        .allow_resource_lookup("access-plugin-mattermost", &[("*", "*")]);
+    let path = env.write_config(TOKEN, "\"*\" = \"eng/access-requests\"");
+    let plugin = env.spawn(&path);
+    env.wait_for_watcher().await;
+
+    let request = env
+        .kit
+        .new_request("alice@example.com", &["node-access"])
+        .resource("node", "8c0e6a52-node-1")
+        .create()
+        .expect("request");
+    let id = request_id(&request);
+    let root = env
+        .fake
+        .wait_for(WAIT, |s| s.roots().next().cloned())
+        .await
+        .expect("post");
+    env.kit
+        .wait_for("broadcast saved", WAIT, |s| {
+            s.plugin_data(&id, "mattermost")
+                .is_some_and(|d| d.get("messages").is_some_and(|m| !m.is_empty()))
+        })
+        .await
+        .expect("saved");
+    // Go's Mattermost post shows no resources, but its record names them as Go's does.
+    assert!(!root.message.contains("web-1"), "{}", root.message);
+    assert_eq!(
+        env.kit.plugin_data(&id, "mattermost").expect("record")["resources"],
+        r#"["node/web-1"]"#
+    );
+
+    env.kit.promote(&id, "prod-admins").expect("promote");
+    let edited = env
+        .fake
+        .wait_for(WAIT, |s| {
+            s.post(&root.id).filter(|p| !p.edits.is_empty()).cloned()
+        })
+        .await
+        .expect("edit");
+    assert!(
+        edited.current().ends_with("\n**Status**:  PROMOTED"),
+        "{}",
+        edited.current()
+    );
+    plugin.shutdown().await;
+}

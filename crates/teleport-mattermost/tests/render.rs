@@ -70,7 +70,8 @@ fn resolved_post_with_web_ui_shows_the_link_and_reason() {
     );
     assert!(
         request_post(&view(Status::Resolved(Resolution::Promoted), None))
-            .ends_with("**Status**: PROMOTED")
+            .ends_with("**Status**:  PROMOTED"),
+        "Go's template writes the empty emoji and a space: two spaces"
     );
     let notice = requester_notice(&resolved);
     assert!(notice.starts_with(&format!(

@@ -57,6 +57,17 @@ pub fn status_label(status: Status) -> String {
     }
 }
 
+/// The status as Go's chat plugins print it after `*Status*: `: the emoji, a space, the
+/// word (Go's `"%s %s"`), so PROMOTED, which has no emoji, gets a leading space
+/// (`*Status*:  PROMOTED`).
+pub fn status_field(status: Status) -> String {
+    format!(
+        "{} {}",
+        status_emoji(status).unwrap_or_default(),
+        status_tag(status)
+    )
+}
+
 /// What a review proposed: `✅ APPROVED`, `❌ DENIED`, or `PENDING` for
 /// anything else.
 pub fn proposed_state_label(state: RequestState) -> String {
@@ -145,6 +156,11 @@ mod tests {
         assert_eq!(
             status_label(Status::Resolved(Resolution::Promoted)),
             "PROMOTED"
+        );
+        assert_eq!(status_field(Status::Pending), "⏳ PENDING");
+        assert_eq!(
+            status_field(Status::Resolved(Resolution::Promoted)),
+            " PROMOTED"
         );
         assert_eq!(proposed_state_label(RequestState::Denied), "❌ DENIED");
         assert_eq!(proposed_state_label(RequestState::Pending), "PENDING");

@@ -47,6 +47,11 @@ impl Status {
         format::status_label(self.as_runtime())
     }
 
+    // Go's `"%s %s"` of emoji and word: PROMOTED (no emoji) keeps the leading space.
+    fn status_field(self) -> String {
+        format::status_field(self.as_runtime())
+    }
+
     // The runtime's status, whose words and emoji every messaging plugin shares.
     fn as_runtime(self) -> messaging::Status {
         match self {
@@ -189,9 +194,10 @@ pub fn request_fields(request: &RequestView) -> String {
     clip(&out, SECTION_TEXT_LIMIT)
 }
 
-/// `*Status*: ⏳ PENDING`, plus a `*Resolution reason*` line when there is one.
+/// `*Status*: ⏳ PENDING` (`*Status*:  PROMOTED`, two spaces, as Go), plus a
+/// `*Resolution reason*` line when there is one.
 pub fn status_text(status: Status, resolve_reason: &str) -> String {
-    let mut out = format!("*Status*: {}", status.with_emoji());
+    let mut out = format!("*Status*: {}", status.status_field());
     if !resolve_reason.is_empty() {
         out.push_str("\n*Resolution reason*: ");
         out.push_str(&markdown_escape(resolve_reason, REASON_LIMIT));

@@ -137,7 +137,8 @@ fn denial_reason_is_cut_like_the_go_test() {
             "A".repeat(491)
         )
     );
-    assert_eq!(status_text(Status::Promoted, ""), "*Status*: PROMOTED");
+    // Go's `"*Status*: %s %s"` with PROMOTED's empty emoji: two spaces, byte for byte.
+    assert_eq!(status_text(Status::Promoted, ""), "*Status*:  PROMOTED");
 }
 
 #[test]

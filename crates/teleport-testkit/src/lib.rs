@@ -30,7 +30,8 @@
 //! threshold filters are not evaluated, every authenticated user may read requests and
 //! plugin data, and only the `access_request` and `access_monitoring_rule` kinds can be
 //! watched. Access monitoring rules and access lists are served (`governance.rs`), with a
-//! switch per service that plays an older cluster or a role that may not read them.
+//! switch per service that plays an older cluster or a role that may not read them. Nodes
+//! are served by `ListResources` with the RBAC plugins meet (`resources.rs`).
 
 mod ca;
 mod client;
@@ -49,6 +50,7 @@ mod new_request;
 mod plugin_data;
 mod proxy;
 mod requests;
+mod resources;
 mod review;
 mod server;
 mod service;
@@ -73,6 +75,7 @@ pub use l7::L7Stats;
 pub use method::Method;
 pub use new_request::NewRequest;
 pub use proxy::{AUTH_ALPN_PREFIX, AUTH_ALPN_SUFFIX, auth_alpn};
+pub use resources::node_resource;
 pub use state::{KIND_ACCESS_LIST, KIND_ACCESS_REQUEST, Resolution, StateView};
 pub use testkit::{DEFAULT_SERVER_VERSION, DEFAULT_WATCH_BUFFER, Testkit, TestkitBuilder};
 pub use timestamps::{GO_ZERO_SECONDS, is_unset};

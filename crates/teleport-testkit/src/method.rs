@@ -33,6 +33,8 @@ pub enum Method {
     GetUser,
     /// `/proto.AuthService/GetRole`
     GetRole,
+    /// `/proto.AuthService/ListResources` (friendly names of requested resources)
+    ListResources,
     /// `/teleport.users.v1.UsersService/GetUser`
     UsersGetUser,
     /// `/teleport.users.v1.UsersService/ListUsers`
@@ -47,7 +49,7 @@ pub enum Method {
 
 impl Method {
     /// Every served method.
-    pub const ALL: [Method; 18] = [
+    pub const ALL: [Method; 19] = [
         Method::Ping,
         Method::WatchEvents,
         Method::GetAccessRequests,
@@ -61,6 +63,7 @@ impl Method {
         Method::UpdatePluginData,
         Method::GetUser,
         Method::GetRole,
+        Method::ListResources,
         Method::UsersGetUser,
         Method::UsersListUsers,
         Method::ListAccessMonitoringRules,
@@ -84,6 +87,7 @@ impl Method {
             Method::UpdatePluginData => "/proto.AuthService/UpdatePluginData",
             Method::GetUser => "/proto.AuthService/GetUser",
             Method::GetRole => "/proto.AuthService/GetRole",
+            Method::ListResources => "/proto.AuthService/ListResources",
             Method::UsersGetUser => "/teleport.users.v1.UsersService/GetUser",
             Method::UsersListUsers => "/teleport.users.v1.UsersService/ListUsers",
             Method::ListAccessMonitoringRules => {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use teleport_client::wire::proto::auth_service_server::AuthService;
 use teleport_client::wire::proto::{
     AccessRequests, Features, GetRoleRequest, GetUserRequest, ListAccessRequestsRequest,
-    ListAccessRequestsResponse, PingRequest, PingResponse, PluginDataSeq, RequestId,
-    RequestStateSetter, Watch,
+    ListAccessRequestsResponse, ListResourcesRequest, ListResourcesResponse, PingRequest,
+    PingResponse, PluginDataSeq, RequestId, RequestStateSetter, Watch,
 };
 use teleport_client::wire::teleport::users::v1::users_service_server::UsersService;
 use teleport_client::wire::teleport::users::v1::{
@@ -220,6 +220,27 @@ impl AuthService for AuthApi {
             .read(|state| state.roles.get(&name).cloned())
             .map(Response::new)
             .ok_or_else(|| Status::not_found(format!("role {name} is not found")))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Request<ListResourcesRequest>,
+    ) -> Result<Response<ListResourcesResponse>, Status> {
+        self.list_resources_for(request)
+    }
+}
+
+impl AuthApi {
+    /// `ListResources`, answered from the nodes (see `resources.rs`).
+    pub(crate) fn list_resources_for(
+        &self,
+        request: Request<ListResourcesRequest>,
+    ) -> Result<Response<ListResourcesResponse>, Status> {
+        let caller = self.begin(Method::ListResources, &request)?;
+        let request = request.into_inner();
+        self.shared
+            .read(|state| state.list_resources(&caller, &request))
+            .map(Response::new)
     }
 }
 

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use teleport_client::wire::types::{
-    AccessRequestSpecV3, AccessRequestV3, Metadata, PluginDataV3, RequestState, RoleV6, UserV2,
+    AccessRequestSpecV3, AccessRequestV3, Metadata, PluginDataV3, RequestState, RoleV6, ServerV2,
+    UserV2,
 };
 
 use crate::method::{Method, Rejection};
@@ -55,6 +56,10 @@ pub(crate) struct State {
     pub(crate) plugin_data: BTreeMap<(String, String), PluginDataV3>,
     pub(crate) users: BTreeMap<String, UserV2>,
     pub(crate) roles: BTreeMap<String, RoleV6>,
+    /// Nodes requests can name, keyed by name (`resources.rs`).
+    pub(crate) nodes: BTreeMap<String, ServerV2>,
+    /// At most this many resources a `ListResources` page.
+    pub(crate) resource_page_cap: Option<usize>,
     pub(crate) resolutions: Vec<Resolution>,
     pub(crate) watchers: Watchers,
     pub(crate) calls: HashMap<Method, usize>,
@@ -72,6 +77,8 @@ impl State {
             plugin_data: BTreeMap::new(),
             users: BTreeMap::new(),
             roles: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            resource_page_cap: None,
             resolutions: Vec::new(),
             watchers: Watchers::new(watch_buffer),
             calls: HashMap::new(),

@@ -101,6 +101,13 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         false
     }
 
+    /// Whether the requested resources are looked up by friendly name (`node/web-1`) for
+    /// the message and the `resources` key, as Go's messaging plugins on the shared access
+    /// request app do; Go's e-mail plugin does not.
+    fn names_resources(&self) -> bool {
+        true
+    }
+
     /// Whether a PROMOTED request is shown resolved (Go's chat plugins), or left as it is
     /// until it is deleted and shown EXPIRED (Go's e-mail plugin, which knows no PROMOTED).
     fn shows_promoted(&self) -> bool {

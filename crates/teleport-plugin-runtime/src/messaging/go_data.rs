@@ -104,6 +104,15 @@ impl GoRequestData {
         };
     }
 
+    /// Stores the resources' names to show (friendly names where found), as Go writes them.
+    pub fn set_resource_names(&mut self, names: &[String]) {
+        self.resources = if names.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(names).unwrap_or_default()
+        };
+    }
+
     /// The resources' names as stored (an unreadable value reads as none).
     pub fn resource_names(&self) -> Vec<String> {
         serde_json::from_str(&self.resources).unwrap_or_default()

@@ -20,6 +20,7 @@ use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
 use crate::messaging::go_data::GoRequestData;
 use crate::messaging::record::{MessageState, StateCodec};
+use crate::messaging::resource_names::ResourceNames;
 use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
 use crate::routing::RuleCache;
@@ -55,6 +56,7 @@ pub struct MessagingOptions {
 pub struct MessagingHandler<B> {
     bot: Arc<B>,
     client: TeleportClient,
+    resource_names: ResourceNames,
     records: LeasedRecords<StateCodec<B>>,
     options: MessagingOptions,
     metrics: Metrics,
@@ -91,6 +93,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
         );
         Self {
             bot,
+            resource_names: ResourceNames::new(client.clone()),
             client,
             records,
             options,
@@ -175,6 +178,13 @@ impl<B: MessagingBot> MessagingHandler<B> {
             next.recipients = Some(recipients.into_iter().map(|r| r.id).collect());
             if self.bot.shows_logins() && next.go.logins_by_role.is_empty() {
                 next.go.set_logins(&self.logins_by_role(request).await?);
+            }
+            // Only over the IDs this record was created with: names a Go plugin stored stay.
+            if self.bot.names_resources()
+                && next.go.resources == GoRequestData::of(request).resources
+                && let Some(names) = self.resource_names.names(request).await?
+            {
+                next.go.set_resource_names(&names);
             }
             // Written with the first message's outcome: a lookup is no side effect.
             claim.stage(next);

@@ -5,6 +5,7 @@ mod bot;
 mod go_data;
 mod handler;
 mod record;
+mod resource_names;
 mod run;
 
 pub use bot::{MessagingBot, Recipient, RequestView, Status};
