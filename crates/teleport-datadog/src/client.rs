@@ -219,7 +219,10 @@ impl DatadogApi {
     fn url(&self, version: &str, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("api").push(version).extend(segments);
+            path.pop_if_empty()
+                .push("api")
+                .push(version)
+                .extend(segments);
         }
         url
     }
@@ -309,7 +312,9 @@ impl DatadogApi {
             )
             .await?;
         if document.data.id.is_empty() {
-            return Err(DatadogError::Decode("the created incident has no ID".into()));
+            return Err(DatadogError::Decode(
+                "the created incident has no ID".into(),
+            ));
         }
         Ok(document.data.id)
     }
@@ -357,7 +362,11 @@ impl DatadogApi {
     /// addresses (the users `included` next to the teams).
     pub async fn on_call_teams(&self) -> Result<Vec<OnCallTeam>, DatadogError> {
         let document: Document<Vec<Resource>> = self
-            .call(Method::GET, self.url("unstable", &["on-call", "teams"]), None)
+            .call(
+                Method::GET,
+                self.url("unstable", &["on-call", "teams"]),
+                None,
+            )
             .await?;
         let email_of = |user_id: &str| {
             document
@@ -442,7 +451,10 @@ mod tests {
         let attributes = &body["data"]["attributes"];
         assert_eq!(body["data"]["type"], "incidents");
         assert_eq!(attributes["fields"]["state"]["value"], "active");
-        assert_eq!(attributes["fields"]["detection_method"]["value"], "employee");
+        assert_eq!(
+            attributes["fields"]["detection_method"]["value"],
+            "employee"
+        );
         assert_eq!(attributes["fields"]["severity"]["type"], "dropdown");
         assert_eq!(attributes["fields"]["root_cause"]["value"], "deploy");
         assert_eq!(

@@ -182,9 +182,8 @@ fn validate(loaded: &Loaded<DatadogFile>) -> Result<DatadogConfig, ConfigError> 
         Ok(cleaned)
     };
     let approval = &section.auto_approval;
-    let optional = |list: &Option<Vec<String>>, key: &str| {
-        list.as_deref().map(|l| names(l, key)).transpose()
-    };
+    let optional =
+        |list: &Option<Vec<String>>, key: &str| list.as_deref().map(|l| names(l, key)).transpose();
     Ok(DatadogConfig {
         api_endpoint: api_endpoint.to_owned(),
         api_key: section.api_key.clone(),

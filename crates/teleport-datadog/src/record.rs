@@ -200,7 +200,10 @@ mod tests {
             ("resolution", "APPROVED"),
             ("resolve_reason", "ok"),
             ("messages", "inc-1/inc-1"),
-            ("system_annotations", r#"{"teleport.dev/schedules":["sre"]}"#),
+            (
+                "system_annotations",
+                r#"{"teleport.dev/schedules":["sre"]}"#,
+            ),
         ]);
         let record = IncidentRecord::decode(&go);
         assert_eq!(record.incident_id(), Some("inc-1"));
@@ -213,7 +216,10 @@ mod tests {
             "Go resolves the incident when it records the resolution"
         );
         assert!(record.incident_settled());
-        assert!(!record.approval_due(), "Go checked when it created its record");
+        assert!(
+            !record.approval_due(),
+            "Go checked when it created its record"
+        );
         let encoded = record.encode();
         for (key, value) in &go {
             assert_eq!(&encoded[key], value, "{key} is written back as Go wrote it");

@@ -29,7 +29,9 @@ async fn incident_review_cells_and_resolution_on_approval() {
     assert_eq!(incident.title, "Access request from bob@example.com");
     let summary = incident.field("summary");
     assert!(
-        summary.starts_with(&format!("You have a new Access Request:\n\nID: {id}\nCluster: ")),
+        summary.starts_with(&format!(
+            "You have a new Access Request:\n\nID: {id}\nCluster: "
+        )),
         "{summary}"
     );
     assert!(
@@ -152,11 +154,7 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
         "each cell once"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        env.dd.call_count(ADD_TIMELINE_CELL),
-        3,
-        "1 fault + 2 cells"
-    );
+    assert_eq!(env.dd.call_count(ADD_TIMELINE_CELL), 3, "1 fault + 2 cells");
     assert_eq!(env.dd.call_count(UPDATE_INCIDENT), 2, "1 fault + 1 update");
     plugin.shutdown().await;
 }

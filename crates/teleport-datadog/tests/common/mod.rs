@@ -11,7 +11,9 @@ use teleport_datadog::config::{AutoApproval, Config, DatadogConfig};
 use teleport_fakes::datadog::DdIncident;
 use teleport_fakes::{FakeDatadog, FakeDatadogOptions};
 use teleport_plugin_runtime::app::RuntimeConfig;
-use teleport_plugin_runtime::config::{CredentialsSource, RoleToRecipients, Secret, TeleportConfig};
+use teleport_plugin_runtime::config::{
+    CredentialsSource, RoleToRecipients, Secret, TeleportConfig,
+};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::ops::OpsConfig;
 use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};

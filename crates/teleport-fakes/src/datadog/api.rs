@@ -246,7 +246,11 @@ async fn add_cell(
 ) -> Reply {
     shared.authorize(&headers)?;
     let data = data_of(body, "incident_timeline_cells")?;
-    if data.pointer("/attributes/cell_type").and_then(Value::as_str) != Some("markdown") {
+    if data
+        .pointer("/attributes/cell_type")
+        .and_then(Value::as_str)
+        != Some("markdown")
+    {
         return Err(dd_error(
             StatusCode::BAD_REQUEST,
             "cell_type must be markdown",
