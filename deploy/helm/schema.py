@@ -112,6 +112,17 @@ PLUGINS = {
             **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
         ),
     },
+    "datadog": {
+        "datadog": obj(
+            apiEndpoint=STRING,
+            fallbackRecipient=STRING,
+            severity=STRING,
+            autoApproval=obj(enabled=BOOL, teams=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
+            **secret("applicationKey", "applicationKeyFromSecret", "applicationKeySecretPath"),
+        ),
+        "roleToRecipients": RECIPIENTS,
+    },
     "jira": {
         "teleport": obj(
             address=STRING,

@@ -74,6 +74,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         package: "teleport-gitlab",
         title: "GitLab",
     },
+    Plugin {
+        name: "datadog",
+        package: "teleport-datadog",
+        title: "Datadog Incident Management",
+    },
 ];
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).
