@@ -25,12 +25,15 @@ allowed_roles = {{ . | toJson }}
 dry_run = {{ .dryRun | default false }}
 {{- end }}
 
-{{/* The Go chart's one `fallbackRecipient` is the "*" entry unless roleToRecipients has one. */}}
+{{- /* The Go chart's one `fallbackRecipient` is the "*" entry unless roleToRecipients has one. */ -}}
 {{- $fallback := list -}}
-{{- with .Values.datadog.fallbackRecipient }}
+{{- with .Values.datadog.fallbackRecipient -}}
 {{- $fallback = list . -}}
+{{- end -}}
+{{- with include "tplib.toml.recipients" (list .Values.roleToRecipients $fallback) }}
+
+{{ . }}
 {{- end }}
-{{ include "tplib.toml.recipients" (list .Values.roleToRecipients $fallback) }}
 
 {{ include "tplib.toml.log" . }}
 {{- end -}}
