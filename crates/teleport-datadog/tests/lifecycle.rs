@@ -11,7 +11,7 @@ use common::{Env, WAIT, approval, fake_options};
 use teleport_fakes::Fault;
 use teleport_fakes::datadog::{ADD_TIMELINE_CELL, CREATE_INCIDENT, UPDATE_INCIDENT};
 use teleport_plugin_testsupport::{request_id, startup_error};
-use teleport_testkit::Verdict;
+use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
 async fn incident_review_cells_and_resolution_on_approval() {
@@ -110,6 +110,55 @@ async fn denied_and_expired_requests_resolve_their_incidents() {
             && d.get("synced").is_some_and(|s| s == "EXPIRED")
     })
     .await;
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_promoted_request_leaves_its_incident_open_as_go_does() {
+    let env = Env::new().await;
+    let plugin = env.started(approval()).await;
+    let id = env.request("bob@example.com", &["dev"], &[]);
+    let incident = env.wait_incident_id(&id).await;
+    env.kit.promote(&id, "platform-access").expect("promote");
+    let data = env
+        .wait_data(&id, "the promotion recorded", |d| {
+            d.get("synced").is_some_and(|s| s == "PROMOTED")
+        })
+        .await;
+    assert_eq!(data["resolution"], "PROMOTED");
+    let stored = env
+        .dd
+        .with_state(|s| s.incident(&incident).cloned())
+        .expect("incident");
+    assert_eq!(stored.state(), "active");
+    assert!(stored.timeline.is_empty(), "{:?}", stored.timeline);
+    assert_eq!(env.dd.call_count(UPDATE_INCIDENT), 0);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_access_monitoring_rule_routes_the_incident() {
+    let env = Env::new().await;
+    env.kit
+        .upsert_access_monitoring_rule(access_monitoring_rule(
+            "dba",
+            "datadog",
+            r#"access_request.spec.roles.contains("dba")"#,
+            &["dba-oncall@example.com", "dba-team"],
+        ));
+    let plugin = env.started(approval()).await;
+    let routed = env.request("bob@example.com", &["dba"], &[]);
+    let incident = env
+        .wait_incident(&routed, "the routed incident", |_| true)
+        .await;
+    assert_eq!(incident.field_values("teams"), ["dba-team"]);
+    assert_eq!(incident.notification_handles, ["@dba-oncall@example.com"]);
+    let other = env.request("bob@example.com", &["dev"], &[]);
+    let incident = env
+        .wait_incident(&other, "role_to_recipients", |_| true)
+        .await;
+    assert_eq!(incident.field_values("teams"), ["dev-team"]);
+    assert!(incident.notification_handles.is_empty());
     plugin.shutdown().await;
 }
 

@@ -32,7 +32,11 @@ async fn call_with(
     let response = request.send().await.expect("send");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    (status, headers, response.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn call(

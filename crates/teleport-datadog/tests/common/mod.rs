@@ -97,8 +97,11 @@ impl Env {
     }
 
     pub(crate) fn config(&self, approval: AutoApproval) -> Config {
+        let mut runtime = RuntimeConfig::new("datadog", self.teleport(), OpsConfig::default());
+        // As `Config::from_loaded` sets it.
+        runtime.access_monitoring_rules = true;
         Config {
-            runtime: RuntimeConfig::new("datadog", self.teleport(), OpsConfig::default()),
+            runtime,
             datadog: self.datadog(approval),
             role_to_recipients: recipients(),
         }
