@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -182,8 +183,16 @@ struct Resource {
 pub struct DatadogApi {
     http: reqwest::Client,
     base: Url,
-    api_key: Secret,
-    application_key: Secret,
+    api_key: HeaderValue,
+    application_key: HeaderValue,
+}
+
+/// A key as a header value marked sensitive (kept out of any HTTP-level debug output).
+fn key_header(key: &Secret, name: &str) -> Result<HeaderValue, DatadogError> {
+    let mut value = HeaderValue::from_str(key.expose())
+        .map_err(|_| DatadogError::Decode(format!("the {name} is not a valid header value")))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl std::fmt::Debug for DatadogApi {
@@ -210,8 +219,8 @@ impl DatadogApi {
         Ok(Self {
             http,
             base,
-            api_key,
-            application_key,
+            api_key: key_header(&api_key, "API key")?,
+            application_key: key_header(&application_key, "application key")?,
         })
     }
 
@@ -236,8 +245,8 @@ impl DatadogApi {
         let mut request = self
             .http
             .request(method, url)
-            .header("DD-API-KEY", self.api_key.expose())
-            .header("DD-APPLICATION-KEY", self.application_key.expose())
+            .header("DD-API-KEY", self.api_key.clone())
+            .header("DD-APPLICATION-KEY", self.application_key.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = body {
             request = request.json(&body);

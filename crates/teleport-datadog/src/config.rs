@@ -153,6 +153,13 @@ fn validate(loaded: &Loaded<DatadogFile>) -> Result<DatadogConfig, ConfigError> 
                 "expected a Datadog key (or a file holding it), found an empty string",
             ));
         }
+        // It travels as an HTTP header value.
+        if !value.expose().chars().all(|c| c.is_ascii_graphic()) {
+            return Err(loaded.key_error(
+                &format!("datadog.{key}"),
+                "expected a Datadog key: visible ASCII characters without spaces",
+            ));
+        }
     }
     let api_endpoint = match section.api_endpoint.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_API_ENDPOINT,

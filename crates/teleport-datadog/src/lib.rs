@@ -60,7 +60,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         datadog.api_key.clone(),
         datadog.application_key.clone(),
     )
-    .context("[datadog] api_endpoint")?;
+    .context("[datadog] api_endpoint, api_key and application_key")?;
     tracing::info!(endpoint = %datadog.api_endpoint, "using the Datadog API");
     app::run(
         config.runtime,

@@ -114,6 +114,10 @@ fn bad_values_name_their_key() {
             "api_key = \"a\"\napplication_key = \"/nonexistent/dd-app-key\"",
             "datadog.application_key",
         ),
+        (
+            "api_key = \"a b\"\napplication_key = \"b\"",
+            "datadog.api_key",
+        ),
     ];
     for (section, key) in cases {
         let (_dir, path, result) = load_text(&format!("{BASE}[datadog]\n{section}\n{RECIPIENTS}"));
