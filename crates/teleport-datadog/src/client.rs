@@ -13,10 +13,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
-use teleport_plugin_runtime::service_error::{self, ServiceError};
+use teleport_plugin_runtime::service_error;
 
 /// The permission the plugin cannot work without.
 pub const INCIDENT_WRITE: &str = "incident_write";
+
+mod error;
+
+pub use error::DatadogError;
 
 /// The longest pause a rate limit may impose (Datadog's windows are a minute or so).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -74,91 +78,6 @@ pub struct OnCallTeam {
     pub handle: String,
     /// On-call people's e-mail addresses.
     pub on_call: Vec<String>,
-}
-
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum DatadogError {
-    /// 401 or 403: Datadog refuses a wrong API or application key with 403.
-    #[error("Datadog refused the call ({message}); check [datadog] api_key and application_key")]
-    Unauthorized {
-        /// Datadog's errors.
-        message: String,
-    },
-    /// The application key's role may not write incidents.
-    #[error(
-        "the Datadog application key lacks the incident_write permission; grant it to the key's user or service account"
-    )]
-    MissingPermission,
-    /// 404.
-    #[error("not found: {message}")]
-    NotFound {
-        /// Datadog's errors.
-        message: String,
-    },
-    /// 429.
-    #[error("rate limited by Datadog")]
-    RateLimited {
-        /// How long to wait, when Datadog said.
-        retry_after: Option<Duration>,
-    },
-    /// 5xx, or 408.
-    #[error("Datadog server error {status}: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Datadog's errors.
-        message: String,
-    },
-    /// Another 4xx (400 invalid body, ...).
-    #[error("Datadog refused the call with {status}: {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Datadog's errors.
-        message: String,
-    },
-    /// Datadog could not be reached, did not answer in time, or the answer could not be read.
-    #[error("cannot reach Datadog: {0}")]
-    Network(String),
-    /// The answer was not what the API documents.
-    #[error("unexpected answer from Datadog: {0}")]
-    Decode(String),
-}
-
-impl DatadogError {
-    /// Whether trying again may succeed (the runtime retries these).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unauthorized { .. }
-                | Self::RateLimited { .. }
-                | Self::Server { .. }
-                | Self::Network(_)
-        )
-    }
-}
-
-/// What the runtime does about a Datadog failure: refused keys, rate limits, server errors
-/// and network trouble are retried; other refusals of this one call are not.
-impl From<DatadogError> for ServiceError {
-    fn from(error: DatadogError) -> Self {
-        let message = error.to_string();
-        match error {
-            DatadogError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-            DatadogError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after,
-            },
-            DatadogError::Server { .. } | DatadogError::Network(_) => {
-                ServiceError::transient(message)
-            }
-            DatadogError::MissingPermission
-            | DatadogError::NotFound { .. }
-            | DatadogError::Refused { .. }
-            | DatadogError::Decode(_) => ServiceError::Permanent { message },
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -477,24 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn classification_and_rate_limit_wait() {
-        assert!(matches!(
-            ServiceError::from(DatadogError::Unauthorized {
-                message: String::new()
-            }),
-            ServiceError::Unauthorized { .. }
-        ));
-        assert!(matches!(
-            ServiceError::from(DatadogError::MissingPermission),
-            ServiceError::Permanent { .. }
-        ));
-        assert!(
-            !DatadogError::Refused {
-                status: 400,
-                message: String::new()
-            }
-            .is_transient()
-        );
+    fn rate_limit_wait_reads_retry_after_then_datadogs_reset() {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("X-RateLimit-Reset", "7".parse().unwrap());
         assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(7)));
