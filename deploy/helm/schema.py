@@ -123,6 +123,15 @@ PLUGINS = {
         ),
         "roleToRecipients": RECIPIENTS,
     },
+    "servicenow": {
+        "servicenow": obj(
+            apiEndpoint=STRING,
+            username=STRING,
+            closeCode=STRING,
+            autoApproval=obj(enabled=BOOL, rotas=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiToken", "apiTokenFromSecret", "apiTokenSecretPath"),
+        ),
+    },
     "jira": {
         "teleport": obj(
             address=STRING,

@@ -69,9 +69,9 @@ section_helm() {
                 "${DEPLOY_TOOLS_DIR}/venv/bin/python" "${REPO_ROOT}/tests/deploy/helm/check_values.py" \
                 "${chart}/values.yaml" "${GO_HELM_VALUES}/${plugin}-values.yaml"
             helm_case "${chart}" "${plugin}" go -f "${GO_HELM_VALUES}/${plugin}-values.yaml"
-        elif [ "${plugin}" = "gitlab" ] || [ "${plugin}" = "opsgenie" ]; then
+        elif [ "${plugin}" = "gitlab" ] || [ "${plugin}" = "opsgenie" ] || [ "${plugin}" = "servicenow" ]; then
             # No Go chart to be values-compatible with: Teleport removed its GitLab plugin
-            # before it had one, and its Opsgenie plugin is hosted only. Not a skip.
+            # before it had one, and its Opsgenie and ServiceNow plugins are hosted only. Not a skip.
             :
         elif [ "${plugin}" = "datadog" ]; then
             # Teleport's Datadog chart is not among the Go chart values kept in

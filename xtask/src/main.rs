@@ -3,6 +3,7 @@
 mod archive;
 mod bench;
 mod cargo;
+mod chaos;
 mod demo;
 mod dist;
 mod fuzz;
@@ -29,6 +30,8 @@ use clap::Parser;
 enum Command {
     /// Benchmark the release teleport-slack: bursts, overhead, memory, start-up, floor.
     Bench(bench::Args),
+    /// Replicas of teleport-slack under injected faults: nothing lost, nothing twice.
+    Chaos(chaos::Args),
     /// Run the demo: teleport-slack against an in-process Teleport and a fake Slack.
     Demo(demo::Args),
     /// Static release tarballs (and .sha256 files) into dist/.
@@ -48,6 +51,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Command::parse() {
         Command::Bench(args) => bench::run(args),
+        Command::Chaos(args) => chaos::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Dist(args) => dist::run(args),
         Command::Fuzz(args) => fuzz::run(args),

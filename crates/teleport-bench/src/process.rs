@@ -142,6 +142,12 @@ impl Target {
         }
     }
 
+    /// SIGKILL (no chance to clean up, as a crash or an OOM kill), then reap it.
+    pub(crate) async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+
     /// SIGTERM, then wait for the exit (SIGKILL after a grace period).
     pub(crate) async fn stop(mut self) -> anyhow::Result<ExitStatus> {
         let pid = libc::pid_t::try_from(self.pid).context("pid out of range")?;

@@ -29,6 +29,8 @@ pub(crate) struct World {
     dir: PathBuf,
     identity: PathBuf,
     created: usize,
+    /// Private-key lines of every identity issued (secrets that must never be logged).
+    key_lines: Vec<String>,
 }
 
 /// What the fake Slack holds for a set of requests.
@@ -72,13 +74,16 @@ impl World {
         let identity = dir.join("auth_id");
         kit.issue_identity(&IdentityRequest::new("access-plugin-slack"))?
             .write_identity_file(&identity)?;
-        Ok(Self {
+        let mut world = Self {
             kit,
             slack,
             dir: dir.to_owned(),
-            identity,
+            identity: identity.clone(),
             created: 0,
-        })
+            key_lines: Vec::new(),
+        };
+        world.remember_key_of(&identity)?;
+        Ok(world)
     }
 
     /// The work directory.
@@ -88,7 +93,18 @@ impl World {
 
     /// Writes the plugin's config: this world's Teleport and Slack, `/metrics` on `ops`.
     pub(crate) fn plugin_config(&self, ops: SocketAddr, severity: &str) -> anyhow::Result<PathBuf> {
-        let path = self.dir.join("teleport-slack.toml");
+        self.plugin_config_named("teleport-slack", ops, severity)
+    }
+
+    /// [`plugin_config`](Self::plugin_config) as `<name>.toml` logging to `<name>.log`, for
+    /// several processes in one world.
+    pub(crate) fn plugin_config_named(
+        &self,
+        name: &str,
+        ops: SocketAddr,
+        severity: &str,
+    ) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join(format!("{name}.toml"));
         let text = format!(
             r#"[teleport]
 addr = "{addr}"
@@ -111,10 +127,61 @@ severity = "{severity}"
             addr = self.kit.auth_addr(),
             identity = self.identity.display(),
             url = self.slack.base_url(),
-            log = self.dir.join("teleport-slack.log").display(),
+            log = self.dir.join(format!("{name}.log")).display(),
         );
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
+    }
+
+    /// Replaces the identity file with a freshly issued one (written aside, then renamed,
+    /// as `tbot` does), which the plugin picks up without a restart.
+    pub(crate) fn rotate_identity(&mut self, request: &IdentityRequest) -> anyhow::Result<()> {
+        let fresh = self.dir.join("auth_id.next");
+        self.kit
+            .issue_identity(request)?
+            .write_identity_file(&fresh)?;
+        self.remember_key_of(&fresh)?;
+        std::fs::rename(&fresh, &self.identity)
+            .with_context(|| format!("cannot replace {}", self.identity.display()))?;
+        Ok(())
+    }
+
+    /// Every secret this world handed to the plugin: the Slack token and the body lines of
+    /// each identity's private key (to look for in the plugin's output).
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![TOKEN.to_owned()];
+        secrets.extend(self.key_lines.iter().cloned());
+        secrets
+    }
+
+    fn remember_key_of(&mut self, identity: &Path) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(identity)?;
+        let key = text
+            .split("-----BEGIN")
+            .find(|block| block.contains("PRIVATE KEY-----"))
+            .unwrap_or_default();
+        self.key_lines.extend(
+            key.lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 40 && !l.contains("-----"))
+                .map(str::to_owned),
+        );
+        Ok(())
+    }
+
+    /// Each root message's text as first posted and as it reads now.
+    pub(crate) async fn root_message_texts(&self) -> Vec<(String, String)> {
+        self.inspect(|s| {
+            s.root_messages()
+                .map(|m| {
+                    (
+                        m.posted.text.clone().unwrap_or_default(),
+                        m.current().text.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Arguments for the floor client against this world (the token goes in a file).

@@ -1,4 +1,4 @@
-//! Fake upstream APIs (Slack, Mattermost, Discord, PagerDuty, Opsgenie, Jira, Mailgun, GitLab) on
+//! Fake upstream APIs (Slack, Mattermost, Discord, PagerDuty, Opsgenie, ServiceNow, Jira, Mailgun, GitLab) on
 //! loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
@@ -16,6 +16,7 @@ pub mod mattermost;
 pub mod opsgenie;
 pub mod pagerduty;
 pub mod server;
+pub mod servicenow;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
@@ -25,6 +26,7 @@ pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
 pub use opsgenie::{FakeOpsgenie, FakeOpsgenieOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
+pub use servicenow::{FakeServiceNow, FakeServiceNowOptions};
 pub use slack::{
     EphemeralMessage, FakeSlack, FakeSlackOptions, PostedMessage, block_actions_payload,
 };

@@ -3,25 +3,11 @@
 //! roles)?
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
 
 use crate::client::{OpsgenieApi, OpsgenieError};
 use crate::config::AutoApproval;
 use crate::render::approval_reason;
-
-/// What the on-call check concluded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Approve, with this review reason.
-    Approve {
-        /// The review reason.
-        reason: String,
-    },
-    /// Leave the request alone.
-    Decline {
-        /// Why, for the log.
-        why: String,
-    },
-}
 
 /// The schedules of the annotation that count under `limits`, or why none does.
 pub fn schedules_to_check(
@@ -29,14 +15,7 @@ pub fn schedules_to_check(
     request: &AccessRequest,
     annotated: &[String],
 ) -> Result<Vec<String>, String> {
-    if let Some(allowed) = &limits.allowed_roles {
-        if request.roles.is_empty() {
-            return Err("the request names no roles and allowed_roles is set".into());
-        }
-        if let Some(role) = request.roles.iter().find(|r| !allowed.contains(r)) {
-            return Err(format!("role {role:?} is not in allowed_roles"));
-        }
-    }
+    check_allowed_roles(limits.allowed_roles.as_deref(), request)?;
     let mut schedules: Vec<String> = annotated
         .iter()
         .filter(|s| {
@@ -65,7 +44,7 @@ pub async fn decide(
 ) -> Result<Decision, OpsgenieError> {
     let schedules = match schedules_to_check(limits, request, annotated) {
         Ok(schedules) => schedules,
-        Err(why) => return Ok(Decision::Decline { why }),
+        Err(why) => return Ok(Decision::decline(why)),
     };
     let mut on_call_in = Vec::new();
     for schedule in &schedules {
@@ -82,16 +61,15 @@ pub async fn decide(
         }
     }
     if on_call_in.is_empty() {
-        return Ok(Decision::Decline {
-            why: format!(
-                "{} is not on call in schedule(s) {}",
-                request.user,
-                schedules.join(", ")
-            ),
-        });
+        return Ok(Decision::decline(format!(
+            "{} is not on call in schedule(s) {}",
+            request.user,
+            schedules.join(", ")
+        )));
     }
     Ok(Decision::Approve {
         reason: approval_reason(&request.user, &on_call_in),
+        on_call: format!("schedule(s) {}", on_call_in.join(", ")),
     })
 }
 

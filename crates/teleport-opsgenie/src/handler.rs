@@ -10,17 +10,18 @@
 
 use std::time::Duration;
 
-use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
+use teleport_client::{AccessRequest, RequestState, TeleportClient};
+use teleport_plugin_runtime::approval::AutoApprover;
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
 use teleport_plugin_runtime::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval::{self, Decision};
+use crate::approval;
 use crate::client::{NewAlert, OpsgenieApi, OpsgenieError, Responder};
 use crate::config::OpsgenieConfig;
-use crate::record::{AlertRecord, ApprovalOutcome};
+use crate::record::AlertRecord;
 use crate::{PLUGIN_NAME, render};
 
 /// The annotation naming the schedules an alert notifies (Teleport's, as in Go).
@@ -33,12 +34,11 @@ pub const APPROVE_SCHEDULES_ANNOTATION: &str = "teleport.dev/schedules";
 /// The Opsgenie plugin's [`RequestHandler`].
 pub struct OpsgenieHandler {
     api: OpsgenieApi,
-    client: TeleportClient,
     records: LeasedRecords<AlertRecord>,
     config: OpsgenieConfig,
     web_base: Option<String>,
-    metrics: Metrics,
     effects: Effects,
+    approver: AutoApprover,
 }
 
 type RecordClaim<'a> = Claim<'a, AlertRecord>;
@@ -105,12 +105,11 @@ impl OpsgenieHandler {
         let records = LeasedRecords::new(client.clone(), PLUGIN_NAME, replica_id, lease);
         Self {
             api,
-            client,
+            approver: AutoApprover::new(client.clone(), metrics.clone()),
             records,
             config,
             web_base,
-            effects: Effects::new(metrics.clone()),
-            metrics,
+            effects: Effects::new(metrics),
         }
     }
 
@@ -340,58 +339,14 @@ impl OpsgenieHandler {
             Ok(decision) => decision,
             Err(error) => return Err(StepError::Service(error.into())),
         };
-        let outcome = match decision {
-            Decision::Decline { why } => {
-                tracing::info!(requester = %request.user, %why, "not auto-approving the request");
-                ApprovalOutcome::Declined
-            }
-            Decision::Approve { reason } if limits.dry_run => {
-                tracing::info!(requester = %request.user, %reason, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
-                ApprovalOutcome::DryRun
-            }
-            Decision::Approve { reason } => {
-                // Submitting the review is a side effect: what came before is recorded first.
-                claim.before_effect().await?;
-                self.submit_approval(request, reason).await?
-            }
-        };
+        let outcome = self
+            .approver
+            .settle(request, decision, limits.dry_run, claim)
+            .await?;
         let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
         claim.record_effect(next);
         Ok(())
-    }
-
-    async fn submit_approval(
-        &self,
-        request: &AccessRequest,
-        reason: String,
-    ) -> Result<ApprovalOutcome, StepError> {
-        let review = ReviewSubmission {
-            request_id: request.id.clone(),
-            author: self.client.identity().username().to_owned(),
-            proposed_state: RequestState::Approved,
-            reason,
-        };
-        match self.client.submit_review(&review).await {
-            Ok(_) => {
-                self.metrics.sent("approval");
-                tracing::info!(requester = %request.user, reason = %review.reason, "auto-approved the request: the requester is on call");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(
-                ClientError::AlreadyExists { message, .. }
-                | ClientError::AccessDenied { message, .. },
-            ) if message.contains("has already reviewed this request") => {
-                tracing::info!("the plugin has already reviewed this request");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(error) if error.is_connection_problem() => Err(error.into()),
-            Err(error) => {
-                self.metrics.send_failed("approval");
-                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; does the plugin's role allow review_requests for these roles?");
-                Ok(ApprovalOutcome::Refused)
-            }
-        }
     }
 
     async fn close_alert(&self, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {

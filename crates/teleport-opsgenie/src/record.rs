@@ -7,41 +7,8 @@
 //! decision, taken once) and `close_progress`.
 
 use teleport_client::{AccessRequest, PluginDataMap};
+pub use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
-
-/// What the on-call check decided; taken once per request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalOutcome {
-    /// An approval was submitted (or Teleport already had one from the plugin).
-    Approved,
-    /// `dry_run`: the approval was only logged.
-    DryRun,
-    /// The requester did not qualify.
-    Declined,
-    /// Teleport refused the review.
-    Refused,
-}
-
-impl ApprovalOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::DryRun => "dry_run",
-            Self::Declined => "declined",
-            Self::Refused => "refused",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "approved" => Self::Approved,
-            "dry_run" => Self::DryRun,
-            "declined" => Self::Declined,
-            "refused" => Self::Refused,
-            _ => return None,
-        })
-    }
-}
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,32 +2,12 @@
 //! on-call data and the configured limits (escalation level, schedules, allowed roles)?
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
 use teleport_plugin_runtime::config::is_plain_email;
 
 use crate::client::{OnCall, PagerDutyApi, PagerDutyError, Service};
 use crate::config::AutoApproval;
 use crate::render::{OnCallIn, approval_reason, on_call_summary};
-
-/// What the on-call check concluded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Approve, with this review reason.
-    Approve {
-        /// The review reason.
-        reason: String,
-        /// Where the requester is on call (levels, schedules), for the log.
-        on_call: String,
-    },
-    /// Leave the request alone.
-    Decline {
-        /// Why, for the log.
-        why: String,
-    },
-}
-
-fn decline(why: impl Into<String>) -> Decision {
-    Decision::Decline { why: why.into() }
-}
 
 /// Checks what can be checked without PagerDuty: the requester is an e-mail and every
 /// requested role is allowed.
@@ -38,15 +18,7 @@ pub fn precheck(limits: &AutoApproval, request: &AccessRequest) -> Result<(), St
             request.user
         ));
     }
-    if let Some(allowed) = &limits.allowed_roles {
-        if request.roles.is_empty() {
-            return Err("the request names no roles and allowed_roles is set".into());
-        }
-        if let Some(role) = request.roles.iter().find(|r| !allowed.contains(r)) {
-            return Err(format!("role {role:?} is not in allowed_roles"));
-        }
-    }
-    Ok(())
+    check_allowed_roles(limits.allowed_roles.as_deref(), request)
 }
 
 /// Why `entry` does not count under `limits`, if it does not.
@@ -118,10 +90,10 @@ pub async fn decide(
     service_names: &[String],
 ) -> Result<Decision, PagerDutyError> {
     if let Err(why) = precheck(limits, request) {
-        return Ok(decline(why));
+        return Ok(Decision::decline(why));
     }
     let Some(user) = api.find_user_by_email(&request.user).await? else {
-        return Ok(decline(format!(
+        return Ok(Decision::decline(format!(
             "no PagerDuty user has the e-mail {}",
             request.user
         )));
@@ -144,7 +116,7 @@ pub async fn decide(
         }
     }
     if services.is_empty() {
-        return Ok(decline(
+        return Ok(Decision::decline(
             "none of the services in the annotation exist in PagerDuty",
         ));
     }
@@ -159,7 +131,7 @@ pub async fn decide(
     let (on_call, excluded) = qualifying(limits, &services, &entries);
     if on_call.is_empty() {
         let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-        return Ok(decline(if excluded.is_empty() {
+        return Ok(Decision::decline(if excluded.is_empty() {
             format!(
                 "{} is not on call in service(s) {}",
                 request.user,

@@ -11,17 +11,18 @@
 
 use std::time::Duration;
 
-use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
+use teleport_client::{AccessRequest, RequestState, TeleportClient};
+use teleport_plugin_runtime::approval::{AutoApprover, Decision};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
 use teleport_plugin_runtime::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval::{self, Decision};
+use crate::approval;
 use crate::client::{NewIncident, PagerDutyApi, PagerDutyError};
 use crate::config::{AutoApproval, PagerDutyConfig};
-use crate::record::{ApprovalOutcome, CloseProgress, IncidentRecord};
+use crate::record::{CloseProgress, IncidentRecord};
 use crate::{PLUGIN_NAME, render};
 
 /// Settings of the handler.
@@ -63,11 +64,10 @@ impl HandlerOptions {
 /// The PagerDuty plugin's [`RequestHandler`].
 pub struct PagerDutyHandler {
     api: PagerDutyApi,
-    client: TeleportClient,
     records: LeasedRecords<IncidentRecord>,
     options: HandlerOptions,
-    metrics: Metrics,
     effects: Effects,
+    approver: AutoApprover,
 }
 
 /// The lease on one request's record, held while working on it.
@@ -132,11 +132,10 @@ impl PagerDutyHandler {
         );
         Self {
             api,
-            client,
+            approver: AutoApprover::new(client.clone(), metrics.clone()),
             records,
             options,
-            effects: Effects::new(metrics.clone()),
-            metrics,
+            effects: Effects::new(metrics),
         }
     }
 
@@ -378,65 +377,14 @@ impl PagerDutyHandler {
                 }
             }
         };
-        let outcome = match decision {
-            Decision::Decline { why } => {
-                tracing::info!(requester = %request.user, %why, "not auto-approving the request");
-                ApprovalOutcome::Declined
-            }
-            Decision::Approve { reason, on_call } if limits.dry_run => {
-                tracing::info!(requester = %request.user, %reason, %on_call, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
-                ApprovalOutcome::DryRun
-            }
-            Decision::Approve { reason, on_call } => {
-                tracing::info!(requester = %request.user, %on_call, "the requester is on call within the limits");
-                // Submitting the review is a side effect: what came before is recorded first.
-                claim.before_effect().await?;
-                self.submit_approval(request, reason).await?
-            }
-        };
+        let outcome = self
+            .approver
+            .settle(request, decision, limits.dry_run, claim)
+            .await?;
         let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
         claim.record_effect(next);
         Ok(())
-    }
-
-    async fn submit_approval(
-        &self,
-        request: &AccessRequest,
-        reason: String,
-    ) -> Result<ApprovalOutcome, StepError> {
-        let review = ReviewSubmission {
-            request_id: request.id.clone(),
-            author: self.client.identity().username().to_owned(),
-            proposed_state: RequestState::Approved,
-            reason,
-        };
-        match self.client.submit_review(&review).await {
-            Ok(_) => {
-                self.metrics.sent("approval");
-                tracing::info!(requester = %request.user, reason = %review.reason, "auto-approved the request: the requester is on call");
-                Ok(ApprovalOutcome::Approved)
-            }
-            // Teleport answers AccessDenied "... has already reviewed this request".
-            Err(
-                ClientError::AlreadyExists { message, .. }
-                | ClientError::AccessDenied { message, .. },
-            ) if message.contains("has already reviewed this request") => {
-                tracing::info!("the plugin has already reviewed this request");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(error) if error.is_connection_problem() => Err(error.into()),
-            Err(ClientError::AccessDenied { message, .. }) if message.contains("already") => {
-                // Resolved by someone else between the observation and the review.
-                tracing::info!(%message, "the request was resolved before the auto-approval");
-                Ok(ApprovalOutcome::Refused)
-            }
-            Err(error) => {
-                self.metrics.send_failed("approval");
-                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; does the plugin's role allow review_requests for these roles?");
-                Ok(ApprovalOutcome::Refused)
-            }
-        }
     }
 
     async fn close_incident(&self, id: &str, claim: &mut RecordClaim<'_>) -> Result<(), StepError> {

@@ -14,49 +14,11 @@
 //! that record's on-call decision counts as taken ([`ApprovalOutcome::ByGo`]).
 
 use teleport_client::{AccessRequest, PluginDataMap};
+pub use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
-
-/// What the on-call check decided; taken once per request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalOutcome {
-    /// An approval was submitted (or Teleport already had one from the plugin).
-    Approved,
-    /// `dry_run`: the approval was only logged.
-    DryRun,
-    /// The requester did not qualify (not on call, role not allowed, ...).
-    Declined,
-    /// Teleport refused the review (e.g. the plugin may not review these roles).
-    Refused,
-    /// The Go plugin created the record, and with it took its one chance at auto-approval.
-    ByGo,
-}
 
 /// Stored under `auto_approval` in our records until the on-call decision is taken.
 const UNDECIDED: &str = "pending";
-
-impl ApprovalOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::DryRun => "dry_run",
-            Self::Declined => "declined",
-            Self::Refused => "refused",
-            // Written back as Go left it.
-            Self::ByGo => "",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "approved" => Self::Approved,
-            "dry_run" => Self::DryRun,
-            "declined" => Self::Declined,
-            "refused" => Self::Refused,
-            "" => Self::ByGo,
-            _ => return None,
-        })
-    }
-}
 
 /// How far closing the incident got after the resolution was recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,7 +129,11 @@ impl IncidentRecord {
             incident_id: get("incident_id").to_owned(),
             service_id: get("service_id").to_owned(),
             claim: Lease::decode(get("claim")),
-            auto_approval: ApprovalOutcome::parse(get("auto_approval")),
+            auto_approval: match get("auto_approval") {
+                // Go writes no such key: its record had its one chance already.
+                "" => Some(ApprovalOutcome::ByGo),
+                text => ApprovalOutcome::parse(text),
+            },
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
                 "noted" => CloseProgress::Noted,

@@ -7,6 +7,7 @@
 //! endpoints — lives here.
 
 pub mod app;
+pub mod approval;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

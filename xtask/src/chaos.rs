@@ -1,0 +1,62 @@
+//! `cargo xtask chaos`: builds `teleport-slack` and the benchmark driver and runs
+//! `teleport-bench chaos` (replicas under injected faults; see crates/teleport-bench/src/chaos.rs),
+//! which prints the report table and writes `<target>/bench/chaos-report.json`.
+//!
+//! The full run (release build, 3 replicas, 10 000 requests over 5 minutes) is the figure
+//! for docs/performance.md; `--quick` (debug build, 3 replicas, 1 000 requests over 40 s) is
+//! the variant `cargo xtask test` runs.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Arguments of `cargo xtask chaos`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Debug build, 1 000 requests over 40 s: the CI variant.
+    #[arg(long)]
+    pub quick: bool,
+    /// Anything else goes to `teleport-bench chaos` as is (`--seed`, `--requests`, ...).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+/// Builds and runs the chaos scenario; fails when anything was lost, doubled or left.
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let root = crate::source::workspace_root();
+    let (flags, profile): (&[&str], &str) = if args.quick {
+        (&[], "debug")
+    } else {
+        (&["--release"], "release")
+    };
+    crate::cargo::build(&root, flags, &["teleport-slack", "teleport-bench"])?;
+    let target = crate::cargo::target_dir(&root);
+    let mut command = Command::new(target.join(profile).join("teleport-bench"));
+    command
+        .current_dir(&root)
+        .arg("chaos")
+        .arg("--plugin-bin")
+        .arg(target.join(profile).join("teleport-slack"))
+        .arg("--out-dir")
+        .arg(target.join("bench"));
+    if args.quick {
+        command.args([
+            "--requests",
+            "1000",
+            "--burst",
+            "50",
+            "--duration-secs",
+            "40",
+            "--rotate-secs",
+            "15",
+        ]);
+    }
+    let status = command
+        .args(&args.rest)
+        .status()
+        .context("cannot run teleport-bench chaos")?;
+    if !status.success() {
+        bail!("the chaos run failed: see the report above");
+    }
+    Ok(())
+}
