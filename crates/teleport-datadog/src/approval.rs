@@ -3,25 +3,11 @@
 //! teams and the configured limits (teams, allowed roles)?
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
 
 use crate::client::{DatadogApi, DatadogError, OnCallTeam};
 use crate::config::AutoApproval;
 use crate::render::approval_reason;
-
-/// What the on-call check concluded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Approve, with this review reason.
-    Approve {
-        /// The review reason.
-        reason: String,
-    },
-    /// Leave the request alone.
-    Decline {
-        /// Why, for the log.
-        why: String,
-    },
-}
 
 /// The teams of the annotation that count under `limits`, or why none does.
 pub fn teams_to_check(
@@ -29,14 +15,7 @@ pub fn teams_to_check(
     request: &AccessRequest,
     annotated: &[String],
 ) -> Result<Vec<String>, String> {
-    if let Some(allowed) = &limits.allowed_roles {
-        if request.roles.is_empty() {
-            return Err("the request names no roles and allowed_roles is set".into());
-        }
-        if let Some(role) = request.roles.iter().find(|r| !allowed.contains(r)) {
-            return Err(format!("role {role:?} is not in allowed_roles"));
-        }
-    }
+    check_allowed_roles(limits.allowed_roles.as_deref(), request)?;
     let mut teams: Vec<String> = annotated
         .iter()
         .filter(|t| {
@@ -76,29 +55,28 @@ pub async fn decide(
 ) -> Result<Decision, DatadogError> {
     let teams = match teams_to_check(limits, request, annotated) {
         Ok(teams) => teams,
-        Err(why) => return Ok(Decision::Decline { why }),
+        Err(why) => return Ok(Decision::decline(why)),
     };
     let on_call = match api.on_call_teams().await {
         Ok(on_call) => on_call,
         Err(error) if error.is_transient() => return Err(error),
         Err(error) => {
-            return Ok(Decision::Decline {
-                why: format!("cannot read Datadog's on-call teams: {error}"),
-            });
+            return Ok(Decision::decline(format!(
+                "cannot read Datadog's on-call teams: {error}"
+            )));
         }
     };
     let found = on_call_in(&on_call, &teams, &request.user);
     if found.is_empty() {
-        return Ok(Decision::Decline {
-            why: format!(
-                "{} is not on call in team(s) {}",
-                request.user,
-                teams.join(", ")
-            ),
-        });
+        return Ok(Decision::decline(format!(
+            "{} is not on call in team(s) {}",
+            request.user,
+            teams.join(", ")
+        )));
     }
     Ok(Decision::Approve {
-        reason: approval_reason(&request.user, &found),
+        reason: approval_reason(&request.user),
+        on_call: format!("Datadog team(s) {}", found.join(", ")),
     })
 }
 

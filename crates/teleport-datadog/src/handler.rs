@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use teleport_client::{AccessRequest, ClientError, RequestState, ReviewSubmission, TeleportClient};
+use teleport_client::{AccessRequest, RequestState, TeleportClient};
+use teleport_plugin_runtime::approval::AutoApprover;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
@@ -20,10 +21,10 @@ use teleport_plugin_runtime::record::{self, Claim, Effects, LeasedRecords, Resol
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval::{self, Decision};
+use crate::approval;
 use crate::client::{DatadogApi, NewIncident};
 use crate::config::DatadogConfig;
-use crate::record::{ApprovalOutcome, IncidentRecord};
+use crate::record::IncidentRecord;
 use crate::{PLUGIN_NAME, render};
 
 /// The annotation naming the On-Call teams whose on-call people are auto-approved (Teleport's
@@ -47,10 +48,9 @@ pub struct HandlerSettings {
 /// The Datadog plugin's [`RequestHandler`].
 pub struct DatadogHandler {
     api: DatadogApi,
-    client: TeleportClient,
+    approver: AutoApprover,
     records: LeasedRecords<IncidentRecord>,
     settings: HandlerSettings,
-    metrics: Metrics,
     effects: Effects,
 }
 
@@ -105,11 +105,10 @@ impl DatadogHandler {
         let records = LeasedRecords::new(client.clone(), PLUGIN_NAME, replica_id, lease);
         Self {
             api,
-            client,
+            approver: AutoApprover::new(client, metrics.clone()),
             records,
             settings,
-            effects: Effects::new(metrics.clone()),
-            metrics,
+            effects: Effects::new(metrics),
         }
     }
 
@@ -302,62 +301,17 @@ impl DatadogHandler {
         claim: &mut RecordClaim<'_>,
     ) -> Result<(), StepError> {
         let limits = &self.settings.datadog.auto_approval;
-        let decision = match approval::decide(&self.api, limits, request, teams).await {
-            Ok(decision) => decision,
-            Err(error) => return Err(StepError::Service(error.into())),
-        };
-        let outcome = match decision {
-            Decision::Decline { why } => {
-                tracing::info!(requester = %request.user, %why, "not auto-approving the request");
-                ApprovalOutcome::Declined
-            }
-            Decision::Approve { reason } if limits.dry_run => {
-                tracing::info!(requester = %request.user, %reason, "dry run: would auto-approve the request (auto_approval.dry_run is set)");
-                ApprovalOutcome::DryRun
-            }
-            Decision::Approve { reason } => {
-                // Submitting the review is a side effect: what came before is recorded first.
-                claim.before_effect().await?;
-                self.submit_approval(request, reason).await?
-            }
-        };
+        let decision = approval::decide(&self.api, limits, request, teams)
+            .await
+            .map_err(|error| StepError::Service(error.into()))?;
+        let outcome = self
+            .approver
+            .settle(request, decision, limits.dry_run, claim)
+            .await?;
         let mut next = claim.record().clone();
         next.auto_approval = Some(outcome);
         claim.record_effect(next);
         Ok(())
-    }
-
-    async fn submit_approval(
-        &self,
-        request: &AccessRequest,
-        reason: String,
-    ) -> Result<ApprovalOutcome, StepError> {
-        let review = ReviewSubmission {
-            request_id: request.id.clone(),
-            author: self.client.identity().username().to_owned(),
-            proposed_state: RequestState::Approved,
-            reason,
-        };
-        match self.client.submit_review(&review).await {
-            Ok(_) => {
-                self.metrics.sent("approval");
-                tracing::info!(requester = %request.user, reason = %review.reason, "auto-approved the request: the requester is on call");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(
-                ClientError::AlreadyExists { message, .. }
-                | ClientError::AccessDenied { message, .. },
-            ) if message.contains("has already reviewed this request") => {
-                tracing::info!("the plugin has already reviewed this request");
-                Ok(ApprovalOutcome::Approved)
-            }
-            Err(error) if error.is_connection_problem() => Err(error.into()),
-            Err(error) => {
-                self.metrics.send_failed("approval");
-                tracing::error!(%error, reviewer = %review.author, "Teleport refused the auto-approval; does the plugin's role allow review_requests for these roles?");
-                Ok(ApprovalOutcome::Refused)
-            }
-        }
     }
 
     /// The resolution cell (once), then the incident's state `resolved`. A PROMOTED request

@@ -13,44 +13,11 @@
 //! cell is in the timeline, the `PATCH` may still be missing). Go ignores all of them.
 
 use teleport_client::{AccessRequest, PluginDataMap};
+use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::messaging::{
     ChannelMessage, GoRequestData, MessageCodec, MessageState, StateCodec,
 };
 use teleport_plugin_runtime::record::{Lease, RecordCodec};
-
-/// What the on-call check decided; taken once per request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalOutcome {
-    /// An approval was submitted (or Teleport already had one from the plugin).
-    Approved,
-    /// `dry_run`: the approval was only logged.
-    DryRun,
-    /// The requester did not qualify.
-    Declined,
-    /// Teleport refused the review.
-    Refused,
-}
-
-impl ApprovalOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::DryRun => "dry_run",
-            Self::Declined => "declined",
-            Self::Refused => "refused",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "approved" => Self::Approved,
-            "dry_run" => Self::DryRun,
-            "declined" => Self::Declined,
-            "refused" => Self::Refused,
-            _ => return None,
-        })
-    }
-}
 
 /// How Go stores the incident: as a message whose channel and ID are both the incident's ID.
 pub struct IncidentMessages;
@@ -116,11 +83,9 @@ impl IncidentRecord {
         self.state.broadcast_done()
     }
 
-    /// Whether the on-call check is still to be made. A Go record (an incident without our
-    /// recipient progress) counts as checked: Go tries only when it creates its record.
+    /// Whether the on-call check is still to be made.
     pub fn approval_due(&self) -> bool {
-        let go_record = self.state.recipients.is_none() && !self.state.messages.is_empty();
-        self.auto_approval.is_none() && !go_record
+        self.auto_approval.is_none()
     }
 
     /// Every key, "" for empty values.
@@ -146,10 +111,15 @@ impl IncidentRecord {
     /// Reads stored data, the Go plugin's included.
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or_default();
+        let state = StateCodec::<IncidentMessages>::decode(data);
+        // A Go record (an incident without our recipient progress) took its one chance at
+        // auto-approval when Go created it.
+        let go_record = state.recipients.is_none() && !state.messages.is_empty();
         Self {
-            state: StateCodec::<IncidentMessages>::decode(data),
-            auto_approval: ApprovalOutcome::parse(get(AUTO_APPROVAL)),
+            auto_approval: ApprovalOutcome::parse(get(AUTO_APPROVAL))
+                .or(go_record.then_some(ApprovalOutcome::ByGo)),
             resolution_noted: get(RESOLUTION_NOTED) == "true",
+            state,
         }
     }
 }
@@ -224,6 +194,7 @@ mod tests {
         for (key, value) in &go {
             assert_eq!(&encoded[key], value, "{key} is written back as Go wrote it");
         }
+        assert_eq!(encoded["auto_approval"], "");
 
         let mut ours = record.clone();
         ours.state.synced = None;

@@ -54,7 +54,7 @@ async fn an_on_call_requester_is_approved_once() {
     assert_eq!(reviews[0].author, PLUGIN_USER);
     assert_eq!(
         reviews[0].reason,
-        "Access requested by user alice@example.com who is on call in Datadog team(s) sre"
+        "Access request has been automatically approved by \"datadog\" plugin because user \"alice@example.com\" is on-call."
     );
     assert_eq!(decision(&env, &id).await, "approved");
     // The plugin's own review becomes a cell, and the incident is resolved with the approval.
@@ -116,5 +116,36 @@ async fn dry_run_only_logs_and_disabled_does_nothing() {
             .is_none_or(String::is_empty)
     );
     assert_eq!(env.dd.call_count(ON_CALL_TEAMS), 0);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_go_record_counts_as_decided() {
+    let env = Env::new().await;
+    let id = env.request("alice@example.com", &["dev"], &[(SCHEDULES, &["sre"])]);
+    // Go created its record (and tried its one auto-approval) before the upgrade.
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &id,
+            "datadog",
+            &[
+                ("user", "alice@example.com"),
+                ("roles", "dev"),
+                ("messages", "go-incident/go-incident"),
+            ],
+        )
+        .expect("seed");
+    let plugin = env.started(approval()).await;
+    // A later request handled shows the catch-up has looked at the first.
+    let marker = env.request("bob@example.com", &["dev"], &[]);
+    env.wait_incident_id(&marker).await;
+    assert_eq!(state(&env, &id), (PENDING, 0));
+    assert_eq!(env.dd.call_count(ON_CALL_TEAMS), 0);
+    assert!(
+        env.data(&id)
+            .get("auto_approval")
+            .is_none_or(String::is_empty)
+    );
     plugin.shutdown().await;
 }
