@@ -8,7 +8,8 @@
 //! and continued and ours is read by Go.
 //!
 //! Next to them the runtime's progress keys (`claim`, `recipients`, `sent_to`, `failed_to`
-//! for the incident's creation, `synced` once the incident shows the resolution) and ours:
+//! for the incident's creation, `synced` once the incident shows the resolution;
+//! `review_cursor` and `requester_notified` stay empty: one incident, nobody to notify) and ours:
 //! `auto_approval` (the on-call decision, taken once) and `resolution_noted` (the resolution
 //! cell is in the timeline, the `PATCH` may still be missing). Go ignores all of them.
 
