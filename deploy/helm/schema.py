@@ -95,6 +95,16 @@ PLUGINS = {
         "discord": obj(**secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,
     },
+    "msteams": {
+        "msTeams": obj(
+            appID=STRING,
+            tenantID=STRING,
+            teamsAppID=STRING,
+            region=STRING,
+            **secret("appSecret", "appSecretFromSecret", "appSecretFromSecretKey"),
+        ),
+        "roleToRecipients": RECIPIENTS,
+    },
     "mattermost": {
         "mattermost": obj(url=STRING, recipients=STRINGS, **secret("token", "tokenFromSecret", "tokenSecretPath")),
         "roleToRecipients": RECIPIENTS,

@@ -80,6 +80,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         title: "GitLab",
     },
     Plugin {
+        name: "msteams",
+        package: "teleport-msteams",
+        title: "Microsoft Teams",
+    },
+    Plugin {
         name: "datadog",
         package: "teleport-datadog",
         title: "Datadog Incident Management",
@@ -173,7 +178,7 @@ mod tests {
             picked.iter().map(|p| p.name).collect::<Vec<_>>(),
             ["slack", "email"]
         );
-        let err = select(&["msteams".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown plugin \"msteams\""), "{err}");
+        let err = select(&["nonesuch".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown plugin \"nonesuch\""), "{err}");
     }
 }

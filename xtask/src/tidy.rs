@@ -161,9 +161,10 @@ fn every_plugin_has_the_one_skeleton() {
             missing.push(format!("{}/src/bot.rs or src/handler.rs", plugin.package));
         }
         let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap_or_default();
-        if !main.contains("cli::main::<") {
+        // `main_with_commands` is the same entry point with the plugin's own subcommands.
+        if !main.contains("cli::main::<") && !main.contains("cli::main_with_commands::<") {
             missing.push(format!(
-                "{}/src/main.rs: the one entry point `cli::main::<Plugin>()`",
+                "{}/src/main.rs: the one entry point `cli::main::<Plugin>()` (or `cli::main_with_commands`)",
                 plugin.package
             ));
         }

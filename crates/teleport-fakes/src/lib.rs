@@ -1,5 +1,5 @@
-//! Fake upstream APIs (Slack, Mattermost, Discord, PagerDuty, Opsgenie, ServiceNow, Jira, Mailgun, GitLab) on
-//! loopback.
+//! Fake upstream APIs (Slack, Mattermost, Discord, Microsoft Teams, PagerDuty, Opsgenie,
+//! ServiceNow, Jira, Mailgun, GitLab) on loopback.
 //!
 //! Each fake lives in its own module with the same shape: `Fake<Name>::start(options)`,
 //! `base_url()`, in-memory state behind a mutex, inspection methods for tests, and the
@@ -13,6 +13,7 @@ pub mod gitlab;
 pub mod jira;
 pub mod mailgun;
 pub mod mattermost;
+pub mod msteams;
 pub mod opsgenie;
 pub mod pagerduty;
 pub mod server;
@@ -24,6 +25,7 @@ pub use datadog::{FakeDatadog, FakeDatadogOptions};
 pub use discord::{FakeDiscord, FakeDiscordOptions};
 pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
+pub use msteams::{FakeMsTeams, FakeMsTeamsOptions};
 pub use opsgenie::{FakeOpsgenie, FakeOpsgenieOptions};
 pub use pagerduty::{FakePagerDuty, FakePagerDutyOptions};
 pub use servicenow::{FakeServiceNow, FakeServiceNowOptions};

@@ -1,4 +1,5 @@
-//! The command line every plugin binary shares: `start`, `configure`, `version`.
+//! The command line every plugin binary shares: `start`, `configure`, `version`, and a
+//! plugin's own commands where it has them ([`PluginCommands`], Teams' `validate`).
 //!
 //! A plugin's `main` is one call, [`main`], with its [`Plugin`] type:
 //!
@@ -18,6 +19,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::de::DeserializeOwned;
 
+pub use crate::commands::{NoCommands, PluginCommands};
 use crate::config::{Loaded, LogOutput, load_plugin_config};
 use crate::logging::init_logging;
 use crate::plugin::Plugin;
@@ -100,23 +102,25 @@ pub struct Start<P, A = NoExtraArgs> {
 
 #[derive(Debug, Parser)]
 #[command(subcommand_required = true, arg_required_else_help = true)]
-struct Cli<A: Args> {
+struct Cli<A: Args, X: PluginCommands> {
     #[command(subcommand)]
-    command: Command<A>,
+    command: Command<A, X>,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command<A: Args> {
+pub(crate) enum Command<A: Args, X: PluginCommands = NoCommands> {
     /// Start the plugin.
     Start(StartArgs<A>),
     /// Print an example configuration file.
-    Configure,
+    Configure(X::ConfigureArgs),
     /// Print the version.
     Version,
+    #[command(flatten)]
+    Extra(X),
 }
 
 #[derive(Debug, Args)]
-struct StartArgs<A: Args> {
+pub(crate) struct StartArgs<A: Args> {
     /// The TOML config file.
     #[arg(short, long, value_name = "FILE")]
     config: PathBuf,
@@ -131,13 +135,18 @@ struct StartArgs<A: Args> {
 /// [`run_cli_from`]); `start` validates the config with [`Plugin::config`] and runs
 /// [`Plugin::run`] until SIGTERM or SIGINT.
 pub fn main<P: Plugin>() -> ExitCode {
+    main_with_commands::<P, NoCommands>()
+}
+
+/// [`main`] for a plugin with commands of its own ([`PluginCommands`]).
+pub fn main_with_commands<P: Plugin, X: PluginCommands>() -> ExitCode {
     let info = PluginInfo {
         name: P::NAME,
         version: env!("CARGO_PKG_VERSION"),
         git_rev: option_env!("TELEPORT_PLUGIN_GIT_REV"),
         sample_config: P::SAMPLE_CONFIG,
     };
-    run_cli_from(
+    run_cli_with_commands::<_, _, _, _, X, _, _>(
         std::env::args_os(),
         info,
         |start: Start<P::File, P::Args>| async move {
@@ -186,7 +195,21 @@ where
     F: FnOnce(Start<P, A>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let command = match parse::<A, _, _>(args, &info) {
+    run_cli_with_commands::<I, T, P, A, NoCommands, F, Fut>(args, info, start)
+}
+
+/// [`run_cli_from`] with the plugin's own commands `X`.
+pub fn run_cli_with_commands<I, T, P, A, X, F, Fut>(args: I, info: PluginInfo, start: F) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+    P: DeserializeOwned + Send + 'static,
+    A: Args + FromArgMatches + Send + 'static,
+    X: PluginCommands,
+    F: FnOnce(Start<P, A>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let command = match parse_with::<A, X, _, _>(args, &info) {
         Ok(command) => command,
         Err(err) => {
             let _ = err.print();
@@ -198,8 +221,18 @@ where
         }
     };
     match command {
-        Command::Configure => print_stdout(info.sample_config),
+        Command::Configure(args) => match X::configure(args, &info) {
+            None => print_stdout(info.sample_config),
+            Some(outcome) => exit_with(outcome),
+        },
         Command::Version => print_stdout(&format!("{}\n", info.version_line())),
+        Command::Extra(command) => exit_with(
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))
+                .and_then(|runtime| runtime.block_on(command.run(info))),
+        ),
         Command::Start(args) => match run_start(info, args, start) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -210,15 +243,40 @@ where
     }
 }
 
+/// 0 for `Ok`; for an error one `error:` line with its whole chain, and 1.
+fn exit_with(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
 fn parse<A, I, T>(args: I, info: &PluginInfo) -> Result<Command<A>, clap::Error>
 where
     A: Args + FromArgMatches,
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    parse_with::<A, NoCommands, I, T>(args, info)
+}
+
+pub(crate) fn parse_with<A, X, I, T>(
+    args: I,
+    info: &PluginInfo,
+) -> Result<Command<A, X>, clap::Error>
+where
+    A: Args + FromArgMatches,
+    X: PluginCommands,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let binary = info.binary_name();
     let default_config = info.default_config_path().display().to_string();
-    let mut command = Cli::<A>::command()
+    let mut command = Cli::<A, X>::command()
         .name(binary.clone())
         .bin_name(binary)
         .about(format!("Teleport access request plugin for {}", info.name))
@@ -227,8 +285,11 @@ where
                 arg.default_value(default_config).required(false)
             })
         });
+    if let Some(about) = X::CONFIGURE_ABOUT {
+        command = command.mut_subcommand("configure", |configure| configure.about(about));
+    }
     let matches = command.try_get_matches_from_mut(args)?;
-    Ok(Cli::<A>::from_arg_matches(&matches)
+    Ok(Cli::<A, X>::from_arg_matches(&matches)
         .map_err(|err| err.format(&mut command))?
         .command)
 }

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod approval;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod format;
