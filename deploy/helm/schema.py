@@ -122,6 +122,17 @@ PLUGINS = {
             **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
         ),
     },
+    "datadog": {
+        "datadog": obj(
+            apiEndpoint=STRING,
+            fallbackRecipient=STRING,
+            severity=STRING,
+            autoApproval=obj(enabled=BOOL, teams=STRINGS, allowedRoles=STRINGS, dryRun=BOOL),
+            **secret("apiKey", "apiKeyFromSecret", "apiKeySecretPath"),
+            **secret("applicationKey", "applicationKeyFromSecret", "applicationKeySecretPath"),
+        ),
+        "roleToRecipients": RECIPIENTS,
+    },
     "servicenow": {
         "servicenow": obj(
             apiEndpoint=STRING,

@@ -84,6 +84,11 @@ pub(crate) const PLUGINS: &[Plugin] = &[
         package: "teleport-msteams",
         title: "Microsoft Teams",
     },
+    Plugin {
+        name: "datadog",
+        package: "teleport-datadog",
+        title: "Datadog Incident Management",
+    },
 ];
 
 /// A non-plugin program shipped as an image for the demo (never as a release tarball).

@@ -7,6 +7,7 @@
 //! plus down/up on the same port from [`server`].
 
 pub mod control;
+pub mod datadog;
 pub mod discord;
 pub mod gitlab;
 pub mod jira;
@@ -20,6 +21,7 @@ pub mod servicenow;
 pub mod slack;
 
 pub use control::{Control, Fault, RateLimit, WaitTimeout};
+pub use datadog::{FakeDatadog, FakeDatadogOptions};
 pub use discord::{FakeDiscord, FakeDiscordOptions};
 pub use gitlab::{FakeGitlab, FakeGitlabOptions};
 pub use jira::{FakeJira, FakeJiraOptions};
