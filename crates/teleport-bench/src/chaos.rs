@@ -48,6 +48,8 @@ pub(crate) struct ChaosReport {
     secrets_in_output: usize,
     /// How many distinct secret strings were looked for (token, private-key lines).
     secrets_looked_for: usize,
+    /// The run's tolerance for second messages (`--max-twice`).
+    max_twice: usize,
     converged_in_secs: f64,
     passed: bool,
 }
@@ -95,6 +97,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     let mut report = ChaosReport {
         seed: args.seed,
         replicas: args.replicas,
+        max_twice: args.max_twice,
         ..ChaosReport::default()
     };
     let mut faults = Faults {
@@ -187,7 +190,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     report.secrets_looked_for = world.secrets().len();
     report.secrets_in_output = count_secrets(&dir, &world)?;
     report.passed = report.never_posted == 0
-        && report.posted_twice == 0
+        && report.posted_twice <= args.max_twice
         && report.left_unfinal == 0
         && report.secrets_in_output == 0
         && report.secrets_looked_for > 1;
@@ -367,7 +370,10 @@ async fn tally(world: &World, ids: &[String]) -> Tally {
             Some(messages) => {
                 tally.posted += 1;
                 tally.twice += messages.len() - 1;
-                if !messages.iter().all(|text| is_final(text)) {
+                // The request's recorded message must end final. A second message (the crash
+                // window: posted, not yet recorded) is tracked by no record and stays as
+                // posted; it is counted under "posted twice", not here.
+                if !messages.iter().any(|text| is_final(text)) {
                     tally.unfinal += 1;
                 }
             }
@@ -437,7 +443,11 @@ fn print_report(report: &ChaosReport) {
         .map(|(kind, n)| format!("{kind} ×{n}"))
         .collect();
     println!("\nfaults: {}", faults.join(", "));
-    println!("result: {}", if report.passed { "PASS" } else { "FAIL" });
+    println!(
+        "result: {} (tolerated second messages: {})",
+        if report.passed { "PASS" } else { "FAIL" },
+        report.max_twice
+    );
 }
 
 #[cfg(test)]
