@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
-use teleport_plugin_runtime::approval::AutoApprover;
+use teleport_plugin_runtime::approval::{AutoApprover, annotation_values};
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
@@ -77,21 +77,6 @@ impl HealthCheck for DatadogHandler {
     }
 }
 
-/// The annotation's values, trimmed, without empty ones.
-fn annotation(request: &AccessRequest, key: &str) -> Vec<String> {
-    request
-        .system_annotations
-        .get(key)
-        .map(|values| {
-            values
-                .iter()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl DatadogHandler {
     /// A handler calling `api` and Teleport through `client`.
     pub fn new(
@@ -117,7 +102,7 @@ impl DatadogHandler {
         if !self.settings.datadog.auto_approval.enabled {
             return None;
         }
-        let teams = annotation(request, APPROVE_TEAMS_ANNOTATION);
+        let teams = annotation_values(request, APPROVE_TEAMS_ANNOTATION);
         (!teams.is_empty()).then_some(teams)
     }
 

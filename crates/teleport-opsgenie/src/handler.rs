@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
-use teleport_plugin_runtime::approval::AutoApprover;
+use teleport_plugin_runtime::approval::{AutoApprover, annotation_values};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
@@ -76,21 +76,6 @@ impl HealthCheck for OpsgenieHandler {
     }
 }
 
-/// The annotation's values, trimmed, without empty ones.
-fn annotation(request: &AccessRequest, key: &str) -> Vec<String> {
-    request
-        .system_annotations
-        .get(key)
-        .map(|values| {
-            values
-                .iter()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl OpsgenieHandler {
     /// A handler calling `api` and Teleport through `client`.
     pub fn new(
@@ -124,11 +109,11 @@ impl OpsgenieHandler {
         };
         Targets {
             schedules: or_default(
-                annotation(request, NOTIFY_SCHEDULES_ANNOTATION),
+                annotation_values(request, NOTIFY_SCHEDULES_ANNOTATION),
                 &self.config.default_schedules,
             ),
             teams: or_default(
-                annotation(request, TEAMS_ANNOTATION),
+                annotation_values(request, TEAMS_ANNOTATION),
                 &self.config.default_teams,
             ),
         }
@@ -139,7 +124,7 @@ impl OpsgenieHandler {
         if !self.config.auto_approval.enabled {
             return None;
         }
-        let schedules = annotation(request, APPROVE_SCHEDULES_ANNOTATION);
+        let schedules = annotation_values(request, APPROVE_SCHEDULES_ANNOTATION);
         (!schedules.is_empty()).then_some(schedules)
     }
 

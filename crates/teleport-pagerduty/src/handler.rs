@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
-use teleport_plugin_runtime::approval::{AutoApprover, Decision};
+use teleport_plugin_runtime::approval::{AutoApprover, Decision, annotation_values};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
@@ -154,13 +154,7 @@ impl PagerDutyHandler {
         if !self.options.auto_approval.enabled {
             return None;
         }
-        let services: Vec<String> = request
-            .system_annotations
-            .get(&self.options.services_annotation)?
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let services = annotation_values(request, &self.options.services_annotation);
         (!services.is_empty()).then_some(services)
     }
 

@@ -96,6 +96,19 @@ pub fn check_allowed_roles(
     }
 }
 
+/// An annotation's values as the on-call plugins read them (schedules, teams, services):
+/// trimmed, empty ones dropped; none when the request lacks the annotation.
+pub fn annotation_values(request: &AccessRequest, key: &str) -> Vec<String> {
+    request
+        .system_annotations
+        .get(key)
+        .into_iter()
+        .flatten()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 /// Acts on decisions for one plugin: its Teleport client (the review's author) and metrics.
 #[derive(Clone)]
 pub struct AutoApprover {
@@ -198,6 +211,20 @@ mod tests {
         let why = check_allowed_roles(Some(&allowed), &request(&["dev", "admin"])).unwrap_err();
         assert!(why.contains("\"admin\""), "{why}");
         assert!(check_allowed_roles(Some(&allowed), &request(&[])).is_err());
+    }
+
+    #[test]
+    fn annotation_values_are_trimmed_and_never_empty() {
+        let mut request = request(&[]);
+        request.system_annotations.insert(
+            "teleport.dev/schedules".into(),
+            vec![" primary ".into(), "".into(), "  ".into(), "night".into()],
+        );
+        assert_eq!(
+            annotation_values(&request, "teleport.dev/schedules"),
+            ["primary", "night"]
+        );
+        assert!(annotation_values(&request, "teleport.dev/teams").is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
-use teleport_plugin_runtime::approval::AutoApprover;
+use teleport_plugin_runtime::approval::{AutoApprover, annotation_values};
 use teleport_plugin_runtime::dispatch::{Observation, Outcome, RequestHandler};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::metrics::Metrics;
@@ -146,14 +146,7 @@ impl ServiceNowHandler {
         if !self.config.auto_approval.enabled {
             return None;
         }
-        let rotas: Vec<String> = request
-            .system_annotations
-            .get(APPROVE_SCHEDULES_ANNOTATION)
-            .into_iter()
-            .flatten()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
+        let rotas = annotation_values(request, APPROVE_SCHEDULES_ANNOTATION);
         (!rotas.is_empty()).then_some(rotas)
     }
 
