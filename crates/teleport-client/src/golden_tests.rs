@@ -353,7 +353,8 @@ fn list_resources_is_asked_and_answered_in_teleport_s_numbers() {
     assert_eq!(request.encode_to_vec(), expected);
 
     // proto.ListResourcesResponse: Resources = 1 (PaginatedResource: AppServer = 2,
-    // Node = 3, DatabaseServer = 1 not declared here, Logins = 13), NextKey = 2.
+    // Node = 3, UserGroup = 10, DatabaseServer = 1 not declared here, Logins = 13),
+    // NextKey = 2.
     let node = cat(&[
         ld(&[0x0a], b"node"),             // 1 Kind
         ld(&[0x1a], b"v2"),               // 3 Version
@@ -385,10 +386,40 @@ fn list_resources_is_asked_and_answered_in_teleport_s_numbers() {
         ld(&[0x2a], &cat(&[ld(&[0x12], b"host-1"), ld(&[0x2a], &app)])), // 5 Spec { App = 5 }
     ]);
     let database = ld(&[0x0a], &ld(&[0x0a], b"db_server")); // 1 DatabaseServer
+    // types.UserGroupV1: Header = 1 (ResourceHeader: Kind = 1, Version = 3, Metadata = 4),
+    // Spec = 2 (Applications = 1, skipped).
+    let group_labels = cat(&[
+        ld(
+            &[0x2a],
+            &cat(&[ld(&[0x0a], b"teleport.dev/origin"), ld(&[0x12], b"okta")]),
+        ),
+        ld(
+            &[0x2a],
+            &cat(&[
+                ld(&[0x0a], b"teleport.internal/okta-group-name"),
+                ld(&[0x12], b"Engineering"),
+            ]),
+        ),
+    ]);
+    let user_group = cat(&[
+        ld(
+            &[0x0a],
+            &cat(&[
+                ld(&[0x0a], b"user_group"),
+                ld(&[0x1a], b"v1"),
+                ld(
+                    &[0x22],
+                    &cat(&[ld(&[0x0a], b"00g1engineering"), group_labels]),
+                ),
+            ]),
+        ),
+        ld(&[0x12], &ld(&[0x0a], b"0oa1payroll")),
+    ]);
     let response = cat(&[
         ld(&[0x0a], &cat(&[ld(&[0x1a], &node), ld(&[0x6a], b"root")])),
         ld(&[0x0a], &ld(&[0x12], &app_server)),
         ld(&[0x0a], &database),
+        ld(&[0x0a], &ld(&[0x52], &user_group)), // 10 UserGroup
         ld(&[0x12], b"next-key"),
     ]);
     let decoded = proto::ListResourcesResponse::decode(response.as_slice()).expect("decodes");
@@ -407,6 +438,11 @@ fn list_resources_is_asked_and_answered_in_teleport_s_numbers() {
                 kind: "app".into(),
                 name: "0oa1payroll".into(),
                 friendly_name: Some("Payroll".into()),
+            },
+            ListedResource {
+                kind: "user_group".into(),
+                name: "00g1engineering".into(),
+                friendly_name: Some("Engineering".into()),
             },
         ]
     );

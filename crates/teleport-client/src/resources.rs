@@ -14,20 +14,22 @@ const MAX_CHUNK: i32 = 1000;
 const MAX_PAGES: usize = 10_000;
 /// The label naming where a resource was imported from.
 const ORIGIN_LABEL: &str = "teleport.dev/origin";
-/// Labels an Okta-imported resource carries its Okta name in, in the order Go reads them.
-const OKTA_NAME_LABELS: [&str; 2] = [
+/// Labels an Okta-imported resource carries its Okta name in, in the order Go reads them
+/// (`types.OktaAppNameLabel`, `OktaGroupNameLabel`, `OktaRoleNameLabel`).
+const OKTA_NAME_LABELS: [&str; 3] = [
     "teleport.internal/okta-app-name",
     "teleport.internal/okta-group-name",
+    "teleport.internal/okta-role-name",
 ];
 
 /// A resource `ListResources` returned, named as access requests name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedResource {
-    /// The kind a request names it by (`node`, `app`).
+    /// The kind a request names it by (`node`, `app`, `user_group`).
     pub kind: String,
     /// Its name (a node's UUID, an app's name).
     pub name: String,
-    /// What people call it (a node's hostname, an Okta app's name), as Go's
+    /// What people call it (a node's hostname, an Okta app's or group's name), as Go's
     /// `types.FriendlyName`; `None` when it has none.
     pub friendly_name: Option<String>,
 }
@@ -150,11 +152,22 @@ pub(crate) fn listed(resource: proto::PaginatedResource) -> Option<ListedResourc
                 name: metadata.name,
             })
         }
+        Resource::UserGroup(group) => {
+            let metadata = group
+                .header
+                .and_then(|header| header.metadata)
+                .unwrap_or_default();
+            Some(ListedResource {
+                kind: "user_group".to_owned(),
+                friendly_name: friendly_name(&metadata, None),
+                name: metadata.name,
+            })
+        }
     }
 }
 
 /// Go's `types.FriendlyName`: an Okta-imported resource's Okta name (or description), else a
-/// server's hostname, else none.
+/// server's hostname, else none (so a group not imported from Okta keeps its ID).
 fn friendly_name(metadata: &types::Metadata, hostname: Option<String>) -> Option<String> {
     let labels = &metadata.labels;
     let name = if labels.get(ORIGIN_LABEL).map(String::as_str) == Some("okta") {
@@ -201,5 +214,11 @@ mod tests {
             .labels
             .insert("teleport.internal/okta-app-name".into(), "Payroll".into());
         assert_eq!(friendly_name(&metadata, None).as_deref(), Some("Payroll"));
+        let mut role_only = types::Metadata::default();
+        role_only.labels.insert(ORIGIN_LABEL.into(), "okta".into());
+        role_only
+            .labels
+            .insert("teleport.internal/okta-role-name".into(), "Auditors".into());
+        assert_eq!(friendly_name(&role_only, None).as_deref(), Some("Auditors"));
     }
 }

@@ -1,7 +1,8 @@
 //! Requested resources by friendly name, as Go's Slack plugin shows and stores them:
 //! `ListResources` with the plugin's `preview_as_roles` through the testkit over mTLS, the
 //! fake Slack receiving the message; a refused lookup falls back to the IDs, a role-only
-//! request costs no lookup, and a PROMOTED request reads `*Status*:  PROMOTED` as in Go.
+//! request costs no lookup, an Okta group reads by its Okta name and an Identity Center
+//! account by its ID (as Go), and a PROMOTED request reads `*Status*:  PROMOTED` as in Go.
 
 mod common;
 
@@ -173,5 +174,52 @@ async fn a_role_only_request_makes_no_lookup() {
     let data = recorded(&s.kit, &id).await;
     assert_eq!(data.get("resources").map(String::as_str).unwrap_or(""), "");
     assert_eq!(s.kit.call_count(Method::ListResources), 0);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn okta_groups_are_named_and_identity_center_accounts_keep_their_ids() {
+    let kit = kit().await;
+    kit.allow_resource_lookup(PLUGIN, &[("*", "*")]);
+    kit.add_user_group(
+        "00g1engineering",
+        &[
+            ("teleport.dev/origin", "okta"),
+            ("teleport.internal/okta-group-name", "Engineering"),
+        ],
+    );
+    // A group not imported from Okta has no friendly name (Go's `types.FriendlyName`).
+    kit.add_user_group("local-group", &[]);
+    let s = setup(kit, FakeSlack::start(fake_slack_options()).await, "").await;
+
+    let request = s
+        .kit
+        .new_request("alice@example.com", &["okta-access"])
+        .resource("user_group", "00g1engineering")
+        .resource("user_group", "local-group")
+        .resource("identity_center_account", "123456789012")
+        .create()
+        .unwrap();
+    let id = request.metadata.unwrap().name;
+    let root = root_for(&s.slack, &id).await;
+    let fields = &root.posted.block_texts()[1];
+    assert!(
+        fields.contains(&format!(
+            "*Resource(s)*: `/{CLUSTER}/identity_center_account/123456789012,/{CLUSTER}/user_group/local-group,user_group/Engineering`\n"
+        )),
+        "{fields}"
+    );
+    let data = recorded(&s.kit, &id).await;
+    assert_eq!(
+        data["resources"],
+        format!(
+            r#"["user_group/Engineering","/{CLUSTER}/user_group/local-group","/{CLUSTER}/identity_center_account/123456789012"]"#
+        )
+    );
+    assert_eq!(
+        s.kit.call_count(Method::ListResources),
+        1,
+        "one call for the user groups; none for the Identity Center account"
+    );
     s.shutdown().await;
 }

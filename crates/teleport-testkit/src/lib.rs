@@ -75,7 +75,7 @@ pub use l7::L7Stats;
 pub use method::Method;
 pub use new_request::NewRequest;
 pub use proxy::{AUTH_ALPN_PREFIX, AUTH_ALPN_SUFFIX, auth_alpn};
-pub use resources::node_resource;
+pub use resources::{node_resource, user_group_resource};
 pub use state::{KIND_ACCESS_LIST, KIND_ACCESS_REQUEST, Resolution, StateView};
 pub use testkit::{DEFAULT_SERVER_VERSION, DEFAULT_WATCH_BUFFER, Testkit, TestkitBuilder};
 pub use timestamps::{GO_ZERO_SECONDS, is_unset};

@@ -1,12 +1,13 @@
-//! Nodes a request can name, and `ListResources` over them with the RBAC a plugin meets:
-//! `list` on the kind from the caller's roles (extended, as Teleport does, by their
-//! `preview_as_roles` and `search_as_roles` when the request asks) or PermissionDenied; then
-//! only the nodes some role's `node_labels` allow, filtered by the name predicate the Go
-//! plugins send, paged by name.
+//! Nodes and user groups a request can name, and `ListResources` over them with the RBAC a
+//! plugin meets: `list` (and `read`, but for nodes) on the kind from the caller's roles
+//! (extended, as Teleport does, by their `preview_as_roles` and `search_as_roles` when the
+//! request asks) or PermissionDenied; then only the nodes some role's `node_labels` allow,
+//! filtered by the name predicate the Go plugins send, paged by name.
 //!
-//! Simplifications: deny rules and `where` clauses are not evaluated; kinds other than nodes
-//! are served empty (`app_server`, `user_group`, `db_server`, `kube_server`) or refused as
-//! Teleport refuses unpaginated kinds; the only predicate understood is the plugins'
+//! Simplifications: deny rules and `where` clauses are not evaluated, nor a role's
+//! `group_labels` (a caller allowed to list user groups sees them all); `app_server`,
+//! `db_server` and `kube_server` are served empty and other kinds refused as Teleport refuses
+//! unpaginated kinds; the only predicate understood is the plugins'
 //! `resource.metadata.name == "…" || …`.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,8 @@ use teleport_client::wire::proto::{
     ListResourcesRequest, ListResourcesResponse, PaginatedResource, paginated_resource,
 };
 use teleport_client::wire::types::{
-    AccessReviewConditions, Metadata, RoleConditions, RoleV6, Rule, ServerSpecV2, ServerV2,
+    AccessReviewConditions, Metadata, ResourceHeader, RoleConditions, RoleV6, Rule, ServerSpecV2,
+    ServerV2, UserGroupV1,
 };
 use teleport_client::wire::wrappers::{LabelValues, StringValues};
 use tonic::Status;
@@ -49,7 +51,35 @@ pub fn node_resource(name: &str, hostname: &str, labels: &[(&str, &str)]) -> Ser
     }
 }
 
+/// A `types.UserGroupV1` named `name` (Okta uses its group ID) with `labels` (an Okta group
+/// carries `teleport.dev/origin: okta` and `teleport.internal/okta-group-name`).
+pub fn user_group_resource(name: &str, labels: &[(&str, &str)]) -> UserGroupV1 {
+    UserGroupV1 {
+        header: Some(ResourceHeader {
+            kind: "user_group".to_owned(),
+            version: "v1".to_owned(),
+            metadata: Some(Metadata {
+                name: name.to_owned(),
+                namespace: NAMESPACE.to_owned(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
 impl Testkit {
+    /// Registers (or replaces) a user group `name` with `labels`.
+    pub fn add_user_group(&self, name: &str, labels: &[(&str, &str)]) {
+        let group = user_group_resource(name, labels);
+        self.shared
+            .mutate(|state| state.user_groups.insert(name.to_owned(), group));
+    }
+
     /// Registers (or replaces) a node.
     pub fn put_node(&self, node: ServerV2) {
         let name = node
@@ -65,8 +95,8 @@ impl Testkit {
         self.put_node(node_resource(name, hostname, labels));
     }
 
-    /// One line for the documented plugin role that may look requested nodes up: gives
-    /// `user` role `<user>-resources` with rule `node: [list, read]` and
+    /// One line for the documented plugin role that may look requested nodes and user groups
+    /// up: gives `user` role `<user>-resources` with rule `[node, user_group]: [list, read]` and
     /// `review_requests.preview_as_roles: [<user>-preview]`, and stores role
     /// `<user>-preview` allowing the nodes labelled `node_labels` (`("*", "*")` for all).
     pub fn allow_resource_lookup(&self, user: &str, node_labels: &[(&str, &str)]) {
@@ -80,7 +110,7 @@ impl Testkit {
         let mut role = role_resource(&name, &[], &[]);
         if let Some(allow) = allow_of(&mut role) {
             allow.rules.push(Rule {
-                resources: vec!["node".to_owned()],
+                resources: vec!["node".to_owned(), "user_group".to_owned()],
                 verbs: vec!["list".to_owned(), "read".to_owned()],
                 ..Default::default()
             });
@@ -164,28 +194,46 @@ impl State {
             .filter(|l| *l > 0)
             .unwrap_or(DEFAULT_LIMIT)
             .min(self.resource_page_cap.unwrap_or(usize::MAX));
-        let nodes = if request.resource_type == "node" {
-            self.nodes.values().collect()
-        } else {
-            Vec::new()
-        };
-        let mut matching = nodes.into_iter().filter(|node| {
-            let metadata = node.metadata.clone().unwrap_or_default();
-            metadata.name.as_str() >= request.start_key.as_str()
-                && names
-                    .as_ref()
-                    .is_none_or(|names| names.contains(&metadata.name))
-                && roles.iter().any(|role| allows_node(role, &metadata))
+        // (name, resource) of the listed kind that the caller's roles let it see, by name.
+        let visible: Vec<(String, paginated_resource::Resource)> =
+            match request.resource_type.as_str() {
+                "node" => self
+                    .nodes
+                    .values()
+                    .filter(|node| {
+                        let metadata = node.metadata.clone().unwrap_or_default();
+                        roles.iter().any(|role| allows_node(role, &metadata))
+                    })
+                    .map(|node| {
+                        let name = node.metadata.clone().unwrap_or_default().name;
+                        (name, paginated_resource::Resource::Node(node.clone()))
+                    })
+                    .collect(),
+                "user_group" => self
+                    .user_groups
+                    .iter()
+                    .map(|(name, group)| {
+                        (
+                            name.clone(),
+                            paginated_resource::Resource::UserGroup(group.clone()),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+        let mut matching = visible.into_iter().filter(|(name, _)| {
+            name.as_str() >= request.start_key.as_str()
+                && names.as_ref().is_none_or(|names| names.contains(name))
         });
         let mut response = ListResourcesResponse::default();
-        for node in matching.by_ref().take(limit) {
+        for (_, resource) in matching.by_ref().take(limit) {
             response.resources.push(PaginatedResource {
-                resource: Some(paginated_resource::Resource::Node(node.clone())),
+                resource: Some(resource),
                 ..Default::default()
             });
         }
-        if let Some(next) = matching.next() {
-            response.next_key = next.metadata.clone().unwrap_or_default().name;
+        if let Some((next, _)) = matching.next() {
+            response.next_key = next;
         }
         Ok(response)
     }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use teleport_client::wire::types::{
     AccessRequestSpecV3, AccessRequestV3, Metadata, PluginDataV3, RequestState, RoleV6, ServerV2,
-    UserV2,
+    UserGroupV1, UserV2,
 };
 
 use crate::method::{Method, Rejection};
@@ -58,6 +58,7 @@ pub(crate) struct State {
     pub(crate) roles: BTreeMap<String, RoleV6>,
     /// Nodes requests can name, keyed by name (`resources.rs`).
     pub(crate) nodes: BTreeMap<String, ServerV2>,
+    pub(crate) user_groups: BTreeMap<String, UserGroupV1>,
     /// At most this many resources a `ListResources` page.
     pub(crate) resource_page_cap: Option<usize>,
     pub(crate) resolutions: Vec<Resolution>,
@@ -78,6 +79,7 @@ impl State {
             users: BTreeMap::new(),
             roles: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            user_groups: BTreeMap::new(),
             resource_page_cap: None,
             resolutions: Vec::new(),
             watchers: Watchers::new(watch_buffer),

@@ -1,15 +1,17 @@
 //! The requested resources' names as the Go messaging plugins show and store them: a
-//! resource with a friendly name as `<kind>/<friendly name>` (a node as `node/web-1`), any
-//! other as Teleport's `/<cluster>/<kind>/<name>`.
+//! resource with a friendly name as `<kind>/<friendly name>` (a node as `node/web-1`, an
+//! Okta group as `user_group/Engineering`), any other as Teleport's `/<cluster>/<kind>/<name>`.
 //!
 //! Go looks the names up with `ListResources` (the plugin's `search_as_roles` and
 //! `preview_as_roles`), once per cluster and kind, for kinds `node`, `app`, `user_group` and
-//! `identity_center_account`; we look up nodes and apps (the kinds whose answers we decode)
-//! and show the others by ID. A request naming none of those kinds costs no call. Go fails
-//! the whole event when the lookup fails, so its message is not sent; here a refused or
-//! failed lookup falls back to the IDs with a warning (a connection problem is retried like
-//! any Teleport call), so the message always goes out. Names are kept a few minutes in a
-//! small cache: requests for the same hosts arrive in bursts.
+//! `identity_center_account`, and names a resource by Go's `types.FriendlyName`: an
+//! Okta-imported resource's Okta name, else a server's hostname. We look up the first three;
+//! an Identity Center account is neither Okta-imported nor a server, so Go never finds a
+//! friendly name for it and shows its ID, as we do without the call. A request naming none
+//! of those kinds costs no call. Go fails the whole event when the lookup fails, so its
+//! message is not sent; here a refused or failed lookup falls back to the IDs with a warning
+//! (a connection problem is retried like any Teleport call), so the message always goes out.
+//! Names are kept a few minutes in a small cache: requests for the same hosts arrive in bursts.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use teleport_client::{AccessRequest, ClientError, ResourceId, TeleportClient};
 
 /// The kinds whose friendly names are looked up.
-const LOOKED_UP: [&str; 2] = ["node", "app"];
+const LOOKED_UP: [&str; 3] = ["node", "app", "user_group"];
 /// Names kept at most; past it the cache drops what expired, else starts over.
 const CACHE_CAPACITY: usize = 1024;
 /// How long a looked-up name (or its absence) is believed.
