@@ -28,7 +28,7 @@ impl TeamsMessage {
     /// Go's encoding: base64 (standard, padded) of the compact JSON.
     pub fn encode(&self) -> String {
         // Three string fields: serialising cannot fail.
-        STANDARD.encode(serde_json::to_vec(self).unwrap_or_default())
+        STANDARD.encode(teleport_plugin_runtime::go_json::to_string(self).unwrap_or_default())
     }
 
     /// Reads Go's encoding, or the older `id/ts/rid`.

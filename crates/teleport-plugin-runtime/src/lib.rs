@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod format;
+pub mod go_json;
 pub mod health;
 pub mod http;
 pub mod inbound;

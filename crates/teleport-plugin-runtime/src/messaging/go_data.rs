@@ -3,9 +3,9 @@
 //! (RFC 3339) — read and written so that a record passes between a Go plugin and ours
 //! unchanged.
 //!
-//! Values are kept as stored: a Go record is written back byte for byte (Go's JSON and ours
-//! differ in escaping and spacing), and a record we start is written in Go's encoding, with
-//! "" (no key) where Go writes none.
+//! Values are kept as stored: a Go record is written back byte for byte, and a record we
+//! start is written in Go's encoding (`go_json`: compact, sorted keys, Go's HTML-safe
+//! escaping), with "" (no key) where Go writes none.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +44,7 @@ impl GoRequestData {
             if items.is_empty() {
                 String::new()
             } else {
-                serde_json::to_string(items).unwrap_or_default()
+                crate::go_json::to_string(items).unwrap_or_default()
             }
         };
         let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
@@ -53,7 +53,7 @@ impl GoRequestData {
             system_annotations: if request.system_annotations.is_empty() {
                 String::new()
             } else {
-                serde_json::to_string(&request.system_annotations).unwrap_or_default()
+                crate::go_json::to_string(&request.system_annotations).unwrap_or_default()
             },
             suggested_reviewers: json_list(&request.suggested_reviewers),
             logins_by_role: String::new(),
@@ -100,7 +100,7 @@ impl GoRequestData {
         self.logins_by_role = if logins.is_empty() {
             String::new()
         } else {
-            serde_json::to_string(logins).unwrap_or_default()
+            crate::go_json::to_string(logins).unwrap_or_default()
         };
     }
 
@@ -109,7 +109,7 @@ impl GoRequestData {
         self.resources = if names.is_empty() {
             String::new()
         } else {
-            serde_json::to_string(names).unwrap_or_default()
+            crate::go_json::to_string(names).unwrap_or_default()
         };
     }
 
@@ -135,7 +135,7 @@ mod tests {
                 name: "web-1".into(),
                 sub_resource: String::new(),
             }],
-            suggested_reviewers: vec!["sam".into()],
+            suggested_reviewers: vec!["sam".into(), "r&d@example.com".into()],
             system_annotations: [("pagerduty_services".to_owned(), vec!["svc".to_owned()])]
                 .into_iter()
                 .collect(),
@@ -144,7 +144,11 @@ mod tests {
         };
         let data = GoRequestData::of(&request);
         assert_eq!(data.resources, r#"["/c/node/web-1"]"#);
-        assert_eq!(data.suggested_reviewers, r#"["sam"]"#);
+        // Go's json.Marshal escapes `&` (and `<`, `>`).
+        assert_eq!(
+            data.suggested_reviewers,
+            r#"["sam","r\u0026d@example.com"]"#
+        );
         assert_eq!(data.system_annotations, r#"{"pagerduty_services":["svc"]}"#);
         assert_eq!(data.max_duration, "2026-12-04T10:00:00Z");
         assert_eq!(data.resource_names(), ["/c/node/web-1"]);
