@@ -8,7 +8,10 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
+use teleport_plugin_runtime::incident::{IncidentProgress, progress};
+use teleport_plugin_runtime::record::{
+    Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
+};
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,12 +82,8 @@ impl AlertRecord {
                 .unwrap_or_default(),
         );
         put(
-            "close_progress",
-            match (self.request.resolution, self.closed) {
-                (None, _) => String::new(),
-                (Some(_), false) => "pending".into(),
-                (Some(_), true) => "done".into(),
-            },
+            progress::CLOSE_PROGRESS,
+            progress::encode(self.request.resolution, self.closed),
         );
         map
     }
@@ -99,8 +98,7 @@ impl AlertRecord {
             request: RequestData::decode(data),
             claim: Lease::decode(get("claim")),
             auto_approval: ApprovalOutcome::parse(get("auto_approval")),
-            // A resolution without progress is the Go plugin's, which closed in one go.
-            closed: get("close_progress") != "pending",
+            closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
         }
     }
 }
@@ -129,10 +127,46 @@ impl RecordCodec for AlertRecord {
     }
 }
 
+impl IncidentProgress for AlertRecord {
+    fn incident_id(&self) -> Option<&str> {
+        Some(self.alert_id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    fn reviews_count(&self) -> usize {
+        self.request.reviews_count
+    }
+
+    fn count_review(&mut self) {
+        self.request.reviews_count += 1;
+    }
+
+    fn auto_approval(&self) -> Option<ApprovalOutcome> {
+        self.auto_approval
+    }
+
+    fn set_auto_approval(&mut self, outcome: ApprovalOutcome) {
+        self.auto_approval = Some(outcome);
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.request.resolution
+    }
+
+    fn record_resolution(&mut self, resolution: Resolution, resolve_reason: String) {
+        self.request.resolution = Some(resolution);
+        self.request.resolve_reason = resolve_reason;
+        // An alert still being created is closed once its ID is known.
+        self.closed = self.alert_id.is_empty() && self.alert_request.is_empty();
+    }
+
+    fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teleport_plugin_runtime::record::Resolution;
 
     #[test]
     fn reads_a_go_record_and_round_trips_ours() {

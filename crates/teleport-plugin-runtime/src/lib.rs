@@ -16,6 +16,7 @@ pub mod format;
 pub mod health;
 pub mod http;
 pub mod inbound;
+pub mod incident;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;
