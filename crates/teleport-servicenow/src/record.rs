@@ -14,6 +14,7 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
+use teleport_plugin_runtime::incident::{IncidentProgress, progress};
 use teleport_plugin_runtime::record::{
     Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
 };
@@ -104,12 +105,8 @@ impl IncidentRecord {
                 .to_owned(),
         );
         put(
-            "close_progress",
-            match (request.resolution, self.closed) {
-                (None, _) => String::new(),
-                (Some(_), false) => "pending".into(),
-                (Some(_), true) => "done".into(),
-            },
+            progress::CLOSE_PROGRESS,
+            progress::encode(request.resolution, self.closed),
         );
         map
     }
@@ -136,8 +133,7 @@ impl IncidentRecord {
                 "" => Some(ApprovalOutcome::ByGo),
                 text => ApprovalOutcome::parse(text),
             },
-            // A resolution without progress is the Go plugin's, which resolved in one go.
-            closed: get("close_progress") != "pending",
+            closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
         }
     }
 }
@@ -163,6 +159,42 @@ impl RecordCodec for IncidentRecord {
 
     fn lease(record: &mut Self) -> &mut Option<Lease> {
         &mut record.claim
+    }
+}
+
+impl IncidentProgress for IncidentRecord {
+    fn incident_id(&self) -> Option<&str> {
+        Some(self.incident_id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    fn reviews_count(&self) -> usize {
+        self.request.reviews_count
+    }
+
+    fn count_review(&mut self) {
+        self.request.reviews_count += 1;
+    }
+
+    fn auto_approval(&self) -> Option<ApprovalOutcome> {
+        self.auto_approval
+    }
+
+    fn set_auto_approval(&mut self, outcome: ApprovalOutcome) {
+        self.auto_approval = Some(outcome);
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.request.resolution
+    }
+
+    fn record_resolution(&mut self, resolution: Resolution, resolve_reason: String) {
+        self.request.resolution = Some(resolution);
+        self.request.resolve_reason = resolve_reason;
+        self.closed = self.incident_id.is_empty();
+    }
+
+    fn closed(&self) -> bool {
+        self.closed
     }
 }
 
