@@ -15,7 +15,10 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
+use teleport_plugin_runtime::incident::IncidentProgress;
+use teleport_plugin_runtime::record::{
+    Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
+};
 
 /// Stored under `auto_approval` in our records until the on-call decision is taken.
 const UNDECIDED: &str = "pending";
@@ -172,11 +175,50 @@ impl RecordCodec for IncidentRecord {
     }
 }
 
+impl IncidentProgress for IncidentRecord {
+    fn incident_id(&self) -> Option<&str> {
+        Some(self.incident_id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    fn reviews_count(&self) -> usize {
+        self.request.reviews_count
+    }
+
+    fn count_review(&mut self) {
+        self.request.reviews_count += 1;
+    }
+
+    fn auto_approval(&self) -> Option<ApprovalOutcome> {
+        self.auto_approval
+    }
+
+    fn set_auto_approval(&mut self, outcome: ApprovalOutcome) {
+        self.auto_approval = Some(outcome);
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.request.resolution
+    }
+
+    fn record_resolution(&mut self, resolution: Resolution, resolve_reason: String) {
+        self.request.resolution = Some(resolution);
+        self.request.resolve_reason = resolve_reason;
+        // A chosen service may have an incident whose ID was never recorded.
+        self.close_progress = if self.incident_id.is_empty() && self.service_id.is_empty() {
+            CloseProgress::Done
+        } else {
+            CloseProgress::Pending
+        };
+    }
+
+    fn closed(&self) -> bool {
+        self.close_progress == CloseProgress::Done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
-
-    use teleport_plugin_runtime::record::Resolution;
 
     use super::*;
 
