@@ -8,10 +8,8 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::incident::{IncidentProgress, progress};
-use teleport_plugin_runtime::record::{
-    Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
-};
+use teleport_plugin_runtime::incident::progress;
+use teleport_plugin_runtime::record::{Lease, RequestData};
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +30,7 @@ pub struct AlertRecord {
     pub closed: bool,
 }
 
-/// The keys next to [`REQUEST_DATA_KEYS`].
+/// The keys next to the runtime's `REQUEST_DATA_KEYS`.
 const OWN_KEYS: [&str; 6] = [
     "alert_id",
     "service_id",
@@ -59,6 +57,16 @@ impl AlertRecord {
     /// The alias Opsgenie de-duplicates open alerts on (Go's).
     pub fn alias(request_id: &str) -> String {
         format!("teleport-access-request/{request_id}")
+    }
+
+    /// What closing involves once the resolution is recorded: an alert still being created
+    /// is closed once its ID is known.
+    fn plan_close(&mut self) {
+        self.closed = self.alert_id.is_empty() && self.alert_request.is_empty();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Every key with "" for empty values, as the Go plugin writes them.
@@ -103,70 +111,12 @@ impl AlertRecord {
     }
 }
 
-impl RecordCodec for AlertRecord {
-    type Record = Self;
-
-    fn encode(record: &Self) -> PluginDataMap {
-        record.encode()
-    }
-
-    fn decode(data: &PluginDataMap) -> Self {
-        AlertRecord::decode(data)
-    }
-
-    fn empty_record() -> PluginDataMap {
-        REQUEST_DATA_KEYS
-            .iter()
-            .chain(&OWN_KEYS)
-            .map(|k| ((*k).to_owned(), String::new()))
-            .collect()
-    }
-
-    fn lease(record: &mut Self) -> &mut Option<Lease> {
-        &mut record.claim
-    }
-}
-
-impl IncidentProgress for AlertRecord {
-    fn incident_id(&self) -> Option<&str> {
-        Some(self.alert_id.as_str()).filter(|id| !id.is_empty())
-    }
-
-    fn reviews_count(&self) -> usize {
-        self.request.reviews_count
-    }
-
-    fn count_review(&mut self) {
-        self.request.reviews_count += 1;
-    }
-
-    fn auto_approval(&self) -> Option<ApprovalOutcome> {
-        self.auto_approval
-    }
-
-    fn set_auto_approval(&mut self, outcome: ApprovalOutcome) {
-        self.auto_approval = Some(outcome);
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.request.resolution
-    }
-
-    fn record_resolution(&mut self, resolution: Resolution, resolve_reason: String) {
-        self.request.resolution = Some(resolution);
-        self.request.resolve_reason = resolve_reason;
-        // An alert still being created is closed once its ID is known.
-        self.closed = self.alert_id.is_empty() && self.alert_request.is_empty();
-    }
-
-    fn closed(&self) -> bool {
-        self.closed
-    }
-}
+teleport_plugin_runtime::request_data_record!(AlertRecord, incident: alert_id, own_keys: OWN_KEYS);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teleport_plugin_runtime::record::{RecordCodec, Resolution};
 
     #[test]
     fn reads_a_go_record_and_round_trips_ours() {
