@@ -10,6 +10,7 @@
 mod driver;
 pub mod effects;
 pub mod progress;
+pub mod render;
 mod service;
 
 pub use driver::IncidentHandler;
