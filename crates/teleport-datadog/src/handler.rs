@@ -13,7 +13,7 @@ use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
-use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, approval_targets};
+use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
@@ -133,16 +133,12 @@ impl IncidentService for Datadog {
             .await?)
     }
 
-    fn approval_targets(&self, request: &AccessRequest) -> Option<Vec<String>> {
-        approval_targets(
-            self.settings.datadog.auto_approval.enabled,
-            request,
-            APPROVE_TEAMS_ANNOTATION,
-        )
-    }
-
-    fn dry_run(&self) -> bool {
-        self.settings.datadog.auto_approval.dry_run
+    fn approval_settings(&self) -> ApprovalSettings<'_> {
+        ApprovalSettings {
+            enabled: self.settings.datadog.auto_approval.enabled,
+            dry_run: self.settings.datadog.auto_approval.dry_run,
+            annotation: APPROVE_TEAMS_ANNOTATION,
+        }
     }
 
     async fn decide(

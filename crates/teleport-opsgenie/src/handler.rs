@@ -11,7 +11,9 @@ use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::{Decision, annotation_values};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::close_incident;
-use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, approval_targets};
+use teleport_plugin_runtime::incident::{
+    ApprovalSettings, IncidentHandler, IncidentService, approval_targets,
+};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
@@ -74,7 +76,8 @@ impl IncidentService for Opsgenie {
     }
 
     fn concerns(&self, request: &AccessRequest) -> bool {
-        !self.targets(request).is_empty() || self.approval_targets(request).is_some()
+        !self.targets(request).is_empty()
+            || approval_targets(self.approval_settings(), request).is_some()
     }
 
     fn wants_incident(&self, request: &AccessRequest, record: &AlertRecord) -> bool {
@@ -130,16 +133,12 @@ impl IncidentService for Opsgenie {
             .await?)
     }
 
-    fn approval_targets(&self, request: &AccessRequest) -> Option<Vec<String>> {
-        approval_targets(
-            self.config.auto_approval.enabled,
-            request,
-            APPROVE_SCHEDULES_ANNOTATION,
-        )
-    }
-
-    fn dry_run(&self) -> bool {
-        self.config.auto_approval.dry_run
+    fn approval_settings(&self) -> ApprovalSettings<'_> {
+        ApprovalSettings {
+            enabled: self.config.auto_approval.enabled,
+            dry_run: self.config.auto_approval.dry_run,
+            annotation: APPROVE_SCHEDULES_ANNOTATION,
+        }
     }
 
     async fn decide(

@@ -11,7 +11,9 @@ use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
-use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, approval_targets};
+use teleport_plugin_runtime::incident::{
+    ApprovalSettings, IncidentHandler, IncidentService, approval_targets,
+};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
@@ -102,7 +104,8 @@ impl IncidentService for PagerDuty {
     }
 
     fn concerns(&self, request: &AccessRequest) -> bool {
-        self.notify_service(request).is_some() || self.approval_targets(request).is_some()
+        self.notify_service(request).is_some()
+            || approval_targets(self.approval_settings(), request).is_some()
     }
 
     fn wants_incident(&self, request: &AccessRequest, record: &IncidentRecord) -> bool {
@@ -176,16 +179,12 @@ impl IncidentService for PagerDuty {
             .await?)
     }
 
-    fn approval_targets(&self, request: &AccessRequest) -> Option<Vec<String>> {
-        approval_targets(
-            self.options.auto_approval.enabled,
-            request,
-            &self.options.services_annotation,
-        )
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.auto_approval.dry_run
+    fn approval_settings(&self) -> ApprovalSettings<'_> {
+        ApprovalSettings {
+            enabled: self.options.auto_approval.enabled,
+            dry_run: self.options.auto_approval.dry_run,
+            annotation: &self.options.services_annotation,
+        }
     }
 
     /// A permanent failure of the on-call lookup declines (logged); one that may pass ends

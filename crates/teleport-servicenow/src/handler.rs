@@ -13,7 +13,7 @@ use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::close_incident;
-use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, approval_targets};
+use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
@@ -132,16 +132,12 @@ impl IncidentService for ServiceNow {
             .await?)
     }
 
-    fn approval_targets(&self, request: &AccessRequest) -> Option<Vec<String>> {
-        approval_targets(
-            self.config.auto_approval.enabled,
-            request,
-            APPROVE_SCHEDULES_ANNOTATION,
-        )
-    }
-
-    fn dry_run(&self) -> bool {
-        self.config.auto_approval.dry_run
+    fn approval_settings(&self) -> ApprovalSettings<'_> {
+        ApprovalSettings {
+            enabled: self.config.auto_approval.enabled,
+            dry_run: self.config.auto_approval.dry_run,
+            annotation: APPROVE_SCHEDULES_ANNOTATION,
+        }
     }
 
     async fn decide(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
 
 use super::effects::post_note;
-use super::service::{IncidentProgress, IncidentService};
+use super::service::{IncidentProgress, IncidentService, approval_targets};
 use crate::approval::AutoApprover;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::health::HealthCheck;
@@ -104,7 +104,7 @@ impl<S: IncidentService> IncidentHandler<S> {
                     || (record.incident_id().is_some()
                         && record.reviews_count() < request.reviews.len())
                     || (record.auto_approval().is_none()
-                        && self.service.approval_targets(request).is_some())
+                        && approval_targets(self.service.approval_settings(), request).is_some())
             }
             Observation::Put(_) => false,
         }
@@ -129,7 +129,7 @@ impl<S: IncidentService> IncidentHandler<S> {
             self.post_review_notes(request, claim).await?;
             // As Go: tried even when no incident could be opened.
             if claim.auto_approval().is_none()
-                && let Some(targets) = self.service.approval_targets(request)
+                && let Some(targets) = approval_targets(self.service.approval_settings(), request)
             {
                 self.auto_approve(request, &targets, claim).await?;
             }
@@ -194,7 +194,12 @@ impl<S: IncidentService> IncidentHandler<S> {
         let decision = self.service.decide(request, targets).await?;
         let outcome = self
             .approver
-            .settle(request, decision, self.service.dry_run(), claim)
+            .settle(
+                request,
+                decision,
+                self.service.approval_settings().dry_run,
+                claim,
+            )
             .await?;
         let mut next = claim.record().clone();
         next.set_auto_approval(outcome);

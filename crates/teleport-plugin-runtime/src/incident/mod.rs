@@ -14,4 +14,4 @@ pub mod render;
 mod service;
 
 pub use driver::IncidentHandler;
-pub use service::{IncidentProgress, IncidentService, approval_targets};
+pub use service::{ApprovalSettings, IncidentProgress, IncidentService, approval_targets};

@@ -74,12 +74,8 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
         review: &AccessReview,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
-    /// The targets (schedules, services, rotas, teams) whose on-call people are approved,
-    /// when auto-approval applies to the request.
-    fn approval_targets(&self, request: &AccessRequest) -> Option<Vec<String>>;
-
-    /// Whether auto-approval only logs what it would do.
-    fn dry_run(&self) -> bool;
+    /// Whether auto-approval is on, only logs, and which annotation names its targets.
+    fn approval_settings(&self) -> ApprovalSettings<'_>;
 
     /// Whether the requester is on call for `targets`, within the limits.
     fn decide(
@@ -102,16 +98,27 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
     fn finished(&self, _request_id: &str) {}
 }
 
-/// The request's `annotation` values when auto-approval is `enabled` and the request names
-/// any: the targets every incident plugin's [`IncidentService::approval_targets`] reads.
+/// The auto-approval switches of a plugin's config and the annotation it reads.
+#[derive(Clone, Copy, Debug)]
+pub struct ApprovalSettings<'a> {
+    /// `auto_approval.enabled`.
+    pub enabled: bool,
+    /// `auto_approval.dry_run`: log the decision instead of submitting it.
+    pub dry_run: bool,
+    /// The annotation naming the targets (schedules, services, rotas, teams) whose on-call
+    /// people are approved.
+    pub annotation: &'a str,
+}
+
+/// The targets of the request's annotation when auto-approval is enabled and the request
+/// names any.
 pub fn approval_targets(
-    enabled: bool,
+    settings: ApprovalSettings<'_>,
     request: &AccessRequest,
-    annotation: &str,
 ) -> Option<Vec<String>> {
-    if !enabled {
+    if !settings.enabled {
         return None;
     }
-    let targets = annotation_values(request, annotation);
+    let targets = annotation_values(request, settings.annotation);
     (!targets.is_empty()).then_some(targets)
 }
