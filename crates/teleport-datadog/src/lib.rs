@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::DatadogApi;
 use crate::config::{Config, DatadogFile};
-use crate::handler::{DatadogHandler, HandlerSettings};
+use crate::handler::{Datadog, DatadogHandler, HandlerSettings};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "datadog";
@@ -73,9 +73,9 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
                 web_base: ctx.web_base(),
             };
             Ok(DatadogHandler::new(
-                api,
+                Datadog::new(api, settings),
                 ctx.client.clone(),
-                settings,
+                PLUGIN_NAME,
                 ctx.replica_id.clone(),
                 ctx.lease,
                 ctx.metrics.clone(),

@@ -15,10 +15,11 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 use teleport_plugin_runtime::approval::ApprovalOutcome;
+use teleport_plugin_runtime::incident::IncidentProgress;
 use teleport_plugin_runtime::messaging::{
     ChannelMessage, GoRequestData, MessageCodec, MessageState, StateCodec,
 };
-use teleport_plugin_runtime::record::{Lease, RecordCodec};
+use teleport_plugin_runtime::record::{Lease, RecordCodec, Resolution};
 
 /// How Go stores the incident: as a message whose channel and ID are both the incident's ID.
 pub struct IncidentMessages;
@@ -149,10 +150,45 @@ impl RecordCodec for IncidentRecord {
     }
 }
 
+impl IncidentProgress for IncidentRecord {
+    fn incident_id(&self) -> Option<&str> {
+        IncidentRecord::incident_id(self)
+    }
+
+    fn reviews_count(&self) -> usize {
+        self.state.reviews_count
+    }
+
+    fn count_review(&mut self) {
+        self.state.reviews_count += 1;
+    }
+
+    fn auto_approval(&self) -> Option<ApprovalOutcome> {
+        self.auto_approval
+    }
+
+    fn set_auto_approval(&mut self, outcome: ApprovalOutcome) {
+        self.auto_approval = Some(outcome);
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.state.resolution
+    }
+
+    fn record_resolution(&mut self, resolution: Resolution, resolve_reason: String) {
+        self.state.resolution = Some(resolution);
+        self.state.resolve_reason = resolve_reason;
+    }
+
+    /// `synced`: the incident shows the resolution (or there is none to show it).
+    fn closed(&self) -> bool {
+        self.state.synced.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teleport_plugin_runtime::record::Resolution;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
         pairs

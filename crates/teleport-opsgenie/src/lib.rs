@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::OpsgenieApi;
 use crate::config::{Config, OpsgenieFile};
-use crate::handler::OpsgenieHandler;
+use crate::handler::{Opsgenie, OpsgenieHandler};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "opsgenie";
@@ -58,10 +58,9 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         config.runtime,
         move |ctx| {
             Ok(OpsgenieHandler::new(
-                api,
+                Opsgenie::new(api, settings, ctx.web_base()),
                 ctx.client.clone(),
-                settings,
-                ctx.web_base(),
+                PLUGIN_NAME,
                 ctx.replica_id.clone(),
                 ctx.lease,
                 ctx.metrics.clone(),

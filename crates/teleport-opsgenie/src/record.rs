@@ -8,7 +8,8 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
+use teleport_plugin_runtime::incident::progress;
+use teleport_plugin_runtime::record::{Lease, RequestData};
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct AlertRecord {
     pub closed: bool,
 }
 
-/// The keys next to [`REQUEST_DATA_KEYS`].
+/// The keys next to the runtime's `REQUEST_DATA_KEYS`.
 const OWN_KEYS: [&str; 6] = [
     "alert_id",
     "service_id",
@@ -58,6 +59,16 @@ impl AlertRecord {
         format!("teleport-access-request/{request_id}")
     }
 
+    /// What closing involves once the resolution is recorded: an alert still being created
+    /// is closed once its ID is known.
+    fn plan_close(&mut self) {
+        self.closed = self.alert_id.is_empty() && self.alert_request.is_empty();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Every key with "" for empty values, as the Go plugin writes them.
     pub fn encode(&self) -> PluginDataMap {
         let mut map = PluginDataMap::new();
@@ -79,12 +90,8 @@ impl AlertRecord {
                 .unwrap_or_default(),
         );
         put(
-            "close_progress",
-            match (self.request.resolution, self.closed) {
-                (None, _) => String::new(),
-                (Some(_), false) => "pending".into(),
-                (Some(_), true) => "done".into(),
-            },
+            progress::CLOSE_PROGRESS,
+            progress::encode(self.request.resolution, self.closed),
         );
         map
     }
@@ -99,40 +106,17 @@ impl AlertRecord {
             request: RequestData::decode(data),
             claim: Lease::decode(get("claim")),
             auto_approval: ApprovalOutcome::parse(get("auto_approval")),
-            // A resolution without progress is the Go plugin's, which closed in one go.
-            closed: get("close_progress") != "pending",
+            closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
         }
     }
 }
 
-impl RecordCodec for AlertRecord {
-    type Record = Self;
-
-    fn encode(record: &Self) -> PluginDataMap {
-        record.encode()
-    }
-
-    fn decode(data: &PluginDataMap) -> Self {
-        AlertRecord::decode(data)
-    }
-
-    fn empty_record() -> PluginDataMap {
-        REQUEST_DATA_KEYS
-            .iter()
-            .chain(&OWN_KEYS)
-            .map(|k| ((*k).to_owned(), String::new()))
-            .collect()
-    }
-
-    fn lease(record: &mut Self) -> &mut Option<Lease> {
-        &mut record.claim
-    }
-}
+teleport_plugin_runtime::request_data_record!(AlertRecord, incident: alert_id, own_keys: OWN_KEYS);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teleport_plugin_runtime::record::Resolution;
+    use teleport_plugin_runtime::record::{RecordCodec, Resolution};
 
     #[test]
     fn reads_a_go_record_and_round_trips_ours() {

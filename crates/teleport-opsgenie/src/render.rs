@@ -1,10 +1,11 @@
 //! The texts the plugin writes to Opsgenie and Teleport: alert title and description, review
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
-use teleport_client::{AccessRequest, AccessReview};
+use teleport_client::AccessRequest;
 pub use teleport_plugin_runtime::format::rfc822;
 use teleport_plugin_runtime::format::url_path_segment;
-use teleport_plugin_runtime::record::Resolution;
+/// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
+pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
 
 /// `Access request from <user>` (Opsgenie's `message`, at most 130 characters).
 pub fn alert_message(request: &AccessRequest) -> String {
@@ -42,34 +43,6 @@ pub fn alert_description(request: &AccessRequest, web_base: Option<&str>) -> Str
         ));
     }
     lines.join("\n")
-}
-
-/// The note for one review.
-pub fn review_note(review: &AccessReview) -> String {
-    let when = review
-        .created
-        .map(|at| format!(" at {}", rfc822(at)))
-        .unwrap_or_default();
-    let mut text = format!(
-        "{} reviewed the request{when}.\nResolution: {}.",
-        review.author, review.proposed_state
-    );
-    if !review.reason.is_empty() {
-        text.push_str(&format!("\nReason: {}.", review.reason));
-    }
-    text
-}
-
-/// The note the alert is closed with.
-pub fn resolution_note(resolution: Resolution, reason: &str) -> String {
-    let mut text = format!(
-        "Access request has been {}",
-        resolution.as_str().to_ascii_lowercase()
-    );
-    if !reason.is_empty() {
-        text.push_str(&format!("\nReason: {reason}"));
-    }
-    text
 }
 
 /// The reason of an auto-approval review.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::PagerDutyApi;
 use crate::config::{Config, PagerDutyFile};
-use crate::handler::{HandlerOptions, PagerDutyHandler};
+use crate::handler::{HandlerOptions, PagerDuty, PagerDutyHandler};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "pagerduty";
@@ -62,12 +62,13 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     app::run(
         config.runtime,
         move |ctx| {
-            let options =
-                HandlerOptions::new(&settings, ctx.web_base(), ctx.replica_id.clone(), ctx.lease);
+            let options = HandlerOptions::new(&settings, ctx.web_base());
             Ok(PagerDutyHandler::new(
-                api,
+                PagerDuty::new(api, options),
                 ctx.client.clone(),
-                options,
+                PLUGIN_NAME,
+                ctx.replica_id.clone(),
+                ctx.lease,
                 ctx.metrics.clone(),
             ))
         },

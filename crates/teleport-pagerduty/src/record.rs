@@ -15,10 +15,8 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::record::{Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData};
-
-/// Stored under `auto_approval` in our records until the on-call decision is taken.
-const UNDECIDED: &str = "pending";
+use teleport_plugin_runtime::incident::progress;
+use teleport_plugin_runtime::record::{Lease, RequestData};
 
 /// How far closing the incident got after the resolution was recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +79,20 @@ impl IncidentRecord {
         }
     }
 
+    /// What closing involves once the resolution is recorded: a chosen service may have an
+    /// incident whose ID was never recorded.
+    fn plan_close(&mut self) {
+        self.close_progress = if self.incident_id.is_empty() && self.service_id.is_empty() {
+            CloseProgress::Done
+        } else {
+            CloseProgress::Pending
+        };
+    }
+
+    fn is_closed(&self) -> bool {
+        self.close_progress == CloseProgress::Done
+    }
+
     /// Every key with "" for empty values, as the Go plugin writes them: as `set` it
     /// describes the whole record.
     pub fn encode(&self) -> PluginDataMap {
@@ -97,9 +109,7 @@ impl IncidentRecord {
         );
         put(
             "auto_approval",
-            self.auto_approval
-                .map_or(UNDECIDED, ApprovalOutcome::as_str)
-                .to_owned(),
+            progress::encode_approval(self.auto_approval),
         );
         put(
             "close_progress",
@@ -112,15 +122,6 @@ impl IncidentRecord {
         map
     }
 
-    /// The encoding of "no record": as `expect`, an update succeeds only if nothing is stored.
-    pub fn empty_record() -> PluginDataMap {
-        REQUEST_DATA_KEYS
-            .iter()
-            .chain(&OWN_KEYS)
-            .map(|k| ((*k).to_owned(), String::new()))
-            .collect()
-    }
-
     /// Reads a stored record (ours or the Go plugin's).
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
@@ -129,11 +130,7 @@ impl IncidentRecord {
             incident_id: get("incident_id").to_owned(),
             service_id: get("service_id").to_owned(),
             claim: Lease::decode(get("claim")),
-            auto_approval: match get("auto_approval") {
-                // Go writes no such key: its record had its one chance already.
-                "" => Some(ApprovalOutcome::ByGo),
-                text => ApprovalOutcome::parse(text),
-            },
+            auto_approval: progress::decode_approval(get("auto_approval")),
             close_progress: match get("close_progress") {
                 "pending" => CloseProgress::Pending,
                 "noted" => CloseProgress::Noted,
@@ -151,32 +148,13 @@ impl IncidentRecord {
     }
 }
 
-// The inherent methods above, for the runtime's leased-record helper.
-impl RecordCodec for IncidentRecord {
-    type Record = Self;
-
-    fn encode(record: &Self) -> PluginDataMap {
-        record.encode()
-    }
-
-    fn decode(data: &PluginDataMap) -> Self {
-        IncidentRecord::decode(data)
-    }
-
-    fn empty_record() -> PluginDataMap {
-        IncidentRecord::empty_record()
-    }
-
-    fn lease(record: &mut Self) -> &mut Option<Lease> {
-        &mut record.claim
-    }
-}
+teleport_plugin_runtime::request_data_record!(IncidentRecord, incident: incident_id, own_keys: OWN_KEYS);
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use teleport_plugin_runtime::record::Resolution;
+    use teleport_plugin_runtime::record::{RecordCodec, Resolution};
 
     use super::*;
 

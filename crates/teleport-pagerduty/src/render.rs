@@ -1,8 +1,9 @@
 //! The texts the plugin writes to PagerDuty and Teleport: incident title and body, review
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
-use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::record::Resolution;
+use teleport_client::AccessRequest;
+/// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
+pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
 
 /// Go's `time.RFC822` layout, in UTC (the messaging plugins' wording too).
 pub use teleport_plugin_runtime::format::rfc822;
@@ -47,34 +48,6 @@ pub fn request_link(web_base: &str, id: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
     format!("{}/web/requests/{id}", web_base.trim_end_matches('/'))
-}
-
-/// The note for one review.
-pub fn review_note(review: &AccessReview) -> String {
-    let when = review
-        .created
-        .map(|at| format!(" at {}", rfc822(at)))
-        .unwrap_or_default();
-    let mut text = format!(
-        "{} reviewed the request{when}.\nResolution: {}.",
-        review.author, review.proposed_state
-    );
-    if !review.reason.is_empty() {
-        text.push_str(&format!("\nReason: {}.", review.reason));
-    }
-    text
-}
-
-/// The note posted before the incident is resolved.
-pub fn resolution_note(resolution: Resolution, reason: &str) -> String {
-    let mut text = format!(
-        "Access request has been {}",
-        resolution.as_str().to_ascii_lowercase()
-    );
-    if !reason.is_empty() {
-        text.push_str(&format!("\nReason: {reason}"));
-    }
-    text
 }
 
 /// One service the requester is on call for, as the approval reason names it.

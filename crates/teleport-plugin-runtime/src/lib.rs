@@ -17,6 +17,7 @@ pub mod go_json;
 pub mod health;
 pub mod http;
 pub mod inbound;
+pub mod incident;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;

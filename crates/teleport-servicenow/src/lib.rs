@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::ServiceNowApi;
 use crate::config::{Config, ServiceNowFile};
-use crate::handler::ServiceNowHandler;
+use crate::handler::{ServiceNow, ServiceNowHandler};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "servicenow";
@@ -66,15 +66,15 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     app::run(
         runtime,
         move |ctx| {
+            let context = handler::Context {
+                web_base: ctx.web_base(),
+                cluster_name: ctx.cluster.cluster_name.clone(),
+                rules: ctx.rules.clone(),
+            };
             Ok(ServiceNowHandler::new(
-                api,
+                ServiceNow::new(api, settings, context),
                 ctx.client.clone(),
-                settings,
-                handler::Context {
-                    web_base: ctx.web_base(),
-                    cluster_name: ctx.cluster.cluster_name.clone(),
-                    rules: ctx.rules.clone(),
-                },
+                PLUGIN_NAME,
                 ctx.replica_id.clone(),
                 ctx.lease,
                 ctx.metrics.clone(),

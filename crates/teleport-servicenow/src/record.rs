@@ -14,9 +14,8 @@
 
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
-use teleport_plugin_runtime::record::{
-    Lease, REQUEST_DATA_KEYS, RecordCodec, RequestData, Resolution,
-};
+use teleport_plugin_runtime::incident::progress;
+use teleport_plugin_runtime::record::{Lease, RequestData, Resolution};
 
 /// ServiceNow's incident state for a resolved incident (approved, expired, promoted).
 pub const STATE_RESOLVED: &str = "6";
@@ -31,9 +30,6 @@ pub fn incident_state(resolution: Resolution) -> &'static str {
         Resolution::Approved | Resolution::Expired | Resolution::Promoted => STATE_RESOLVED,
     }
 }
-
-/// Stored under `auto_approval` in our records until the on-call decision is taken.
-const UNDECIDED: &str = "pending";
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +47,7 @@ pub struct IncidentRecord {
     pub closed: bool,
 }
 
-/// The keys next to [`REQUEST_DATA_KEYS`].
+/// The keys next to the runtime's `REQUEST_DATA_KEYS`.
 const OWN_KEYS: [&str; 5] = [
     "incident_id",
     "state",
@@ -77,6 +73,15 @@ impl IncidentRecord {
         format!("teleport-access-request/{request_id}")
     }
 
+    /// What closing involves once the resolution is recorded.
+    fn plan_close(&mut self) {
+        self.closed = self.incident_id.is_empty();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Every key with "" for empty values, as the Go plugin writes them.
     pub fn encode(&self) -> PluginDataMap {
         let request = &self.request;
@@ -99,17 +104,11 @@ impl IncidentRecord {
         );
         put(
             "auto_approval",
-            self.auto_approval
-                .map_or(UNDECIDED, ApprovalOutcome::as_str)
-                .to_owned(),
+            progress::encode_approval(self.auto_approval),
         );
         put(
-            "close_progress",
-            match (request.resolution, self.closed) {
-                (None, _) => String::new(),
-                (Some(_), false) => "pending".into(),
-                (Some(_), true) => "done".into(),
-            },
+            progress::CLOSE_PROGRESS,
+            progress::encode(request.resolution, self.closed),
         );
         map
     }
@@ -130,45 +129,18 @@ impl IncidentRecord {
             incident_id: get("incident_id").to_owned(),
             request,
             claim: Lease::decode(get("claim")),
-            auto_approval: match get("auto_approval").trim() {
-                // Go writes no such key: it tries the auto-approval only in the handling
-                // that creates its record, so that record had its one chance already.
-                "" => Some(ApprovalOutcome::ByGo),
-                text => ApprovalOutcome::parse(text),
-            },
-            // A resolution without progress is the Go plugin's, which resolved in one go.
-            closed: get("close_progress") != "pending",
+            auto_approval: progress::decode_approval(get("auto_approval")),
+            closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
         }
     }
 }
 
-impl RecordCodec for IncidentRecord {
-    type Record = Self;
-
-    fn encode(record: &Self) -> PluginDataMap {
-        record.encode()
-    }
-
-    fn decode(data: &PluginDataMap) -> Self {
-        IncidentRecord::decode(data)
-    }
-
-    fn empty_record() -> PluginDataMap {
-        REQUEST_DATA_KEYS
-            .iter()
-            .chain(&OWN_KEYS)
-            .map(|k| ((*k).to_owned(), String::new()))
-            .collect()
-    }
-
-    fn lease(record: &mut Self) -> &mut Option<Lease> {
-        &mut record.claim
-    }
-}
+teleport_plugin_runtime::request_data_record!(IncidentRecord, incident: incident_id, own_keys: OWN_KEYS);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teleport_plugin_runtime::record::RecordCodec;
 
     fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
         pairs
