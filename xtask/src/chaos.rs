@@ -1,4 +1,5 @@
-//! `cargo xtask chaos`: builds `teleport-slack` and the benchmark driver and runs
+//! `cargo xtask chaos [--plugin slack|mattermost|discord]`: builds that chat plugin
+//! (Slack by default) and the benchmark driver and runs
 //! `teleport-bench chaos` (replicas under injected faults; see crates/teleport-bench/src/chaos.rs),
 //! which prints the report table and writes `<target>/bench/chaos-report.json`.
 //!
@@ -16,6 +17,9 @@ pub(crate) struct Args {
     /// Debug build, 1 000 requests over 40 s: the CI variant.
     #[arg(long)]
     pub quick: bool,
+    /// The chat plugin under test: slack, mattermost or discord.
+    #[arg(long, default_value = "slack", value_parser = ["slack", "mattermost", "discord"])]
+    pub plugin: String,
     /// Anything else goes to `teleport-bench chaos` as is (`--seed`, `--requests`, ...).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub rest: Vec<String>,
@@ -29,14 +33,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     } else {
         (&["--release"], "release")
     };
-    crate::cargo::build(&root, flags, &["teleport-slack", "teleport-bench"])?;
+    let binary = format!("teleport-{}", args.plugin);
+    crate::cargo::build(&root, flags, &[binary.as_str(), "teleport-bench"])?;
     let target = crate::cargo::target_dir(&root);
     let mut command = Command::new(target.join(profile).join("teleport-bench"));
     command
         .current_dir(&root)
         .arg("chaos")
+        .arg("--destination")
+        .arg(&args.plugin)
         .arg("--plugin-bin")
-        .arg(target.join(profile).join("teleport-slack"))
+        .arg(target.join(profile).join(&binary))
         .arg("--out-dir")
         .arg(target.join("bench"));
     if args.quick {

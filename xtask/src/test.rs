@@ -57,11 +57,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "cargo test --workspace",
             crate::cargo::command(&root).args(["test", "--workspace"]),
         )?;
-        eprintln!("xtask test: cargo xtask chaos --quick");
-        crate::chaos::run(crate::chaos::Args {
-            quick: true,
-            rest: Vec::new(),
-        })?;
+        // Every chat plugin the chaos harness drives, each under the same quick schedule.
+        for plugin in ["slack", "mattermost", "discord"] {
+            eprintln!("xtask test: cargo xtask chaos --quick --plugin {plugin}");
+            crate::chaos::run(crate::chaos::Args {
+                quick: true,
+                plugin: plugin.to_owned(),
+                rest: Vec::new(),
+            })?;
+        }
     }
     if args.no_deploy {
         return Ok(());

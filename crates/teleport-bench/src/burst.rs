@@ -111,12 +111,13 @@ pub(crate) async fn run(
     };
     let mut world = World::start(
         &settings.work.join(&name),
+        crate::destination::DestinationKind::Slack,
         Duration::from_millis(latency_ms),
         settings.sizes.watch_buffer,
     )
     .await?;
     if let Some(calls) = rate_limit {
-        world.slack.control().set_rate_limit(Some(RateLimit {
+        world.dest.control().set_rate_limit(Some(RateLimit {
             calls,
             per: Duration::from_secs(1),
         }));

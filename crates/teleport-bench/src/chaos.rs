@@ -1,7 +1,8 @@
-//! `teleport-bench chaos`: several replicas of the plugin against one testkit and one fake
-//! Slack while requests arrive in bursts and faults are injected at random — replicas
-//! SIGKILLed and restarted, watch streams dropped, the testkit restarted, Slack answering
-//! 429/5xx for a while, the identity rotated — then every request is resolved and the run
+//! `teleport-bench chaos`: several replicas of a chat plugin (Slack, Mattermost or Discord)
+//! against one testkit and the plugin's fake service while requests arrive in bursts and
+//! faults are injected at random — replicas SIGKILLed and restarted, watch streams dropped,
+//! the testkit restarted, the chat answering 429/5xx for a while, the identity rotated —
+//! then every request is resolved and the run
 //! waits for the plugin to converge. The report counts what a user would notice: requests
 //! never posted, posted twice, messages left without their final status, the slowest post,
 //! and any configured secret found in the plugin's output.
@@ -19,8 +20,9 @@ use teleport_fakes::control::Fault;
 use teleport_testkit::IdentityRequest;
 
 use crate::cli::ChaosArgs;
+use crate::destination::{request_id_in, shows_final_status};
 use crate::process::{Target, free_port};
-use crate::world::{World, request_id_of};
+use crate::world::World;
 
 /// One kind of injected fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -36,6 +38,8 @@ enum FaultKind {
 /// What the run found.
 #[derive(Debug, Default, serde::Serialize)]
 pub(crate) struct ChaosReport {
+    /// The chat plugin under test.
+    destination: Option<crate::destination::DestinationKind>,
     seed: u64,
     replicas: usize,
     created: usize,
@@ -68,8 +72,13 @@ struct Replica {
 pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     let dir = args.out_dir.join("chaos");
     let _ = std::fs::remove_dir_all(&dir);
-    let mut world =
-        World::start(&dir, Duration::ZERO, teleport_testkit::DEFAULT_WATCH_BUFFER).await?;
+    let mut world = World::start(
+        &dir,
+        args.destination,
+        Duration::ZERO,
+        teleport_testkit::DEFAULT_WATCH_BUFFER,
+    )
+    .await?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut replicas = Vec::new();
     for n in 0..args.replicas {
@@ -95,6 +104,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     }
 
     let mut report = ChaosReport {
+        destination: Some(args.destination),
         seed: args.seed,
         replicas: args.replicas,
         max_twice: args.max_twice,
@@ -250,7 +260,7 @@ impl Faults {
         world: &mut World,
         replicas: &mut [Replica],
     ) -> anyhow::Result<()> {
-        world.slack.control().clear_faults();
+        world.dest.control().clear_faults();
         self.slack_fault_until = None;
         for (slot, _) in self.dead.drain(..) {
             start(&args.plugin_bin, &mut replicas[slot])?;
@@ -278,7 +288,7 @@ impl Faults {
         }
         self.dead = still_dead;
         if self.slack_fault_until.is_some_and(|until| now >= until) {
-            world.slack.control().clear_faults();
+            world.dest.control().clear_faults();
             self.slack_fault_until = None;
         }
         if now >= self.next_rotation {
@@ -326,7 +336,7 @@ impl Faults {
                 } else {
                     Fault::ServerError { status: 503 }
                 };
-                world.slack.control().refuse_all(Some(fault));
+                world.dest.control().refuse_all(Some(fault));
                 let longest = args.slack_fault_max_ms.max(500);
                 let window = Duration::from_millis(self.rng.random_range(500..=longest));
                 self.slack_fault_until = Some(now + window);
@@ -351,10 +361,10 @@ struct Tally {
 }
 
 async fn tally(world: &World, ids: &[String]) -> Tally {
-    let roots = world.root_message_texts().await;
+    let roots = world.root_message_texts();
     let mut by_id: HashMap<&str, Vec<&String>> = HashMap::new();
     for (posted, current) in &roots {
-        if let Some(id) = request_id_of(Some(posted)) {
+        if let Some(id) = request_id_in(posted) {
             by_id.entry(id).or_default().push(current);
         }
     }
@@ -373,20 +383,13 @@ async fn tally(world: &World, ids: &[String]) -> Tally {
                 // The request's recorded message must end final. A second message (the crash
                 // window: posted, not yet recorded) is tracked by no record and stays as
                 // posted; it is counted under "posted twice", not here.
-                if !messages.iter().any(|text| is_final(text)) {
+                if !messages.iter().any(|text| shows_final_status(text)) {
                     tally.unfinal += 1;
                 }
             }
         }
     }
     tally
-}
-
-/// A message showing a final status (the plugin's text carries it in parentheses).
-fn is_final(text: &str) -> bool {
-    ["(APPROVED)", "(DENIED)", "(EXPIRED)"]
-        .iter()
-        .any(|status| text.contains(status))
 }
 
 /// How many times a configured secret (the Slack token, the identity's private key body)
@@ -419,8 +422,8 @@ fn count_secrets(dir: &Path, world: &World) -> anyhow::Result<usize> {
 
 fn print_report(report: &ChaosReport) {
     println!(
-        "\n## Chaos: {} replicas, seed {}\n",
-        report.replicas, report.seed
+        "\n## Chaos: {:?}, {} replicas, seed {}\n",
+        report.destination, report.replicas, report.seed
     );
     println!(
         "| created | posted | posted twice | never posted | left un-final | max time to post | secrets in output | converged after calm |"
@@ -448,18 +451,4 @@ fn print_report(report: &ChaosReport) {
         if report.passed { "PASS" } else { "FAIL" },
         report.max_twice
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn final_statuses_are_recognised() {
-        assert!(is_final(
-            "You have a new Role Request from a for editor (APPROVED): 1"
-        ));
-        assert!(is_final("... (EXPIRED): 1"));
-        assert!(!is_final("... (PENDING): 1"));
-    }
 }

@@ -34,7 +34,11 @@ pub(crate) enum Internal {
 /// Settings of `teleport-bench chaos`.
 #[derive(Debug, Args)]
 pub(crate) struct ChaosArgs {
-    /// The teleport-slack binary.
+    /// The chat plugin under test, against its fake service.
+    #[arg(long, value_enum, default_value = "slack")]
+    pub destination: crate::destination::DestinationKind,
+    /// The plugin's binary (teleport-slack, teleport-mattermost or teleport-discord, as
+    /// `--destination` says).
     #[arg(long, default_value = "target/release/teleport-slack")]
     pub plugin_bin: PathBuf,
     /// Where `chaos-report.json` and the work files go.
@@ -56,7 +60,7 @@ pub(crate) struct ChaosArgs {
     /// Mean gap between two faults, in milliseconds (each gap is drawn in [x/2, x]).
     #[arg(long, default_value_t = 1_500)]
     pub fault_every_ms: u64,
-    /// Longest window in which Slack answers 429 or 503 to everything, in milliseconds.
+    /// Longest window in which the chat answers 429 or 503 to everything, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
     pub slack_fault_max_ms: u64,
     /// Identity rotation period, in seconds.

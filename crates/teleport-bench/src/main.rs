@@ -6,6 +6,7 @@
 mod burst;
 mod chaos;
 mod cli;
+mod destination;
 mod floor;
 mod process;
 mod ready;

@@ -46,6 +46,7 @@ pub(crate) struct ReadyResult {
 pub(crate) async fn run(settings: &Settings) -> anyhow::Result<ReadyResult> {
     let world = World::start(
         &settings.work.join("ready"),
+        crate::destination::DestinationKind::Slack,
         Duration::ZERO,
         settings.sizes.watch_buffer,
     )

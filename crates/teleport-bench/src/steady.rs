@@ -45,6 +45,7 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<SteadyResult> {
     let sizes = &settings.sizes;
     let mut world = World::start(
         &settings.work.join("steady"),
+        crate::destination::DestinationKind::Slack,
         Duration::ZERO,
         sizes.watch_buffer,
     )

@@ -1,6 +1,6 @@
-//! One measured world: an in-process Teleport (the testkit) and a fake Slack, an
-//! identity and config files for the process under test, and the checks of what
-//! arrived in Slack.
+//! One measured world: an in-process Teleport (the testkit) and a fake chat service (Slack
+//! unless the chaos run asks for another), an identity and config files for the process
+//! under test, and the checks of what arrived in the chat.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -8,24 +8,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use teleport_fakes::slack::SlackState;
-use teleport_fakes::{FakeSlack, FakeSlackOptions};
 use teleport_testkit::{IdentityRequest, Testkit};
 
-/// The token the fake Slack accepts.
-const TOKEN: &str = "xoxb-bench-token";
-/// The channel every request is posted to.
-pub(crate) const CHANNEL_ID: &str = "C0ACCESS";
-const CHANNEL_NAME: &str = "access-requests";
+use crate::destination::{CHANNEL_NAME, Destination, DestinationKind, request_id_in};
+
 /// Distinct requesters, so requests are not all alike.
 const USERS: usize = 50;
 
-/// Testkit + fake Slack + files for one process under test.
+/// Testkit + fake chat + files for one process under test.
 pub(crate) struct World {
     /// The in-process Teleport.
     pub kit: Testkit,
-    /// The fake Slack.
-    pub slack: FakeSlack,
+    /// The fake chat service.
+    pub dest: Destination,
     dir: PathBuf,
     identity: PathBuf,
     created: usize,
@@ -33,10 +28,10 @@ pub(crate) struct World {
     key_lines: Vec<String>,
 }
 
-/// What the fake Slack holds for a set of requests.
+/// What the fake chat holds for a set of requests.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub(crate) struct Delivered {
-    /// Root messages in Slack.
+    /// Root messages in the chat.
     pub root_messages: usize,
     /// Root messages beyond the first for some request.
     pub duplicates: usize,
@@ -52,9 +47,10 @@ impl Delivered {
 }
 
 impl World {
-    /// Starts both servers; files go under `dir`.
+    /// Starts both servers (the chat of `kind`); files go under `dir`.
     pub(crate) async fn start(
         dir: &Path,
+        kind: DestinationKind,
         latency: Duration,
         watch_buffer: usize,
     ) -> anyhow::Result<Self> {
@@ -64,19 +60,13 @@ impl World {
             .watch_buffer(watch_buffer)
             .start()
             .await?;
-        let slack = FakeSlack::start(
-            FakeSlackOptions::default()
-                .token(TOKEN)
-                .channel(CHANNEL_ID, CHANNEL_NAME)
-                .latency(latency),
-        )
-        .await;
+        let dest = Destination::start(kind, latency).await;
         let identity = dir.join("auth_id");
         kit.issue_identity(&IdentityRequest::new("access-plugin-slack"))?
             .write_identity_file(&identity)?;
         let mut world = Self {
             kit,
-            slack,
+            dest,
             dir: dir.to_owned(),
             identity: identity.clone(),
             created: 0,
@@ -91,7 +81,7 @@ impl World {
         &self.dir
     }
 
-    /// Writes the plugin's config: this world's Teleport and Slack, `/metrics` on `ops`.
+    /// Writes the plugin's config: this world's Teleport and chat, `/metrics` on `ops`.
     pub(crate) fn plugin_config(&self, ops: SocketAddr, severity: &str) -> anyhow::Result<PathBuf> {
         self.plugin_config_named("teleport-slack", ops, severity)
     }
@@ -110,13 +100,7 @@ impl World {
 addr = "{addr}"
 identity = "{identity}"
 
-[slack]
-token = "{TOKEN}"
-apiurl = "{url}"
-
-[role_to_recipients]
-"*" = "{CHANNEL_NAME}"
-
+{destination}
 [ops]
 listen_addr = "{ops}"
 
@@ -126,7 +110,7 @@ severity = "{severity}"
 "#,
             addr = self.kit.auth_addr(),
             identity = self.identity.display(),
-            url = self.slack.base_url(),
+            destination = self.dest.config_section(),
             log = self.dir.join(format!("{name}.log")).display(),
         );
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -146,10 +130,10 @@ severity = "{severity}"
         Ok(())
     }
 
-    /// Every secret this world handed to the plugin: the Slack token and the body lines of
+    /// Every secret this world handed to the plugin: the chat token and the body lines of
     /// each identity's private key (to look for in the plugin's output).
     pub(crate) fn secrets(&self) -> Vec<String> {
-        let mut secrets = vec![TOKEN.to_owned()];
+        let mut secrets = vec![self.dest.token().to_owned()];
         secrets.extend(self.key_lines.iter().cloned());
         secrets
     }
@@ -170,24 +154,18 @@ severity = "{severity}"
     }
 
     /// Each root message's text as first posted and as it reads now.
-    pub(crate) async fn root_message_texts(&self) -> Vec<(String, String)> {
-        self.inspect(|s| {
-            s.root_messages()
-                .map(|m| {
-                    (
-                        m.posted.text.clone().unwrap_or_default(),
-                        m.current().text.clone().unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .await
+    pub(crate) fn root_message_texts(&self) -> Vec<(String, String)> {
+        self.dest
+            .root_messages()
+            .into_iter()
+            .map(|m| (m.first, m.current))
+            .collect()
     }
 
     /// Arguments for the floor client against this world (the token goes in a file).
     pub(crate) fn floor_args(&self) -> anyhow::Result<Vec<String>> {
         let token_file = self.dir.join("slack-token");
-        std::fs::write(&token_file, TOKEN)?;
+        std::fs::write(&token_file, self.dest.token())?;
         Ok(vec![
             "floor-client".into(),
             "--addr".into(),
@@ -195,7 +173,7 @@ severity = "{severity}"
             "--identity".into(),
             self.identity.display().to_string(),
             "--slack-url".into(),
-            self.slack.base_url(),
+            self.dest.base_url(),
             "--token-file".into(),
             token_file.display().to_string(),
             "--channel".into(),
@@ -223,90 +201,58 @@ severity = "{severity}"
         Ok(request.metadata.unwrap_or_default().name)
     }
 
-    /// Runs `f` on the fake Slack's recorded state (a zero-timeout wait holds at once).
-    async fn inspect<T: Default>(&self, f: impl Fn(&SlackState) -> T) -> T {
-        self.slack
-            .wait_for(Duration::ZERO, |s| Some(f(s)))
-            .await
-            .unwrap_or_default()
-    }
-
-    /// Waits until Slack holds at least `count` posts.
+    /// Waits until the chat holds at least `count` posts.
     pub(crate) async fn wait_for_posts(
         &self,
         count: usize,
         timeout: Duration,
     ) -> anyhow::Result<()> {
-        self.slack
-            .wait_for(timeout, |s| (s.messages().len() >= count).then_some(()))
+        self.dest
+            .control()
+            .wait_until(timeout, || {
+                (self.dest.message_count() >= count).then_some(())
+            })
             .await
             .map_err(|_| {
-                anyhow::anyhow!("not all {count} messages reached Slack within {timeout:?}")
+                anyhow::anyhow!("not all {count} messages reached the chat within {timeout:?}")
             })
     }
 
-    /// When the latest post reached the fake Slack.
+    /// When the latest root message reached the chat.
     pub(crate) async fn last_post(&self) -> Option<Instant> {
-        self.inspect(|s| s.messages().iter().map(|m| m.received).max())
-            .await
+        self.dest.root_messages().iter().map(|m| m.received).max()
     }
 
-    /// When each request's root message reached Slack, by request ID (first one wins).
+    /// When each request's root message reached the chat, by request ID (first one wins).
     pub(crate) async fn post_times(&self) -> HashMap<String, Instant> {
-        self.inspect(|s| {
-            let mut times = HashMap::new();
-            for message in s.root_messages() {
-                if let Some(id) = request_id_of(message.posted.text.as_deref()) {
-                    times.entry(id.to_owned()).or_insert(message.received);
-                }
+        let mut times = HashMap::new();
+        for message in self.dest.root_messages() {
+            if let Some(id) = request_id_in(&message.first) {
+                times.entry(id.to_owned()).or_insert(message.received);
             }
-            times
-        })
-        .await
+        }
+        times
     }
 
     /// Checks the root messages against the requests created.
     pub(crate) async fn delivered(&self, ids: &[String]) -> Delivered {
-        self.inspect(|s| {
-            let mut seen = HashSet::new();
-            let mut delivered = Delivered::default();
-            for message in s.root_messages() {
-                delivered.root_messages += 1;
-                let id = request_id_of(message.posted.text.as_deref()).unwrap_or_default();
-                if !seen.insert(id.to_owned()) {
-                    delivered.duplicates += 1;
-                }
+        let mut seen = HashSet::new();
+        let mut delivered = Delivered::default();
+        for message in self.dest.root_messages() {
+            delivered.root_messages += 1;
+            let id = request_id_in(&message.first).unwrap_or_default();
+            if !seen.insert(id.to_owned()) {
+                delivered.duplicates += 1;
             }
-            delivered.missing = ids.iter().filter(|id| !seen.contains(*id)).count();
-            delivered
-        })
-        .await
+        }
+        delivered.missing = ids.iter().filter(|id| !seen.contains(*id)).count();
+        delivered
     }
-}
-
-/// The request ID at the end of a message's notification text: the plugin's text ends
-/// with `(PENDING): <id>` and the floor client's with `request: <id>`.
-pub(crate) fn request_id_of(text: Option<&str>) -> Option<&str> {
-    let (_, id) = text?.rsplit_once(": ")?;
-    Some(id.trim())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_id_is_read_from_both_message_texts() {
-        assert_eq!(
-            request_id_of(Some(
-                "You have a new Role Request from a@example.com for editor (PENDING): 1f2e-3d"
-            )),
-            Some("1f2e-3d")
-        );
-        assert_eq!(request_id_of(Some("New access request: abc")), Some("abc"));
-        assert_eq!(request_id_of(Some("no id here")), None);
-        assert_eq!(request_id_of(None), None);
-    }
 
     #[test]
     fn exactly_once_needs_every_request_once() {
