@@ -91,12 +91,17 @@ impl ServiceError {
 
     /// Classifies a reqwest error: a status error by [`from_status`](Self::from_status)
     /// (without headers); connection failures, timeouts and connections dropped mid-request
-    /// are transient; anything else (a bad URL, an unreadable body, a redirect loop) is
-    /// permanent.
+    /// are transient; a failed TLS handshake (an unknown or expired certificate, a server
+    /// that does not speak TLS) is permanent although reqwest counts it as a connect error,
+    /// since asking again gets the same certificate until an operator acts; anything else (a
+    /// bad URL, an unreadable body, a redirect loop) is permanent.
     pub fn from_reqwest(error: &reqwest::Error) -> Self {
         let message = error_chain(error);
         if let Some(status) = error.status() {
             return Self::from_status(status, &HeaderMap::new(), message);
+        }
+        if tls_failure(error) {
+            return Self::permanent(message);
         }
         if error.is_connect() || error.is_timeout() || dropped_connection(error) {
             Self::transient(message)
@@ -115,6 +120,18 @@ impl ServiceError {
         match self {
             Self::Transient { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// For clients whose errors only tell "try again" from "give up": a transient failure's
+    /// message and wait, or the message of anything else.
+    pub fn into_transient(self) -> Result<(String, Option<Duration>), String> {
+        match self {
+            Self::Transient {
+                message,
+                retry_after,
+            } => Ok((message, retry_after)),
+            Self::Unauthorized { message } | Self::Permanent { message } => Err(message),
         }
     }
 
@@ -178,6 +195,33 @@ fn dropped_connection(error: &(dyn std::error::Error + 'static)) -> bool {
             )
         {
             return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A failed TLS handshake: a rustls error in the chain. The connector wraps it in I/O errors
+/// (twice, today), and an `io::Error`'s `source()` skips the error it wraps, so the errors
+/// inside each I/O error are looked at too.
+fn tls_failure(error: &reqwest::Error) -> bool {
+    if !error.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        let mut layer: &(dyn std::error::Error + 'static) = e;
+        loop {
+            if layer.is::<rustls::Error>() {
+                return true;
+            }
+            match layer
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+            {
+                Some(inner) => layer = inner,
+                None => break,
+            }
         }
         source = e.source();
     }
