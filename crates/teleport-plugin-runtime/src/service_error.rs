@@ -145,6 +145,35 @@ impl ServiceError {
     }
 }
 
+/// A client error type that sorts transport and body failures only as "try again" or "give
+/// up" (Jira, GitLab, PagerDuty): it names its two variants, and the classification itself is
+/// [`ServiceError::from_reqwest`] and [`BodyError::into_service_error`](crate::http::BodyError::into_service_error), shared.
+pub trait TransportFailure: Sized {
+    /// A failure worth retrying, after `retry_after` when given.
+    fn transient(reason: String, retry_after: Option<Duration>) -> Self;
+    /// A failure that asking again will not mend.
+    fn unexpected(reason: String) -> Self;
+
+    /// The shared classification, in this client's terms.
+    fn from_service_error(error: ServiceError) -> Self {
+        match error.into_transient() {
+            Ok((reason, retry_after)) => Self::transient(reason, retry_after),
+            Err(reason) => Self::unexpected(reason),
+        }
+    }
+
+    /// A call that got no answer. reqwest's error names the URL, never headers, so it carries
+    /// no secret.
+    fn from_transport(error: &reqwest::Error) -> Self {
+        Self::from_service_error(ServiceError::from_reqwest(error))
+    }
+
+    /// A response body that failed to arrive, or was over the limit.
+    fn from_body(error: crate::http::BodyError) -> Self {
+        Self::from_service_error(error.into_service_error())
+    }
+}
+
 /// The `Retry-After` header as a wait: delay-seconds, or an HTTP-date (a date in the past is
 /// no wait). `None` when absent or unreadable.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
