@@ -1,5 +1,5 @@
 //! Running the workspace's own cargo from xtask: the build step and the target directory
-//! that `demo`, `bench` and `test` share.
+//! that `demo`, `bench` and `test` share, and any command run as a named step.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,4 +33,16 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"))
+}
+
+/// Runs `command` to its end as the step `what`: an error names the step, and a failed exit
+/// its status.
+pub(crate) fn run_step(what: &str, command: &mut Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }

@@ -213,10 +213,10 @@ impl Snapshot {
                 .env("GIT_COMMITTER_DATE", &self.date);
             command
         };
-        run_quiet("git init", &mut git(&["init", "--quiet"]))?;
-        run_quiet("git add", &mut git(&["add", "--all"]))?;
+        crate::cargo::run_step("git init", &mut git(&["init", "--quiet"]))?;
+        crate::cargo::run_step("git add", &mut git(&["add", "--all"]))?;
         let message = format!("rustsec/advisory-db {}", self.commit);
-        run_quiet(
+        crate::cargo::run_step(
             "git commit",
             &mut git(&["commit", "--quiet", "-m", &message]),
         )?;
@@ -239,17 +239,7 @@ fn parse_origin(text: &str) -> Option<(String, String)> {
 
 fn run_step(what: &str, command: &mut Command) -> Result<()> {
     eprintln!("xtask supply-chain: {what}");
-    run_quiet(what, command)
-}
-
-fn run_quiet(what: &str, command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("cannot run {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
+    crate::cargo::run_step(what, command)
 }
 
 #[cfg(test)]

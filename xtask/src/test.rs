@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
@@ -97,11 +97,5 @@ fn script(dir: &Path, name: &str) -> anyhow::Result<std::path::PathBuf> {
 
 fn step(what: &str, command: &mut Command) -> anyhow::Result<()> {
     eprintln!("xtask test: {what}");
-    let status = command
-        .status()
-        .with_context(|| format!("cannot run {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
+    crate::cargo::run_step(what, command)
 }

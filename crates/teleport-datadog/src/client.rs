@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http::{self, MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error;
 
 /// The permission the plugin cannot work without.
@@ -130,11 +130,8 @@ impl DatadogApi {
         api_key: Secret,
         application_key: Secret,
     ) -> Result<Self, DatadogError> {
-        let base = Url::parse(endpoint.trim_end_matches('/'))
-            .map_err(|e| DatadogError::Decode(format!("bad API endpoint: {e}")))?;
-        if base.cannot_be_a_base() {
-            return Err(DatadogError::Decode("bad API endpoint".into()));
-        }
+        let base = http::api_base(endpoint.trim_end_matches('/'), "bad API endpoint")
+            .map_err(DatadogError::Decode)?;
         Ok(Self {
             http,
             base,
@@ -145,14 +142,7 @@ impl DatadogApi {
 
     /// `<endpoint>/api/<version>/<segments...>`, each segment escaped.
     fn url(&self, version: &str, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .push("api")
-                .push(version)
-                .extend(segments);
-        }
-        url
+        http::api_url(&self.base, &[&["api", version], segments].concat(), &[])
     }
 
     async fn call<T: DeserializeOwned>(
@@ -173,7 +163,7 @@ impl DatadogApi {
         let response = request
             .send()
             .await
-            .map_err(|e| DatadogError::Network(without_url(&e)))?;
+            .map_err(|e| DatadogError::Network(http::without_url(&e)))?;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = read_body(response, MAX_RESPONSE_BODY).await;
@@ -344,21 +334,6 @@ fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
             .ok()
             .map(Duration::from_secs)
     })
-}
-
-/// reqwest errors name the URL; keep only what went wrong.
-fn without_url(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(error) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
-    }
 }
 
 #[cfg(test)]

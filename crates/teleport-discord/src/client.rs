@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::http;
 use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// The bot's own user.
@@ -183,20 +184,12 @@ impl std::fmt::Debug for DiscordApi {
 impl DiscordApi {
     /// A client for the API at `base` (e.g. `https://discord.com/api/v10/`).
     pub fn new(http: reqwest::Client, base: &str, token: Secret) -> Result<Self, DiscordError> {
-        let base =
-            Url::parse(base).map_err(|e| DiscordError::Decode(format!("bad API URL: {e}")))?;
-        if base.cannot_be_a_base() {
-            return Err(DiscordError::Decode("bad API URL".into()));
-        }
+        let base = http::api_base(base, "bad API URL").map_err(DiscordError::Decode)?;
         Ok(Self { http, base, token })
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        http::api_url(&self.base, segments, &[])
     }
 
     async fn call<T: DeserializeOwned>(
@@ -219,13 +212,13 @@ impl DiscordApi {
         let response = request
             .send()
             .await
-            .map_err(|e| DiscordError::Network(without_url(e)))?;
+            .map_err(|e| DiscordError::Network(http::without_url(&e)))?;
         let status = response.status();
         if status.is_success() {
             return response
                 .json::<T>()
                 .await
-                .map_err(|e| DiscordError::Decode(without_url(e)));
+                .map_err(|e| DiscordError::Decode(http::without_url(&e)));
         }
         let headers = response.headers().clone();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
@@ -276,11 +269,7 @@ impl DiscordApi {
 /// The one mapping of a failed answer: Discord's `{message, code}` body, and for a 429 its
 /// wait and whether the limit is global.
 fn error_of(status: StatusCode, headers: &HeaderMap, body: &Value) -> DiscordError {
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let message = http::message_or_reason(Some(body), status);
     let code = body.get("code").and_then(Value::as_u64).unwrap_or(0);
     match status {
         StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { message },
@@ -321,23 +310,6 @@ pub fn retry_after(headers: &HeaderMap, body: &Value) -> Option<Duration> {
                 .and_then(seconds)
         })
         .or_else(|| service_error::retry_after(headers))
-}
-
-/// reqwest errors name the URL; keep only what went wrong.
-fn without_url(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_decode() {
-        "cannot decode the answer"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(&error) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
-    }
 }
 
 #[cfg(test)]

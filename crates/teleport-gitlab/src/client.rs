@@ -16,12 +16,13 @@ use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 
 pub use error::GitlabError;
-use error::{body_error, status_error, transport_error};
+use error::status_error;
 pub use model::{
     Hook, HookSpec, Issue, IssueQuery, IssueUpdate, Label, LabelEvent, LabelRef, Member, NewIssue,
     Note, Project, User,
 };
 use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::service_error::TransportFailure;
 
 use crate::config::ProjectRef;
 
@@ -105,12 +106,15 @@ impl GitlabApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| GitlabError::from_transport(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = read_body(response, MAX_RESPONSE_BODY)
             .await
-            .map_err(body_error)?;
+            .map_err(GitlabError::from_body)?;
         if status.is_success() {
             return Ok((headers, bytes.to_vec()));
         }

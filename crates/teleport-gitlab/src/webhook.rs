@@ -15,11 +15,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::inbound::answer::{answer, cannot_process, try_again_later};
 use teleport_plugin_runtime::inbound::{HeaderCheck, PeerAddr};
 
 use crate::apply::{Inbound, Seen, SeenError};
@@ -191,10 +192,6 @@ pub fn routes(inbound: Arc<Inbound>, secret: Secret) -> Router {
         .with_state(Arc::new((inbound, secret)))
 }
 
-fn answer(status: StatusCode, text: &'static str) -> Response {
-    (status, format!("{text}\n")).into_response()
-}
-
 async fn on_webhook(
     State(state): State<Arc<(Arc<Inbound>, Secret)>>,
     headers: HeaderMap,
@@ -241,20 +238,10 @@ async fn on_webhook(
 fn failure(error: &SeenError) -> Response {
     if error.is_transient() {
         tracing::warn!(%error, "webhook not processed now; GitLab may send it again, and polling (when on) will see it");
-        let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, "try again later");
-        if let Some(after) = error.retry_after() {
-            let seconds = after.as_secs().max(1).to_string();
-            if let Ok(value) = HeaderValue::from_str(&seconds) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-        }
-        return response;
+        return try_again_later(error.retry_after());
     }
     tracing::error!(%error, "webhook could not be processed");
-    answer(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "cannot process the webhook",
-    )
+    cannot_process()
 }
 
 #[cfg(test)]

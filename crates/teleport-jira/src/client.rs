@@ -17,7 +17,8 @@ use teleport_plugin_runtime::config::Secret;
 
 use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
 
-use crate::error::{body_error, status_error, transport_error};
+use crate::error::status_error;
+use teleport_plugin_runtime::service_error::TransportFailure;
 
 pub use crate::error::JiraError;
 pub use crate::search::SearchApi;
@@ -168,7 +169,10 @@ impl JiraClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| JiraError::from_transport(&e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -191,7 +195,7 @@ impl JiraClient {
         let status = response.status();
         let bytes = read_body(response, MAX_RESPONSE_BODY)
             .await
-            .map_err(body_error)?;
+            .map_err(JiraError::from_body)?;
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
@@ -226,7 +230,7 @@ impl JiraClient {
         }
         let bytes = read_body(response, MAX_RESPONSE_BODY)
             .await
-            .map_err(body_error)?;
+            .map_err(JiraError::from_body)?;
         serde_json::from_slice(&bytes).map_err(|e| JiraError::Unexpected {
             reason: e.to_string(),
         })

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::http::BodyError;
-use teleport_plugin_runtime::service_error::ServiceError;
+use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -107,20 +106,18 @@ impl From<JiraError> for ServiceError {
     }
 }
 
-/// A response body that failed to arrive, or was over the limit, as a JiraError.
-pub(crate) fn body_error(error: BodyError) -> JiraError {
-    match error {
-        BodyError::Read(error) => transport_error(&error),
-        too_large => JiraError::Unexpected {
-            reason: too_large.to_string(),
-        },
+/// Transport and body failures take the runtime's one classification: a refused connection or
+/// a timeout is retried; a failed TLS handshake or an unusable URL is not.
+impl TransportFailure for JiraError {
+    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
+        Self::Transient {
+            reason,
+            retry_after,
+        }
     }
-}
 
-pub(crate) fn transport_error(error: &reqwest::Error) -> JiraError {
-    JiraError::Transient {
-        reason: format!("{error:#}"),
-        retry_after: None,
+    fn unexpected(reason: String) -> Self {
+        Self::Unexpected { reason }
     }
 }
 
@@ -188,6 +185,45 @@ pub(crate) fn status_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+    use tokio::io::AsyncWriteExt;
+
+    async fn transport_failure(url: &str) -> JiraError {
+        let client = http_client(&HttpClientOptions::default()).expect("client");
+        let error = client
+            .get(url)
+            .send()
+            .await
+            .expect_err("the call must fail");
+        JiraError::from_transport(&error)
+    }
+
+    #[tokio::test]
+    async fn only_transport_failures_that_may_pass_are_retried() {
+        // Nothing listens on a port just freed: a refused connection may pass.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let refused = listener.local_addr().unwrap();
+        drop(listener);
+        let error = transport_failure(&format!("https://{refused}/rest/api/2/myself")).await;
+        assert!(matches!(error, JiraError::Transient { .. }), "{error:?}");
+        assert!(error.is_transient());
+
+        // A server that does not speak TLS fails every handshake alike.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        let error = transport_failure(&format!("https://{plain}/rest/api/2/myself")).await;
+        assert!(matches!(error, JiraError::Unexpected { .. }), "{error:?}");
+        assert!(!error.is_transient());
+
+        // A URL that cannot be called never will be.
+        let error = transport_failure("https://").await;
+        assert!(matches!(error, JiraError::Unexpected { .. }), "{error:?}");
+    }
 
     #[test]
     fn reads_jira_error_bodies() {

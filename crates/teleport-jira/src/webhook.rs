@@ -9,10 +9,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
+use teleport_plugin_runtime::inbound::answer::{answer, cannot_process, try_again_later};
 
 use crate::client::JiraError;
 use crate::decision::{Inbound, Seen, SeenError};
@@ -58,10 +59,6 @@ pub fn routes(inbound: Arc<Inbound>) -> Router {
     Router::new()
         .route("/", post(on_webhook))
         .with_state(inbound)
-}
-
-fn answer(status: StatusCode, text: &'static str) -> Response {
-    (status, format!("{text}\n")).into_response()
 }
 
 fn looks_like_issue_id(id: &str) -> bool {
@@ -180,20 +177,10 @@ fn failure(error: &SeenError) -> Response {
     }
     if error.is_transient() {
         tracing::warn!(%error, "webhook not processed now; Jira may send it again and polling will see it");
-        let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, "try again later");
-        if let Some(after) = error.retry_after() {
-            let seconds = after.as_secs().max(1).to_string();
-            if let Ok(value) = HeaderValue::from_str(&seconds) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-        }
-        return response;
+        return try_again_later(error.retry_after());
     }
     tracing::error!(%error, "webhook could not be processed");
-    answer(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "cannot process the webhook",
-    )
+    cannot_process()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{BodyError, MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http::{self, BodyError, MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// A Mattermost user.
@@ -146,11 +146,8 @@ impl std::fmt::Debug for MattermostApi {
 impl MattermostApi {
     /// A client for the server at `url` (e.g. `https://mattermost.example.com`).
     pub fn new(http: reqwest::Client, url: &str, token: Secret) -> Result<Self, MattermostError> {
-        let mut base = Url::parse(url.trim_end_matches('/'))
-            .map_err(|e| MattermostError::Decode(format!("bad server URL: {e}")))?;
-        if base.cannot_be_a_base() {
-            return Err(MattermostError::Decode("bad server URL".into()));
-        }
+        let mut base = http::api_base(url.trim_end_matches('/'), "bad server URL")
+            .map_err(MattermostError::Decode)?;
         // Keep any path prefix (a server behind /mattermost) and append the API root to it.
         base.path_segments_mut()
             .map_err(|()| MattermostError::Decode("bad server URL".into()))?
@@ -160,11 +157,7 @@ impl MattermostApi {
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.extend(segments);
-        }
-        url
+        http::api_url(&self.base, segments, &[])
     }
 
     async fn call<T: DeserializeOwned>(
@@ -184,25 +177,24 @@ impl MattermostApi {
         let response = request
             .send()
             .await
-            .map_err(|e| MattermostError::Network(without_url(e)))?;
+            .map_err(|e| MattermostError::Network(http::without_url(&e)))?;
         let status = response.status();
         if status.is_success() {
             let body = read_body(response, MAX_RESPONSE_BODY)
                 .await
                 .map_err(|e| match e {
-                    BodyError::Read(e) => MattermostError::Network(without_url(e)),
+                    BodyError::Read(e) => MattermostError::Network(http::without_url(&e)),
                     too_large => MattermostError::Decode(too_large.to_string()),
                 })?;
             return serde_json::from_slice::<T>(&body)
                 .map_err(|e| MattermostError::Decode(format!("cannot decode the answer: {e}")));
         }
         let retry_after = retry_after(response.headers(), SystemTime::now());
-        let message = read_body(response, MAX_RESPONSE_BODY)
+        let body = read_body(response, MAX_RESPONSE_BODY)
             .await
             .ok()
-            .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+            .and_then(|body| serde_json::from_slice::<Value>(&body).ok());
+        let message = http::message_or_reason(body.as_ref(), status);
         Err(match status {
             StatusCode::UNAUTHORIZED => MattermostError::Unauthorized { message },
             StatusCode::NOT_FOUND => MattermostError::NotFound { message },
@@ -335,23 +327,6 @@ fn invisible_as_none<T>(result: Result<T, MattermostError>) -> Result<Option<T>,
     match result {
         Err(MattermostError::Refused { status: 403, .. }) => Ok(None),
         other => not_found_as_none(other),
-    }
-}
-
-/// reqwest errors name the URL, which holds e-mail addresses; keep only what went wrong.
-fn without_url(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_decode() {
-        "cannot decode the answer"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(&error) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
     }
 }
 

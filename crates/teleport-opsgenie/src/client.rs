@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
+use teleport_plugin_runtime::http;
 use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// A responder of a new alert: a schedule or a team, by ID when the value is a UUID, else by
@@ -227,23 +228,13 @@ impl std::fmt::Debug for OpsgenieApi {
 impl OpsgenieApi {
     /// A client for the API at `endpoint` (e.g. `https://api.opsgenie.com`).
     pub fn new(http: reqwest::Client, endpoint: &str, key: Secret) -> Result<Self, OpsgenieError> {
-        let base = Url::parse(endpoint.trim_end_matches('/'))
-            .map_err(|e| OpsgenieError::Decode(format!("bad API endpoint: {e}")))?;
-        if base.cannot_be_a_base() {
-            return Err(OpsgenieError::Decode("bad API endpoint".into()));
-        }
+        let base = http::api_base(endpoint.trim_end_matches('/'), "bad API endpoint")
+            .map_err(OpsgenieError::Decode)?;
         Ok(Self { http, base, key })
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("v2").extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        http::api_url(&self.base, &[&["v2"], segments].concat(), query)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -266,21 +257,17 @@ impl OpsgenieApi {
         let response = request
             .send()
             .await
-            .map_err(|e| OpsgenieError::Network(without_url(e)))?;
+            .map_err(|e| OpsgenieError::Network(http::without_url(&e)))?;
         let status = response.status();
         if status.is_success() {
             return response
                 .json::<T>()
                 .await
-                .map_err(|e| OpsgenieError::Decode(without_url(e)));
+                .map_err(|e| OpsgenieError::Decode(http::without_url(&e)));
         }
         let retry_after = service_error::retry_after(response.headers());
-        let message = response
-            .json::<Value>()
-            .await
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+        let body = response.json::<Value>().await.ok();
+        let message = http::message_or_reason(body.as_ref(), status);
         Err(match status {
             StatusCode::UNAUTHORIZED => OpsgenieError::Unauthorized { message },
             StatusCode::FORBIDDEN => OpsgenieError::Forbidden { message },
@@ -355,23 +342,6 @@ impl OpsgenieApi {
         );
         let on_calls: OnCalls = self.call(Method::GET, url, None).await?;
         Ok(on_calls.data.on_call_recipients)
-    }
-}
-
-/// reqwest errors name the URL; keep only what went wrong.
-fn without_url(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_decode() {
-        "cannot decode the answer"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(&error) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
     }
 }
 

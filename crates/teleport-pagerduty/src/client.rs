@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{BodyError, MAX_RESPONSE_BODY, read_body};
-use teleport_plugin_runtime::service_error::ServiceError;
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
 
 /// PagerDuty's versioned media type.
 const ACCEPT_V2: &str = "application/vnd.pagerduty+json;version=2";
@@ -310,12 +310,15 @@ impl PagerDutyApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PagerDutyError::from_transport(&e))?;
         let status = response.status();
         if status.is_success() {
             let bytes = read_body(response, MAX_RESPONSE_BODY)
                 .await
-                .map_err(body_error)?;
+                .map_err(PagerDutyError::from_body)?;
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
@@ -590,28 +593,15 @@ fn decode<T: DeserializeOwned>(body: &Value, field: &str) -> Result<T, PagerDuty
     })
 }
 
-/// A response body that failed to arrive, or was over the limit, as a PagerDutyError.
-pub(crate) fn body_error(error: BodyError) -> PagerDutyError {
-    from_service_error(error.into_service_error())
-}
-
-fn transport_error(error: &reqwest::Error) -> PagerDutyError {
-    // reqwest's error names the URL, never headers, so it carries no secret.
-    from_service_error(ServiceError::from_reqwest(error))
-}
-
-/// The shared classification of a transport or body failure, in this client's terms.
-fn from_service_error(error: ServiceError) -> PagerDutyError {
-    match error {
-        ServiceError::Transient {
-            message,
+impl TransportFailure for PagerDutyError {
+    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
+        Self::Transient {
+            reason,
             retry_after,
-        } => PagerDutyError::Transient {
-            reason: message,
-            retry_after,
-        },
-        other => PagerDutyError::Unexpected {
-            reason: other.message().to_owned(),
-        },
+        }
+    }
+
+    fn unexpected(reason: String) -> Self {
+        Self::Unexpected { reason }
     }
 }

@@ -1,4 +1,6 @@
-//! Outbound HTTPS clients (reqwest, hyper) built on the runtime's rustls configuration.
+//! Outbound HTTPS clients (reqwest, hyper) built on the runtime's rustls configuration, and
+//! the plumbing every API client shares: its base URL, the URLs under it, error text without
+//! the URL, and the bounded reading of answers.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -125,4 +127,95 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// reqwest's error text names the URL, and an API may take a key in its query: only the kind
+/// of failure and its cause are kept.
+pub fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_decode() {
+        "cannot decode the answer"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(error) {
+        Some(source) => format!("{kind}: {source}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// An API's base URL from the configuration. A URL that cannot take path segments
+/// (`mailto:x`) is refused, since every call appends its own; `what` opens the error text
+/// (`bad API URL: ...`).
+pub fn api_base(text: &str, what: &str) -> Result<reqwest::Url, String> {
+    let base = reqwest::Url::parse(text).map_err(|e| format!("{what}: {e}"))?;
+    if base.cannot_be_a_base() {
+        return Err(what.to_owned());
+    }
+    Ok(base)
+}
+
+/// `base` with `segments` appended, each escaped (so an ID from a request cannot climb out of
+/// its path), after dropping a trailing empty segment of `base`; `query` added when not empty.
+pub fn api_url(base: &reqwest::Url, segments: &[&str], query: &[(&str, &str)]) -> reqwest::Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
+}
+
+/// The text of a failed answer as most APIs give it: the JSON body's `message` string, else
+/// the status's reason phrase (`Not Found`).
+pub fn message_or_reason(body: Option<&serde_json::Value>, status: http::StatusCode) -> String {
+    body.and_then(|v| v.get("message"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_escape_segments_and_keep_the_base_path() {
+        let base = api_base("https://api.example.com/prefix/", "bad API URL").unwrap();
+        assert_eq!(
+            api_url(&base, &["alerts", "a/../b"], &[]).as_str(),
+            "https://api.example.com/prefix/alerts/a%2F..%2Fb"
+        );
+        assert_eq!(
+            api_url(&base, &["on-calls"], &[("flat", "true")]).as_str(),
+            "https://api.example.com/prefix/on-calls?flat=true"
+        );
+        assert_eq!(
+            api_base("mailto:x@example.com", "bad API URL"),
+            Err("bad API URL".to_owned())
+        );
+        assert!(
+            api_base("not a url", "bad API URL")
+                .unwrap_err()
+                .starts_with("bad API URL: ")
+        );
+    }
+
+    #[test]
+    fn failed_answers_are_worded_by_their_message_or_status() {
+        let body = serde_json::json!({ "message": "Unknown Channel" });
+        assert_eq!(
+            message_or_reason(Some(&body), http::StatusCode::NOT_FOUND),
+            "Unknown Channel"
+        );
+        assert_eq!(
+            message_or_reason(None, http::StatusCode::NOT_FOUND),
+            "Not Found"
+        );
+    }
 }

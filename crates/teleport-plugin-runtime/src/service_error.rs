@@ -91,12 +91,17 @@ impl ServiceError {
 
     /// Classifies a reqwest error: a status error by [`from_status`](Self::from_status)
     /// (without headers); connection failures, timeouts and connections dropped mid-request
-    /// are transient; anything else (a bad URL, an unreadable body, a redirect loop) is
-    /// permanent.
+    /// are transient; a failed TLS handshake (an unknown or expired certificate, a server
+    /// that does not speak TLS) is permanent although reqwest counts it as a connect error,
+    /// since asking again gets the same certificate until an operator acts; anything else (a
+    /// bad URL, an unreadable body, a redirect loop) is permanent.
     pub fn from_reqwest(error: &reqwest::Error) -> Self {
         let message = error_chain(error);
         if let Some(status) = error.status() {
             return Self::from_status(status, &HeaderMap::new(), message);
+        }
+        if tls_failure(error) {
+            return Self::permanent(message);
         }
         if error.is_connect() || error.is_timeout() || dropped_connection(error) {
             Self::transient(message)
@@ -118,6 +123,18 @@ impl ServiceError {
         }
     }
 
+    /// For clients whose errors only tell "try again" from "give up": a transient failure's
+    /// message and wait, or the message of anything else.
+    pub fn into_transient(self) -> Result<(String, Option<Duration>), String> {
+        match self {
+            Self::Transient {
+                message,
+                retry_after,
+            } => Ok((message, retry_after)),
+            Self::Unauthorized { message } | Self::Permanent { message } => Err(message),
+        }
+    }
+
     /// What happened, without the classification.
     pub fn message(&self) -> &str {
         match self {
@@ -125,6 +142,35 @@ impl ServiceError {
             | Self::Unauthorized { message }
             | Self::Permanent { message } => message,
         }
+    }
+}
+
+/// A client error type that sorts transport and body failures only as "try again" or "give
+/// up" (Jira, GitLab, PagerDuty): it names its two variants, and the classification itself is
+/// [`ServiceError::from_reqwest`] and [`BodyError::into_service_error`](crate::http::BodyError::into_service_error), shared.
+pub trait TransportFailure: Sized {
+    /// A failure worth retrying, after `retry_after` when given.
+    fn transient(reason: String, retry_after: Option<Duration>) -> Self;
+    /// A failure that asking again will not mend.
+    fn unexpected(reason: String) -> Self;
+
+    /// The shared classification, in this client's terms.
+    fn from_service_error(error: ServiceError) -> Self {
+        match error.into_transient() {
+            Ok((reason, retry_after)) => Self::transient(reason, retry_after),
+            Err(reason) => Self::unexpected(reason),
+        }
+    }
+
+    /// A call that got no answer. reqwest's error names the URL, never headers, so it carries
+    /// no secret.
+    fn from_transport(error: &reqwest::Error) -> Self {
+        Self::from_service_error(ServiceError::from_reqwest(error))
+    }
+
+    /// A response body that failed to arrive, or was over the limit.
+    fn from_body(error: crate::http::BodyError) -> Self {
+        Self::from_service_error(error.into_service_error())
     }
 }
 
@@ -178,6 +224,33 @@ fn dropped_connection(error: &(dyn std::error::Error + 'static)) -> bool {
             )
         {
             return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A failed TLS handshake: a rustls error in the chain. The connector wraps it in I/O errors
+/// (twice, today), and an `io::Error`'s `source()` skips the error it wraps, so the errors
+/// inside each I/O error are looked at too.
+fn tls_failure(error: &reqwest::Error) -> bool {
+    if !error.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        let mut layer: &(dyn std::error::Error + 'static) = e;
+        loop {
+            if layer.is::<rustls::Error>() {
+                return true;
+            }
+            match layer
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+            {
+                Some(inner) => layer = inner,
+                None => break,
+            }
         }
         source = e.source();
     }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{BodyError, MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http::{self, BodyError, MAX_RESPONSE_BODY, read_body};
 use teleport_plugin_runtime::service_error::{self, ServiceError};
 
 /// The layout of `date_time` in `whoisoncall` (Go's `2006-01-02 15:04:05`).
@@ -193,11 +193,8 @@ impl ServiceNowApi {
         username: &str,
         token: Secret,
     ) -> Result<Self, ServiceNowError> {
-        let base = Url::parse(endpoint.trim_end_matches('/'))
-            .map_err(|e| ServiceNowError::Decode(format!("bad instance URL: {e}")))?;
-        if base.cannot_be_a_base() {
-            return Err(ServiceNowError::Decode("bad instance URL".into()));
-        }
+        let base = http::api_base(endpoint.trim_end_matches('/'), "bad instance URL")
+            .map_err(ServiceNowError::Decode)?;
         Ok(Self {
             http,
             base,
@@ -207,14 +204,7 @@ impl ServiceNowApi {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        http::api_url(&self.base, segments, query)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -234,13 +224,13 @@ impl ServiceNowApi {
         let response = request
             .send()
             .await
-            .map_err(|e| ServiceNowError::Network(without_url(e)))?;
+            .map_err(|e| ServiceNowError::Network(http::without_url(&e)))?;
         let status = response.status();
         let retry_after = service_error::retry_after(response.headers());
         let bytes = read_body(response, MAX_RESPONSE_BODY)
             .await
             .map_err(|e| match e {
-                BodyError::Read(e) => ServiceNowError::Network(without_url(e)),
+                BodyError::Read(e) => ServiceNowError::Network(http::without_url(&e)),
                 other => ServiceNowError::Decode(other.to_string()),
             })?;
         if status.is_success() {
@@ -391,21 +381,6 @@ fn error_message(body: &[u8]) -> Option<String> {
         (false, true) => Some(message.to_owned()),
         (true, false) => Some(detail),
         (false, false) => Some(format!("{message}: {detail}")),
-    }
-}
-
-/// reqwest errors name the URL; keep only what went wrong.
-fn without_url(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(&error) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
     }
 }
 

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::http::BodyError;
-use teleport_plugin_runtime::service_error::ServiceError;
+use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -157,29 +156,16 @@ pub(super) fn status_error(
     }
 }
 
-/// A response body that failed to arrive, or was over the limit, as a GitlabError.
-pub(super) fn body_error(error: BodyError) -> GitlabError {
-    from_service_error(error.into_service_error())
-}
-
-pub(super) fn transport_error(error: &reqwest::Error) -> GitlabError {
-    // reqwest's error names the URL, never headers, so it carries no secret.
-    from_service_error(ServiceError::from_reqwest(error))
-}
-
-/// The shared classification of a transport or body failure, in this client's terms.
-fn from_service_error(error: ServiceError) -> GitlabError {
-    match error {
-        ServiceError::Transient {
-            message,
+impl TransportFailure for GitlabError {
+    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
+        Self::Transient {
+            reason,
             retry_after,
-        } => GitlabError::Transient {
-            reason: message,
-            retry_after,
-        },
-        other => GitlabError::Unexpected {
-            reason: other.message().to_owned(),
-        },
+        }
+    }
+
+    fn unexpected(reason: String) -> Self {
+        Self::Unexpected { reason }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `[http]` webhook listener, the periodic poll driver, and the one write path that applies
 //! a decision to Teleport at most once.
 
+pub mod answer;
 pub mod config;
 pub mod decision;
 pub mod listener;

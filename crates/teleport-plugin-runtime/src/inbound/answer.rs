@@ -1,0 +1,48 @@
+//! The answers a plugin's webhook route gives, worded alike for Jira and GitLab: a short
+//! text line, and the two answers to a delivery that could not be processed.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `status` with `text` and a newline as the body.
+pub fn answer(status: StatusCode, text: &'static str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+/// 503 for a delivery that may be processed later: the sender may deliver it again, after
+/// `retry_after` (whole seconds, at least one) when known.
+pub fn try_again_later(retry_after: Option<Duration>) -> Response {
+    let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+    if let Some(after) = retry_after {
+        let seconds = after.as_secs().max(1).to_string();
+        if let Ok(value) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+/// 500 for a delivery that will never be processed.
+pub fn cannot_process() -> Response {
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "cannot process the webhook",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_is_given_in_whole_seconds_of_at_least_one() {
+        let later = try_again_later(Some(Duration::from_millis(300)));
+        assert_eq!(later.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(later.headers()[header::RETRY_AFTER], "1");
+        let later = try_again_later(None);
+        assert!(later.headers().get(header::RETRY_AFTER).is_none());
+        assert_eq!(cannot_process().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
