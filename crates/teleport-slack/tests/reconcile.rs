@@ -25,7 +25,8 @@ fn messages_of(slack: &FakeSlack, channel: &str, id: &str) -> Vec<String> {
         .filter(|m| m.channel == channel)
         .filter(|m| {
             m.metadata.as_ref().is_some_and(|meta| {
-                meta["event_type"] == REQUEST_EVENT_TYPE && meta["event_payload"][REQUEST_ID_KEY] == id
+                meta["event_type"] == REQUEST_EVENT_TYPE
+                    && meta["event_payload"][REQUEST_ID_KEY] == id
             })
         })
         .map(|m| m.ts)
@@ -63,9 +64,13 @@ async fn a_post_slack_accepted_but_nobody_recorded_is_found_not_posted_again() {
     )
     .unwrap();
     // Lookups meet Slack's rate limit first: they wait like sends.
-    slack
-        .control()
-        .fail_next_for("conversations.history", 1, Fault::RateLimited { retry_after_secs: 1 });
+    slack.control().fail_next_for(
+        "conversations.history",
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
 
     let s = setup(kit, slack, "").await;
     eventually("both recipients recorded", WAIT, || async {
@@ -79,9 +84,19 @@ async fn a_post_slack_accepted_but_nobody_recorded_is_found_not_posted_again() {
         data["messages"].contains(&format!("C0DBA/{}", crashed.ts)),
         "the crashed replica's message is recorded: {data:?}"
     );
-    assert_eq!(messages_of(&s.slack, "C0DBA", &id), vec![crashed.ts.clone()]);
-    assert_eq!(messages_of(&s.slack, "U0LEAD", &id).len(), 1, "the lead's DM is posted once");
-    assert!(s.slack.call_count("conversations.history") >= 3, "one 429, then each recipient");
+    assert_eq!(
+        messages_of(&s.slack, "C0DBA", &id),
+        vec![crashed.ts.clone()]
+    );
+    assert_eq!(
+        messages_of(&s.slack, "U0LEAD", &id).len(),
+        1,
+        "the lead's DM is posted once"
+    );
+    assert!(
+        s.slack.call_count("conversations.history") >= 3,
+        "one 429, then each recipient"
+    );
     assert_eq!(s.slack.call_count("conversations.open"), 1);
 
     // The found message is then kept current like any other.
@@ -103,7 +118,10 @@ async fn a_new_request_is_posted_with_its_metadata_and_looks_nothing_up() {
     let kit = Testkit::start().await.unwrap();
     let s = setup(kit, FakeSlack::start(fake_slack_options()).await, "").await;
 
-    let request = s.kit.create_request("carol", &["editor"], "deploy").unwrap();
+    let request = s
+        .kit
+        .create_request("carol", &["editor"], "deploy")
+        .unwrap();
     let id = request.metadata.unwrap().name;
     eventually("the message recorded", WAIT, || async {
         s.kit
@@ -112,7 +130,11 @@ async fn a_new_request_is_posted_with_its_metadata_and_looks_nothing_up() {
     })
     .await;
     assert_eq!(messages_of(&s.slack, "C0REQ", &id).len(), 1);
-    for method in ["conversations.history", "conversations.open", "conversations.list"] {
+    for method in [
+        "conversations.history",
+        "conversations.open",
+        "conversations.list",
+    ] {
         assert_eq!(s.slack.call_count(method), 0, "{method}");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;

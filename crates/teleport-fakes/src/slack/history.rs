@@ -144,7 +144,9 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, call: SlackCall) -> 
             .iter()
             .skip(start)
             .take(limit)
-            .map(|c| json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false }))
+            .map(
+                |c| json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false }),
+            )
             .collect();
         let next = start + channels.len();
         let next_cursor = if next < state.channels.len() {

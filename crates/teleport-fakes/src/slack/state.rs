@@ -163,7 +163,11 @@ impl SlackState {
             .as_micros();
         let now = u64::try_from(now).unwrap_or(u64::MAX);
         self.last_ts = now.max(self.last_ts + TS_STEP_MICROS);
-        format!("{}.{:06}", self.last_ts / 1_000_000, self.last_ts % 1_000_000)
+        format!(
+            "{}.{:06}",
+            self.last_ts / 1_000_000,
+            self.last_ts % 1_000_000
+        )
     }
 
     pub(crate) fn insert(&mut self, message: PostedMessage) -> &PostedMessage {

@@ -192,11 +192,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
         }
         let view = self.view(observed, claim.record(), Status::Pending);
         // A lease left behind: its holder may have posted without recording it.
-        let window = self
-            .bot
-            .finds_posted()
-            .then(|| reconcile::post_window(claim, request))
-            .flatten();
+        let window = reconcile::post_window(&*self.bot, claim, request);
         for recipient in claim.unsent_recipients() {
             let to = Recipient {
                 id: recipient.clone(),

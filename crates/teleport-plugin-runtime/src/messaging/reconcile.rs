@@ -22,11 +22,13 @@ const CLOCK_SKEW: Duration = Duration::from_secs(15);
 /// while more than half of it is left) and ends within the lease, so the post lies inside
 /// the last lease stored: from its start (`until - length`) to its end, and not before the
 /// request was created.
-pub(super) fn post_window<C: crate::record::RecordCodec>(
-    claim: &Claim<'_, C>,
+/// `None` as well when the bot cannot look messages up.
+pub(super) fn post_window<B: MessagingBot>(
+    bot: &B,
+    claim: &Claim<'_, StateCodec<B>>,
     request: &AccessRequest,
 ) -> Option<PostWindow> {
-    let lease = claim.taken_over()?;
+    let lease = claim.taken_over().filter(|_| bot.finds_posted())?;
     let mut after = lease
         .until
         .checked_sub(claim.lease_length())

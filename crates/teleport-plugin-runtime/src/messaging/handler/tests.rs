@@ -292,7 +292,11 @@ async fn a_new_request_looks_nothing_up() {
         Outcome::Done
     );
     assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
-    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0, "no lookup on the normal path");
+    assert_eq!(
+        bot.lookups.load(Ordering::SeqCst),
+        0,
+        "no lookup on the normal path"
+    );
 }
 
 /// A replica that claimed the request, posted to `chan-a` and died before writing it down:
@@ -327,8 +331,16 @@ async fn a_takeover_records_the_message_posted_before_the_crash_instead_of_posti
         app(&bot, &env.client, "second").handle(&observed).await,
         Outcome::Done
     );
-    assert_eq!(bot.lookups.load(Ordering::SeqCst), 2, "each unsent recipient");
-    assert_eq!(bot.posted.load(Ordering::SeqCst), 1, "only chan-b is posted to");
+    assert_eq!(
+        bot.lookups.load(Ordering::SeqCst),
+        2,
+        "each unsent recipient"
+    );
+    assert_eq!(
+        bot.posted.load(Ordering::SeqCst),
+        1,
+        "only chan-b is posted to"
+    );
     let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
     assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
     assert_eq!(data["sent_to"], "chan-a,chan-b");
