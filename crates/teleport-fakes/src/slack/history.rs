@@ -98,7 +98,7 @@ fn read_history(shared: &Shared, call: &SlackCall) -> Outcome {
         })
         .collect();
     drop(state);
-    matching.sort_by(|a, b| b.0.cmp(&a.0));
+    matching.sort_by_key(|m| std::cmp::Reverse(m.0));
     let has_more = matching.len() > limit;
     matching.truncate(limit);
     let next_cursor = match matching.last() {
