@@ -1,19 +1,34 @@
 //! The Slack `MessagingBot`: what each runtime action means in Slack's Web API.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use teleport_client::{AccessReview, RequestState};
 use teleport_plugin_runtime::config::is_plain_email;
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::messaging::{self, ChannelMessage, MessagingBot, Recipient};
+use teleport_plugin_runtime::messaging::{
+    self, ChannelMessage, MessagingBot, PostWindow, Recipient,
+};
 use teleport_plugin_runtime::record::Resolution;
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::client::{HttpsSlackConnector, MessageRef, SlackApi};
+use crate::client::{HttpsSlackConnector, MessageRef, SlackApi, SlackError};
 use crate::render;
+
+/// History pages read per lookup (of 200 messages each) before giving up and posting.
+const MAX_HISTORY_PAGES: usize = 25;
+
+/// `conversations.list` pages read to find a channel by name.
+const MAX_CHANNEL_PAGES: usize = 50;
 
 /// Posts to Slack.
 pub struct SlackBot {
     api: SlackApi<HttpsSlackConnector>,
     review_buttons: bool,
+    /// Recipient (channel name, user ID) → conversation ID, learned from posts and
+    /// lookups: `conversations.history` takes IDs only.
+    conversations: Mutex<HashMap<String, String>>,
 }
 
 impl SlackBot {
@@ -22,7 +37,49 @@ impl SlackBot {
         Self {
             api,
             review_buttons: false,
+            conversations: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn conversations(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.conversations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn learn(&self, recipient: &str, conversation: &str) {
+        if recipient != conversation {
+            self.conversations()
+                .insert(recipient.to_owned(), conversation.to_owned());
+        }
+    }
+
+    /// The conversation ID messages to `recipient` land in: itself for an ID, the DM's
+    /// for a user, the channel's for a name; `None` when no channel has that name.
+    async fn conversation_of(&self, recipient: &str) -> Result<Option<String>, SlackError> {
+        if let Some(known) = self.conversations().get(recipient) {
+            return Ok(Some(known.clone()));
+        }
+        if is_id_with_prefix(recipient, &['C', 'G', 'D']) {
+            return Ok(Some(recipient.to_owned()));
+        }
+        if is_id_with_prefix(recipient, &['U', 'W']) {
+            let dm = self.api.open_dm(recipient).await?;
+            self.learn(recipient, &dm);
+            return Ok(Some(dm));
+        }
+        let name = recipient.strip_prefix('#').unwrap_or(recipient);
+        let mut cursor = None;
+        for _ in 0..MAX_CHANNEL_PAGES {
+            let page = self.api.channels_page(cursor.as_deref()).await?;
+            if let Some((id, _)) = page.channels.iter().find(|(_, n)| n == name) {
+                self.learn(recipient, id);
+                return Ok(Some(id.clone()));
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(None)
     }
 
     /// Put Approve/Deny buttons on pending requests' messages (`[review] enabled`).
@@ -77,13 +134,64 @@ impl MessagingBot for SlackBot {
         let message = self.request_message(view);
         let posted = self
             .api
-            .post_message(&recipient.id, &message.blocks, &message.text)
+            .post_request_message(
+                &recipient.id,
+                &message.blocks,
+                &message.text,
+                &view.request.id,
+            )
             .await
             .map_err(ServiceError::from)?;
+        self.learn(&recipient.id, &posted.channel);
         Ok(ChannelMessage {
             channel: posted.channel,
             id: posted.ts,
         })
+    }
+
+    fn finds_posted(&self) -> bool {
+        true
+    }
+
+    /// Pages back through the recipient's conversation over `window`, newest first, for a
+    /// message whose metadata names the request.
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<ChannelMessage>, ServiceError> {
+        let Some(channel) = self.conversation_of(&recipient.id).await? else {
+            return Err(ServiceError::permanent(format!(
+                "no channel named {} to look in",
+                recipient.id
+            )));
+        };
+        let (oldest, latest) = (slack_ts(window.after), slack_ts(window.before));
+        let mut cursor = None;
+        for _ in 0..MAX_HISTORY_PAGES {
+            let page = self
+                .api
+                .history_page(&channel, &oldest, &latest, cursor.as_deref())
+                .await?;
+            if let Some(found) = page
+                .messages
+                .iter()
+                .find(|m| m.request_id.as_deref() == Some(request_id))
+            {
+                return Ok(Some(ChannelMessage {
+                    channel,
+                    id: found.ts.clone(),
+                }));
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(None),
+            }
+        }
+        Err(ServiceError::permanent(format!(
+            "more than {MAX_HISTORY_PAGES} pages of messages to look through"
+        )))
     }
 
     async fn send_review(
@@ -152,6 +260,21 @@ impl MessagingBot for SlackBot {
             .map_err(ServiceError::from)?;
         Ok(true)
     }
+}
+
+/// Whether `text` is a Slack ID starting with one of `prefixes` (`C0123ABC`): IDs are
+/// upper-case, channel names never are.
+fn is_id_with_prefix(text: &str, prefixes: &[char]) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| prefixes.contains(&c))
+        && text.len() > 1
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A time as Slack writes message timestamps, `"<unix secs>.<micros>"`.
+fn slack_ts(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:06}", since.as_secs(), since.subsec_micros())
 }
 
 fn message_ref(message: &ChannelMessage) -> MessageRef {

@@ -25,6 +25,10 @@ use slack_morphism::{
 use teleport_plugin_runtime::proxy_connector::ProxyConnector;
 use teleport_plugin_runtime::service_error::ServiceError;
 
+mod history;
+
+pub use history::{ChannelPage, HistoryMessage, HistoryPage, REQUEST_EVENT_TYPE, REQUEST_ID_KEY};
+
 /// Slack's Web API base URL (the Go plugin's default `apiurl`).
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 

@@ -1,5 +1,6 @@
-//! The fake Slack Web API routes: `auth.test`, `chat.postMessage`, `chat.update`,
-//! `users.lookupByEmail`, and the interactivity ones of `interactive.rs`.
+//! The fake Slack Web API routes: `auth.test`, `chat.postMessage` (with `metadata`),
+//! `chat.update`, `users.lookupByEmail`, the interactivity ones of `interactive.rs` and the
+//! conversation reads of `history.rs`.
 //!
 //! Answers carry the fields slack-morphism decodes strictly (`channel`, `ts`, `message` on
 //! posts and updates; `user_id`, `team_id`, `team`, `url` on `auth.test`; `user.id` on lookups).
@@ -18,6 +19,7 @@ use axum::{Extension, Json};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::history;
 use super::interactive::{self, SocketHub};
 use super::params::SlackCall;
 use super::state::{MessageContent, MessageEdit, PostedMessage, SlackState};
@@ -113,6 +115,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/chat.update", any(update_message))
         .route("/api/users.lookupByEmail", any(lookup_by_email))
         .route("/api/users.info", any(interactive::users_info))
+        .route("/api/conversations.history", any(history::history))
+        .route("/api/conversations.open", any(history::open))
+        .route("/api/conversations.list", any(history::list))
         .route("/api/chat.postEphemeral", any(interactive::post_ephemeral))
         .route(
             "/api/apps.connections.open",
@@ -236,7 +241,7 @@ fn check_blocks(blocks: &Value) -> Result<(), ()> {
 }
 
 /// Direct-message targets: user IDs, as Slack accepts them for `channel`.
-fn is_user_id(arg: &str) -> bool {
+pub(crate) fn is_user_id(arg: &str) -> bool {
     let mut chars = arg.chars();
     matches!(chars.next(), Some('U' | 'W'))
         && arg.len() > 1
@@ -255,7 +260,7 @@ fn resolve_channel(shared: &Shared, state: &SlackState, arg: &str) -> Option<Str
         .then(|| arg.strip_prefix('#').unwrap_or(arg).to_owned())
 }
 
-fn message_json(message: &PostedMessage) -> Value {
+pub(crate) fn message_json(message: &PostedMessage) -> Value {
     let content = message.current();
     let mut json = json!({
         "type": "message",
@@ -270,6 +275,9 @@ fn message_json(message: &PostedMessage) -> Value {
     }
     if let Some(blocks) = &content.blocks {
         json["blocks"] = blocks.clone();
+    }
+    if let Some(metadata) = &message.metadata {
+        json["metadata"] = metadata.clone();
     }
     json
 }
@@ -312,6 +320,7 @@ fn store_post(shared: &Shared, call: &SlackCall, received: Instant) -> Outcome {
             posted: content,
             received,
             edits: Vec::new(),
+            metadata: call.json("metadata")?,
         })
         .clone();
     drop(state);

@@ -1,6 +1,7 @@
 //! Fake Slack Web API on loopback: start it, point a client at `base_url()`, inspect what arrived.
 
 mod api;
+mod history;
 mod interactive;
 mod params;
 mod state;

@@ -27,6 +27,18 @@ impl SlackCall {
         }
     }
 
+    /// A JSON argument (an object in a JSON body, or JSON-encoded in a form or query).
+    pub(super) fn json(&self, name: &str) -> Result<Option<Value>, &'static str> {
+        match self.args.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|_| "invalid_arguments"),
+            Some(other) => Ok(Some(other.clone())),
+        }
+    }
+
     /// The `blocks` argument as a JSON value; a JSON-encoded string is decoded first.
     pub(super) fn blocks(&self) -> Result<Option<Value>, &'static str> {
         match self.args.get("blocks") {

@@ -72,6 +72,8 @@ pub struct PostedMessage {
     pub received: Instant,
     /// Every later `chat.update`, oldest first.
     pub edits: Vec<MessageEdit>,
+    /// The `metadata` argument (`event_type`, `event_payload`), if any.
+    pub metadata: Option<Value>,
 }
 
 impl PostedMessage {
@@ -116,9 +118,9 @@ pub struct SlackState {
     next_user: u32,
 }
 
-/// The first `ts` handed out is `1700000000.000100`; each next one adds 100 µs.
-const TS_BASE_SECS: u64 = 1_700_000_000;
-const TS_STEP_MICROS: u64 = 100;
+/// Each `ts` is the wall-clock time in microseconds, as Slack's are (so `oldest` and
+/// `latest` bounds work), and at least one microsecond after the previous one.
+const TS_STEP_MICROS: u64 = 1;
 
 impl SlackState {
     /// All messages, roots and replies, in the order they were posted.
@@ -155,12 +157,16 @@ impl SlackState {
     }
 
     pub(crate) fn next_ts(&mut self) -> String {
-        self.last_ts += 1;
-        let micros = self.last_ts * TS_STEP_MICROS;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros();
+        let now = u64::try_from(now).unwrap_or(u64::MAX);
+        self.last_ts = now.max(self.last_ts + TS_STEP_MICROS);
         format!(
             "{}.{:06}",
-            TS_BASE_SECS + micros / 1_000_000,
-            micros % 1_000_000
+            self.last_ts / 1_000_000,
+            self.last_ts % 1_000_000
         )
     }
 
@@ -208,17 +214,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ts_values_increase_and_sort_as_strings() {
+    fn ts_values_are_the_time_increase_and_sort_as_strings() {
         let mut state = SlackState::default();
         let first = state.next_ts();
         let second = state.next_ts();
-        assert_eq!(first, "1700000000.000100");
-        assert_eq!(second, "1700000000.000200");
+        assert!(second > first, "{first} {second}");
+        let secs: u64 = first.split('.').next().unwrap().parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now - secs <= 1, "{first} is now");
+        let mut last = second;
         for _ in 0..20_000 {
-            state.next_ts();
+            let next = state.next_ts();
+            assert!(next > last, "{last} {next}");
+            last = next;
         }
-        let later = state.next_ts();
-        assert_eq!(later, "1700000002.000300");
-        assert!(later > second);
     }
 }

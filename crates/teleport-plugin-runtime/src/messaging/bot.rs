@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::SystemTime;
 
 use teleport_client::{AccessRequest, AccessReview};
 
@@ -62,6 +63,17 @@ impl RequestView {
     }
 }
 
+/// When a replica that crashed (or could not record its work) may have posted a request's
+/// message without recording it: the service accepted it no earlier than `after` and no
+/// later than `before` (clock skew already allowed for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostWindow {
+    /// The earliest time the message can carry.
+    pub after: SystemTime,
+    /// The latest time the message can carry.
+    pub before: SystemTime,
+}
+
 /// A messaging integration. Every method is one outbound action; retries,
 /// de-duplication and state are the runtime's job.
 pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
@@ -79,6 +91,27 @@ pub trait MessagingBot: MessageCodec + HealthCheck + Send + Sync + 'static {
         recipient: &Recipient,
         view: &RequestView,
     ) -> impl Future<Output = Result<Self::Message, ServiceError>> + Send;
+
+    /// Whether [`find_posted`](Self::find_posted) can look a request's message up in the
+    /// service (the runtime calls it only then).
+    fn finds_posted(&self) -> bool {
+        false
+    }
+
+    /// Looks for the request's message posted to `recipient` within `window`, by a replica
+    /// that then died before recording it. Called only when a replica takes over a lease
+    /// that was never released and `recipient` is not recorded as sent to — never on the
+    /// normal path — so that a crash between the post and its record does not lead to a
+    /// second message. `Ok(None)`: not there (posted now); a permanent error means it cannot
+    /// be looked up (posted now, as without a lookup).
+    fn find_posted(
+        &self,
+        _recipient: &Recipient,
+        _request_id: &str,
+        _window: &PostWindow,
+    ) -> impl Future<Output = Result<Option<Self::Message>, ServiceError>> + Send {
+        async { Ok(None) }
+    }
 
     /// Relays one review under a sent message (thread reply, e-mail reply, note).
     fn send_review(

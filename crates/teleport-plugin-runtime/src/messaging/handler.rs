@@ -19,6 +19,7 @@ use crate::config::RoleToRecipients;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::messaging::bot::{MessagingBot, Recipient, RequestView, Status};
 use crate::messaging::go_data::GoRequestData;
+use crate::messaging::reconcile;
 use crate::messaging::record::{MessageState, StateCodec};
 use crate::messaging::resource_names::ResourceNames;
 use crate::metrics::Metrics;
@@ -190,14 +191,28 @@ impl<B: MessagingBot> MessagingHandler<B> {
             claim.stage(next);
         }
         let view = self.view(observed, claim.record(), Status::Pending);
+        // A lease left behind: its holder may have posted without recording it.
+        let window = reconcile::post_window(&*self.bot, claim, request);
         for recipient in claim.unsent_recipients() {
             let to = Recipient {
                 id: recipient.clone(),
             };
-            let sent = self
-                .effects
-                .run(claim, "request", || self.bot.send_request(&to, &view))
-                .await?;
+            let found = match &window {
+                Some(window) => {
+                    let bot = &*self.bot;
+                    reconcile::find_posted(bot, &self.effects, claim, &to, &request.id, window)
+                        .await?
+                }
+                None => None,
+            };
+            let sent = match found {
+                Some(message) => Ok(message),
+                None => {
+                    self.effects
+                        .run(claim, "request", || self.bot.send_request(&to, &view))
+                        .await?
+                }
+            };
             let mut next = claim.record().clone();
             match sent {
                 Ok(message) => {

@@ -4,11 +4,12 @@
 mod bot;
 mod go_data;
 mod handler;
+mod reconcile;
 mod record;
 mod resource_names;
 mod run;
 
-pub use bot::{MessagingBot, Recipient, RequestView, Status};
+pub use bot::{MessagingBot, PostWindow, Recipient, RequestView, Status};
 pub use go_data::GoRequestData;
 pub use handler::{MessagingHandler, MessagingOptions};
 pub use record::{ChannelMessage, MessageCodec, MessageState, StateCodec};

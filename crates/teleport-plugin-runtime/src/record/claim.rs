@@ -28,6 +28,9 @@ pub struct Claim<'a, C: RecordCodec> {
     /// before the next side effect.
     unrecorded_effect: bool,
     lost: bool,
+    /// The lease the record carried when this replica claimed it (see
+    /// [`taken_over`](Claim::taken_over)).
+    taken_over: Option<Lease>,
 }
 
 impl<C: RecordCodec> Deref for Claim<'_, C> {
@@ -47,7 +50,26 @@ impl<'a, C: RecordCodec> Claim<'a, C> {
             stored,
             unrecorded_effect: false,
             lost: false,
+            taken_over: None,
         }
+    }
+
+    pub(super) fn taking_over(mut self, lease: Option<Lease>) -> Self {
+        self.taken_over = lease;
+        self
+    }
+
+    /// The lease the stored record still carried when this replica claimed it: its holder
+    /// (another replica, or this one before a restart or a failed release) stopped without
+    /// releasing it — a release always clears it — so the side effect it did last may be
+    /// unrecorded. `None` on the normal path (a new record, or one released).
+    pub fn taken_over(&self) -> Option<&Lease> {
+        self.taken_over.as_ref()
+    }
+
+    /// How long this plugin's leases last.
+    pub fn lease_length(&self) -> std::time::Duration {
+        self.records.lease
     }
 
     /// The record as the work left it (staged changes included).

@@ -264,9 +264,12 @@ impl<C: RecordCodec> LeasedRecords<C> {
                 }
             };
             let mut claimed = record;
-            *C::lease(&mut claimed) = Some(Lease::new(&self.owner, self.lease));
+            let previous = C::lease(&mut claimed).replace(Lease::new(&self.owner, self.lease));
             match self.write(request_id, expect, &claimed).await {
-                Ok(()) => return Ok(Acquired::Claimed(Claim::new(self, request_id, claimed))),
+                Ok(()) => {
+                    let claim = Claim::new(self, request_id, claimed).taking_over(previous);
+                    return Ok(Acquired::Claimed(claim));
+                }
                 Err(ClientError::CompareFailed { .. }) => continue,
                 Err(error) => return Err(error),
             }

@@ -6,6 +6,7 @@ use teleport_client::AccessReview;
 use teleport_testkit::Method;
 
 use super::*;
+use crate::messaging::bot::PostWindow;
 use crate::messaging::record::MessageCodec;
 use crate::record::MAX_TRIES_IN_PLACE;
 use crate::record::tests::Env;
@@ -19,6 +20,11 @@ struct FlakyBot {
     /// Posts refused with a 50 ms Retry-After before any succeeds.
     rate_limited: AtomicUsize,
     posted: AtomicUsize,
+    /// Whether the bot can look posted messages up (`finds_posted`).
+    looks_up: std::sync::atomic::AtomicBool,
+    /// Messages the service holds that no record knows of (posted before a crash).
+    unrecorded: std::sync::Mutex<Vec<String>>,
+    lookups: AtomicUsize,
 }
 
 const RETRY_AFTER: Duration = Duration::from_millis(50);
@@ -76,6 +82,23 @@ impl MessagingBot for FlakyBot {
         }
         let n = self.posted.fetch_add(1, Ordering::SeqCst);
         Ok(format!("{}-{n}", recipient.id))
+    }
+
+    fn finds_posted(&self) -> bool {
+        self.looks_up.load(Ordering::SeqCst)
+    }
+
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        _request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<String>, ServiceError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        assert!(window.after < window.before, "{window:?}");
+        let unrecorded = self.unrecorded.lock().unwrap();
+        let prefix = format!("{}-", recipient.id);
+        Ok(unrecorded.iter().find(|m| m.starts_with(&prefix)).cloned())
     }
 
     async fn send_review(
@@ -255,4 +278,94 @@ async fn a_failed_send_releases_the_lease_for_another_replica() {
     assert_eq!(data["sent_to"], "chan-a,chan-b");
     assert_eq!(data["messages"], "chan-a-0,chan-b-1");
     assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+}
+
+#[tokio::test]
+async fn a_new_request_looks_nothing_up() {
+    let env = Env::new().await;
+    let observed = observed(&env).await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+
+    assert_eq!(
+        app(&bot, &env.client, "me").handle(&observed).await,
+        Outcome::Done
+    );
+    assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        bot.lookups.load(Ordering::SeqCst),
+        0,
+        "no lookup on the normal path"
+    );
+}
+
+/// A replica that claimed the request, posted to `chan-a` and died before writing it down:
+/// its lease is left behind, lapsed, and the service holds the unrecorded message.
+async fn crash_after_a_post(env: &Env, bot: &FlakyBot) {
+    let dead = LeasedRecords::<StateCodec<FlakyBot>>::new(
+        env.client.clone(),
+        PLUGIN,
+        "dead",
+        Duration::from_millis(20),
+    );
+    let Observation::Put(request) = observed(env).await else {
+        unreachable!("a put")
+    };
+    let mut state = MessageState::new(&request.user, &request.roles, &request.request_reason);
+    state.go = GoRequestData::of(&request);
+    let claim = dead.create(&env.request_id, state).await.unwrap();
+    drop(claim.expect("created"));
+    bot.unrecorded.lock().unwrap().push("chan-a-crashed".into());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn a_takeover_records_the_message_posted_before_the_crash_instead_of_posting_again() {
+    let env = Env::new().await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    crash_after_a_post(&env, &bot).await;
+
+    let observed = observed(&env).await;
+    assert_eq!(
+        app(&bot, &env.client, "second").handle(&observed).await,
+        Outcome::Done
+    );
+    assert_eq!(
+        bot.lookups.load(Ordering::SeqCst),
+        2,
+        "each unsent recipient"
+    );
+    assert_eq!(
+        bot.posted.load(Ordering::SeqCst),
+        1,
+        "only chan-b is posted to"
+    );
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
+    assert_eq!(data["sent_to"], "chan-a,chan-b");
+    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+
+    // Released: seen again, nothing is looked up or posted.
+    assert_eq!(
+        app(&bot, &env.client, "third").handle(&observed).await,
+        Outcome::Done
+    );
+    assert_eq!(bot.lookups.load(Ordering::SeqCst), 2);
+    assert_eq!(bot.posted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_bot_that_cannot_look_up_posts_on_takeover_as_before() {
+    let env = Env::new().await;
+    let bot = Arc::new(FlakyBot::default());
+    crash_after_a_post(&env, &bot).await;
+
+    let observed = observed(&env).await;
+    assert_eq!(
+        app(&bot, &env.client, "second").handle(&observed).await,
+        Outcome::Done
+    );
+    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
+    assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
 }
