@@ -205,7 +205,9 @@ mod tests {
         })
         .unwrap();
         let cert = Certificate::from_openssh(&line).unwrap();
-        let ca = ssh_public_key(&user_ca).unwrap().fingerprint(HashAlg::Sha256);
+        let ca = ssh_public_key(&user_ca)
+            .unwrap()
+            .fingerprint(HashAlg::Sha256);
         let wrong = ssh_public_key(&other).unwrap().fingerprint(HashAlg::Sha256);
         assert!(cert.validate_at(1000, [&ca]).is_ok());
         assert!(cert.validate_at(1000, [&wrong]).is_err());
