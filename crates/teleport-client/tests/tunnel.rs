@@ -1,6 +1,7 @@
 //! The reverse tunnel against the testkit's SSH listener: found by the automatic dial,
 //! carrying the API and the watch; a host certificate from another cluster refused with a
-//! clear error; credentials without SSH named; identity reload and reconnects.
+//! clear error; a user certificate from another CA refused; credentials without SSH named;
+//! identity reload and reconnects.
 
 mod support;
 
@@ -125,4 +126,36 @@ async fn renewed_identities_and_restarts_work_through_the_tunnel() {
     env.kit.restart().await.unwrap();
     assert_eq!(resolve(&client).await.as_deref(), Some("plugin-b"));
     assert_eq!(client.dial_mode(), Some(DialMode::ReverseTunnel));
+}
+
+#[tokio::test]
+async fn when_nothing_answers_the_tunnel_is_named_among_the_modes_tried() {
+    let env = Env::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let client = TeleportClient::new(env.auto_config(&addr, &[])).unwrap();
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(text.contains("proxy reverse tunnel (SSH): "), "{text}");
+    assert!(text.contains("auth server directly: "), "{text}");
+}
+
+#[tokio::test]
+async fn an_ssh_certificate_from_another_user_ca_is_refused_by_the_tunnel() {
+    let env = Env::new().await;
+    let path = env.dir.path().join("foreign_id");
+    env.kit
+        .foreign_identity(&IdentityRequest::new(USER))
+        .unwrap()
+        .write_identity_file(&path)
+        .unwrap();
+    let client = env.client_with(
+        CredentialsSource::IdentityFile(path),
+        DialMode::ReverseTunnel,
+    );
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(
+        text.contains("the tunnel refused the identity's SSH certificate"),
+        "{text}"
+    );
 }
