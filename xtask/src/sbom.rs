@@ -38,6 +38,8 @@ struct Package {
     license: Option<String>,
     source: Option<String>,
     description: Option<String>,
+    #[serde(default)]
+    manifest_path: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +218,13 @@ impl Sboms {
         if let Some(sum) = self.checksums.get(&(p.name.clone(), p.version.clone())) {
             component["hashes"] = json!([{ "alg": "SHA-256", "content": sum }]);
         }
+        if p.source.is_none() && p.manifest_path.contains("/third_party/") {
+            // A vendored crate with our patch (the `[patch.crates-io]` path): not the
+            // published bytes, so no registry hash, and the SBOM says so.
+            component["pedigree"] = json!({
+                "notes": format!("crates.io {}@{} patched in this repository's third_party/ (see third_party/README.md)", p.name, p.version)
+            });
+        }
         component
     }
 }
@@ -330,6 +339,26 @@ mod tests {
         let deps = doc["dependencies"].as_array().unwrap();
         let app = deps.iter().find(|d| d["ref"] == "app@0.1.0").unwrap();
         assert_eq!(app["dependsOn"], json!(["lib@1.0.0"]));
+    }
+
+    #[test]
+    fn a_vendored_patched_crate_says_so_and_carries_no_registry_hash() {
+        let sboms = sboms();
+        let vendored = Package {
+            id: "path+file:///w/third_party/russh#0.65.2".into(),
+            name: "russh".into(),
+            version: "0.65.2".into(),
+            license: Some("Apache-2.0".into()),
+            source: None,
+            description: None,
+            manifest_path: "/w/third_party/russh/Cargo.toml".into(),
+        };
+        let component = sboms.component(&vendored);
+        assert!(component.get("hashes").is_none());
+        let notes = component["pedigree"]["notes"].as_str().unwrap();
+        assert!(notes.contains("russh@0.65.2 patched"), "{notes}");
+        let registry = sboms.packages.get("registry+x#lib@1.0.0").unwrap();
+        assert!(sboms.component(registry).get("pedigree").is_none());
     }
 
     #[test]

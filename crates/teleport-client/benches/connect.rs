@@ -33,6 +33,7 @@ fn connect(c: &mut Criterion) {
         let kit = Testkit::builder()
             .with_proxy(true)
             .with_l7_front(true)
+            .with_tunnel(true)
             .start()
             .await
             .expect("testkit");
@@ -54,6 +55,7 @@ fn connect(c: &mut Criterion) {
     let auth = kit.auth_addr().to_string();
     let routing = kit.proxy_addr().expect("proxy").to_string();
     let l7 = kit.l7_addr().expect("L7 front").to_string();
+    let tunnel = kit.tunnel_addr().expect("tunnel").to_string();
     let via_proxy = vec![("HTTPS_PROXY", proxy.url())];
     let cases: Vec<(&str, ClientConfig)> = vec![
         (
@@ -84,6 +86,15 @@ fn connect(c: &mut Criterion) {
             ),
         ),
         (
+            "only/reverse_tunnel",
+            config(
+                &tunnel,
+                dir.path(),
+                DialPolicy::Only(DialMode::ReverseTunnel),
+                &[],
+            ),
+        ),
+        (
             "only/proxy_tls_routing_via_http_connect",
             config(
                 PROXIED_NAME,
@@ -103,6 +114,10 @@ fn connect(c: &mut Criterion) {
         (
             "auto/l7_detected",
             config(&l7, dir.path(), DialPolicy::Auto, &[]),
+        ),
+        (
+            "auto/tunnel_port",
+            config(&tunnel, dir.path(), DialPolicy::Auto, &[]),
         ),
         (
             "auto/l7_forced_by_env",

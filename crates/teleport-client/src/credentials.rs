@@ -68,6 +68,20 @@ pub struct Identity {
     cluster_name: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// The SSH half of an identity file, for the reverse tunnel; `None` for the TLS trio.
+    ssh: Option<Arc<SshCredentials>>,
+}
+
+/// The SSH lines of an identity file, kept as text: only the reverse tunnel parses them, and
+/// an identity without them (or with a key the SSH library cannot read) still works over TLS.
+#[derive(Clone)]
+pub(crate) struct SshCredentials {
+    /// The private key PEM block (the same key as the TLS certificate's).
+    pub(crate) key_pem: String,
+    /// The `<type>-cert-v01@openssh.com <base64> ...` line.
+    pub(crate) cert_line: String,
+    /// The `@cert-authority <hosts> <type> <base64> ...` lines: the host CAs.
+    pub(crate) ca_lines: Vec<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -115,7 +129,15 @@ impl Identity {
                 reason: "no CA certificate found after the TLS certificate".into(),
             });
         }
-        Self::new(path.to_owned(), cert_chain, key, roots)
+        let mut identity = Self::new(path.to_owned(), cert_chain, key, roots)?;
+        identity.ssh = ssh_lines(text).map(|(cert_line, ca_lines)| {
+            Arc::new(SshCredentials {
+                key_pem: key_block,
+                cert_line,
+                ca_lines,
+            })
+        });
+        Ok(identity)
     }
 
     fn new(
@@ -167,6 +189,7 @@ impl Identity {
             cluster_name,
             not_before,
             not_after,
+            ssh: None,
         })
     }
 
@@ -212,6 +235,15 @@ impl Identity {
     pub(crate) fn roots(&self) -> &[CertificateDer<'static>] {
         &self.roots
     }
+
+    pub(crate) fn ssh(&self) -> Option<&SshCredentials> {
+        self.ssh.as_deref()
+    }
+
+    /// True when the identity can authenticate over SSH (the reverse tunnel).
+    pub fn has_ssh_certificate(&self) -> bool {
+        self.ssh.is_some()
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, CredentialsError> {
@@ -219,6 +251,34 @@ fn read_text(path: &Path) -> Result<String, CredentialsError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// The SSH certificate line and the host-CA lines, by Go's rules: the first word of a cert
+/// line is `<name>-cert-v<NN>@openssh.com`, a CA line starts with `@cert-authority`.
+fn ssh_lines(text: &str) -> Option<(String, Vec<String>)> {
+    let is_cert_type = |word: &str| {
+        word.strip_suffix("@openssh.com")
+            .and_then(|w| w.rsplit_once("-cert-v"))
+            .is_some_and(|(name, version)| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && version.len() == 2
+                    && version.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    let mut cert = None;
+    let mut cas = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first == "@cert-authority" {
+            cas.push(line.to_owned());
+        } else if cert.is_none() && is_cert_type(first) {
+            cert = Some(line.to_owned());
+        }
+    }
+    cert.map(|cert| (cert, cas))
 }
 
 /// Splits text into whole PEM blocks (BEGIN line to END line), in order.

@@ -1,6 +1,6 @@
 //! The real `teleport-slack` binary reaching Teleport every way one `addr` allows: behind an
-//! L7 load balancer (detected, and forced by `TELEPORT_TLS_ROUTING_CONN_UPGRADE`) and
-//! through an HTTP CONNECT proxy (`HTTPS_PROXY`). On each path a request is posted, the
+//! L7 load balancer (detected, and forced by `TELEPORT_TLS_ROUTING_CONN_UPGRADE`), through an
+//! HTTP CONNECT proxy (`HTTPS_PROXY`) and through the proxy's SSH reverse tunnel. On each path a request is posted, the
 //! identity is renewed on disk while the old certificate lapses, and Teleport restarts.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +42,7 @@ impl Env {
         let kit = Testkit::builder()
             .with_proxy(true)
             .with_l7_front(true)
+            .with_tunnel(true)
             .l7_ping_interval(Duration::from_millis(300))
             .start()
             .await
@@ -244,6 +245,18 @@ async fn through_an_http_connect_proxy() {
         tunnels.iter().filter(|t| *t == PROXIED_NAME).count() >= 3,
         "{tunnels:?}"
     );
+}
+
+#[tokio::test]
+async fn through_the_reverse_tunnel() {
+    let env = Env::new().await;
+    env.first_identity();
+    let addr = env.kit.tunnel_addr().unwrap().to_string();
+    let plugin = env.spawn(&addr, &[]);
+    env.post_through_renewals_and_restarts().await;
+    let log = plugin.stop().await;
+    assert_connected_via(&log, "proxy reverse tunnel (SSH)");
+    assert!(log.contains("loaded renewed Teleport credentials"), "{log}");
 }
 
 #[tokio::test]

@@ -109,6 +109,26 @@ impl CertAuthority {
         ssh::host_ca_line(&self.cluster_name, self.issuer.key())
     }
 
+    /// This CA's key as an SSH public key (what the tunnel trusts for user certificates).
+    pub(crate) fn ssh_public_key(&self) -> Result<russh::keys::PublicKey> {
+        ssh::ssh_public_key(self.issuer.key())
+    }
+
+    /// An SSH host key and its certificate signed by this CA's key, valid for `principals`
+    /// from an hour ago for a year.
+    pub(crate) fn issue_ssh_host_cert(
+        &self,
+        principals: &[&str],
+    ) -> Result<(russh::keys::PrivateKey, russh::keys::Certificate)> {
+        let now = unix_seconds(SystemTime::now());
+        ssh::host_cert(
+            self.issuer.key(),
+            principals,
+            now.saturating_sub(3600),
+            now + 365 * 24 * 3600,
+        )
+    }
+
     /// Signs a client identity for `request` with this CA; `host_ca` is what the identity
     /// trusts for servers. Use the testkit's host CA with a foreign user CA to get an identity
     /// that reaches the server but is refused by it.

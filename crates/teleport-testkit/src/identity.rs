@@ -97,7 +97,7 @@ pub struct Identity {
     pub cert_pem: String,
     /// The host CA certificate PEM the client should trust for servers.
     pub host_ca_pem: String,
-    /// The OpenSSH user certificate line (no newline); placeholder signature.
+    /// The OpenSSH user certificate line (no newline), signed by the user CA's key.
     pub ssh_cert_line: String,
     /// The known_hosts `@cert-authority … type=host` line (no newline).
     pub ssh_ca_line: String,

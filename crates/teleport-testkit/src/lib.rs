@@ -8,7 +8,9 @@
 //! connections by the ClientHello's ALPN (`teleport-auth@<hex cluster>.teleport.cluster.local`)
 //! without terminating TLS, like Teleport's proxy in TLS-routing mode; an optional L7
 //! load-balancer front terminates TLS and passes only the proxy's connection upgrade
-//! (`/webapi/connectionupgrade`) on; [`ConnectProxy`] is an HTTP `CONNECT` proxy.
+//! (`/webapi/connectionupgrade`) on; an optional reverse-tunnel listener speaks SSH (host
+//! certificate from the host CA, user certificates from the user CA) and splices
+//! `teleport-transport` channels to auth; [`ConnectProxy`] is an HTTP `CONNECT` proxy.
 //!
 //! ```no_run
 //! # async fn demo() -> teleport_testkit::Result<()> {
@@ -59,6 +61,7 @@ mod ssh;
 mod state;
 mod testkit;
 mod timestamps;
+mod tunnel;
 mod watch;
 
 pub use ca::{AUTH_SERVER_NAME, CaKind, CertAuthority};
@@ -79,6 +82,7 @@ pub use resources::{node_resource, user_group_resource};
 pub use state::{KIND_ACCESS_LIST, KIND_ACCESS_REQUEST, Resolution, StateView};
 pub use testkit::{DEFAULT_SERVER_VERSION, DEFAULT_WATCH_BUFFER, Testkit, TestkitBuilder};
 pub use timestamps::{GO_ZERO_SECONDS, is_unset};
+pub use tunnel::{REMOTE_AUTH_SERVER, TRANSPORT_CHANNEL, TRANSPORT_DIAL_REQUEST};
 pub use watch::Delivery;
 
 /// The generated wire types the testkit speaks (re-exported from `teleport-client`).

@@ -1,11 +1,12 @@
-//! OpenSSH-format lines for identity files: a user certificate and a host-CA known_hosts entry.
-//!
-//! Rust clients never speak SSH to the testkit, so the certificate is structurally an OpenSSH
-//! certificate (right key type, real public key, principals, validity) but its signature is a
-//! placeholder. The host-CA line carries the host CA's real public key.
+//! OpenSSH certificates for identity files and the tunnel listener: a user certificate signed
+//! by the user CA's key, a host certificate signed by the host CA's key, and the host-CA
+//! known_hosts entry. The CAs' keys are the same P-256 keys that sign their TLS certificates,
+//! as in Teleport, where each CA has an SSH and a TLS half.
 
 use base64::Engine as _;
 use rcgen::KeyPair;
+use russh::keys::ssh_key::certificate::{Builder, CertType};
+use russh::keys::ssh_key::{Certificate, PrivateKey, PublicKey};
 
 use crate::der;
 use crate::error::{Error, Result};
@@ -22,14 +23,6 @@ impl Wire {
         self.0
             .extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         self.0.extend_from_slice(bytes);
-        self
-    }
-    fn u32(&mut self, value: u32) -> &mut Self {
-        self.0.extend_from_slice(&value.to_be_bytes());
-        self
-    }
-    fn u64(&mut self, value: u64) -> &mut Self {
-        self.0.extend_from_slice(&value.to_be_bytes());
         self
     }
 }
@@ -75,32 +68,65 @@ pub(crate) struct UserCert<'a> {
     pub(crate) valid_before: u64,
 }
 
-/// One `<type>-cert-v01@openssh.com <base64> <comment>` line (no newline).
+/// One `<type>-cert-v01@openssh.com <base64> <comment>` line (no newline), really signed.
 pub(crate) fn user_cert_line(cert: &UserCert<'_>) -> Result<String> {
-    let (alg, fields) = public_fields(cert.key, cert.rsa)?;
-    let (signer_alg, signer_blob) = public_blob(cert.signer, false)?;
-    let cert_type = format!("{alg}-cert-v01@openssh.com");
-    let nonce = uuid::Uuid::new_v4();
-    let mut principals = Wire::default();
-    principals.string(cert.user.as_bytes());
-    let mut signature = Wire::default();
-    signature.string(signer_alg.as_bytes()).string(&[0u8; 72]);
+    let (_, blob) = public_blob(cert.key, cert.rsa)?;
+    let subject = PublicKey::from_bytes(&blob).map_err(ssh_error)?;
+    let mut builder = builder(subject, cert.valid_after, cert.valid_before)?;
+    builder.cert_type(CertType::User).map_err(ssh_error)?;
+    builder.key_id(cert.user).map_err(ssh_error)?;
+    builder.valid_principal(cert.user).map_err(ssh_error)?;
+    let signed = builder
+        .sign(&ssh_private_key(cert.signer)?)
+        .map_err(ssh_error)?;
+    let line = signed.to_openssh().map_err(ssh_error)?;
+    // `to_openssh` writes the certificate's own comment (empty); tctl puts the user there.
+    Ok(format!("{} {}", line.trim_end(), cert.user))
+}
 
-    let mut blob = Wire::default();
-    blob.string(cert_type.as_bytes()).string(nonce.as_bytes());
-    blob.0.extend_from_slice(&fields);
-    blob.u64(1) // serial
-        .u32(1) // SSH_CERT_TYPE_USER
-        .string(cert.user.as_bytes()) // key id
-        .string(&principals.0)
-        .u64(cert.valid_after)
-        .u64(cert.valid_before)
-        .string(b"") // critical options
-        .string(b"") // extensions
-        .string(b"") // reserved
-        .string(&signer_blob)
-        .string(&signature.0);
-    Ok(format!("{cert_type} {} {}", b64(&blob.0), cert.user))
+/// A host key and its certificate for an SSH listener, signed by the host CA's key, valid
+/// for `principals` (Go checks the dialed host against them).
+pub(crate) fn host_cert(
+    host_ca_key: &KeyPair,
+    principals: &[&str],
+    valid_after: u64,
+    valid_before: u64,
+) -> Result<(PrivateKey, Certificate)> {
+    let host = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let host_key = ssh_private_key(&host)?;
+    let mut builder = builder(host_key.public_key().clone(), valid_after, valid_before)?;
+    builder.cert_type(CertType::Host).map_err(ssh_error)?;
+    builder
+        .key_id("teleport-testkit-proxy")
+        .map_err(ssh_error)?;
+    for principal in principals {
+        builder.valid_principal(*principal).map_err(ssh_error)?;
+    }
+    let cert = builder
+        .sign(&ssh_private_key(host_ca_key)?)
+        .map_err(ssh_error)?;
+    Ok((host_key, cert))
+}
+
+/// The SSH public key of a CA key (what a server trusts for user certificates).
+pub(crate) fn ssh_public_key(key: &KeyPair) -> Result<PublicKey> {
+    let (_, blob) = public_blob(key, false)?;
+    PublicKey::from_bytes(&blob).map_err(ssh_error)
+}
+
+fn builder(subject: PublicKey, valid_after: u64, valid_before: u64) -> Result<Builder> {
+    let nonce = uuid::Uuid::new_v4().as_bytes().to_vec();
+    Builder::new(nonce, subject, valid_after, valid_before).map_err(ssh_error)
+}
+
+/// An rcgen P-256 key as an SSH private key (through its PKCS#8 PEM).
+fn ssh_private_key(key: &KeyPair) -> Result<PrivateKey> {
+    russh::keys::decode_secret_key(&key.serialize_pem(), None)
+        .map_err(|e| Error::Key(format!("SSH key from PKCS#8: {e}")))
+}
+
+fn ssh_error(e: russh::keys::ssh_key::Error) -> Error {
+    Error::Key(format!("SSH certificate: {e}"))
 }
 
 /// One known_hosts `@cert-authority` line for the cluster's host CA (no newline).
@@ -161,6 +187,36 @@ mod tests {
             assert_eq!(fields[0], expected.as_bytes());
             assert_eq!(fields[1].len(), 16, "nonce");
         }
+    }
+
+    #[test]
+    fn certificates_are_really_signed_by_their_ca() {
+        use russh::keys::ssh_key::HashAlg;
+        let user_ca = keys::generate(KeyKind::EcdsaP256).unwrap().pair;
+        let other = keys::generate(KeyKind::EcdsaP256).unwrap().pair;
+        let key = keys::generate(KeyKind::EcdsaP256).unwrap().pair;
+        let line = user_cert_line(&UserCert {
+            user: "alice",
+            key: &key,
+            rsa: false,
+            signer: &user_ca,
+            valid_after: 1,
+            valid_before: u64::MAX - 1,
+        })
+        .unwrap();
+        let cert = Certificate::from_openssh(&line).unwrap();
+        let ca = ssh_public_key(&user_ca)
+            .unwrap()
+            .fingerprint(HashAlg::Sha256);
+        let wrong = ssh_public_key(&other).unwrap().fingerprint(HashAlg::Sha256);
+        assert!(cert.validate_at(1000, [&ca]).is_ok());
+        assert!(cert.validate_at(1000, [&wrong]).is_err());
+        assert_eq!(cert.cert_type(), CertType::User);
+        assert_eq!(cert.valid_principals(), ["alice"]);
+
+        let (_, host) = host_cert(&user_ca, &["localhost"], 1, u64::MAX - 1).unwrap();
+        assert!(host.validate_at(1000, [&ca]).is_ok());
+        assert_eq!(host.cert_type(), CertType::Host);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::identity::{Identity, IdentityRequest};
 use crate::l7::{self, L7Options, L7Stats};
 use crate::shared::{Config, Shared};
 use crate::state::State;
+use crate::tunnel::{self, TunnelKeys};
 use crate::{proxy, server};
 
 /// Teleport version reported by Ping unless configured otherwise.
@@ -35,6 +36,7 @@ pub struct TestkitBuilder {
     proxy_public_addr: Option<String>,
     with_proxy: bool,
     with_l7_front: bool,
+    with_tunnel: bool,
     l7: L7Options,
     watch_buffer: usize,
     go_zero_timestamps: bool,
@@ -50,6 +52,7 @@ impl Default for TestkitBuilder {
             proxy_public_addr: None,
             with_proxy: false,
             with_l7_front: false,
+            with_tunnel: false,
             l7: L7Options {
                 ping_interval: Duration::from_secs(30),
                 legacy_only: false,
@@ -90,6 +93,13 @@ impl TestkitBuilder {
     /// Also start the TLS-routing proxy listener. Default false.
     pub fn with_proxy(mut self, enabled: bool) -> Self {
         self.with_proxy = enabled;
+        self
+    }
+
+    /// Also start a reverse-tunnel listener (SSH, Teleport's port 3024) whose
+    /// `teleport-transport` channels reach the auth server. Default false.
+    pub fn with_tunnel(mut self, enabled: bool) -> Self {
+        self.with_tunnel = enabled;
         self
     }
 
@@ -160,6 +170,20 @@ impl TestkitBuilder {
             .as_ref()
             .map(|(listener, _, _)| listener.local_addr())
             .transpose()?;
+        let tunnel = match self.with_tunnel {
+            true => {
+                // Go checks the dialed host against the certificate's principals.
+                let principals = ["localhost", "127.0.0.1", self.cluster_name.as_str()];
+                let (key, cert) = host_ca.issue_ssh_host_cert(&principals)?;
+                let keys = TunnelKeys::new(key, cert, user_ca.ssh_public_key()?);
+                Some((TcpListener::bind("127.0.0.1:0").await?, keys))
+            }
+            false => None,
+        };
+        let tunnel_addr = tunnel
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+            .transpose()?;
         let proxy_public_addr = self
             .proxy_public_addr
             .or_else(|| proxy_addr.map(|a| a.to_string()))
@@ -187,10 +211,14 @@ impl TestkitBuilder {
                 counters: Arc::default(),
             }),
             l7_addr,
+            tunnel: tunnel.as_ref().map(|(_, keys)| keys.clone()),
+            tunnel_addr,
             running: tokio::sync::Mutex::new(None),
         };
         let l7_listener = l7.map(|(listener, _, _)| listener);
-        *testkit.running.lock().await = Some(testkit.spawn(auth, proxy, l7_listener));
+        let tunnel_listener = tunnel.map(|(listener, _)| listener);
+        *testkit.running.lock().await =
+            Some(testkit.spawn(auth, proxy, l7_listener, tunnel_listener));
         Ok(testkit)
     }
 }
@@ -214,6 +242,8 @@ pub struct Testkit {
     proxy_addr: Option<SocketAddr>,
     l7: Option<L7Front>,
     l7_addr: Option<SocketAddr>,
+    tunnel: Option<TunnelKeys>,
+    tunnel_addr: Option<SocketAddr>,
     running: tokio::sync::Mutex<Option<Running>>,
 }
 
@@ -232,6 +262,7 @@ impl std::fmt::Debug for Testkit {
             .field("auth_addr", &self.auth_addr)
             .field("proxy_addr", &self.proxy_addr)
             .field("l7_addr", &self.l7_addr)
+            .field("tunnel_addr", &self.tunnel_addr)
             .finish_non_exhaustive()
     }
 }
@@ -260,6 +291,11 @@ impl Testkit {
     /// The L7 load-balancer front, when started `with_l7_front(true)`.
     pub fn l7_addr(&self) -> Option<SocketAddr> {
         self.l7_addr
+    }
+
+    /// The reverse-tunnel (SSH) listener, when started `with_tunnel(true)`.
+    pub fn tunnel_addr(&self) -> Option<SocketAddr> {
+        self.tunnel_addr
     }
 
     /// The CA certificate PEM of the L7 front's web certificate (what a client's system
@@ -348,7 +384,11 @@ impl Testkit {
             Some(addr) => Some(bind_again(addr).await?),
             None => None,
         };
-        *running = Some(self.spawn(auth, proxy, l7));
+        let tunnel = match self.tunnel_addr {
+            Some(addr) => Some(bind_again(addr).await?),
+            None => None,
+        };
+        *running = Some(self.spawn(auth, proxy, l7, tunnel));
         Ok(())
     }
 
@@ -357,6 +397,7 @@ impl Testkit {
         auth: TcpListener,
         proxy: Option<TcpListener>,
         l7: Option<TcpListener>,
+        tunnel: Option<TcpListener>,
     ) -> Running {
         let stop = CancellationToken::new();
         let mut tasks = vec![server::spawn(
@@ -381,6 +422,14 @@ impl Testkit {
                 self.cluster_name().to_owned(),
                 front.options,
                 Arc::clone(&front.counters),
+                stop.clone(),
+            ));
+        }
+        if let (Some(listener), Some(keys)) = (tunnel, &self.tunnel) {
+            tasks.push(tunnel::spawn(
+                listener,
+                keys.clone(),
+                self.auth_addr,
                 stop.clone(),
             ));
         }

@@ -1,16 +1,18 @@
-//! Dialing Teleport: from one `addr`, every way the Go client reaches the auth server that
-//! needs no SSH, tried concurrently; the first to complete the end-to-end mTLS handshake
-//! with auth wins and is tried first next time.
+//! Dialing Teleport: from one `addr`, every way the Go client reaches the auth server, tried
+//! concurrently; the first to complete the end-to-end mTLS handshake with auth wins and is
+//! tried first next time.
 //!
 //! Modes: straight to auth (ALPN `h2`); through the proxy's TLS routing (ALPN
-//! `teleport-auth@<hex cluster>...`); and the same routing tunnelled through the proxy's
-//! connection-upgrade endpoint when an L7 load balancer terminates TLS in front of it. Every
+//! `teleport-auth@<hex cluster>...`); the same routing tunnelled through the proxy's
+//! connection-upgrade endpoint when an L7 load balancer terminates TLS in front of it; and,
+//! with an identity file's SSH certificate, the proxy's reverse tunnel (SSH, port 3024). Every
 //! mode can go through an HTTP `CONNECT` proxy (`HTTPS_PROXY`, `NO_PROXY`). TLS is done here
 //! rather than by tonic because tonic cannot set a custom ALPN, and because each new
 //! connection must pick up the current (possibly renewed) identity.
 
 mod http_proxy;
 mod tls;
+mod tunnel;
 mod upgrade;
 mod websocket;
 
@@ -60,13 +62,17 @@ pub enum DialMode {
     /// connection travels inside the proxy's connection upgrade (WebSocket, or the legacy
     /// `alpn` upgrade on older proxies).
     ProxyConnUpgrade,
+    /// The address is the proxy's reverse-tunnel listener: SSH with the identity file's
+    /// certificate, a `teleport-transport` channel to auth, mTLS inside it.
+    ReverseTunnel,
 }
 
 impl DialMode {
-    const ALL: [DialMode; 3] = [
+    const ALL: [DialMode; 4] = [
         DialMode::AuthDirect,
         DialMode::ProxyTlsRouting,
         DialMode::ProxyConnUpgrade,
+        DialMode::ReverseTunnel,
     ];
 
     fn to_u8(self) -> u8 {
@@ -74,6 +80,7 @@ impl DialMode {
             Self::AuthDirect => 1,
             Self::ProxyTlsRouting => 2,
             Self::ProxyConnUpgrade => 3,
+            Self::ReverseTunnel => 4,
         }
     }
 
@@ -88,6 +95,7 @@ impl fmt::Display for DialMode {
             Self::AuthDirect => "auth server directly",
             Self::ProxyTlsRouting => "proxy TLS routing",
             Self::ProxyConnUpgrade => "proxy TLS routing behind an L7 load balancer",
+            Self::ReverseTunnel => "proxy reverse tunnel (SSH)",
         })
     }
 }
@@ -95,10 +103,11 @@ impl fmt::Display for DialMode {
 /// Which modes to try.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DialPolicy {
-    /// Like the Go client: auth directly and the proxy's TLS routing at the same time (the
-    /// latter through the connection upgrade when an L7 load balancer is detected or
-    /// `TELEPORT_TLS_ROUTING_CONN_UPGRADE` says so); the first that works wins and is tried
-    /// alone next time, all again if it fails.
+    /// Like the Go client: auth directly, the proxy's TLS routing (through the connection
+    /// upgrade when an L7 load balancer is detected or `TELEPORT_TLS_ROUTING_CONN_UPGRADE`
+    /// says so) and, when the identity has an SSH certificate, the reverse tunnel, all at the
+    /// same time; the first that works wins and is tried alone next time, all again if it
+    /// fails.
     #[default]
     Auto,
     /// Only this mode.
@@ -219,7 +228,14 @@ impl Dialer {
         }
         let plans = match self.policy {
             DialPolicy::Only(mode) => vec![Plan::Mode(mode)],
-            DialPolicy::Auto => vec![Plan::Mode(DialMode::AuthDirect), Plan::ProxyRouting],
+            DialPolicy::Auto => {
+                let mut plans = vec![Plan::Mode(DialMode::AuthDirect), Plan::ProxyRouting];
+                // Go tries the tunnel only with SSH credentials (an identity file).
+                if identity.has_ssh_certificate() {
+                    plans.push(Plan::Mode(DialMode::ReverseTunnel));
+                }
+                plans
+            }
         };
         let mut attempts: FuturesUnordered<_> = plans
             .into_iter()
@@ -311,6 +327,9 @@ impl Dialer {
         let transport = self.open(proxy).await?;
         let inner: BoxIo = match mode {
             DialMode::AuthDirect | DialMode::ProxyTlsRouting => Box::new(transport),
+            DialMode::ReverseTunnel => {
+                tunnel::open(Box::new(transport), &self.host, identity).await?
+            }
             DialMode::ProxyConnUpgrade => {
                 match self.upgraded(Box::new(transport), Flavor::WebSocket).await {
                     Ok(stream) => stream,
@@ -334,7 +353,8 @@ impl Dialer {
                 }
             }
         };
-        let route = mode != DialMode::AuthDirect;
+        // Inside the tunnel's channel the TLS is the direct one (ALPN `h2`), as Go's.
+        let route = matches!(mode, DialMode::ProxyTlsRouting | DialMode::ProxyConnUpgrade);
         let config = auth_tls_config(identity, route).map_err(io::Error::other)?;
         let server_name = ServerName::try_from(TELEPORT_SERVER_NAME).map_err(io::Error::other)?;
         let stream = TlsConnector::from(Arc::new(config))
@@ -348,7 +368,9 @@ impl Dialer {
                 alpn.map(String::from_utf8_lossy),
                 match mode {
                     DialMode::AuthDirect => "auth server",
-                    DialMode::ProxyTlsRouting | DialMode::ProxyConnUpgrade => "proxy",
+                    DialMode::ProxyTlsRouting
+                    | DialMode::ProxyConnUpgrade
+                    | DialMode::ReverseTunnel => "proxy",
                 }
             )));
         }

@@ -19,12 +19,14 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// A testkit with its TLS-routing proxy and its L7 front (pinging every 200 ms).
+    /// A testkit with its TLS-routing proxy, its L7 front (pinging every 200 ms) and its
+    /// reverse-tunnel listener.
     pub(crate) async fn new() -> Self {
         let kit = Testkit::builder()
             .cluster_name("teleport.example.com")
             .with_proxy(true)
             .with_l7_front(true)
+            .with_tunnel(true)
             .l7_ping_interval(Duration::from_millis(200))
             .advanced_workflows(true)
             .start()
@@ -70,6 +72,7 @@ impl Env {
             DialMode::AuthDirect => self.kit.auth_addr(),
             DialMode::ProxyTlsRouting => self.kit.proxy_addr().unwrap(),
             DialMode::ProxyConnUpgrade => self.kit.l7_addr().unwrap(),
+            DialMode::ReverseTunnel => self.kit.tunnel_addr().unwrap(),
         };
         let mut config = ClientConfig::new(addr.to_string(), credentials);
         config.dial_policy = DialPolicy::Only(mode);

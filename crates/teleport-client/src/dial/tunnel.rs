@@ -1,0 +1,280 @@
+//! The reverse tunnel: SSH to the proxy's tunnel listener (port 3024), authenticated with the
+//! identity file's OpenSSH certificate, the proxy's host certificate checked against the
+//! identity's host CAs (Go's `CertChecker`: a host certificate, signed by a listed CA, valid
+//! now, naming the dialed host when it names any), then one `teleport-transport` channel
+//! dialled to `@remote-auth-server`, over which the caller runs the usual mTLS to auth.
+//!
+//! One SSH connection per transport channel, as Go's exclusive `ChConn`: the connection ends
+//! with the stream. The SSH work is russh's (patched in `third_party/russh` for the custom
+//! channel type and request).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use russh::client::{self, Handle, Msg};
+use russh::keys::ssh_key::certificate::CertType;
+use russh::keys::ssh_key::{Algorithm, EcdsaCurve, Fingerprint, HashAlg};
+use russh::keys::{Certificate, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, ChannelStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::BoxIo;
+use crate::credentials::{Identity, SshCredentials};
+
+/// Teleport's transport channel type.
+const TRANSPORT_CHANNEL: &str = "teleport-transport";
+/// The request that names the transport channel's destination.
+const TRANSPORT_DIAL_REQUEST: &str = "teleport-transport-dial";
+/// Go's `DialReq` for the auth server: raw JSON as the request payload.
+const DIAL_AUTH: &[u8] = br#"{"address":"@remote-auth-server","conn_type":"node"}"#;
+/// A refusal's stderr is read up to this many bytes.
+const MAX_REASON: usize = 4096;
+
+/// Opens the transport channel to auth over `transport` (a connection to the tunnel
+/// listener at `host`).
+pub(super) async fn open(transport: BoxIo, host: &str, identity: &Identity) -> io::Result<BoxIo> {
+    let ssh = identity.ssh().ok_or_else(|| {
+        io::Error::other("the credentials have no SSH certificate (only an identity file has one)")
+    })?;
+    let parsed = Parsed::from(ssh)?;
+    let rejected = Arc::new(Mutex::new(None));
+    let checker = HostChecker {
+        cas: parsed.cas,
+        host: host.to_owned(),
+        rejected: Arc::clone(&rejected),
+    };
+    let config = client::Config {
+        nodelay: true,
+        preferred: russh::Preferred {
+            // Teleport's proxies present host certificates; offer their algorithms.
+            host_key_certificates: std::borrow::Cow::Borrowed(CERT_ALGORITHMS),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut handle = match client::connect_stream(Arc::new(config), transport, checker).await {
+        Ok(handle) => handle,
+        Err(error) => {
+            let reason = rejected.lock().map(|r| r.clone()).unwrap_or_default();
+            return Err(match reason {
+                Some(reason) => io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the tunnel's SSH host key is not trusted: {reason}"),
+                ),
+                None => io::Error::other(format!("SSH handshake with the tunnel: {error}")),
+            });
+        }
+    };
+    let auth = handle
+        .authenticate_openssh_cert(parsed.user, Arc::new(parsed.key), parsed.cert)
+        .await
+        .map_err(|e| io::Error::other(format!("SSH authentication: {e}")))?;
+    if !auth.success() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the tunnel refused the identity's SSH certificate",
+        ));
+    }
+    let mut channel = handle
+        .channel_open_custom(TRANSPORT_CHANNEL, Vec::new())
+        .await
+        .map_err(|e| io::Error::other(format!("opening {TRANSPORT_CHANNEL}: {e}")))?;
+    channel
+        .request_custom(true, TRANSPORT_DIAL_REQUEST, DIAL_AUTH.to_vec())
+        .await
+        .map_err(|e| io::Error::other(format!("sending {TRANSPORT_DIAL_REQUEST}: {e}")))?;
+    loop {
+        match channel.wait().await {
+            Some(ChannelMsg::Success) => break,
+            Some(ChannelMsg::Failure) => {
+                // Go reads the proxy's reason from stderr until the channel closes.
+                let mut reason = Vec::new();
+                while let Some(msg) = channel.wait().await {
+                    match msg {
+                        ChannelMsg::ExtendedData { data, ext: 1 } if reason.len() < MAX_REASON => {
+                            reason.extend_from_slice(&data)
+                        }
+                        ChannelMsg::Eof | ChannelMsg::Close => break,
+                        _ => {}
+                    }
+                }
+                let reason = String::from_utf8_lossy(&reason).trim().to_owned();
+                return Err(io::Error::other(match reason.is_empty() {
+                    true => "the proxy refused to dial the auth server".to_owned(),
+                    false => format!("the proxy refused to dial the auth server: {reason}"),
+                }));
+            }
+            // stderr before the answer: Go reads it only on failure, as the loop above.
+            Some(ChannelMsg::ExtendedData { .. } | ChannelMsg::WindowAdjusted { .. }) => {}
+            Some(other) => {
+                return Err(io::Error::other(format!(
+                    "unexpected answer to {TRANSPORT_DIAL_REQUEST}: {other:?}"
+                )));
+            }
+            None => return Err(io::Error::other("the tunnel closed the transport channel")),
+        }
+    }
+    Ok(Box::new(Tunnelled {
+        stream: channel.into_stream(),
+        _ssh: handle,
+    }))
+}
+
+/// Host-certificate algorithms offered (those the identity's CAs can sign with).
+const CERT_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::Ed25519,
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP256,
+    },
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP384,
+    },
+    Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP521,
+    },
+];
+
+/// The SSH half of the identity, parsed.
+struct Parsed {
+    key: russh::keys::PrivateKey,
+    cert: Certificate,
+    user: String,
+    cas: Vec<Fingerprint>,
+}
+
+impl Parsed {
+    fn from(ssh: &SshCredentials) -> io::Result<Self> {
+        let invalid = |what: &str, e: &dyn std::fmt::Display| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the identity's {what}: {e}"),
+            )
+        };
+        let key = russh::keys::decode_secret_key(&ssh.key_pem, None)
+            .map_err(|e| invalid("private key cannot be used for SSH", &e))?;
+        let cert = Certificate::from_openssh(&ssh.cert_line)
+            .map_err(|e| invalid("SSH certificate does not parse", &e))?;
+        // Go logs in as the first principal, else the key ID.
+        let user = cert
+            .valid_principals()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| cert.key_id().to_owned());
+        let mut cas = Vec::new();
+        for line in &ssh.ca_lines {
+            // `@cert-authority <hosts> <type> <base64> [comment]`
+            let mut words = line.split_whitespace().skip(2);
+            let (Some(kind), Some(data)) = (words.next(), words.next()) else {
+                return Err(invalid("host CA line is incomplete", &line));
+            };
+            let key = PublicKey::from_openssh(&format!("{kind} {data}"))
+                .map_err(|e| invalid("host CA key does not parse", &e))?;
+            cas.push(key.fingerprint(HashAlg::Sha256));
+        }
+        if cas.is_empty() {
+            return Err(invalid(
+                "host CAs",
+                &"no @cert-authority line, so no SSH host can be trusted",
+            ));
+        }
+        Ok(Self {
+            key,
+            cert,
+            user,
+            cas,
+        })
+    }
+}
+
+/// Checks the proxy's host key; the reason for a refusal is kept for the error.
+struct HostChecker {
+    cas: Vec<Fingerprint>,
+    host: String,
+    rejected: Arc<Mutex<Option<String>>>,
+}
+
+impl HostChecker {
+    fn check(&self, key: &PublicKeyOrCertificate) -> Result<(), String> {
+        let cert = match key {
+            PublicKeyOrCertificate::Certificate(cert) => cert,
+            PublicKeyOrCertificate::PublicKey { .. } => {
+                return Err("the server presented a plain host key, not a host certificate".into());
+            }
+        };
+        if cert.cert_type() != CertType::Host {
+            return Err("the server's certificate is not a host certificate".into());
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        cert.validate_at(now, &self.cas).map_err(|_| {
+            "its certificate is not signed by a host CA of the identity file, or is out of its validity window"
+                .to_owned()
+        })?;
+        let principals = cert.valid_principals();
+        if !principals.is_empty() && !principals.iter().any(|p| p == &self.host) {
+            return Err(format!(
+                "its certificate is not valid for {:?} (principals {principals:?})",
+                self.host
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl client::Handler for HostChecker {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        match self.check(key) {
+            Ok(()) => Ok(true),
+            Err(reason) => {
+                if let Ok(mut slot) = self.rejected.lock() {
+                    *slot = Some(reason);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The transport channel as a byte stream; holds the SSH connection open while it lives.
+struct Tunnelled {
+    stream: ChannelStream<Msg>,
+    _ssh: Handle<HostChecker>,
+}
+
+impl AsyncRead for Tunnelled {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tunnelled {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,161 @@
+//! The reverse tunnel against the testkit's SSH listener: found by the automatic dial,
+//! carrying the API and the watch; a host certificate from another cluster refused with a
+//! clear error; a user certificate from another CA refused; credentials without SSH named;
+//! identity reload and reconnects.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Env, USER, WAIT};
+use teleport_client::{
+    CredentialsSource, DialMode, DialPolicy, RequestState, StateChange, TeleportClient, WatchEvent,
+    WatchOptions,
+};
+use teleport_testkit::{IdentityRequest, Testkit};
+
+fn approve(id: &str) -> StateChange {
+    StateChange {
+        request_id: id.to_owned(),
+        state: RequestState::Approved,
+        delegator: "test".into(),
+        reason: String::new(),
+        annotations: Default::default(),
+    }
+}
+
+fn new_id(kit: &Testkit) -> String {
+    kit.create_request("alice", &["dev"], "")
+        .unwrap()
+        .metadata
+        .unwrap()
+        .name
+}
+
+#[tokio::test]
+async fn the_tunnel_port_is_found_by_the_automatic_dial_and_carries_api_and_watch() {
+    let env = Env::new().await;
+    let addr = env.kit.tunnel_addr().unwrap().to_string();
+    let client = TeleportClient::new(env.auto_config(&addr, &[])).unwrap();
+    let info = client.ping().await.unwrap();
+    assert_eq!(info.cluster_name, "teleport.example.com");
+    assert_eq!(client.dial_mode(), Some(DialMode::ReverseTunnel));
+
+    let mut stream = client.watch_access_requests(WatchOptions::default());
+    assert_eq!(support::next_event(&mut stream).await, WatchEvent::Init);
+    let id = new_id(&env.kit);
+    assert!(matches!(support::next_event(&mut stream).await, WatchEvent::Put(r) if r.id == id));
+    client.set_request_state(&approve(&id)).await.unwrap();
+    assert_eq!(
+        env.kit.resolutions().last().unwrap().caller.as_deref(),
+        Some(USER)
+    );
+}
+
+#[tokio::test]
+async fn a_host_certificate_from_another_cluster_is_refused_with_a_clear_error() {
+    let env = Env::new().await;
+    let other = Testkit::builder()
+        .cluster_name("teleport.example.com")
+        .with_tunnel(true)
+        .start()
+        .await
+        .unwrap();
+    // The identity trusts env.kit's host CA; the other cluster's tunnel has its own.
+    let path = env.identity_file("id", &IdentityRequest::new(USER));
+    let mut config = env.auto_config(&other.tunnel_addr().unwrap().to_string(), &[]);
+    config.credentials = CredentialsSource::IdentityFile(path);
+    config.dial_policy = DialPolicy::Only(DialMode::ReverseTunnel);
+    let client = TeleportClient::new(config).unwrap();
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(text.contains("proxy reverse tunnel (SSH)"), "{text}");
+    assert!(text.contains("SSH host key is not trusted"), "{text}");
+    assert!(text.contains("not signed by a host CA"), "{text}");
+}
+
+#[tokio::test]
+async fn the_tls_trio_has_no_ssh_certificate_and_says_so() {
+    let env = Env::new().await;
+    let files = env
+        .kit
+        .issue_identity(&IdentityRequest::new(USER))
+        .unwrap()
+        .write_tls_trio(env.dir.path())
+        .unwrap();
+    let credentials = CredentialsSource::TlsFiles {
+        cert: files.crt,
+        key: files.key,
+        cas: files.cas,
+    };
+    let client = env.client_with(credentials, DialMode::ReverseTunnel);
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(text.contains("no SSH certificate"), "{text}");
+}
+
+/// tbot renews the identity and the cluster restarts: the next connection through the
+/// tunnel uses the new certificates, by the same way in.
+#[tokio::test]
+async fn renewed_identities_and_restarts_work_through_the_tunnel() {
+    let env = Env::new().await;
+    env.kit.add_user("plugin-a", &[]);
+    env.kit.add_user("plugin-b", &[]);
+    let path = env.identity_file("tunnel", &IdentityRequest::new("plugin-a"));
+    let mut config = env.auto_config(&env.kit.tunnel_addr().unwrap().to_string(), &[]);
+    config.credentials = CredentialsSource::IdentityFile(path);
+    let client = TeleportClient::new(config).unwrap();
+
+    let resolve = async |client: &TeleportClient| {
+        let id = new_id(&env.kit);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match client.set_request_state(&approve(&id)).await {
+                Ok(()) => break,
+                Err(e) if e.is_connection_problem() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        env.kit.resolutions().last().unwrap().caller.clone()
+    };
+    assert_eq!(resolve(&client).await.as_deref(), Some("plugin-a"));
+    assert_eq!(client.dial_mode(), Some(DialMode::ReverseTunnel));
+
+    env.identity_file("tunnel", &IdentityRequest::new("plugin-b"));
+    env.kit.stop().await;
+    env.kit.restart().await.unwrap();
+    assert_eq!(resolve(&client).await.as_deref(), Some("plugin-b"));
+    assert_eq!(client.dial_mode(), Some(DialMode::ReverseTunnel));
+}
+
+#[tokio::test]
+async fn when_nothing_answers_the_tunnel_is_named_among_the_modes_tried() {
+    let env = Env::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let client = TeleportClient::new(env.auto_config(&addr, &[])).unwrap();
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(text.contains("proxy reverse tunnel (SSH): "), "{text}");
+    assert!(text.contains("auth server directly: "), "{text}");
+}
+
+#[tokio::test]
+async fn an_ssh_certificate_from_another_user_ca_is_refused_by_the_tunnel() {
+    let env = Env::new().await;
+    let path = env.dir.path().join("foreign_id");
+    env.kit
+        .foreign_identity(&IdentityRequest::new(USER))
+        .unwrap()
+        .write_identity_file(&path)
+        .unwrap();
+    let client = env.client_with(
+        CredentialsSource::IdentityFile(path),
+        DialMode::ReverseTunnel,
+    );
+    let text = client.ping().await.unwrap_err().to_string();
+    assert!(
+        text.contains("the tunnel refused the identity's SSH certificate"),
+        "{text}"
+    );
+}
