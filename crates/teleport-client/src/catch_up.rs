@@ -117,7 +117,11 @@ impl TeleportClient {
             .into_inner()
             .plugin_data
             .into_iter()
-            .filter(|d| d.spec.as_ref().is_some_and(|s| s.entries.contains_key(plugin)))
+            .filter(|d| {
+                d.spec
+                    .as_ref()
+                    .is_some_and(|s| s.entries.contains_key(plugin))
+            })
             .filter_map(|d| d.metadata.map(|m| m.name))
             .collect())
     }

@@ -22,7 +22,11 @@ async fn requests_come_a_page_at_a_time_or_at_once_from_older_servers() {
     let mut pages = client.access_request_pages(&RequestFilter::default());
     let first = pages.next_page().await.unwrap().unwrap();
     assert_eq!(first.len(), 1000);
-    assert_eq!(env.kit.call_count(Method::ListAccessRequests), 1, "one page read");
+    assert_eq!(
+        env.kit.call_count(Method::ListAccessRequests),
+        1,
+        "one page read"
+    );
     let second = pages.next_page().await.unwrap().unwrap();
     assert_eq!(second.len(), 500);
     assert!(pages.next_page().await.unwrap().is_none());
@@ -76,5 +80,11 @@ async fn record_ids_are_those_of_the_plugin() {
         .collect();
     assert_eq!(listed, ids[..3].iter().cloned().collect::<HashSet<_>>());
     assert_eq!(listed, full, "the same records as the full listing");
-    assert!(client.list_plugin_data_ids("discord").await.unwrap().is_empty());
+    assert!(
+        client
+            .list_plugin_data_ids("discord")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
