@@ -162,19 +162,40 @@ impl TeleportClient {
         &self,
         filter: &RequestFilter,
     ) -> Result<Vec<AccessRequest>, ClientError> {
-        use std::sync::atomic::Ordering;
         let wire_filter = convert::to_filter(filter);
-        let start = self.inner.list_method.load(Ordering::Relaxed);
-        if start == 0 {
+        if self.paged_listing() {
             match self.list_paged(&wire_filter).await {
-                Err(ClientError::Unimplemented { .. }) => {
-                    self.inner.list_method.store(1, Ordering::Relaxed)
-                }
+                Err(ClientError::Unimplemented { .. }) => self.no_paged_listing(),
                 other => return other,
             }
         }
-        if start <= 1 {
-            match self.list_streamed(&wire_filter).await {
+        self.list_unpaged(&wire_filter).await
+    }
+
+    /// Whether ListAccessRequests is (still believed to be) available.
+    pub(crate) fn paged_listing(&self) -> bool {
+        self.inner
+            .list_method
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+    }
+
+    /// Remembers that the server lacks ListAccessRequests.
+    pub(crate) fn no_paged_listing(&self) {
+        self.inner
+            .list_method
+            .fetch_max(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Every request at once, for servers without ListAccessRequests:
+    /// GetAccessRequestsV2, then GetAccessRequests.
+    pub(crate) async fn list_unpaged(
+        &self,
+        wire_filter: &types::AccessRequestFilter,
+    ) -> Result<Vec<AccessRequest>, ClientError> {
+        use std::sync::atomic::Ordering;
+        if self.inner.list_method.load(Ordering::Relaxed) <= 1 {
+            match self.list_streamed(wire_filter).await {
                 Err(ClientError::Unimplemented { .. }) => {
                     self.inner.list_method.store(2, Ordering::Relaxed)
                 }
@@ -183,7 +204,7 @@ impl TeleportClient {
         }
         let reply = self
             .auth()
-            .get_access_requests(wire_filter)
+            .get_access_requests(wire_filter.clone())
             .await
             .map_err(|s| ClientError::from_status("GetAccessRequests", s))?;
         Ok(reply
@@ -201,27 +222,39 @@ impl TeleportClient {
         let mut requests = Vec::new();
         let mut start_key = String::new();
         loop {
-            let page = self
-                .auth()
-                .list_access_requests(proto::ListAccessRequestsRequest {
-                    filter: Some(filter.clone()),
-                    limit: LIST_PAGE_SIZE,
-                    start_key: std::mem::take(&mut start_key),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|s| ClientError::from_status("ListAccessRequests", s))?
-                .into_inner();
-            requests.extend(
-                page.access_requests
-                    .into_iter()
-                    .map(convert::access_request),
-            );
-            if page.next_key.is_empty() {
+            let (page, next_key) = self.list_page(filter, start_key).await?;
+            requests.extend(page);
+            if next_key.is_empty() {
                 return Ok(requests);
             }
-            start_key = page.next_key;
+            start_key = next_key;
         }
+    }
+
+    /// One page of ListAccessRequests from `start_key` ("" = the first) and the key of
+    /// the next page ("" = that was the last).
+    pub(crate) async fn list_page(
+        &self,
+        filter: &types::AccessRequestFilter,
+        start_key: String,
+    ) -> Result<(Vec<AccessRequest>, String), ClientError> {
+        let page = self
+            .auth()
+            .list_access_requests(proto::ListAccessRequestsRequest {
+                filter: Some(filter.clone()),
+                limit: LIST_PAGE_SIZE,
+                start_key,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| ClientError::from_status("ListAccessRequests", s))?
+            .into_inner();
+        let requests = page
+            .access_requests
+            .into_iter()
+            .map(convert::access_request)
+            .collect();
+        Ok((requests, page.next_key))
     }
 
     async fn list_streamed(

@@ -3,6 +3,7 @@
 //! No plugin logic lives here.
 
 pub mod backoff;
+mod catch_up;
 mod client;
 pub mod convert;
 pub mod credentials;
@@ -17,6 +18,7 @@ mod resources;
 mod watch;
 pub mod wire;
 
+pub use catch_up::AccessRequestPages;
 pub use client::{ACCESS_LIST_KIND, ACCESS_REQUEST_KIND, ClientConfig, TeleportClient};
 pub use credentials::{CredentialsSource, Identity};
 pub use dial::{

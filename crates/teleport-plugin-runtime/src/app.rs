@@ -248,6 +248,7 @@ where
     companions.extend(start_companions(&context, handler.clone()).await?);
 
     let dispatcher = Dispatcher::new(handler, config.tuning.dispatch, metrics.clone());
+    tokio::spawn(release_memory_when_idle(dispatcher.clone(), stop.clone()));
     let mut watch = config.tuning.watch;
     watch.access_monitoring_rules = rules.is_some();
     let watcher = Watcher {
@@ -276,6 +277,33 @@ where
     result.context("watching Teleport access requests failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// How long the dispatcher must stay idle before freed memory is handed back: long
+/// enough that a steady trickle of requests does not trim after each one, short enough
+/// that a burst's memory is back within a second.
+const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(250);
+
+/// After each burst, once nothing is in flight for [`IDLE_BEFORE_TRIM`], returns the
+/// allocator's free pages to the system: otherwise glibc keeps a burst's peak resident.
+async fn release_memory_when_idle<H: RequestHandler>(
+    dispatcher: Dispatcher<H>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = dispatcher.became_idle() => {}
+            () = stop.cancelled() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(IDLE_BEFORE_TRIM) => {}
+            () = stop.cancelled() => return,
+        }
+        if dispatcher.in_flight() == 0 {
+            // A walk over the allocator's free lists: kept off the async workers.
+            let _ = tokio::task::spawn_blocking(crate::allocator::release_free_memory).await;
+        }
+    }
 }
 
 fn replica_id() -> String {

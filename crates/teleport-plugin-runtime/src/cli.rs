@@ -333,6 +333,8 @@ where
         info.binary_name()
     );
 
+    // Before the runtime's threads exist, so that they share the capped arenas.
+    crate::allocator::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -95,6 +95,10 @@ struct Shared<H> {
     stop: CancellationToken,
     tasks: TaskTracker,
     metrics: Metrics,
+    /// Woken (all waiters) whenever a request is forgotten: room for a catch-up page.
+    forgotten: Notify,
+    /// Woken (one waiter, or the next one) whenever the last request is forgotten.
+    idle: Notify,
 }
 
 /// Routes observations to per-request workers.
@@ -122,6 +126,8 @@ impl<H: RequestHandler> Dispatcher<H> {
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 metrics,
+                forgotten: Notify::new(),
+                idle: Notify::new(),
             }),
         }
     }
@@ -170,6 +176,31 @@ impl<H: RequestHandler> Dispatcher<H> {
     /// Requests with work left.
     pub fn in_flight(&self) -> usize {
         lock(&self.shared.slots).len()
+    }
+
+    /// Waits until fewer than `limit` requests have work left. The catch-up listing
+    /// waits here before each page, so that it never holds more than about a page of
+    /// listed requests in waiting workers.
+    pub async fn wait_below(&self, limit: usize) {
+        loop {
+            let forgotten = self.shared.forgotten.notified();
+            tokio::pin!(forgotten);
+            // Registered before the check, so a request forgotten in between still wakes us.
+            forgotten.as_mut().enable();
+            if self.in_flight() < limit || self.shared.stop.is_cancelled() {
+                return;
+            }
+            tokio::select! {
+                () = forgotten => {}
+                () = self.shared.stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// Waits until the last request with work left is forgotten (returns at once if that
+    /// happened since the previous call and nothing woke it then).
+    pub async fn became_idle(&self) {
+        self.shared.idle.notified().await;
     }
 
     /// Stops taking observations, lets running steps finish (not retries
@@ -221,7 +252,9 @@ async fn run_worker<H: RequestHandler>(shared: Arc<Shared<H>>, id: String) {
                 let mut slots = lock(&shared.slots);
                 if slots.get(&id).is_some_and(|s| s.generation == generation) {
                     slots.remove(&id);
-                    shared.metrics.requests_in_flight.dec();
+                    let idle = slots.is_empty();
+                    drop(slots);
+                    forgotten(&shared, idle);
                     return;
                 }
                 backoff.reset();
@@ -238,8 +271,20 @@ async fn run_worker<H: RequestHandler>(shared: Arc<Shared<H>>, id: String) {
             }
         }
     }
-    if lock(&shared.slots).remove(&id).is_some() {
-        shared.metrics.requests_in_flight.dec();
+    let mut slots = lock(&shared.slots);
+    if slots.remove(&id).is_some() {
+        let idle = slots.is_empty();
+        drop(slots);
+        forgotten(&shared, idle);
+    }
+}
+
+/// Bookkeeping after a request's slot was removed (outside the lock).
+fn forgotten<H>(shared: &Shared<H>, idle: bool) {
+    shared.metrics.requests_in_flight.dec();
+    shared.forgotten.notify_waiters();
+    if idle {
+        shared.idle.notify_one();
     }
 }
 

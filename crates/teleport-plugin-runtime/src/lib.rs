@@ -6,6 +6,7 @@
 //! connection, the health check, the watch, dispatch, leases, the send policy, ops
 //! endpoints — lives here.
 
+pub mod allocator;
 pub mod app;
 pub mod approval;
 pub mod cli;

@@ -3,7 +3,6 @@
 //! plugin was down or disconnected is missed — including requests deleted or
 //! expired meanwhile, found as records in plugin data whose request is gone.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -107,47 +106,59 @@ impl<H: RequestHandler> Watcher<H> {
     }
 }
 
+/// Listed requests the catch-up lets wait in the dispatcher before it reads the next
+/// page: about one page (1 000), so a re-listing of tens of thousands of requests holds
+/// a page or two of them at a time, not all (issue 16: peaks of 53–65 MiB).
+const CATCH_UP_IN_FLIGHT: usize = 1_000;
+
 /// Lists every request and hands each to the dispatcher, unless the watch
 /// already delivered something newer for it; then hands over as deleted every
 /// request that has a record in plugin data but no longer exists (its DELETE was
 /// missed while the plugin was down), so its messages say EXPIRED.
 ///
 /// The records are listed *before* the requests: a record listed then belongs to a
-/// request created earlier, which the request listing shows unless it is gone.
+/// request created earlier, which the request listing shows unless it is gone. Only the
+/// records' IDs are kept, and each listed request's ID is struck off them, so what is
+/// left at the end is gone. The requests come a page at a time, each page only once the
+/// dispatcher has room ([`CATCH_UP_IN_FLIGHT`]).
 async fn reconcile<H: RequestHandler>(
     client: TeleportClient,
     plugin: String,
     dispatcher: Dispatcher<H>,
 ) {
-    let records = match client.list_plugin_data(&plugin).await {
+    let mut records = match client.list_plugin_data_ids(&plugin).await {
         Ok(records) => Some(records),
         Err(error) => {
             tracing::warn!(%error, "cannot list plugin data to find requests deleted meanwhile");
             None
         }
     };
-    let requests = match client.list_access_requests(&RequestFilter::default()).await {
-        Ok(requests) => requests,
-        // The next INIT tries again; events keep flowing meanwhile.
-        Err(error) => {
-            tracing::warn!(%error, "cannot list access requests to catch up");
-            return;
+    let mut pages = client.access_request_pages(&RequestFilter::default());
+    let mut listed = 0_usize;
+    loop {
+        dispatcher.wait_below(CATCH_UP_IN_FLIGHT).await;
+        let page = match pages.next_page().await {
+            Ok(Some(page)) => page,
+            Ok(None) => break,
+            // The next INIT tries again; events keep flowing meanwhile.
+            Err(error) => {
+                tracing::warn!(%error, listed, "cannot list access requests to catch up");
+                return;
+            }
+        };
+        listed += page.len();
+        for request in page {
+            if let Some(records) = records.as_mut() {
+                records.remove(&request.id);
+            }
+            dispatcher.observe_if_idle(Observation::Put(Box::new(request)));
         }
-    };
+    }
     tracing::info!(
-        count = requests.len(),
+        count = listed,
         "reconciling access requests with plugin data"
     );
-    let existing: HashSet<String> = requests.iter().map(|r| r.id.clone()).collect();
-    for request in requests {
-        dispatcher.observe_if_idle(Observation::Put(Box::new(request)));
-    }
-    let gone: Vec<String> = records
-        .into_iter()
-        .flatten()
-        .map(|(id, _)| id)
-        .filter(|id| !existing.contains(id))
-        .collect();
+    let gone = records.unwrap_or_default();
     if !gone.is_empty() {
         tracing::info!(
             count = gone.len(),
