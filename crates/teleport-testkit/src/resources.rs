@@ -35,15 +35,7 @@ pub fn node_resource(name: &str, hostname: &str, labels: &[(&str, &str)]) -> Ser
         kind: "node".to_owned(),
         sub_kind: "teleport".to_owned(),
         version: "v2".to_owned(),
-        metadata: Some(Metadata {
-            name: name.to_owned(),
-            namespace: NAMESPACE.to_owned(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Default::default()
-        }),
+        metadata: Some(labelled_metadata(name, labels)),
         spec: Some(ServerSpecV2 {
             addr: "127.0.0.1:3022".to_owned(),
             hostname: hostname.to_owned(),
@@ -58,17 +50,22 @@ pub fn user_group_resource(name: &str, labels: &[(&str, &str)]) -> UserGroupV1 {
         header: Some(ResourceHeader {
             kind: "user_group".to_owned(),
             version: "v1".to_owned(),
-            metadata: Some(Metadata {
-                name: name.to_owned(),
-                namespace: NAMESPACE.to_owned(),
-                labels: labels
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-                ..Default::default()
-            }),
+            metadata: Some(labelled_metadata(name, labels)),
             ..Default::default()
         }),
+    }
+}
+
+/// Metadata named `name` in the default namespace with `labels`.
+fn labelled_metadata(name: &str, labels: &[(&str, &str)]) -> Metadata {
+    Metadata {
+        name: name.to_owned(),
+        namespace: NAMESPACE.to_owned(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
     }
 }
 
