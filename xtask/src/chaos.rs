@@ -11,6 +11,10 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+/// The chat plugins the chaos harness drives.
+pub(crate) const CHAT_PLUGINS: [&str; 3] =
+    ["teleport-slack", "teleport-mattermost", "teleport-discord"];
+
 /// Arguments of `cargo xtask chaos`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -34,7 +38,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         (&["--release"], "release")
     };
     let binary = format!("teleport-{}", args.plugin);
-    crate::cargo::build(&root, flags, &[binary.as_str(), "teleport-bench"])?;
+    // The quick runs (one per chat plugin in `cargo xtask test`) build the same package set
+    // each time, so the driver is compiled once and not again per plugin.
+    let packages: Vec<&str> = if args.quick {
+        CHAT_PLUGINS
+            .iter()
+            .copied()
+            .chain(["teleport-bench"])
+            .collect()
+    } else {
+        vec![binary.as_str(), "teleport-bench"]
+    };
+    crate::cargo::build(&root, flags, &packages)?;
     let target = crate::cargo::target_dir(&root);
     let mut command = Command::new(target.join(profile).join("teleport-bench"));
     command

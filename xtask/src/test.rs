@@ -58,7 +58,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             crate::cargo::command(&root).args(["test", "--workspace"]),
         )?;
         // Every chat plugin the chaos harness drives, each under the same quick schedule.
-        for plugin in ["slack", "mattermost", "discord"] {
+        for package in crate::chaos::CHAT_PLUGINS {
+            let plugin = package.trim_start_matches("teleport-");
             eprintln!("xtask test: cargo xtask chaos --quick --plugin {plugin}");
             crate::chaos::run(crate::chaos::Args {
                 quick: true,

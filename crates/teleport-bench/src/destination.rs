@@ -181,21 +181,15 @@ impl Destination {
     }
 }
 
-/// The request ID a message names: the first UUID in its text (every plugin's message
-/// carries the request's ID, and the testkit's IDs are UUIDs).
+/// The request ID a message names: the first hyphenated UUID in its text (every plugin's
+/// message carries the request's ID, and the testkit's IDs are UUIDs).
 pub(crate) fn request_id_in(text: &str) -> Option<&str> {
     const LEN: usize = 36;
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(LEN - 1))
-        .find(|&start| is_uuid(&bytes[start..start + LEN]))
+        .find(|&start| uuid::Uuid::try_parse_ascii(&bytes[start..start + LEN]).is_ok())
+        // A parsed window is ASCII, so its ends are character boundaries.
         .map(|start| &text[start..start + LEN])
-}
-
-fn is_uuid(candidate: &[u8]) -> bool {
-    candidate.iter().enumerate().all(|(i, b)| match i {
-        8 | 13 | 18 | 23 => *b == b'-',
-        _ => b.is_ascii_hexdigit(),
-    })
 }
 
 /// Whether a message shows a final status: every chat plugin writes Go's status words in
