@@ -37,6 +37,13 @@ pub(crate) fn run(_args: Args) -> Result<()> {
         snapshot.date,
         snapshot.age_days()
     );
+    // cargo deny reads the metadata of every platform's dependencies (windows-sys and the
+    // like too), which a fresh machine has not downloaded: fetch them from crates.io first,
+    // as the lock file pins them, so the offline check below finds them all.
+    run_step(
+        "cargo fetch --locked",
+        crate::cargo::command(&root).args(["fetch", "--locked"]),
+    )?;
     run_step(
         "cargo deny --offline check",
         Command::new(&tools.cargo_deny)

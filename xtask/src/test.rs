@@ -57,8 +57,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "cargo test --workspace",
             crate::cargo::command(&root).args(["test", "--workspace"]),
         )?;
-        // Every chat plugin the chaos harness drives, each under the same quick schedule.
-        for package in crate::chaos::CHAT_PLUGINS {
+        // Every plugin the chaos harness drives: the chat plugins under the quick schedule,
+        // the others under a shorter one (see xtask/src/chaos.rs).
+        for package in crate::chaos::CHAT_PLUGINS
+            .iter()
+            .chain(crate::chaos::OTHER_PLUGINS.iter())
+        {
             let plugin = package.trim_start_matches("teleport-");
             eprintln!("xtask test: cargo xtask chaos --quick --plugin {plugin}");
             crate::chaos::run(crate::chaos::Args {

@@ -1,11 +1,12 @@
-//! `teleport-bench chaos`: several replicas of a chat plugin (Slack, Mattermost or Discord)
-//! against one testkit and the plugin's fake service while requests arrive in bursts and
-//! faults are injected at random — replicas SIGKILLed and restarted, watch streams dropped,
-//! the testkit restarted, the chat answering 429/5xx for a while, the identity rotated —
-//! then every request is resolved and the run
+//! `teleport-bench chaos`: several replicas of a plugin (any destination kind: chat, Teams,
+//! e-mail, the incident services) against one testkit and the plugin's fake service while
+//! requests arrive in bursts and faults are injected at random — replicas SIGKILLed and
+//! restarted, watch streams dropped, the testkit restarted, the destination answering
+//! 429/5xx for a while, the identity rotated — then every request is resolved and the run
 //! waits for the plugin to converge. The report counts what a user would notice: requests
-//! never posted, posted twice, messages left without their final status, the slowest post,
-//! and any configured secret found in the plugin's output.
+//! never posted, posted twice, posts left without their resolution, the slowest post,
+//! and any configured secret found in the plugin's output. What "posted" and "final" mean
+//! per kind is in `destination/`.
 //!
 //! The fault schedule comes from a seed, so a failing run can be replayed.
 
@@ -20,7 +21,6 @@ use teleport_fakes::control::Fault;
 use teleport_testkit::IdentityRequest;
 
 use crate::cli::ChaosArgs;
-use crate::destination::{request_id_in, shows_final_status};
 use crate::process::{Target, free_port};
 use crate::world::World;
 
@@ -30,15 +30,17 @@ enum FaultKind {
     KillReplica,
     DropWatchers,
     RestartTeleport,
-    SlackRateLimited,
-    SlackServerErrors,
+    /// The destination answers 429 (with Retry-After) to everything for a while.
+    DestinationRateLimited,
+    /// The destination answers 503 to everything for a while.
+    DestinationServerErrors,
     RotateIdentity,
 }
 
 /// What the run found.
 #[derive(Debug, Default, serde::Serialize)]
 pub(crate) struct ChaosReport {
-    /// The chat plugin under test.
+    /// The plugin under test (its destination kind).
     destination: Option<crate::destination::DestinationKind>,
     seed: u64,
     replicas: usize,
@@ -65,6 +67,8 @@ struct Replica {
     ops: std::net::SocketAddr,
     stderr: PathBuf,
     process: Option<Target>,
+    /// Earlier lives, whose logs are kept aside.
+    lives: usize,
 }
 
 /// Runs the chaos scenario and prints the report; Ok(false) when anything was lost,
@@ -92,6 +96,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
             ops,
             stderr,
             process: None,
+            lives: 0,
         });
     }
     for replica in &mut replicas {
@@ -113,7 +118,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
     let mut faults = Faults {
         next_fault: Instant::now() + fault_gap(&mut rng, &args),
         next_rotation: Instant::now() + Duration::from_secs(args.rotate_secs),
-        slack_fault_until: None,
+        destination_fault_until: None,
         dead: Vec::new(),
         rng,
     };
@@ -135,12 +140,13 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
             .wait_injecting(&args, &mut world, &mut replicas, &mut report, gap)
             .await?;
     }
-    // Phase 2: calm; every request must get its one message. (A request resolved before
+    // Phase 2: calm; every request must get its one post. (A request resolved before
     // the plugin saw it pending is not announced, by design, so resolving waits for this.)
     faults.calm(&args, &mut world, &mut replicas)?;
     let calm = Instant::now();
     let deadline = calm + Duration::from_secs(args.converge_secs);
     loop {
+        world.observe_posts();
         let tally = tally(&world, &ids).await;
         if tally.missing == 0 || Instant::now() > deadline {
             report.posted = tally.posted;
@@ -178,7 +184,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
                 .await?;
         }
     }
-    // Phase 4: calm; every message must show its request's final status.
+    // Phase 4: calm; every post must show its request's resolution.
     faults.calm(&args, &mut world, &mut replicas)?;
     let deadline = Instant::now() + Duration::from_secs(args.converge_secs);
     loop {
@@ -211,6 +217,16 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
 }
 
 fn start(bin: &Path, replica: &mut Replica) -> anyhow::Result<()> {
+    // The plugin truncates its log file on start; the log of the life a replica was killed
+    // in is where a second message's cause is, so each life's log is kept aside
+    // (`replica-0.1.log`, ...; still a `.log`, so still searched for secrets).
+    let log = replica.config.with_extension("log");
+    if log.exists() {
+        replica.lives += 1;
+        let kept = log.with_extension(format!("{}.log", replica.lives));
+        std::fs::rename(&log, &kept)
+            .with_context(|| format!("cannot keep {} aside", log.display()))?;
+    }
     let process = Target::plugin(bin, &replica.config, replica.ops, &replica.stderr)
         .with_context(|| format!("starting {}", replica.name))?;
     replica.process = Some(process);
@@ -227,7 +243,7 @@ struct Faults {
     rng: StdRng,
     next_fault: Instant,
     next_rotation: Instant,
-    slack_fault_until: Option<Instant>,
+    destination_fault_until: Option<Instant>,
     /// Killed replicas and when they come back.
     dead: Vec<(usize, Instant)>,
 }
@@ -253,7 +269,7 @@ impl Faults {
         }
     }
 
-    /// Ends every fault: Slack answers again, killed replicas are started.
+    /// Ends every fault: the destination answers again, killed replicas are started.
     fn calm(
         &mut self,
         args: &ChaosArgs,
@@ -261,14 +277,15 @@ impl Faults {
         replicas: &mut [Replica],
     ) -> anyhow::Result<()> {
         world.dest.control().clear_faults();
-        self.slack_fault_until = None;
+        self.destination_fault_until = None;
         for (slot, _) in self.dead.drain(..) {
             start(&args.plugin_bin, &mut replicas[slot])?;
         }
         Ok(())
     }
 
-    /// Restarts replicas whose downtime is over, ends a Slack fault window, rotates the
+    /// Notes posts first seen, restarts replicas whose downtime is over, ends a destination
+    /// fault window, rotates the
     /// identity when due, and injects the next fault when due.
     async fn tick(
         &mut self,
@@ -277,6 +294,7 @@ impl Faults {
         replicas: &mut [Replica],
         report: &mut ChaosReport,
     ) -> anyhow::Result<()> {
+        world.observe_posts();
         let now = Instant::now();
         let mut still_dead = Vec::new();
         for (slot, back_at) in self.dead.drain(..) {
@@ -287,9 +305,12 @@ impl Faults {
             }
         }
         self.dead = still_dead;
-        if self.slack_fault_until.is_some_and(|until| now >= until) {
+        if self
+            .destination_fault_until
+            .is_some_and(|until| now >= until)
+        {
             world.dest.control().clear_faults();
-            self.slack_fault_until = None;
+            self.destination_fault_until = None;
         }
         if now >= self.next_rotation {
             world.rotate_identity(&IdentityRequest::new("access-plugin-slack"))?;
@@ -304,8 +325,8 @@ impl Faults {
             0 => FaultKind::KillReplica,
             1 => FaultKind::DropWatchers,
             2 => FaultKind::RestartTeleport,
-            3 => FaultKind::SlackRateLimited,
-            _ => FaultKind::SlackServerErrors,
+            3 => FaultKind::DestinationRateLimited,
+            _ => FaultKind::DestinationServerErrors,
         };
         match kind {
             FaultKind::KillReplica => {
@@ -325,11 +346,11 @@ impl Faults {
             }
             FaultKind::DropWatchers => world.kit.drop_watchers(),
             FaultKind::RestartTeleport => world.kit.restart().await?,
-            FaultKind::SlackRateLimited | FaultKind::SlackServerErrors => {
-                if self.slack_fault_until.is_some() {
+            FaultKind::DestinationRateLimited | FaultKind::DestinationServerErrors => {
+                if self.destination_fault_until.is_some() {
                     return Ok(());
                 }
-                let fault = if kind == FaultKind::SlackRateLimited {
+                let fault = if kind == FaultKind::DestinationRateLimited {
                     Fault::RateLimited {
                         retry_after_secs: 1,
                     }
@@ -337,9 +358,9 @@ impl Faults {
                     Fault::ServerError { status: 503 }
                 };
                 world.dest.control().refuse_all(Some(fault));
-                let longest = args.slack_fault_max_ms.max(500);
+                let longest = args.destination_fault_max_ms.max(500);
                 let window = Duration::from_millis(self.rng.random_range(500..=longest));
-                self.slack_fault_until = Some(now + window);
+                self.destination_fault_until = Some(now + window);
             }
             FaultKind::RotateIdentity => {}
         }
@@ -352,7 +373,7 @@ fn count(report: &mut ChaosReport, kind: FaultKind) {
     *report.faults.entry(format!("{kind:?}")).or_default() += 1;
 }
 
-/// What Slack shows for the created requests.
+/// What the destination shows for the created requests.
 struct Tally {
     posted: usize,
     twice: usize,
@@ -361,11 +382,10 @@ struct Tally {
 }
 
 async fn tally(world: &World, ids: &[String]) -> Tally {
-    let roots = world.root_message_texts();
-    let mut by_id: HashMap<&str, Vec<&String>> = HashMap::new();
-    for (posted, current) in &roots {
-        if let Some(id) = request_id_in(posted) {
-            by_id.entry(id).or_default().push(current);
+    let mut by_id: HashMap<String, Vec<bool>> = HashMap::new();
+    for post in world.dest.posts() {
+        if let Some(id) = post.request_id {
+            by_id.entry(id).or_default().push(post.is_final);
         }
     }
     let mut tally = Tally {
@@ -377,13 +397,13 @@ async fn tally(world: &World, ids: &[String]) -> Tally {
     for id in ids {
         match by_id.get(id.as_str()) {
             None => tally.missing += 1,
-            Some(messages) => {
+            Some(finals) => {
                 tally.posted += 1;
-                tally.twice += messages.len() - 1;
-                // The request's recorded message must end final. A second message (the crash
+                tally.twice += finals.len() - 1;
+                // The request's recorded post must end final. A second post (the crash
                 // window: posted, not yet recorded) is tracked by no record and stays as
                 // posted; it is counted under "posted twice", not here.
-                if !messages.iter().any(|text| shows_final_status(text)) {
+                if !finals.iter().any(|is_final| *is_final) {
                     tally.unfinal += 1;
                 }
             }
@@ -392,7 +412,8 @@ async fn tally(world: &World, ids: &[String]) -> Tally {
     tally
 }
 
-/// How many times a configured secret (the Slack token, the identity's private key body)
+/// How many times a configured secret (the destination's token or keys, the identity's
+/// private key body)
 /// appears in the plugin's logs and stderr.
 fn count_secrets(dir: &Path, world: &World) -> anyhow::Result<usize> {
     let secrets = world.secrets();

@@ -34,11 +34,12 @@ pub(crate) enum Internal {
 /// Settings of `teleport-bench chaos`.
 #[derive(Debug, Args)]
 pub(crate) struct ChaosArgs {
-    /// The chat plugin under test, against its fake service.
+    /// The plugin under test (named after its binary without `teleport-`), against its
+    /// fake service.
     #[arg(long, value_enum, default_value = "slack")]
     pub destination: crate::destination::DestinationKind,
-    /// The plugin's binary (teleport-slack, teleport-mattermost or teleport-discord, as
-    /// `--destination` says).
+    /// The plugin's binary (teleport-slack, teleport-pagerduty, ..., as `--destination`
+    /// says).
     #[arg(long, default_value = "target/release/teleport-slack")]
     pub plugin_bin: PathBuf,
     /// Where `chaos-report.json` and the work files go.
@@ -60,9 +61,10 @@ pub(crate) struct ChaosArgs {
     /// Mean gap between two faults, in milliseconds (each gap is drawn in [x/2, x]).
     #[arg(long, default_value_t = 1_500)]
     pub fault_every_ms: u64,
-    /// Longest window in which the chat answers 429 or 503 to everything, in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
-    pub slack_fault_max_ms: u64,
+    /// Longest window in which the destination answers 429 or 503 to everything, in
+    /// milliseconds.
+    #[arg(long, alias = "slack-fault-max-ms", default_value_t = 5_000)]
+    pub destination_fault_max_ms: u64,
     /// Identity rotation period, in seconds.
     #[arg(long, default_value_t = 60)]
     pub rotate_secs: u64,

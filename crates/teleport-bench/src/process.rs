@@ -59,7 +59,12 @@ impl Target {
         ops: Option<SocketAddr>,
         stderr_log: &Path,
     ) -> anyhow::Result<Self> {
-        let stderr = std::fs::File::create(stderr_log)
+        // Appended to, not truncated: a replica restarted after a kill keeps the log of its
+        // earlier lives, which is where a second message's cause is.
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(stderr_log)
             .with_context(|| format!("cannot create {}", stderr_log.display()))?;
         let spawned = Instant::now();
         let child = command

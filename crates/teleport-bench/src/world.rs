@@ -26,6 +26,8 @@ pub(crate) struct World {
     created: usize,
     /// Private-key lines of every identity issued (secrets that must never be logged).
     key_lines: Vec<String>,
+    /// When the harness first saw each request's post, for fakes that stamp no arrival.
+    first_seen: HashMap<String, Instant>,
 }
 
 /// What the fake chat holds for a set of requests.
@@ -71,6 +73,7 @@ impl World {
             identity: identity.clone(),
             created: 0,
             key_lines: Vec::new(),
+            first_seen: HashMap::new(),
         };
         world.remember_key_of(&identity)?;
         Ok(world)
@@ -133,7 +136,7 @@ severity = "{severity}"
     /// Every secret this world handed to the plugin: the chat token and the body lines of
     /// each identity's private key (to look for in the plugin's output).
     pub(crate) fn secrets(&self) -> Vec<String> {
-        let mut secrets = vec![self.dest.token().to_owned()];
+        let mut secrets: Vec<String> = self.dest.secrets().into_iter().map(str::to_owned).collect();
         secrets.extend(self.key_lines.iter().cloned());
         secrets
     }
@@ -153,13 +156,18 @@ severity = "{severity}"
         Ok(())
     }
 
-    /// Each root message's text as first posted and as it reads now.
-    pub(crate) fn root_message_texts(&self) -> Vec<(String, String)> {
-        self.dest
-            .root_messages()
-            .into_iter()
-            .map(|m| (m.first, m.current))
-            .collect()
+    /// Notes when each request's post is first seen, for destinations whose fake stamps
+    /// no arrival time (a no-op for the others); the chaos run calls it as it polls.
+    pub(crate) fn observe_posts(&mut self) {
+        if self.dest.records_arrival() {
+            return;
+        }
+        let now = Instant::now();
+        for post in self.dest.posts() {
+            if let Some(id) = post.request_id {
+                self.first_seen.entry(id).or_insert(now);
+            }
+        }
     }
 
     /// Arguments for the floor client against this world (the token goes in a file).
@@ -197,7 +205,11 @@ severity = "{severity}"
         self.created += 1;
         let user = format!("user{}@example.com", n % USERS);
         let reason = format!("benchmark request number {n}: rotate the staging keys");
-        let request = self.kit.create_request(&user, &["editor"], &reason)?;
+        let mut request = self.kit.new_request(&user, &["editor"]).reason(&reason);
+        for (key, values) in self.dest.request_annotations() {
+            request = request.system_annotation(key, values);
+        }
+        let request = request.create()?;
         Ok(request.metadata.unwrap_or_default().name)
     }
 
@@ -223,12 +235,13 @@ severity = "{severity}"
         self.dest.root_messages().iter().map(|m| m.received).max()
     }
 
-    /// When each request's root message reached the chat, by request ID (first one wins).
+    /// When each request's post reached the destination, by request ID (first one wins;
+    /// where the fake stamps no arrival, when the harness first saw it).
     pub(crate) async fn post_times(&self) -> HashMap<String, Instant> {
-        let mut times = HashMap::new();
-        for message in self.dest.root_messages() {
-            if let Some(id) = request_id_in(&message.first) {
-                times.entry(id.to_owned()).or_insert(message.received);
+        let mut times = self.first_seen.clone();
+        for post in self.dest.posts() {
+            if let (Some(id), Some(received)) = (post.request_id, post.received) {
+                times.entry(id).or_insert(received);
             }
         }
         times

@@ -2,7 +2,9 @@
 //! end-to-end mTLS handshake with auth, HTTP/2, one RPC) against the testkit on loopback.
 //!
 //! `only/*` dials one fixed mode; `auto/*` is what a plugin does from its `addr`: every
-//! applicable mode at once (with the load-balancer probe), the first to work wins.
+//! applicable mode at once (with the load-balancer probe), the first to work wins. The
+//! `web_*` cases start from a proxy web address: `/webapi/find` (a new client asks it once),
+//! then the tunnel it names, with or without TLS routing. `*_rsa` uses an RSA identity.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,12 +13,31 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use teleport_client::{
     ClientConfig, CredentialsSource, DialEnv, DialMode, DialPolicy, TeleportClient,
 };
-use teleport_testkit::{ConnectProxy, IdentityRequest, Testkit};
+use teleport_testkit::{ConnectProxy, IdentityRequest, KeyKind, Testkit};
 
 const PROXIED_NAME: &str = "teleport.test:443";
 
 fn config(addr: &str, dir: &Path, policy: DialPolicy, env: &[(&str, String)]) -> ClientConfig {
-    let mut config = ClientConfig::new(addr, CredentialsSource::IdentityFile(dir.join("auth_id")));
+    config_with("auth_id", addr, dir, policy, env)
+}
+
+/// Writes an identity (`kind` key) and the web CA of `kit` into `dir`.
+fn write_identity(kit: &Testkit, dir: &Path, name: &str, kind: KeyKind) {
+    kit.issue_identity(&IdentityRequest::new("access-plugin").key(kind))
+        .expect("identity")
+        .write_identity_file(&dir.join(name))
+        .expect("identity file");
+    std::fs::write(dir.join("web-ca.pem"), kit.web_ca_pem().expect("web CA")).expect("web CA");
+}
+
+fn config_with(
+    identity: &str,
+    addr: &str,
+    dir: &Path,
+    policy: DialPolicy,
+    env: &[(&str, String)],
+) -> ClientConfig {
+    let mut config = ClientConfig::new(addr, CredentialsSource::IdentityFile(dir.join(identity)));
     config.dial_policy = policy;
     config.web_ca_file = Some(dir.join("web-ca.pem"));
     config.dial_env = DialEnv::fixed(env.iter().map(|(k, v)| (*k, v.clone())));
@@ -29,28 +50,32 @@ fn connect(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (kit, proxy) = runtime.block_on(async {
+    let (kit, plain_kit, proxy) = runtime.block_on(async {
         let kit = Testkit::builder()
             .with_proxy(true)
             .with_l7_front(true)
             .with_tunnel(true)
+            .with_web_front(true)
+            .start()
+            .await
+            .expect("testkit");
+        // A proxy without TLS routing: its web front names a separate tunnel port.
+        let plain_kit = Testkit::builder()
+            .with_web_front(false)
             .start()
             .await
             .expect("testkit");
         let proxy = ConnectProxy::start().await.expect("CONNECT proxy");
         proxy.route(PROXIED_NAME, kit.proxy_addr().expect("proxy"));
-        (kit, proxy)
+        (kit, plain_kit, proxy)
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    kit.issue_identity(&IdentityRequest::new("access-plugin"))
-        .expect("identity")
-        .write_identity_file(&dir.path().join("auth_id"))
-        .expect("identity file");
-    std::fs::write(
-        dir.path().join("web-ca.pem"),
-        kit.web_ca_pem().expect("web CA"),
-    )
-    .expect("web CA file");
+    write_identity(&kit, dir.path(), "auth_id", KeyKind::EcdsaP256);
+    write_identity(&kit, dir.path(), "rsa_id", KeyKind::Rsa2048Pkcs1);
+    let plain_dir = tempfile::tempdir().expect("temp dir");
+    write_identity(&plain_kit, plain_dir.path(), "auth_id", KeyKind::EcdsaP256);
+    let web = kit.web_addr().expect("web front").to_string();
+    let plain_web = plain_kit.web_addr().expect("web front").to_string();
 
     let auth = kit.auth_addr().to_string();
     let routing = kit.proxy_addr().expect("proxy").to_string();
@@ -93,6 +118,42 @@ fn connect(c: &mut Criterion) {
                 DialPolicy::Only(DialMode::ReverseTunnel),
                 &[],
             ),
+        ),
+        (
+            "only/reverse_tunnel_rsa",
+            config_with(
+                "rsa_id",
+                &tunnel,
+                dir.path(),
+                DialPolicy::Only(DialMode::ReverseTunnel),
+                &[],
+            ),
+        ),
+        (
+            "only/web_find_tunnel_port",
+            config(
+                &plain_web,
+                plain_dir.path(),
+                DialPolicy::Only(DialMode::ProxyTunnel),
+                &[],
+            ),
+        ),
+        (
+            "only/web_find_tunnel_tls_routing",
+            config(
+                &web,
+                dir.path(),
+                DialPolicy::Only(DialMode::ProxyTunnelTlsRouting),
+                &[],
+            ),
+        ),
+        (
+            "auto/web_without_tls_routing",
+            config(&plain_web, plain_dir.path(), DialPolicy::Auto, &[]),
+        ),
+        (
+            "auto/web_with_tls_routing",
+            config(&web, dir.path(), DialPolicy::Auto, &[]),
         ),
         (
             "only/proxy_tls_routing_via_http_connect",
@@ -145,6 +206,7 @@ fn connect(c: &mut Criterion) {
     }
     group.finish();
     drop(proxy);
+    drop(plain_kit);
     drop(kit);
 }
 

@@ -1,7 +1,8 @@
 //! The reverse tunnel against the testkit's SSH listener: found by the automatic dial,
 //! carrying the API and the watch; a host certificate from another cluster refused with a
 //! clear error; a user certificate from another CA refused; credentials without SSH named;
-//! identity reload and reconnects.
+//! identity reload and reconnects; RSA identities. The tunnel found through a proxy's web
+//! address (`/webapi/find`) is in `tunnel_find.rs`.
 
 mod support;
 
@@ -12,7 +13,7 @@ use teleport_client::{
     CredentialsSource, DialMode, DialPolicy, RequestState, StateChange, TeleportClient, WatchEvent,
     WatchOptions,
 };
-use teleport_testkit::{IdentityRequest, Testkit};
+use teleport_testkit::{IdentityRequest, KeyKind, Testkit};
 
 fn approve(id: &str) -> StateChange {
     StateChange {
@@ -138,6 +139,10 @@ async fn when_nothing_answers_the_tunnel_is_named_among_the_modes_tried() {
     let text = client.ping().await.unwrap_err().to_string();
     assert!(text.contains("proxy reverse tunnel (SSH): "), "{text}");
     assert!(text.contains("auth server directly: "), "{text}");
+    assert!(
+        text.contains("proxy reverse tunnel found by /webapi/find (SSH): /webapi/find on"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -158,4 +163,42 @@ async fn an_ssh_certificate_from_another_user_ca_is_refused_by_the_tunnel() {
         text.contains("the tunnel refused the identity's SSH certificate"),
         "{text}"
     );
+}
+
+/// Teleport's legacy suite issues `RSA PRIVATE KEY` identities; their SSH user-auth is signed
+/// with ring (`rsa-sha2-512`), the `rsa` crate being kept out of the build.
+#[tokio::test]
+async fn an_rsa_identity_authenticates_over_the_tunnel_and_survives_a_restart() {
+    let env = Env::new().await;
+    let request = IdentityRequest::new(USER).key(KeyKind::Rsa2048Pkcs1);
+    let path = env.identity_file("rsa_id", &request);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("BEGIN RSA PRIVATE KEY")
+    );
+    let client = env.client_with(
+        CredentialsSource::IdentityFile(path),
+        DialMode::ReverseTunnel,
+    );
+    let id = new_id(&env.kit);
+    client.set_request_state(&approve(&id)).await.unwrap();
+    assert_eq!(
+        env.kit.resolutions().last().unwrap().caller.as_deref(),
+        Some(USER)
+    );
+
+    env.kit.restart().await.unwrap();
+    let id = new_id(&env.kit);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match client.set_request_state(&approve(&id)).await {
+            Ok(()) => break,
+            Err(e) if e.is_connection_problem() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(client.dial_mode(), Some(DialMode::ReverseTunnel));
 }

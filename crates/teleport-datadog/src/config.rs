@@ -8,7 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config,
+    self, ConfigError, Loaded, OnlyTargets, RoleToRecipients, Secret, TargetsKey,
+    load_plugin_config,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
 
@@ -47,37 +48,16 @@ pub struct DatadogSection {
     pub auto_approval: AutoApprovalSection,
 }
 
-/// `[datadog.auto_approval]`: limits on on-call auto-approval.
-#[derive(Debug, Deserialize)]
-pub struct AutoApprovalSection {
-    /// Submit approvals at all. Default true, as Go always tries.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Only these of the request's `teleport.dev/schedules` teams count (handle or name,
-    /// any case).
-    #[serde(default)]
-    pub teams: Option<Vec<String>>,
-    /// Only requests whose roles are all in this list.
-    #[serde(default)]
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log the decision instead of submitting it.
-    #[serde(default)]
-    pub dry_run: bool,
-}
+/// `[datadog.auto_approval]`: the runtime's on-call switches, and `teams`: only these of
+/// the request's `teleport.dev/schedules` teams (handle or name, any case) count.
+pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Teams>>;
 
-impl Default for AutoApprovalSection {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            teams: None,
-            allowed_roles: None,
-            dry_run: false,
-        }
-    }
-}
+/// The key of [`AutoApprovalSection`]'s own limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Teams;
 
-fn yes() -> bool {
-    true
+impl TargetsKey for Teams {
+    const KEY: &'static str = "teams";
 }
 
 /// The validated configuration.
@@ -198,7 +178,7 @@ fn validate(loaded: &Loaded<DatadogFile>) -> Result<DatadogConfig, ConfigError> 
         severity,
         auto_approval: AutoApproval {
             enabled: approval.enabled,
-            teams: optional(&approval.teams, "teams")?,
+            teams: optional(&approval.limits.only, "teams")?,
             allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
             dry_run: approval.dry_run,
         },

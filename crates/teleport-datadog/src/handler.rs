@@ -145,15 +145,9 @@ impl IncidentService for Datadog {
         &self,
         request: &AccessRequest,
         teams: &[String],
-    ) -> Result<Decision, StepError> {
-        approval::decide(
-            &self.api,
-            &self.settings.datadog.auto_approval,
-            request,
-            teams,
-        )
-        .await
-        .map_err(|error| StepError::Service(error.into()))
+    ) -> Result<Decision, ServiceError> {
+        let limits = &self.settings.datadog.auto_approval;
+        Ok(approval::decide(&self.api, limits, request, teams).await?)
     }
 
     /// The resolution cell (once), then the incident's state `resolved`. A PROMOTED request

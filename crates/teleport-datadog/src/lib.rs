@@ -12,16 +12,17 @@ pub mod record;
 pub mod render;
 
 use anyhow::Context;
-use teleport_plugin_runtime::app;
+use teleport_plugin_runtime::app::PluginContext;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client;
+use teleport_plugin_runtime::incident::run_incident;
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::DatadogApi;
 use crate::config::{Config, DatadogFile};
-use crate::handler::{Datadog, DatadogHandler, HandlerSettings};
+use crate::handler::{Datadog, HandlerSettings};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "datadog";
@@ -50,10 +51,7 @@ impl Plugin for DatadogPlugin {
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let datadog = config.datadog;
     let role_to_recipients = config.role_to_recipients;
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        ..HttpClientOptions::default()
-    })?;
+    let http = user_agent_client(&config.runtime.user_agent)?;
     let api = DatadogApi::new(
         http,
         &datadog.api_endpoint,
@@ -62,26 +60,15 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     )
     .context("[datadog] api_endpoint, api_key and application_key")?;
     tracing::info!(endpoint = %datadog.api_endpoint, "using the Datadog API");
-    app::run(
-        config.runtime,
-        move |ctx| {
-            let settings = HandlerSettings {
-                datadog,
-                role_to_recipients,
-                rules: ctx.rules.clone(),
-                cluster: ctx.cluster.cluster_name.clone(),
-                web_base: ctx.web_base(),
-            };
-            Ok(DatadogHandler::new(
-                Datadog::new(api, settings),
-                ctx.client.clone(),
-                PLUGIN_NAME,
-                ctx.replica_id.clone(),
-                ctx.lease,
-                ctx.metrics.clone(),
-            ))
-        },
-        stop,
-    )
-    .await
+    let service = |ctx: &PluginContext| {
+        let settings = HandlerSettings {
+            datadog,
+            role_to_recipients,
+            rules: ctx.rules.clone(),
+            cluster: ctx.cluster.cluster_name.clone(),
+            web_base: ctx.web_base(),
+        };
+        Datadog::new(api, settings)
+    };
+    run_incident(PLUGIN_NAME, config.runtime, service, stop).await
 }

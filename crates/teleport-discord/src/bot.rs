@@ -5,12 +5,18 @@
 use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::RoleToRecipients;
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::messaging::{ChannelMessage, MessagingBot, Recipient, RequestView};
+use teleport_plugin_runtime::messaging::{
+    ChannelMessage, MessagingBot, PostWindow, Recipient, RequestView,
+};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::client::{DiscordApi, DiscordError};
+use crate::client::{DiscordApi, DiscordError, MESSAGES_PAGE, snowflake_at};
 use crate::config::is_channel_id;
 use crate::render;
+
+/// Pages of 100 messages looked through for a request's message (a busy channel may hold
+/// more since the window opened; past this the message is posted, as without a lookup).
+const MAX_LOOKUP_PAGES: usize = 10;
 
 /// Posts access requests to Discord channels.
 #[derive(Debug)]
@@ -94,6 +100,43 @@ impl MessagingBot for DiscordBot {
             channel: message.channel_id,
             id: message.id,
         })
+    }
+
+    fn finds_posted(&self) -> bool {
+        true
+    }
+
+    /// Pages through the channel's messages since the window opened for one whose content
+    /// carries the request's ID line (the recipient is the channel).
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<ChannelMessage>, ServiceError> {
+        let marker = render::request_id_line(request_id);
+        let mut after = snowflake_at(window.after);
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let page = self.api.messages_after(&recipient.id, after).await?;
+            let found = page.iter().find(|m| {
+                m.content.contains(&marker) && m.created().is_some_and(|t| t <= window.before)
+            });
+            if let Some(found) = found {
+                return Ok(Some(ChannelMessage {
+                    channel: found.channel_id.clone(),
+                    id: found.id.clone(),
+                }));
+            }
+            if page.len() < MESSAGES_PAGE {
+                return Ok(None);
+            }
+            let newest = page.iter().filter_map(|m| m.id.parse::<u64>().ok()).max();
+            match newest {
+                Some(newest) if newest > after => after = newest,
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Re-renders the message with the reviews as embeds. One edit shows every review, so

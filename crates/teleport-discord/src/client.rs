@@ -7,13 +7,18 @@
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http;
+use teleport_plugin_runtime::json_api::{ApiFailure, FailedAnswer, JsonApi};
 use teleport_plugin_runtime::service_error::{self, ServiceError};
+
+mod lookup;
+
+pub use lookup::{FoundMessage, MESSAGES_PAGE, snowflake_at};
 
 /// The bot's own user.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -116,35 +121,15 @@ pub enum DiscordError {
         /// Whether the limit is the bot's global one rather than one route's.
         global: bool,
     },
-    /// 5xx.
-    #[error("Discord server error {status}: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Discord's message, if it gave one.
-        message: String,
-    },
-    /// Another 4xx (400 invalid form body, ...).
-    #[error("Discord refused the call with {status}: {message} (code {code})")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Discord's message.
-        message: String,
-        /// Discord's JSON error code.
-        code: u64,
-    },
-    /// Discord could not be reached or did not answer in time.
-    #[error("cannot reach Discord: {0}")]
-    Network(String),
-    /// The answer was not what the API documents.
-    #[error("unexpected answer from Discord: {0}")]
-    Decode(String),
+    /// Any other failure, as the runtime classifies it (5xx and 408 transient, other 4xx
+    /// permanent, no answer by its cause).
+    #[error("{}", .0.message())]
+    Other(ServiceError),
 }
 
-/// What the runtime does about a Discord failure: a rejected token, rate limits, server
-/// errors and network trouble are retried; a channel the bot cannot use (403, 404) and other
-/// refusals of this one call are not (the recipient is skipped and recorded).
+/// What the runtime does about a Discord failure: a rejected token and rate limits are
+/// retried; a channel the bot cannot use (403, 404) is not (the recipient is skipped and
+/// recorded); the rest as the runtime sorts it.
 impl From<DiscordError> for ServiceError {
     fn from(error: DiscordError) -> Self {
         let message = error.to_string();
@@ -154,42 +139,42 @@ impl From<DiscordError> for ServiceError {
                 message,
                 retry_after,
             },
-            DiscordError::Server { .. } | DiscordError::Network(_) => {
-                ServiceError::transient(message)
+            DiscordError::Forbidden { .. } | DiscordError::NotFound { .. } => {
+                ServiceError::Permanent { message }
             }
-            DiscordError::Forbidden { .. }
-            | DiscordError::NotFound { .. }
-            | DiscordError::Refused { .. }
-            | DiscordError::Decode(_) => ServiceError::Permanent { message },
+            DiscordError::Other(error) => error,
+        }
+    }
+}
+
+impl From<ApiFailure> for DiscordError {
+    fn from(failure: ApiFailure) -> Self {
+        match failure {
+            ApiFailure::Answer(answer) => error_of(&answer),
+            no_answer => Self::Other(no_answer.classified("Discord")),
         }
     }
 }
 
 /// The client. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DiscordApi {
-    http: reqwest::Client,
-    base: Url,
-    token: Secret,
-}
-
-impl std::fmt::Debug for DiscordApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiscordApi")
-            .field("base", &self.base.as_str())
-            .finish_non_exhaustive()
-    }
+    api: JsonApi,
 }
 
 impl DiscordApi {
     /// A client for the API at `base` (e.g. `https://discord.com/api/v10/`).
     pub fn new(http: reqwest::Client, base: &str, token: Secret) -> Result<Self, DiscordError> {
-        let base = http::api_base(base, "bad API URL").map_err(DiscordError::Decode)?;
-        Ok(Self { http, base, token })
+        let base = http::api_base(base, "bad API URL")
+            .map_err(|text| DiscordError::Other(ServiceError::permanent(text)))?;
+        Ok(Self {
+            api: JsonApi::new(http, base, "Bot", token),
+        })
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
-        http::api_url(&self.base, segments, &[])
+    #[cfg(test)]
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        self.api.url(segments)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -198,31 +183,21 @@ impl DiscordApi {
         segments: &[&str],
         body: Option<&MessageBody>,
     ) -> Result<T, DiscordError> {
-        let mut request = self
-            .http
-            .request(method, self.url(segments))
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("Bot {}", self.token.expose()),
-            )
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DiscordError::Network(http::without_url(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json::<T>()
-                .await
-                .map_err(|e| DiscordError::Decode(http::without_url(&e)));
-        }
-        let headers = response.headers().clone();
-        let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        Err(error_of(status, &headers, &body))
+        self.call_with_query(method, segments, &[], body).await
+    }
+
+    /// [`call`](Self::call) with a query string.
+    async fn call_with_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&MessageBody>,
+    ) -> Result<T, DiscordError> {
+        Ok(self
+            .api
+            .call_with_query(method, segments, query, body)
+            .await?)
     }
 
     /// `GET users/@me`: the bot itself (the token check).
@@ -266,10 +241,11 @@ impl DiscordApi {
     }
 }
 
-/// The one mapping of a failed answer: Discord's `{message, code}` body, and for a 429 its
-/// wait and whether the limit is global.
-fn error_of(status: StatusCode, headers: &HeaderMap, body: &Value) -> DiscordError {
-    let message = http::message_or_reason(Some(body), status);
+/// Discord's own codes: its `{message, code}` body, and for a 429 its wait and whether the
+/// limit is global; every other status as the runtime classifies it.
+fn error_of(answer: &FailedAnswer) -> DiscordError {
+    let (status, headers, body) = (answer.status, &answer.headers, &answer.body);
+    let message = answer.message();
     let code = body.get("code").and_then(Value::as_u64).unwrap_or(0);
     match status {
         StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { message },
@@ -280,15 +256,13 @@ fn error_of(status: StatusCode, headers: &HeaderMap, body: &Value) -> DiscordErr
             global: body.get("global").and_then(Value::as_bool).unwrap_or(false)
                 || header(headers, "x-ratelimit-global").is_some_and(|v| v == "true"),
         },
-        s if s.is_server_error() => DiscordError::Server {
-            status: s.as_u16(),
-            message,
-        },
-        s => DiscordError::Refused {
-            status: s.as_u16(),
-            message,
-            code,
-        },
+        s if s.is_server_error() => DiscordError::Other(
+            answer.classify(format!("Discord server error {}: {message}", s.as_u16())),
+        ),
+        s => DiscordError::Other(answer.classify(format!(
+            "Discord refused the call with {}: {message} (code {code})",
+            s.as_u16()
+        ))),
     }
 }
 
@@ -349,11 +323,11 @@ mod tests {
     fn classification() {
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
-        let limited = error_of(
-            StatusCode::TOO_MANY_REQUESTS,
-            &headers,
-            &json!({ "retry_after": 3.0 }),
-        );
+        let limited = error_of(&FailedAnswer {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers,
+            body: json!({ "retry_after": 3.0 }),
+        });
         assert!(matches!(
             limited,
             DiscordError::RateLimited { global: true, .. }
@@ -362,13 +336,12 @@ mod tests {
             ServiceError::from(limited).retry_after(),
             Some(Duration::from_secs(3))
         );
-        let empty = HeaderMap::new();
         let kind = |status: u16, body: Value| {
-            ServiceError::from(error_of(
-                StatusCode::from_u16(status).unwrap(),
-                &empty,
-                &body,
-            ))
+            ServiceError::from(error_of(&FailedAnswer {
+                status: StatusCode::from_u16(status).unwrap(),
+                headers: HeaderMap::new(),
+                body,
+            }))
         };
         assert!(matches!(
             kind(401, json!({ "message": "401: Unauthorized", "code": 0 })),
@@ -388,6 +361,11 @@ mod tests {
             kind(502, Value::Null),
             ServiceError::Transient { .. }
         ));
+        // The runtime's rule: a request timeout passes, unlike other 4xx.
+        assert!(matches!(
+            kind(408, Value::Null),
+            ServiceError::Transient { .. }
+        ));
         assert!(matches!(
             kind(
                 400,
@@ -399,17 +377,18 @@ mod tests {
 
     #[test]
     fn urls_keep_the_configured_base() {
+        let url = |api: &DiscordApi, segments: &[&str]| api.url(segments);
         let http = teleport_plugin_runtime::http::http_client(&Default::default()).unwrap();
         for base in ["https://discord.com/api/v10/", "https://discord.com/api/"] {
             let api = DiscordApi::new(http.clone(), base, Secret::new("t")).unwrap();
             assert_eq!(
-                api.url(&["channels", "42", "messages"]).as_str(),
+                url(&api, &["channels", "42", "messages"]).as_str(),
                 format!("{base}channels/42/messages")
             );
         }
         let api = DiscordApi::new(http, "https://discord.com/api/v10/", Secret::new("t")).unwrap();
         assert_eq!(
-            api.url(&["users", "@me"]).as_str(),
+            url(&api, &["users", "@me"]).as_str(),
             "https://discord.com/api/v10/users/@me"
         );
     }

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config,
+    ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config, recipient_key,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_runtime::tls;
 
 use crate::PLUGIN_NAME;
 
@@ -81,11 +80,7 @@ impl Config {
         let role_to_recipients = loaded.require_role_to_recipients()?.clone();
         for (role, recipients) in role_to_recipients.iter() {
             if let Some(index) = recipients.iter().position(|r| !is_channel_id(r.trim())) {
-                let key = if recipients.len() == 1 {
-                    format!("role_to_recipients.{}", quote_key(role))
-                } else {
-                    format!("role_to_recipients.{}[{index}]", quote_key(role))
-                };
+                let key = recipient_key(role, index, recipients.len());
                 return Err(loaded.key_error(&key, SHAPE));
             }
         }
@@ -103,19 +98,15 @@ impl Config {
             .filter(|url| !url.is_empty())
             .unwrap_or(DEFAULT_API_URL)
             .to_owned();
-        let scheme_ok = api_url
-            .split_once("://")
-            .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
-        if !scheme_ok || reqwest::Url::parse(&api_url).is_err() {
-            return Err(loaded.key_error("discord.apiurl", "expected an http:// or https:// URL"));
-        }
+        loaded.http_url(
+            "discord.apiurl",
+            &api_url,
+            "expected an http:// or https:// URL",
+        )?;
         if !api_url.ends_with('/') {
             api_url.push('/');
         }
-        if let Some(ca) = &section.ca_file {
-            tls::root_store(Some(ca))
-                .map_err(|e| loaded.key_error("discord.ca_file", e.to_string()))?;
-        }
+        loaded.check_ca_file("discord.ca_file", section.ca_file.as_deref())?;
         let discord = DiscordSettings {
             token: section.token.clone(),
             api_url,
@@ -127,18 +118,6 @@ impl Config {
             discord,
             role_to_recipients,
         })
-    }
-}
-
-fn quote_key(key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        key.to_owned()
-    } else {
-        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }
 

@@ -55,6 +55,11 @@ pub fn request_content(view: &RequestView) -> String {
     format!("{HEADER}{fields}{status}")
 }
 
+/// The request message's ID line, which a lookup finds it by (see `client/lookup.rs`).
+pub fn request_id_line(request_id: &str) -> String {
+    format!("*ID*: {request_id}\n")
+}
+
 /// One `*Name*: value` line per field, as in the Go plugins.
 pub fn request_fields(view: &RequestView) -> String {
     let request: &AccessRequest = &view.request;

@@ -237,6 +237,8 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
         },
     );
     control.fail_next_for(POST_MESSAGE, 1, Fault::ServerError { status: 502 });
+    // A request timeout passes too, as the runtime classifies it.
+    control.fail_next_for(POST_MESSAGE, 1, Fault::ServerError { status: 408 });
     // Discord's precise wait (250 ms) while its Retry-After header says a whole second.
     env.fake
         .rate_limit_next_precise(POST_MESSAGE, 1, Duration::from_millis(250));
@@ -253,8 +255,8 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
     );
     assert_eq!(
         env.fake.call_count(POST_MESSAGE),
-        5,
-        "3 faults + 2 messages"
+        6,
+        "4 faults + 2 messages"
     );
 
     // The resolution's edits survive a 429 and a 503 without a second edit.

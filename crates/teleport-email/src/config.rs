@@ -7,10 +7,9 @@ use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, is_plain_email,
-    load_plugin_config,
+    load_plugin_config, recipient_key,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_runtime::tls;
 
 /// Mailgun's API base for the US region; the EU region is `https://api.eu.mailgun.net/v3`.
 pub const DEFAULT_MAILGUN_API_BASE: &str = "https://api.mailgun.net/v3";
@@ -271,12 +270,7 @@ fn validate(mut loaded: Loaded<EmailFile>) -> Result<Config, ConfigError> {
     loaded.require_role_to_recipients()?;
     for (role, recipients) in loaded.role_to_recipients.iter() {
         if let Some(index) = recipients.iter().position(|r| !is_plain_email(r)) {
-            let key = format!("role_to_recipients.{}", quote_key(role));
-            let key = if recipients.len() == 1 {
-                key
-            } else {
-                format!("{key}[{index}]")
-            };
+            let key = recipient_key(role, index, recipients.len());
             return Err(loaded.key_error(&key, "expected an e-mail address"));
         }
     }
@@ -388,10 +382,8 @@ fn smtp_settings(
             None
         }
     };
-    if let Some(ca) = &section.ca_file {
-        // The same check every outbound client makes; the roots themselves are loaded by lettre.
-        tls::root_store(Some(ca)).map_err(|e| loaded.key_error("smtp.ca_file", e.to_string()))?;
-    }
+    // The same check every outbound client makes; the roots themselves are loaded by lettre.
+    loaded.check_ca_file("smtp.ca_file", section.ca_file.as_deref())?;
     let settings = SmtpSettings {
         host: host.to_owned(),
         port,
@@ -441,29 +433,14 @@ fn mailgun_settings(
         .unwrap_or(DEFAULT_MAILGUN_API_BASE)
         .trim()
         .trim_end_matches('/');
-    if !(api_base.starts_with("https://") || api_base.starts_with("http://"))
-        || reqwest::Url::parse(api_base).is_err()
-    {
-        return Err(loaded.key_error(
-            "mailgun.api_base",
-            "expected an https:// URL such as \"https://api.eu.mailgun.net/v3\"",
-        ));
-    }
+    loaded.http_url(
+        "mailgun.api_base",
+        api_base,
+        "expected an https:// URL such as \"https://api.eu.mailgun.net/v3\"",
+    )?;
     Ok(MailgunSettings {
         domain: domain.to_owned(),
         private_key,
         api_base: api_base.to_owned(),
     })
-}
-
-fn quote_key(key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        key.to_owned()
-    } else {
-        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
-    }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
+use teleport_plugin_runtime::service_error::ServiceError;
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -106,20 +106,9 @@ impl From<JiraError> for ServiceError {
     }
 }
 
-/// Transport and body failures take the runtime's one classification: a refused connection or
-/// a timeout is retried; a failed TLS handshake or an unusable URL is not.
-impl TransportFailure for JiraError {
-    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
-        Self::Transient {
-            reason,
-            retry_after,
-        }
-    }
-
-    fn unexpected(reason: String) -> Self {
-        Self::Unexpected { reason }
-    }
-}
+// Transport and body failures take the runtime's one classification: a refused connection or
+// a timeout is retried; a failed TLS handshake or an unusable URL is not.
+teleport_plugin_runtime::transport_failure!(JiraError);
 
 /// Jira's `errorMessages` and `errors` values, or a short piece of a non-JSON body.
 pub(crate) fn messages(text: &str) -> Vec<String> {
@@ -186,6 +175,7 @@ pub(crate) fn status_error(
 mod tests {
     use super::*;
     use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+    use teleport_plugin_runtime::service_error::TransportFailure;
     use tokio::io::AsyncWriteExt;
 
     async fn transport_failure(url: &str) -> JiraError {

@@ -7,12 +7,18 @@ use std::sync::{Mutex, OnceLock};
 use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::messaging::{ChannelMessage, MessagingBot, Recipient, RequestView};
+use teleport_plugin_runtime::messaging::{
+    ChannelMessage, MessagingBot, PostWindow, Recipient, RequestView,
+};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::client::{Channel, MattermostApi, MattermostError, Team};
+use crate::client::{Channel, MattermostApi, MattermostError, POSTS_PAGE, Team};
 use crate::config::RecipientSpec;
 use crate::render;
+
+/// Pages of 200 posts looked through for a request's post (past this it is posted, as
+/// without a lookup).
+const MAX_LOOKUP_PAGES: usize = 25;
 
 /// Why a configured `team/channel` recipient cannot be posted to.
 #[derive(Debug, thiserror::Error)]
@@ -239,12 +245,47 @@ impl MessagingBot for MattermostBot {
     ) -> Result<ChannelMessage, ServiceError> {
         let post = self
             .api
-            .create_post(&recipient.id, None, &render::request_post(view))
+            .create_request_post(&recipient.id, &render::request_post(view), &view.request.id)
             .await?;
         Ok(ChannelMessage {
             channel: post.channel_id,
             id: post.id,
         })
+    }
+
+    fn finds_posted(&self) -> bool {
+        true
+    }
+
+    /// The channel's posts, newest first, back to the window's start, for a root post whose
+    /// `props` name the request (the recipient is the channel: `resolve_recipient` gives
+    /// channel IDs).
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<ChannelMessage>, ServiceError> {
+        let (after, before) = (unix_millis(window.after), unix_millis(window.before));
+        for page in 0..MAX_LOOKUP_PAGES {
+            let posts = self.api.posts_page(&recipient.id, page).await?;
+            let found = posts.iter().find(|post| {
+                post.root_id.is_empty()
+                    && (after..=before).contains(&post.create_at)
+                    && post.request_id() == Some(request_id)
+            });
+            if let Some(post) = found {
+                return Ok(Some(ChannelMessage {
+                    channel: post.channel_id.clone(),
+                    id: post.id.clone(),
+                }));
+            }
+            let older_than_window = posts.last().is_none_or(|p| p.create_at < after);
+            if posts.len() < POSTS_PAGE || older_than_window {
+                return Ok(None);
+            }
+        }
+        Ok(None)
     }
 
     async fn send_review(
@@ -287,4 +328,13 @@ impl MessagingBot for MattermostBot {
             .await?;
         Ok(true)
     }
+}
+
+/// `time` in the Unix milliseconds Mattermost dates posts in (0 before 1970).
+fn unix_millis(time: std::time::SystemTime) -> u64 {
+    let millis = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    u64::try_from(millis).unwrap_or(u64::MAX)
 }

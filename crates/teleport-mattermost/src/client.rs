@@ -6,13 +6,18 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{self, BodyError, MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http;
+use teleport_plugin_runtime::json_api::{ApiFailure, JsonApi};
 use teleport_plugin_runtime::service_error::{self, ServiceError};
+
+mod lookup;
+
+pub use lookup::{FoundPost, POSTS_PAGE, REQUEST_ID_PROP};
 
 /// A Mattermost user.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -68,6 +73,12 @@ pub enum MattermostError {
         /// Mattermost's message.
         message: String,
     },
+    /// 403: Mattermost's "you may not see or post here".
+    #[error("Mattermost refused the call with 403: {message}")]
+    Forbidden {
+        /// Mattermost's message.
+        message: String,
+    },
     /// 404.
     #[error("not found: {message}")]
     NotFound {
@@ -80,34 +91,15 @@ pub enum MattermostError {
         /// How long the server asked to wait.
         retry_after: Option<Duration>,
     },
-    /// 5xx.
-    #[error("Mattermost server error {status}: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Mattermost's message.
-        message: String,
-    },
-    /// Another 4xx (403 permissions, 400 bad request, ...).
-    #[error("Mattermost refused the call with {status}: {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Mattermost's message.
-        message: String,
-    },
-    /// The server could not be reached or did not answer in time.
-    #[error("cannot reach Mattermost: {0}")]
-    Network(String),
-    /// The answer was not what the API documents.
-    #[error("unexpected answer from Mattermost: {0}")]
-    Decode(String),
+    /// Any other failure, as the runtime classifies it (5xx and 408 transient, other 4xx
+    /// permanent, no answer by its cause).
+    #[error("{}", .0.message())]
+    Other(ServiceError),
 }
 
-/// What the runtime does about a Mattermost failure: a rejected token, rate limits, server
-/// errors and network trouble are retried (fixing the token and restarting must not have
-/// lost the messages meanwhile); 404, 403 (Mattermost's "you may not post here") and other
-/// refusals of this one call are not.
+/// What the runtime does about a Mattermost failure: a rejected token and rate limits are
+/// retried (fixing the token and restarting must not have lost the messages meanwhile); 404
+/// and 403 (Mattermost's "you may not post here") are not; the rest as the runtime sorts it.
 impl From<MattermostError> for ServiceError {
     fn from(error: MattermostError) -> Self {
         let message = error.to_string();
@@ -117,47 +109,53 @@ impl From<MattermostError> for ServiceError {
                 message,
                 retry_after,
             },
-            MattermostError::Server { .. } | MattermostError::Network(_) => {
-                ServiceError::transient(message)
+            MattermostError::NotFound { .. } | MattermostError::Forbidden { .. } => {
+                ServiceError::Permanent { message }
             }
-            MattermostError::NotFound { .. }
-            | MattermostError::Refused { .. }
-            | MattermostError::Decode(_) => ServiceError::Permanent { message },
+            MattermostError::Other(error) => error,
+        }
+    }
+}
+
+/// Mattermost's own codes; everything else goes to the runtime's classifier.
+impl From<ApiFailure> for MattermostError {
+    fn from(failure: ApiFailure) -> Self {
+        let ApiFailure::Answer(answer) = &failure else {
+            return Self::Other(failure.classified("Mattermost"));
+        };
+        let message = answer.message();
+        match answer.status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized { message },
+            StatusCode::FORBIDDEN => Self::Forbidden { message },
+            StatusCode::NOT_FOUND => Self::NotFound { message },
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited {
+                retry_after: retry_after(&answer.headers, SystemTime::now()),
+            },
+            _ => Self::Other(failure.classified("Mattermost")),
         }
     }
 }
 
 /// The client. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MattermostApi {
-    http: reqwest::Client,
-    base: Url,
-    token: Secret,
-}
-
-impl std::fmt::Debug for MattermostApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MattermostApi")
-            .field("base", &self.base.as_str())
-            .finish_non_exhaustive()
-    }
+    api: JsonApi,
 }
 
 impl MattermostApi {
     /// A client for the server at `url` (e.g. `https://mattermost.example.com`).
     pub fn new(http: reqwest::Client, url: &str, token: Secret) -> Result<Self, MattermostError> {
-        let mut base = http::api_base(url.trim_end_matches('/'), "bad server URL")
-            .map_err(MattermostError::Decode)?;
+        let bad_url = |text: String| MattermostError::Other(ServiceError::permanent(text));
+        let mut base =
+            http::api_base(url.trim_end_matches('/'), "bad server URL").map_err(bad_url)?;
         // Keep any path prefix (a server behind /mattermost) and append the API root to it.
         base.path_segments_mut()
-            .map_err(|()| MattermostError::Decode("bad server URL".into()))?
+            .map_err(|()| bad_url("bad server URL".into()))?
             .pop_if_empty()
             .extend(["api", "v4"]);
-        Ok(Self { http, base, token })
-    }
-
-    fn url(&self, segments: &[&str]) -> Url {
-        http::api_url(&self.base, segments, &[])
+        Ok(Self {
+            api: JsonApi::new(http, base, "Bearer", token),
+        })
     }
 
     async fn call<T: DeserializeOwned>(
@@ -166,48 +164,21 @@ impl MattermostApi {
         segments: &[&str],
         body: Option<Value>,
     ) -> Result<T, MattermostError> {
-        let mut request = self
-            .http
-            .request(method, self.url(segments))
-            .bearer_auth(self.token.expose())
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| MattermostError::Network(http::without_url(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            let body = read_body(response, MAX_RESPONSE_BODY)
-                .await
-                .map_err(|e| match e {
-                    BodyError::Read(e) => MattermostError::Network(http::without_url(&e)),
-                    too_large => MattermostError::Decode(too_large.to_string()),
-                })?;
-            return serde_json::from_slice::<T>(&body)
-                .map_err(|e| MattermostError::Decode(format!("cannot decode the answer: {e}")));
-        }
-        let retry_after = retry_after(response.headers(), SystemTime::now());
-        let body = read_body(response, MAX_RESPONSE_BODY)
-            .await
-            .ok()
-            .and_then(|body| serde_json::from_slice::<Value>(&body).ok());
-        let message = http::message_or_reason(body.as_ref(), status);
-        Err(match status {
-            StatusCode::UNAUTHORIZED => MattermostError::Unauthorized { message },
-            StatusCode::NOT_FOUND => MattermostError::NotFound { message },
-            StatusCode::TOO_MANY_REQUESTS => MattermostError::RateLimited { retry_after },
-            s if s.is_server_error() => MattermostError::Server {
-                status: s.as_u16(),
-                message,
-            },
-            s => MattermostError::Refused {
-                status: s.as_u16(),
-                message,
-            },
-        })
+        self.call_with_query(method, segments, &[], body).await
+    }
+
+    /// [`call`](Self::call) with a query string.
+    async fn call_with_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<T, MattermostError> {
+        Ok(self
+            .api
+            .call_with_query(method, segments, query, body.as_ref())
+            .await?)
     }
 
     /// `GET users/me`: the bot itself (the token check).
@@ -325,7 +296,7 @@ fn not_found_as_none<T>(result: Result<T, MattermostError>) -> Result<Option<T>,
 /// Mattermost answers 403 for a team or channel the bot may not see: to the bot it does not exist.
 fn invisible_as_none<T>(result: Result<T, MattermostError>) -> Result<Option<T>, MattermostError> {
     match result {
-        Err(MattermostError::Refused { status: 403, .. }) => Ok(None),
+        Err(MattermostError::Forbidden { .. }) => Ok(None),
         other => not_found_as_none(other),
     }
 }
@@ -370,6 +341,16 @@ mod tests {
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
     }
 
+    fn answer(status: u16) -> ServiceError {
+        let failure =
+            ApiFailure::Answer(Box::new(teleport_plugin_runtime::json_api::FailedAnswer {
+                status: StatusCode::from_u16(status).unwrap(),
+                headers: HeaderMap::new(),
+                body: serde_json::json!({ "message": "from Mattermost" }),
+            }));
+        ServiceError::from(MattermostError::from(failure))
+    }
+
     #[test]
     fn classification() {
         let transient = ServiceError::from(MattermostError::RateLimited {
@@ -382,31 +363,19 @@ mod tests {
                 retry_after: Some(Duration::from_secs(2))
             }
         );
-        assert!(matches!(
-            ServiceError::from(MattermostError::Server {
-                status: 502,
-                message: String::new()
-            }),
-            ServiceError::Transient { .. }
-        ));
-        assert!(matches!(
-            ServiceError::from(MattermostError::Unauthorized {
-                message: String::new()
-            }),
-            ServiceError::Unauthorized { .. }
-        ));
-        assert!(matches!(
-            ServiceError::from(MattermostError::NotFound {
-                message: "channel".into()
-            }),
-            ServiceError::Permanent { .. }
-        ));
-        assert!(matches!(
-            ServiceError::from(MattermostError::Refused {
-                status: 403,
-                message: String::new()
-            }),
-            ServiceError::Permanent { .. }
-        ));
+        assert_eq!(
+            answer(502),
+            ServiceError::transient("Mattermost answered 502: from Mattermost")
+        );
+        // The runtime's rule: a request timeout passes, unlike other 4xx.
+        assert!(matches!(answer(408), ServiceError::Transient { .. }));
+        assert!(matches!(answer(400), ServiceError::Permanent { .. }));
+        assert!(matches!(answer(401), ServiceError::Unauthorized { .. }));
+        assert!(matches!(answer(404), ServiceError::Permanent { .. }));
+        // Mattermost's 403 is "not here", not a refused token.
+        assert_eq!(
+            answer(403),
+            ServiceError::permanent("Mattermost refused the call with 403: from Mattermost")
+        );
     }
 }

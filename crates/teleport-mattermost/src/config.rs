@@ -6,10 +6,9 @@ use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, Loaded, RoleToRecipients, Secret, is_plain_email,
-    load_plugin_config,
+    load_plugin_config, recipient_key,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_runtime::tls;
 
 /// The plugin's own part of the TOML document.
 #[derive(Debug, Deserialize)]
@@ -127,15 +126,11 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
     let section = &loaded.plugin.mattermost;
 
     let url = section.url.trim().trim_end_matches('/');
-    let scheme_ok = url
-        .split_once("://")
-        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
-    if !scheme_ok || reqwest::Url::parse(url).is_err() {
-        return Err(loaded.key_error(
-            "mattermost.url",
-            "expected the server's http:// or https:// URL",
-        ));
-    }
+    loaded.http_url(
+        "mattermost.url",
+        url,
+        "expected the server's http:// or https:// URL",
+    )?;
     if section.token.is_empty() {
         return Err(loaded.key_error(
             "mattermost.token",
@@ -143,10 +138,7 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         ));
     }
 
-    if let Some(ca) = &section.ca_file {
-        tls::root_store(Some(ca))
-            .map_err(|e| loaded.key_error("mattermost.ca_file", e.to_string()))?;
-    }
+    loaded.check_ca_file("mattermost.ca_file", section.ca_file.as_deref())?;
     let mut warnings = Vec::new();
     let mut role_to_recipients = loaded.role_to_recipients.clone();
     // The Go plugin checked recipients only when a request came, logged the bad ones and
@@ -154,11 +146,7 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
     for (role, recipients) in role_to_recipients.iter() {
         for (index, raw) in recipients.iter().enumerate() {
             if RecipientSpec::parse(raw).is_none() {
-                let key = if recipients.len() == 1 {
-                    format!("role_to_recipients.{}", quote_key(role))
-                } else {
-                    format!("role_to_recipients.{}[{index}]", quote_key(role))
-                };
+                let key = recipient_key(role, index, recipients.len());
                 warnings.push(loaded.key_warning(&key, format!("{SHAPE}; it is skipped")));
             }
         }
@@ -237,18 +225,6 @@ fn validate(loaded: Loaded<MattermostFile>) -> Result<Config, ConfigError> {
         mattermost: settings,
         role_to_recipients,
     })
-}
-
-fn quote_key(key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        key.to_owned()
-    } else {
-        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
-    }
 }
 
 #[cfg(test)]

@@ -183,6 +183,8 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
         },
     );
     control.fail_next_for("POST /api/v4/posts", 1, Fault::ServerError { status: 502 });
+    // A request timeout passes too, as the runtime classifies it.
+    control.fail_next_for("POST /api/v4/posts", 1, Fault::ServerError { status: 408 });
     control.fail_next_for(
         "POST /api/v4/channels/direct",
         1,
@@ -208,8 +210,8 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
     assert_eq!(roots, 2, "each recipient got exactly one post");
     assert_eq!(
         env.fake.call_count("POST /api/v4/posts"),
-        4,
-        "2 faults + 2 posts"
+        5,
+        "3 faults + 2 posts"
     );
 
     // Resolution edits also survive a 429 without a second edit.

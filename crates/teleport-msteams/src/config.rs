@@ -7,10 +7,9 @@ use reqwest::Url;
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config,
+    ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config, recipient_key,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_runtime::tls;
 
 use crate::PLUGIN_NAME;
 use crate::client::{Credentials, Endpoints};
@@ -112,10 +111,7 @@ fn url_at<P>(
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .unwrap_or(default);
-    match Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
-        _ => Err(loaded.key_error(key, "expected an http:// or https:// URL")),
-    }
+    loaded.http_url(key, text, "expected an http:// or https:// URL")
 }
 
 impl Config {
@@ -128,11 +124,7 @@ impl Config {
                 let looks_like_link =
                     recipient.starts_with("https://") || recipient.starts_with("http://");
                 if recipient.is_empty() || (looks_like_link && channel_link(recipient).is_none()) {
-                    let key = if recipients.len() == 1 {
-                        format!("role_to_recipients.{}", quote_key(role))
-                    } else {
-                        format!("role_to_recipients.{}[{index}]", quote_key(role))
-                    };
+                    let key = recipient_key(role, index, recipients.len());
                     return Err(loaded.key_error(&key, "expected an e-mail address, a Microsoft Entra ID user ID, or a channel link (in Teams: the channel's \"...\" menu, \"Get link to channel\": https://teams.microsoft.com/l/channel/<id>/<name>?groupId=...&tenantId=...)"));
                 }
             }
@@ -202,10 +194,7 @@ impl Config {
             )?,
             region: region.to_owned(),
         };
-        if let Some(ca) = &section.ca_file {
-            tls::root_store(Some(ca))
-                .map_err(|e| loaded.key_error("msapi.ca_file", e.to_string()))?;
-        }
+        loaded.check_ca_file("msapi.ca_file", section.ca_file.as_deref())?;
         let msapi = MsApiSettings {
             credentials: Credentials {
                 app_id,
@@ -224,17 +213,5 @@ impl Config {
             preload,
             role_to_recipients,
         })
-    }
-}
-
-fn quote_key(key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        key.to_owned()
-    } else {
-        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }

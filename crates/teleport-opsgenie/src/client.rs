@@ -48,13 +48,10 @@ impl Responder {
     }
 }
 
+/// Whether `value` is an ID: Opsgenie's IDs are UUIDs in the hyphenated form (36
+/// characters), so the other forms the `uuid` crate reads (simple, braced, URN) stay names.
 fn is_uuid(value: &str) -> bool {
-    let groups: Vec<&str> = value.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
 }
 
 /// A new alert.
@@ -362,6 +359,7 @@ mod tests {
             serde_json::json!({ "type": "team", "name": "Platform" })
         );
         assert!(!is_uuid("4a3e7b0e-1c2d-4e5f-8a9b"));
+        assert!(!is_uuid("4a3e7b0e1c2d4e5f8a9b0c1d2e3f4a5b"));
     }
 
     #[test]

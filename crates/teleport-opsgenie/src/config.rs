@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
-use teleport_plugin_runtime::config::{ConfigError, Loaded, Secret, load_plugin_config};
+use teleport_plugin_runtime::config::{
+    self, ConfigError, Loaded, OnlyTargets, Secret, TargetsKey, load_plugin_config,
+};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 use crate::PLUGIN_NAME;
@@ -45,36 +47,16 @@ pub struct OpsgenieSection {
     pub auto_approval: AutoApprovalSection,
 }
 
-/// `[opsgenie.auto_approval]`: limits on on-call auto-approval.
-#[derive(Debug, Deserialize)]
-pub struct AutoApprovalSection {
-    /// Submit approvals at all. Default true.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Only these of the request's `teleport.dev/schedules` count (name or ID, any case).
-    #[serde(default)]
-    pub schedules: Option<Vec<String>>,
-    /// Only requests whose roles are all in this list.
-    #[serde(default)]
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log the decision instead of submitting it.
-    #[serde(default)]
-    pub dry_run: bool,
-}
+/// `[opsgenie.auto_approval]`: the runtime's on-call switches, and `schedules`: only these of
+/// the request's `teleport.dev/schedules` schedules (name or ID, any case) count.
+pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Schedules>>;
 
-impl Default for AutoApprovalSection {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            schedules: None,
-            allowed_roles: None,
-            dry_run: false,
-        }
-    }
-}
+/// The key of [`AutoApprovalSection`]'s own limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedules;
 
-fn yes() -> bool {
-    true
+impl TargetsKey for Schedules {
+    const KEY: &'static str = "schedules";
 }
 
 /// The validated configuration.
@@ -184,7 +166,7 @@ fn validate(loaded: &Loaded<OpsgenieFile>) -> Result<OpsgenieConfig, ConfigError
         default_teams: names(&section.default_teams, "default_teams")?,
         auto_approval: AutoApproval {
             enabled: approval.enabled,
-            schedules: optional(&approval.schedules, "schedules")?,
+            schedules: optional(&approval.limits.only, "schedules")?,
             allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
             dry_run: approval.dry_run,
         },

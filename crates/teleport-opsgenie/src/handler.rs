@@ -145,10 +145,8 @@ impl IncidentService for Opsgenie {
         &self,
         request: &AccessRequest,
         schedules: &[String],
-    ) -> Result<Decision, StepError> {
-        approval::decide(&self.api, &self.config.auto_approval, request, schedules)
-            .await
-            .map_err(|error| StepError::Service(error.into()))
+    ) -> Result<Decision, ServiceError> {
+        Ok(approval::decide(&self.api, &self.config.auto_approval, request, schedules).await?)
     }
 
     async fn close(

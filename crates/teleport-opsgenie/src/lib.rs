@@ -10,16 +10,16 @@ pub mod record;
 pub mod render;
 
 use anyhow::Context;
-use teleport_plugin_runtime::app;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client;
+use teleport_plugin_runtime::incident::run_incident;
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::OpsgenieApi;
 use crate::config::{Config, OpsgenieFile};
-use crate::handler::{Opsgenie, OpsgenieHandler};
+use crate::handler::Opsgenie;
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "opsgenie";
@@ -47,25 +47,14 @@ impl Plugin for OpsgeniePlugin {
 /// `stop` is cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let settings = config.opsgenie;
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        ..HttpClientOptions::default()
-    })?;
+    let http = user_agent_client(&config.runtime.user_agent)?;
     let api = OpsgenieApi::new(http, &settings.api_endpoint, settings.api_key.clone())
         .context("[opsgenie] api_endpoint")?;
     tracing::info!(endpoint = %settings.api_endpoint, "using the Opsgenie API");
-    app::run(
+    run_incident(
+        PLUGIN_NAME,
         config.runtime,
-        move |ctx| {
-            Ok(OpsgenieHandler::new(
-                Opsgenie::new(api, settings, ctx.web_base()),
-                ctx.client.clone(),
-                PLUGIN_NAME,
-                ctx.replica_id.clone(),
-                ctx.lease,
-                ctx.metrics.clone(),
-            ))
-        },
+        |ctx| Opsgenie::new(api, settings, ctx.web_base()),
         stop,
     )
     .await

@@ -593,15 +593,4 @@ fn decode<T: DeserializeOwned>(body: &Value, field: &str) -> Result<T, PagerDuty
     })
 }
 
-impl TransportFailure for PagerDutyError {
-    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
-        Self::Transient {
-            reason,
-            retry_after,
-        }
-    }
-
-    fn unexpected(reason: String) -> Self {
-        Self::Unexpected { reason }
-    }
-}
+teleport_plugin_runtime::transport_failure!(PagerDutyError);

@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::MapAccess;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    ConfigError, ConfigWarning, Loaded, Secret, is_plain_email, load_plugin_config,
+    self, ApprovalLimits, ConfigError, ConfigWarning, Loaded, Secret, is_plain_email,
+    load_plugin_config,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
 
@@ -69,40 +71,31 @@ pub struct AnnotationsSection {
     pub services: Option<String>,
 }
 
-/// `[pagerduty.auto_approval]`: limits on on-call auto-approval.
-#[derive(Debug, Deserialize)]
-pub struct AutoApprovalSection {
-    /// Submit approvals at all. Default true.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Only users on call at escalation levels `1..=N`.
-    #[serde(default)]
+/// `[pagerduty.auto_approval]`: the runtime's on-call switches and PagerDuty's limits.
+pub type AutoApprovalSection = config::AutoApprovalSection<PagerDutyLimits>;
+
+/// PagerDuty's own keys under `[pagerduty.auto_approval]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PagerDutyLimits {
+    /// `max_escalation_level`: only users on call at escalation levels `1..=N`.
     pub max_escalation_level: Option<i64>,
-    /// Only users on call through one of these schedules (name or ID).
-    #[serde(default)]
+    /// `schedules`: only users on call through one of these schedules (name or ID).
     pub schedules: Option<Vec<String>>,
-    /// Only requests whose roles are all in this list.
-    #[serde(default)]
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log the decision instead of submitting it.
-    #[serde(default)]
-    pub dry_run: bool,
 }
 
-impl Default for AutoApprovalSection {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_escalation_level: None,
-            schedules: None,
-            allowed_roles: None,
-            dry_run: false,
+impl ApprovalLimits for PagerDutyLimits {
+    fn read_key<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        match key {
+            "max_escalation_level" => self.max_escalation_level = map.next_value()?,
+            "schedules" => self.schedules = map.next_value()?,
+            _ => return Ok(false),
         }
+        Ok(true)
     }
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The validated configuration.
@@ -254,7 +247,7 @@ fn validate(
 
     let approval = &section.auto_approval;
     let max_escalation_level =
-        match approval.max_escalation_level {
+        match approval.limits.max_escalation_level {
             None => None,
             Some(level) => Some(u32::try_from(level).ok().filter(|l| *l >= 1).ok_or_else(
                 || {
@@ -314,7 +307,7 @@ fn validate(
         auto_approval: AutoApproval {
             enabled,
             max_escalation_level,
-            schedules: names(&approval.schedules, "schedules")?,
+            schedules: names(&approval.limits.schedules, "schedules")?,
             allowed_roles: names(&approval.allowed_roles, "allowed_roles")?,
             dry_run: approval.dry_run,
         },

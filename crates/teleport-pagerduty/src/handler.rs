@@ -187,24 +187,13 @@ impl IncidentService for PagerDuty {
         }
     }
 
-    /// A permanent failure of the on-call lookup declines (logged); one that may pass ends
-    /// the step.
     async fn decide(
         &self,
         request: &AccessRequest,
         services: &[String],
-    ) -> Result<Decision, StepError> {
+    ) -> Result<Decision, ServiceError> {
         let limits = &self.options.auto_approval;
-        match approval::decide(&self.api, limits, request, services).await {
-            Ok(decision) => Ok(decision),
-            Err(error) => {
-                let error = lookup_failure(error)?;
-                tracing::error!(%error, "cannot check whether the requester is on call; not auto-approving");
-                Ok(Decision::Decline {
-                    why: error.to_string(),
-                })
-            }
-        }
+        Ok(approval::decide(&self.api, limits, request, services).await?)
     }
 
     async fn close(

@@ -10,16 +10,16 @@ pub mod record;
 pub mod render;
 
 use anyhow::Context;
-use teleport_plugin_runtime::app;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client;
+use teleport_plugin_runtime::incident::run_incident;
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::PagerDutyApi;
 use crate::config::{Config, PagerDutyFile};
-use crate::handler::{HandlerOptions, PagerDuty, PagerDutyHandler};
+use crate::handler::{HandlerOptions, PagerDuty};
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "pagerduty";
@@ -47,10 +47,7 @@ impl Plugin for PagerDutyPlugin {
 /// access requests until `stop` is cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let settings = config.pagerduty;
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        ..HttpClientOptions::default()
-    })?;
+    let http = user_agent_client(&config.runtime.user_agent)?;
     let api = PagerDutyApi::new(
         http,
         &settings.api_endpoint,
@@ -59,19 +56,10 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     )
     .context("[pagerduty]")?;
     tracing::info!(endpoint = %settings.api_endpoint, "using the PagerDuty REST API");
-    app::run(
+    run_incident(
+        PLUGIN_NAME,
         config.runtime,
-        move |ctx| {
-            let options = HandlerOptions::new(&settings, ctx.web_base());
-            Ok(PagerDutyHandler::new(
-                PagerDuty::new(api, options),
-                ctx.client.clone(),
-                PLUGIN_NAME,
-                ctx.replica_id.clone(),
-                ctx.lease,
-                ctx.metrics.clone(),
-            ))
-        },
+        |ctx| PagerDuty::new(api, HandlerOptions::new(&settings, ctx.web_base())),
         stop,
     )
     .await

@@ -62,6 +62,15 @@ pub fn http_client(options: &HttpClientOptions) -> Result<reqwest::Client, HttpC
     Ok(builder.build()?)
 }
 
+/// [`http_client`] with the defaults and the plugin's `User-Agent`: what an API client of
+/// an incident plugin is built on.
+pub fn user_agent_client(user_agent: &str) -> Result<reqwest::Client, HttpClientError> {
+    http_client(&HttpClientOptions {
+        user_agent: Some(user_agent.to_owned()),
+        ..HttpClientOptions::default()
+    })
+}
+
 /// A hyper connector (HTTPS, or plain HTTP for local fakes; HTTP/1.1 and HTTP/2) using `tls`,
 /// for clients that take a connector rather than a reqwest client (slack-morphism). Build
 /// `tls` with [`tls::client_tls_config`]; its ALPN list is replaced.

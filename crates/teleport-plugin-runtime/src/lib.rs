@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod incident;
+pub mod json_api;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;

@@ -174,6 +174,27 @@ pub trait TransportFailure: Sized {
     }
 }
 
+/// [`TransportFailure`] for a client error enum of the usual shape: a
+/// `Transient { reason, retry_after }` variant and an `Unexpected { reason }` variant. One
+/// line per client instead of the same impl written again in each.
+#[macro_export]
+macro_rules! transport_failure {
+    ($error:ty) => {
+        impl $crate::service_error::TransportFailure for $error {
+            fn transient(reason: String, retry_after: Option<::std::time::Duration>) -> Self {
+                Self::Transient {
+                    reason,
+                    retry_after,
+                }
+            }
+
+            fn unexpected(reason: String) -> Self {
+                Self::Unexpected { reason }
+            }
+        }
+    };
+}
+
 /// The `Retry-After` header as a wait: delay-seconds, or an HTTP-date (a date in the past is
 /// no wait). `None` when absent or unreadable.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {

@@ -7,7 +7,9 @@ use std::path::Path;
 use reqwest::Url;
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
-use teleport_plugin_runtime::config::{ConfigError, Loaded, Secret, load_plugin_config};
+use teleport_plugin_runtime::config::{
+    self, ConfigError, Loaded, OnlyTargets, Secret, TargetsKey, load_plugin_config,
+};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 use crate::PLUGIN_NAME;
@@ -42,36 +44,16 @@ pub struct ServiceNowSection {
     pub auto_approval: AutoApprovalSection,
 }
 
-/// `[servicenow.auto_approval]`: limits on on-call auto-approval.
-#[derive(Debug, Deserialize)]
-pub struct AutoApprovalSection {
-    /// Submit approvals at all. Default true.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Only these of the request's `teleport.dev/schedules` rota IDs count.
-    #[serde(default)]
-    pub rotas: Option<Vec<String>>,
-    /// Only requests whose roles are all in this list.
-    #[serde(default)]
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log the decision instead of submitting it.
-    #[serde(default)]
-    pub dry_run: bool,
-}
+/// `[servicenow.auto_approval]`: the runtime's on-call switches, and `rotas`: only these of
+/// the request's `teleport.dev/schedules` rota IDs count.
+pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Rotas>>;
 
-impl Default for AutoApprovalSection {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            rotas: None,
-            allowed_roles: None,
-            dry_run: false,
-        }
-    }
-}
+/// The key of [`AutoApprovalSection`]'s own limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotas;
 
-fn yes() -> bool {
-    true
+impl TargetsKey for Rotas {
+    const KEY: &'static str = "rotas";
 }
 
 /// The validated configuration.
@@ -213,7 +195,7 @@ fn validate(loaded: &Loaded<ServiceNowFile>) -> Result<ServiceNowConfig, ConfigE
         close_code,
         auto_approval: AutoApproval {
             enabled: approval.enabled,
-            rotas: optional(&approval.rotas, "rotas")?,
+            rotas: optional(&approval.limits.only, "rotas")?,
             allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
             dry_run: approval.dry_run,
         },

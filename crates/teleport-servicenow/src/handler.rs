@@ -144,10 +144,8 @@ impl IncidentService for ServiceNow {
         &self,
         request: &AccessRequest,
         rotas: &[String],
-    ) -> Result<Decision, StepError> {
-        approval::decide(&self.api, &self.config.auto_approval, request, rotas)
-            .await
-            .map_err(|error| StepError::Service(error.into()))
+    ) -> Result<Decision, ServiceError> {
+        Ok(approval::decide(&self.api, &self.config.auto_approval, request, rotas).await?)
     }
 
     async fn close(

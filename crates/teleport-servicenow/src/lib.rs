@@ -11,16 +11,17 @@ pub mod record;
 pub mod render;
 
 use anyhow::Context;
-use teleport_plugin_runtime::app;
+use teleport_plugin_runtime::app::PluginContext;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client;
+use teleport_plugin_runtime::incident::run_incident;
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ServiceNowApi;
 use crate::config::{Config, ServiceNowFile};
-use crate::handler::{ServiceNow, ServiceNowHandler};
+use crate::handler::ServiceNow;
 
 /// The plugin-data namespace, shared with the Go plugin.
 pub const PLUGIN_NAME: &str = "servicenow";
@@ -48,10 +49,7 @@ impl Plugin for ServiceNowPlugin {
 /// until `stop` is cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let settings = config.servicenow;
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        ..HttpClientOptions::default()
-    })?;
+    let http = user_agent_client(&config.runtime.user_agent)?;
     let api = ServiceNowApi::new(
         http,
         &settings.api_endpoint,
@@ -63,24 +61,13 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     let mut runtime = config.runtime;
     // Access monitoring rules name who an incident is assigned to, as in Go.
     runtime.access_monitoring_rules = true;
-    app::run(
-        runtime,
-        move |ctx| {
-            let context = handler::Context {
-                web_base: ctx.web_base(),
-                cluster_name: ctx.cluster.cluster_name.clone(),
-                rules: ctx.rules.clone(),
-            };
-            Ok(ServiceNowHandler::new(
-                ServiceNow::new(api, settings, context),
-                ctx.client.clone(),
-                PLUGIN_NAME,
-                ctx.replica_id.clone(),
-                ctx.lease,
-                ctx.metrics.clone(),
-            ))
-        },
-        stop,
-    )
-    .await
+    let service = |ctx: &PluginContext| {
+        let context = handler::Context {
+            web_base: ctx.web_base(),
+            cluster_name: ctx.cluster.cluster_name.clone(),
+            rules: ctx.rules.clone(),
+        };
+        ServiceNow::new(api, settings, context)
+    };
+    run_incident(PLUGIN_NAME, runtime, service, stop).await
 }

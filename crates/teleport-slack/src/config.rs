@@ -123,9 +123,11 @@ impl Config {
             .filter(|url| !url.is_empty())
             .unwrap_or(DEFAULT_API_URL)
             .to_owned();
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(loaded.key_error("slack.apiurl", "expected an http:// or https:// URL"));
-        }
+        loaded.http_url(
+            "slack.apiurl",
+            &api_url,
+            "expected an http:// or https:// URL",
+        )?;
         let mut warnings = Vec::new();
         if section.recipients.is_some() {
             warnings.push(ConfigWarning::NoEffect {

@@ -1,7 +1,9 @@
 //! The real `teleport-slack` binary reaching Teleport every way one `addr` allows: behind an
 //! L7 load balancer (detected, and forced by `TELEPORT_TLS_ROUTING_CONN_UPGRADE`), through an
-//! HTTP CONNECT proxy (`HTTPS_PROXY`) and through the proxy's SSH reverse tunnel. On each path a request is posted, the
-//! identity is renewed on disk while the old certificate lapses, and Teleport restarts.
+//! HTTP CONNECT proxy (`HTTPS_PROXY`) and through the proxy's SSH reverse tunnel, at its own
+//! port or found from the proxy's web address by `/webapi/find` (with and without TLS
+//! routing). On each path a request is posted, the identity is renewed on disk while the old
+//! certificate lapses, and Teleport restarts.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -39,10 +41,16 @@ struct Env {
 
 impl Env {
     async fn new() -> Self {
+        Self::with_web_front(true).await
+    }
+
+    /// With a proxy web front whose `/webapi/find` says TLS routing is on or off.
+    async fn with_web_front(tls_routing: bool) -> Self {
         let kit = Testkit::builder()
             .with_proxy(true)
             .with_l7_front(true)
             .with_tunnel(true)
+            .with_web_front(tls_routing)
             .l7_ping_interval(Duration::from_millis(300))
             .start()
             .await
@@ -256,6 +264,30 @@ async fn through_the_reverse_tunnel() {
     env.post_through_renewals_and_restarts().await;
     let log = plugin.stop().await;
     assert_connected_via(&log, "proxy reverse tunnel (SSH)");
+    assert!(log.contains("loaded renewed Teleport credentials"), "{log}");
+}
+
+#[tokio::test]
+async fn through_the_tunnel_found_by_webapi_find_without_tls_routing() {
+    let env = Env::with_web_front(false).await;
+    env.first_identity();
+    let addr = env.kit.web_addr().unwrap().to_string();
+    let plugin = env.spawn(&addr, &[]);
+    env.post_through_renewals_and_restarts().await;
+    let log = plugin.stop().await;
+    assert_connected_via(&log, "proxy reverse tunnel found by /webapi/find (SSH)");
+    assert!(log.contains("loaded renewed Teleport credentials"), "{log}");
+}
+
+#[tokio::test]
+async fn through_the_tunnel_inside_tls_routing_found_by_webapi_find() {
+    let env = Env::with_web_front(true).await;
+    env.first_identity();
+    let addr = env.kit.web_addr().unwrap().to_string();
+    let plugin = env.spawn(&addr, &[]);
+    env.post_through_renewals_and_restarts().await;
+    let log = plugin.stop().await;
+    assert_connected_via(&log, "proxy reverse tunnel through TLS routing");
     assert!(log.contains("loaded renewed Teleport credentials"), "{log}");
 }
 

@@ -35,7 +35,7 @@ use crate::server::next_connection;
 
 const UPGRADE_PATH: &str = "/webapi/connectionupgrade";
 const MAX_HEAD: usize = 16 * 1024;
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the front behaves.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +242,7 @@ async fn respond<S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8>> {
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_HEAD {

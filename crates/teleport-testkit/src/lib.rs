@@ -63,6 +63,7 @@ mod testkit;
 mod timestamps;
 mod tunnel;
 mod watch;
+mod web;
 
 pub use ca::{AUTH_SERVER_NAME, CaKind, CertAuthority};
 pub use connect_proxy::ConnectProxy;
@@ -84,6 +85,7 @@ pub use testkit::{DEFAULT_SERVER_VERSION, DEFAULT_WATCH_BUFFER, Testkit, Testkit
 pub use timestamps::{GO_ZERO_SECONDS, is_unset};
 pub use tunnel::{REMOTE_AUTH_SERVER, TRANSPORT_CHANNEL, TRANSPORT_DIAL_REQUEST};
 pub use watch::Delivery;
+pub use web::REVERSE_TUNNEL_ALPN;
 
 /// The generated wire types the testkit speaks (re-exported from `teleport-client`).
 pub use teleport_client::wire;

@@ -11,12 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::ca::{CaKind, CertAuthority};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::identity::{Identity, IdentityRequest};
 use crate::l7::{self, L7Options, L7Stats};
+use crate::server::bind_again;
 use crate::shared::{Config, Shared};
 use crate::state::State;
 use crate::tunnel::{self, TunnelKeys};
+use crate::web::{FindAnswer, WebFront};
 use crate::{proxy, server};
 
 /// Teleport version reported by Ping unless configured otherwise.
@@ -37,6 +39,7 @@ pub struct TestkitBuilder {
     with_proxy: bool,
     with_l7_front: bool,
     with_tunnel: bool,
+    web_tls_routing: Option<bool>,
     l7: L7Options,
     watch_buffer: usize,
     go_zero_timestamps: bool,
@@ -53,6 +56,7 @@ impl Default for TestkitBuilder {
             with_proxy: false,
             with_l7_front: false,
             with_tunnel: false,
+            web_tls_routing: None,
             l7: L7Options {
                 ping_interval: Duration::from_secs(30),
                 legacy_only: false,
@@ -87,6 +91,14 @@ impl TestkitBuilder {
     /// else empty.
     pub fn proxy_public_addr(mut self, addr: impl Into<String>) -> Self {
         self.proxy_public_addr = Some(addr.into());
+        self
+    }
+
+    /// Also start a proxy web front (HTTPS with the web certificate) answering
+    /// `/webapi/find`; with `tls_routing` it says so and hands ALPN `teleport-reversetunnel`
+    /// connections to the tunnel, else it names the tunnel listener (started too).
+    pub fn with_web_front(mut self, tls_routing: bool) -> Self {
+        self.web_tls_routing = Some(tls_routing);
         self
     }
 
@@ -158,19 +170,23 @@ impl TestkitBuilder {
             false => None,
         };
         let proxy_addr = proxy.as_ref().map(TcpListener::local_addr).transpose()?;
-        let l7 = match self.with_l7_front {
-            true => {
-                let listener = TcpListener::bind("127.0.0.1:0").await?;
-                let (tls, ca_pem) = l7::web_tls()?;
-                Some((listener, tls, ca_pem))
-            }
+        // One web certificate for the L7 front and the web front.
+        let with_web = self.web_tls_routing.is_some();
+        let web_tls = match self.with_l7_front || with_web {
+            true => Some(l7::web_tls()?),
             false => None,
         };
-        let l7_addr = l7
-            .as_ref()
-            .map(|(listener, _, _)| listener.local_addr())
-            .transpose()?;
-        let tunnel = match self.with_tunnel {
+        let l7 = match self.with_l7_front {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let l7_addr = l7.as_ref().map(TcpListener::local_addr).transpose()?;
+        let web = match with_web {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let web_addr = web.as_ref().map(TcpListener::local_addr).transpose()?;
+        let tunnel = match self.with_tunnel || with_web {
             true => {
                 // Go checks the dialed host against the certificate's principals.
                 let principals = ["localhost", "127.0.0.1", self.cluster_name.as_str()];
@@ -184,6 +200,21 @@ impl TestkitBuilder {
             .as_ref()
             .map(|(listener, _)| listener.local_addr())
             .transpose()?;
+        let web_front = match (self.web_tls_routing, &web_tls, web_addr, tunnel_addr) {
+            (Some(tls_routing), Some((tls, _)), Some(web_addr), Some(tunnel_addr)) => {
+                Some(WebFront::new(
+                    tls,
+                    &FindAnswer {
+                        cluster_name: &self.cluster_name,
+                        server_version: &self.server_version,
+                        tls_routing,
+                        web_addr,
+                        tunnel_addr,
+                    },
+                ))
+            }
+            _ => None,
+        };
         let proxy_public_addr = self
             .proxy_public_addr
             .or_else(|| proxy_addr.map(|a| a.to_string()))
@@ -204,21 +235,24 @@ impl TestkitBuilder {
             tls,
             auth_addr,
             proxy_addr,
-            l7: l7.as_ref().map(|(_, tls, ca_pem)| L7Front {
-                tls: Arc::clone(tls),
-                ca_pem: ca_pem.clone(),
-                options: self.l7,
-                counters: Arc::default(),
-            }),
+            l7: match (&l7, &web_tls) {
+                (Some(_), Some((tls, _))) => Some(L7Front {
+                    tls: Arc::clone(tls),
+                    options: self.l7,
+                    counters: Arc::default(),
+                }),
+                _ => None,
+            },
             l7_addr,
+            web_ca_pem: web_tls.map(|(_, ca_pem)| ca_pem),
+            web: web_front,
+            web_addr,
             tunnel: tunnel.as_ref().map(|(_, keys)| keys.clone()),
             tunnel_addr,
             running: tokio::sync::Mutex::new(None),
         };
-        let l7_listener = l7.map(|(listener, _, _)| listener);
         let tunnel_listener = tunnel.map(|(listener, _)| listener);
-        *testkit.running.lock().await =
-            Some(testkit.spawn(auth, proxy, l7_listener, tunnel_listener));
+        *testkit.running.lock().await = Some(testkit.spawn(auth, proxy, l7, tunnel_listener, web));
         Ok(testkit)
     }
 }
@@ -242,6 +276,9 @@ pub struct Testkit {
     proxy_addr: Option<SocketAddr>,
     l7: Option<L7Front>,
     l7_addr: Option<SocketAddr>,
+    web_ca_pem: Option<String>,
+    web: Option<WebFront>,
+    web_addr: Option<SocketAddr>,
     tunnel: Option<TunnelKeys>,
     tunnel_addr: Option<SocketAddr>,
     running: tokio::sync::Mutex<Option<Running>>,
@@ -250,7 +287,6 @@ pub struct Testkit {
 /// The L7 front's fixed parts, kept across restarts.
 struct L7Front {
     tls: Arc<ServerConfig>,
-    ca_pem: String,
     options: L7Options,
     counters: Arc<l7::Counters>,
 }
@@ -298,10 +334,20 @@ impl Testkit {
         self.tunnel_addr
     }
 
-    /// The CA certificate PEM of the L7 front's web certificate (what a client's system
-    /// store would hold for a public balancer), when there is a front.
+    /// The proxy web front, when started `with_web_front(..)`.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
+    }
+
+    /// `/webapi/find` requests the web front has answered.
+    pub fn find_requests(&self) -> u64 {
+        self.web.as_ref().map_or(0, WebFront::find_requests)
+    }
+
+    /// The CA certificate PEM of the L7 and web fronts' certificate (what a client's system
+    /// store would hold for a public proxy or balancer), when there is a front.
     pub fn web_ca_pem(&self) -> Option<&str> {
-        self.l7.as_ref().map(|front| front.ca_pem.as_str())
+        self.web_ca_pem.as_deref()
     }
 
     /// What the L7 front has seen so far (zeros without a front).
@@ -388,7 +434,11 @@ impl Testkit {
             Some(addr) => Some(bind_again(addr).await?),
             None => None,
         };
-        *running = Some(self.spawn(auth, proxy, l7, tunnel));
+        let web = match self.web_addr {
+            Some(addr) => Some(bind_again(addr).await?),
+            None => None,
+        };
+        *running = Some(self.spawn(auth, proxy, l7, tunnel, web));
         Ok(())
     }
 
@@ -398,6 +448,7 @@ impl Testkit {
         proxy: Option<TcpListener>,
         l7: Option<TcpListener>,
         tunnel: Option<TcpListener>,
+        web: Option<TcpListener>,
     ) -> Running {
         let stop = CancellationToken::new();
         let mut tasks = vec![server::spawn(
@@ -433,6 +484,9 @@ impl Testkit {
                 stop.clone(),
             ));
         }
+        if let (Some(listener), Some(front)) = (web, &self.web) {
+            tasks.push(front.spawn(listener, self.tunnel.clone(), self.auth_addr, stop.clone()));
+        }
         Running { stop, tasks }
     }
 }
@@ -441,21 +495,6 @@ impl Drop for Testkit {
     fn drop(&mut self) {
         if let Some(running) = self.running.get_mut().take() {
             running.stop.cancel();
-        }
-    }
-}
-
-/// Binds a just-released port, retrying briefly in case the kernel is still letting go.
-async fn bind_again(addr: SocketAddr) -> Result<TcpListener> {
-    let mut attempt = 0;
-    loop {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return Ok(listener),
-            Err(error) if attempt < 50 && error.kind() == std::io::ErrorKind::AddrInUse => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(error) => return Err(Error::Io(error)),
         }
     }
 }

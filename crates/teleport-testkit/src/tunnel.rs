@@ -13,6 +13,7 @@ use russh::keys::ssh_key::certificate::CertType;
 use russh::keys::ssh_key::{Certificate, Fingerprint, HashAlg, PrivateKey, PublicKey};
 use russh::server::{self, Auth, ChannelOpenHandle, Msg, Session};
 use russh::{Channel, ChannelId};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -59,35 +60,43 @@ pub(crate) fn spawn(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let user_ca = keys.user_ca.fingerprint(HashAlg::Sha256);
         while let Some(tcp) = next_connection(&listener, &stop).await {
-            let handler = Connection {
-                user_ca,
-                auth_addr,
-                pending: HashMap::new(),
-                stop: stop.clone(),
-            };
-            let config = Arc::clone(&keys.config);
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let session = match server::run_stream(config, tcp, handler).await {
-                    Ok(session) => session,
-                    Err(error) => {
-                        tracing::debug!(%error, "tunnel handshake failed");
-                        return;
-                    }
-                };
-                tokio::select! {
-                    _ = stop.cancelled() => {}
-                    result = session => {
-                        if let Err(error) = result {
-                            tracing::debug!(%error, "tunnel connection ended");
-                        }
-                    }
-                }
-            });
+            tokio::spawn(serve(tcp, keys.clone(), auth_addr, stop.clone()));
         }
     })
+}
+
+/// One SSH connection on `stream` (TCP, or TLS from the web front's ALPN route) until it
+/// ends or `stop` fires.
+pub(crate) async fn serve<S>(
+    stream: S,
+    keys: TunnelKeys,
+    auth_addr: SocketAddr,
+    stop: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = Connection {
+        user_ca: keys.user_ca.fingerprint(HashAlg::Sha256),
+        auth_addr,
+        pending: HashMap::new(),
+        stop: stop.clone(),
+    };
+    let session = match server::run_stream(keys.config, stream, handler).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::debug!(%error, "tunnel handshake failed");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        result = session => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "tunnel connection ended");
+            }
+        }
+    }
 }
 
 /// One SSH connection: transport channels opened but not yet dialled.

@@ -5,12 +5,16 @@
 //! Modes: straight to auth (ALPN `h2`); through the proxy's TLS routing (ALPN
 //! `teleport-auth@<hex cluster>...`); the same routing tunnelled through the proxy's
 //! connection-upgrade endpoint when an L7 load balancer terminates TLS in front of it; and,
-//! with an identity file's SSH certificate, the proxy's reverse tunnel (SSH, port 3024). Every
+//! with an identity file's SSH certificate, the proxy's reverse tunnel (SSH, port 3024), either
+//! at `addr` itself or where the proxy's `/webapi/find` says it is (`discovered.rs`). Every
 //! mode can go through an HTTP `CONNECT` proxy (`HTTPS_PROXY`, `NO_PROXY`). TLS is done here
 //! rather than by tonic because tonic cannot set a custom ALPN, and because each new
 //! connection must pick up the current (possibly renewed) identity.
 
+mod discovered;
+mod discovery;
 mod http_proxy;
+mod ssh_identity;
 mod tls;
 mod tunnel;
 mod upgrade;
@@ -65,15 +69,28 @@ pub enum DialMode {
     /// The address is the proxy's reverse-tunnel listener: SSH with the identity file's
     /// certificate, a `teleport-transport` channel to auth, mTLS inside it.
     ReverseTunnel,
+    /// The address is a proxy web port without TLS routing: `/webapi/find` names the reverse
+    /// tunnel's address, then as [`ReverseTunnel`](Self::ReverseTunnel) there.
+    ProxyTunnel,
+    /// The address is a proxy web port with TLS routing: after `/webapi/find`, the reverse
+    /// tunnel's SSH inside TLS to the web port with ALPN `teleport-reversetunnel`.
+    ProxyTunnelTlsRouting,
 }
 
 impl DialMode {
-    const ALL: [DialMode; 4] = [
+    const ALL: [DialMode; 6] = [
         DialMode::AuthDirect,
         DialMode::ProxyTlsRouting,
         DialMode::ProxyConnUpgrade,
         DialMode::ReverseTunnel,
+        DialMode::ProxyTunnel,
+        DialMode::ProxyTunnelTlsRouting,
     ];
+
+    /// Modes whose target comes from `/webapi/find`.
+    fn is_discovered(self) -> bool {
+        matches!(self, Self::ProxyTunnel | Self::ProxyTunnelTlsRouting)
+    }
 
     fn to_u8(self) -> u8 {
         match self {
@@ -81,6 +98,8 @@ impl DialMode {
             Self::ProxyTlsRouting => 2,
             Self::ProxyConnUpgrade => 3,
             Self::ReverseTunnel => 4,
+            Self::ProxyTunnel => 5,
+            Self::ProxyTunnelTlsRouting => 6,
         }
     }
 
@@ -96,6 +115,10 @@ impl fmt::Display for DialMode {
             Self::ProxyTlsRouting => "proxy TLS routing",
             Self::ProxyConnUpgrade => "proxy TLS routing behind an L7 load balancer",
             Self::ReverseTunnel => "proxy reverse tunnel (SSH)",
+            Self::ProxyTunnel => "proxy reverse tunnel found by /webapi/find (SSH)",
+            Self::ProxyTunnelTlsRouting => {
+                "proxy reverse tunnel through TLS routing (SSH in ALPN teleport-reversetunnel)"
+            }
         })
     }
 }
@@ -105,8 +128,8 @@ impl fmt::Display for DialMode {
 pub enum DialPolicy {
     /// Like the Go client: auth directly, the proxy's TLS routing (through the connection
     /// upgrade when an L7 load balancer is detected or `TELEPORT_TLS_ROUTING_CONN_UPGRADE`
-    /// says so) and, when the identity has an SSH certificate, the reverse tunnel, all at the
-    /// same time; the first that works wins and is tried alone next time, all again if it
+    /// says so) and, when the identity has an SSH certificate, the reverse tunnel at `addr`
+    /// and the one `/webapi/find` names, all at the same time; the first that works wins and is tried alone next time, all again if it
     /// fails.
     #[default]
     Auto,
@@ -120,6 +143,8 @@ pub enum DialPolicy {
 enum Plan {
     Mode(DialMode),
     ProxyRouting,
+    /// Ask `/webapi/find`, then the tunnel mode its answer calls for.
+    Discover,
 }
 
 /// Where the dialer reads `HTTPS_PROXY`, `NO_PROXY` and `TELEPORT_TLS_ROUTING_CONN_UPGRADE`.
@@ -173,6 +198,10 @@ pub(crate) struct Dialer {
     web_ca_file: Option<PathBuf>,
     /// Loaded on first use: only the load-balancer modes need the web PKI.
     web_roots: tokio::sync::OnceCell<Result<Arc<RootCertStore>, String>>,
+    /// For the HTTP proxy of a discovered tunnel address and `TELEPORT_TUNNEL_PUBLIC_ADDR`.
+    env: DialEnv,
+    /// The last `/webapi/find` answer; dropped when a tunnel found by it fails.
+    found: tokio::sync::Mutex<Option<discovery::FindResponse>>,
 }
 
 impl Dialer {
@@ -198,6 +227,8 @@ impl Dialer {
             proxy,
             web_ca_file: settings.web_ca_file,
             web_roots: tokio::sync::OnceCell::new(),
+            env: settings.env,
+            found: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -233,6 +264,7 @@ impl Dialer {
                 // Go tries the tunnel only with SSH credentials (an identity file).
                 if identity.has_ssh_certificate() {
                     plans.push(Plan::Mode(DialMode::ReverseTunnel));
+                    plans.push(Plan::Discover);
                 }
                 plans
             }
@@ -281,9 +313,13 @@ impl Dialer {
         identity: &Identity,
         proxy: Option<&HttpProxy>,
     ) -> (DialMode, Result<TlsStream<BoxIo>, String>) {
+        if let Some(wanted) = plan.discovered() {
+            return self.attempt_discovered(wanted, identity, proxy).await;
+        }
         let run = async {
             let (mode, why) = match plan {
                 Plan::Mode(mode) => (mode, None),
+                Plan::Discover => (DialMode::ProxyTunnel, None),
                 Plan::ProxyRouting => {
                     let decision = self.needs_upgrade(proxy).await;
                     tracing::debug!(addr = %self.addr, upgrade = decision.upgrade, reason = %decision.reason, "load-balancer check");
@@ -303,6 +339,7 @@ impl Dialer {
                 let mode = match plan {
                     Plan::Mode(mode) => mode,
                     Plan::ProxyRouting => DialMode::ProxyTlsRouting,
+                    Plan::Discover => DialMode::ProxyTunnel,
                 };
                 let error = io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -327,6 +364,11 @@ impl Dialer {
         let transport = self.open(proxy).await?;
         let inner: BoxIo = match mode {
             DialMode::AuthDirect | DialMode::ProxyTlsRouting => Box::new(transport),
+            DialMode::ProxyTunnel | DialMode::ProxyTunnelTlsRouting => {
+                return Err(io::Error::other(
+                    "a discovered mode needs /webapi/find first",
+                ));
+            }
             DialMode::ReverseTunnel => {
                 tunnel::open(Box::new(transport), &self.host, identity).await?
             }
@@ -353,6 +395,16 @@ impl Dialer {
                 }
             }
         };
+        self.auth_tls(mode, identity, inner).await
+    }
+
+    /// The end-to-end mTLS with auth over `inner`, checked to speak HTTP/2.
+    async fn auth_tls(
+        &self,
+        mode: DialMode,
+        identity: &Identity,
+        inner: BoxIo,
+    ) -> io::Result<TlsStream<BoxIo>> {
         // Inside the tunnel's channel the TLS is the direct one (ALPN `h2`), as Go's.
         let route = matches!(mode, DialMode::ProxyTlsRouting | DialMode::ProxyConnUpgrade);
         let config = auth_tls_config(identity, route).map_err(io::Error::other)?;
@@ -368,9 +420,7 @@ impl Dialer {
                 alpn.map(String::from_utf8_lossy),
                 match mode {
                     DialMode::AuthDirect => "auth server",
-                    DialMode::ProxyTlsRouting
-                    | DialMode::ProxyConnUpgrade
-                    | DialMode::ReverseTunnel => "proxy",
+                    _ => "proxy",
                 }
             )));
         }
@@ -379,18 +429,7 @@ impl Dialer {
 
     /// TCP to the address, through the HTTP proxy's CONNECT when there is one.
     async fn open(&self, proxy: Option<&HttpProxy>) -> io::Result<TcpStream> {
-        let tcp = match proxy {
-            None => TcpStream::connect(&self.addr).await?,
-            Some(proxy) => {
-                let mut tcp = TcpStream::connect(&proxy.addr)
-                    .await
-                    .map_err(|e| io::Error::new(e.kind(), format!("cannot reach {proxy}: {e}")))?;
-                http_proxy::connect_through(&mut tcp, proxy, &self.addr).await?;
-                tcp
-            }
-        };
-        tcp.set_nodelay(true)?;
-        Ok(tcp)
+        open_to(&self.addr, proxy).await
     }
 
     async fn web_roots(&self) -> io::Result<Arc<RootCertStore>> {
@@ -437,4 +476,20 @@ impl Dialer {
         let outcome = probe.await;
         upgrade::decide(outcome.as_ref().map(Clone::clone))
     }
+}
+
+/// TCP to `target`, through the HTTP proxy's CONNECT when there is one.
+async fn open_to(target: &str, proxy: Option<&HttpProxy>) -> io::Result<TcpStream> {
+    let tcp = match proxy {
+        None => TcpStream::connect(target).await?,
+        Some(proxy) => {
+            let mut tcp = TcpStream::connect(&proxy.addr)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot reach {proxy}: {e}")))?;
+            http_proxy::connect_through(&mut tcp, proxy, target).await?;
+            tcp
+        }
+    };
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }

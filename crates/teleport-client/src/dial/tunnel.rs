@@ -4,6 +4,9 @@
 //! now, naming the dialed host when it names any), then one `teleport-transport` channel
 //! dialled to `@remote-auth-server`, over which the caller runs the usual mTLS to auth.
 //!
+//! RSA identities (the legacy suite) sign the user-auth with ring (`ssh_identity`), since the
+//! vendored russh is built without the `rsa` crate.
+//!
 //! One SSH connection per transport channel, as Go's exclusive `ChConn`: the connection ends
 //! with the stream. The SSH work is russh's (patched in `third_party/russh` for the custom
 //! channel type and request).
@@ -15,14 +18,15 @@ use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use russh::client::{self, Handle, Msg};
+use russh::keys::PublicKeyOrCertificate;
 use russh::keys::ssh_key::certificate::CertType;
-use russh::keys::ssh_key::{Algorithm, EcdsaCurve, Fingerprint, HashAlg};
-use russh::keys::{Certificate, PublicKey, PublicKeyOrCertificate};
+use russh::keys::ssh_key::{Algorithm, EcdsaCurve, Fingerprint};
 use russh::{ChannelMsg, ChannelStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::BoxIo;
-use crate::credentials::{Identity, SshCredentials};
+use super::ssh_identity::{Parsed, RSA_SIGNATURE_HASH, SshKey};
+use crate::credentials::Identity;
 
 /// Teleport's transport channel type.
 const TRANSPORT_CHANNEL: &str = "teleport-transport";
@@ -68,10 +72,21 @@ pub(super) async fn open(transport: BoxIo, host: &str, identity: &Identity) -> i
             });
         }
     };
-    let auth = handle
-        .authenticate_openssh_cert(parsed.user, Arc::new(parsed.key), parsed.cert)
-        .await
-        .map_err(|e| io::Error::other(format!("SSH authentication: {e}")))?;
+    let auth = match parsed.key {
+        SshKey::Native(key) => handle
+            .authenticate_openssh_cert(parsed.user, Arc::new(*key), parsed.cert)
+            .await
+            .map_err(|e| io::Error::other(format!("SSH authentication: {e}")))?,
+        SshKey::Rsa(mut signer) => handle
+            .authenticate_certificate_with(
+                parsed.user,
+                parsed.cert,
+                Some(RSA_SIGNATURE_HASH),
+                &mut signer,
+            )
+            .await
+            .map_err(|e| io::Error::other(format!("SSH authentication: {e}")))?,
+    };
     if !auth.success() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -136,58 +151,6 @@ const CERT_ALGORITHMS: &[Algorithm] = &[
         curve: EcdsaCurve::NistP521,
     },
 ];
-
-/// The SSH half of the identity, parsed.
-struct Parsed {
-    key: russh::keys::PrivateKey,
-    cert: Certificate,
-    user: String,
-    cas: Vec<Fingerprint>,
-}
-
-impl Parsed {
-    fn from(ssh: &SshCredentials) -> io::Result<Self> {
-        let invalid = |what: &str, e: &dyn std::fmt::Display| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the identity's {what}: {e}"),
-            )
-        };
-        let key = russh::keys::decode_secret_key(&ssh.key_pem, None)
-            .map_err(|e| invalid("private key cannot be used for SSH", &e))?;
-        let cert = Certificate::from_openssh(&ssh.cert_line)
-            .map_err(|e| invalid("SSH certificate does not parse", &e))?;
-        // Go logs in as the first principal, else the key ID.
-        let user = cert
-            .valid_principals()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| cert.key_id().to_owned());
-        let mut cas = Vec::new();
-        for line in &ssh.ca_lines {
-            // `@cert-authority <hosts> <type> <base64> [comment]`
-            let mut words = line.split_whitespace().skip(2);
-            let (Some(kind), Some(data)) = (words.next(), words.next()) else {
-                return Err(invalid("host CA line is incomplete", &line));
-            };
-            let key = PublicKey::from_openssh(&format!("{kind} {data}"))
-                .map_err(|e| invalid("host CA key does not parse", &e))?;
-            cas.push(key.fingerprint(HashAlg::Sha256));
-        }
-        if cas.is_empty() {
-            return Err(invalid(
-                "host CAs",
-                &"no @cert-authority line, so no SSH host can be trusted",
-            ));
-        }
-        Ok(Self {
-            key,
-            cert,
-            user,
-            cas,
-        })
-    }
-}
 
 /// Checks the proxy's host key; the reason for a refusal is kept for the error.
 struct HostChecker {

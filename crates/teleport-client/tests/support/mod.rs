@@ -73,6 +73,7 @@ impl Env {
             DialMode::ProxyTlsRouting => self.kit.proxy_addr().unwrap(),
             DialMode::ProxyConnUpgrade => self.kit.l7_addr().unwrap(),
             DialMode::ReverseTunnel => self.kit.tunnel_addr().unwrap(),
+            DialMode::ProxyTunnel | DialMode::ProxyTunnelTlsRouting => self.kit.web_addr().unwrap(),
         };
         let mut config = ClientConfig::new(addr.to_string(), credentials);
         config.dial_policy = DialPolicy::Only(mode);

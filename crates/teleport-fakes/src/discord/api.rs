@@ -47,7 +47,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), DcError> {
+    pub(super) fn authorize(&self, headers: &HeaderMap) -> Result<(), DcError> {
         let expected = self.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let given = headers
             .get(header::AUTHORIZATION)
@@ -85,7 +85,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v10/channels/{channel}", get(get_channel))
         .route(
             "/api/v10/channels/{channel}/messages",
-            axum::routing::post(create_message),
+            axum::routing::post(create_message).get(super::history::list_messages),
         )
         .route(
             "/api/v10/channels/{channel}/messages/{message}",
@@ -118,7 +118,7 @@ async fn precise_rate_limit(
 }
 
 /// A Discord API error answer: `{message, code}`.
-struct DcError {
+pub(super) struct DcError {
     status: StatusCode,
     code: u32,
     message: String,
@@ -134,7 +134,7 @@ impl IntoResponse for DcError {
     }
 }
 
-fn dc_error(status: StatusCode, code: u32, message: &str) -> DcError {
+pub(super) fn dc_error(status: StatusCode, code: u32, message: &str) -> DcError {
     DcError {
         status,
         code,
@@ -185,7 +185,7 @@ fn render_fault(fault: &Fault) -> Response {
     }
 }
 
-fn message_json(message: &DcMessage, bot_id: &str, bot_name: &str) -> Value {
+pub(super) fn message_json(message: &DcMessage, bot_id: &str, bot_name: &str) -> Value {
     let current = message.current();
     json!({
         "id": message.id,
@@ -199,7 +199,7 @@ fn message_json(message: &DcMessage, bot_id: &str, bot_name: &str) -> Value {
     })
 }
 
-type Reply = Result<Response, DcError>;
+pub(super) type Reply = Result<Response, DcError>;
 
 async fn not_found_route() -> DcError {
     dc_error(StatusCode::NOT_FOUND, 0, "404: Not Found")
@@ -217,7 +217,7 @@ async fn get_me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Reply 
 }
 
 /// The channel, if the bot may use it.
-fn visible_channel(state: &DcState, id: &str) -> Result<Value, DcError> {
+pub(super) fn visible_channel(state: &DcState, id: &str) -> Result<Value, DcError> {
     let channel = state
         .channels
         .iter()

@@ -10,6 +10,7 @@
 //! [`Control::fail_next_for`].
 
 mod api;
+mod history;
 mod state;
 
 use std::collections::VecDeque;

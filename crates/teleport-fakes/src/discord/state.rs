@@ -69,10 +69,19 @@ pub struct DcState {
 }
 
 impl DcState {
-    /// A fresh snowflake-shaped ID (digits only, as Discord's).
+    /// A fresh snowflake (digits only, as Discord's): its top bits are the wall-clock
+    /// milliseconds since Discord's epoch (2015), so `after=<snowflake of a time>` works as
+    /// documented; always above the previous one.
     pub(crate) fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        (1_100_000_000_000_000_000u64 + self.next_id).to_string()
+        const DISCORD_EPOCH_MILLIS: u64 = 1_420_070_400_000;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+        let from_clock = millis.saturating_sub(DISCORD_EPOCH_MILLIS) << 22;
+        self.next_id = from_clock.max(self.next_id + 1);
+        self.next_id.to_string()
     }
 
     /// The message with this ID.

@@ -27,7 +27,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), MmError> {
+    pub(super) fn authorize(&self, headers: &HeaderMap) -> Result<(), MmError> {
         let expected = self.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let given = headers
             .get(header::AUTHORIZATION)
@@ -77,6 +77,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(channel_member),
         )
         .route("/api/v4/channels/direct", post(direct_channel))
+        .route(
+            "/api/v4/channels/{channel}/posts",
+            get(super::history::channel_posts),
+        )
         .route("/api/v4/posts", post(create_post))
         .route("/api/v4/posts/{post}", put(update_post))
         .fallback(not_found_route)
@@ -93,7 +97,7 @@ fn route_name(request: &Request) -> String {
 }
 
 /// A Mattermost API error answer.
-struct MmError {
+pub(super) struct MmError {
     status: StatusCode,
     id: &'static str,
     message: String,
@@ -112,7 +116,7 @@ impl IntoResponse for MmError {
     }
 }
 
-fn mm_error(status: StatusCode, id: &'static str, message: &str) -> MmError {
+pub(super) fn mm_error(status: StatusCode, id: &'static str, message: &str) -> MmError {
     MmError {
         status,
         id,
@@ -120,7 +124,7 @@ fn mm_error(status: StatusCode, id: &'static str, message: &str) -> MmError {
     }
 }
 
-fn not_found(what: &str) -> MmError {
+pub(super) fn not_found(what: &str) -> MmError {
     mm_error(
         StatusCode::NOT_FOUND,
         "app.fake.not_found.app_error",
@@ -128,7 +132,7 @@ fn not_found(what: &str) -> MmError {
     )
 }
 
-fn forbidden() -> MmError {
+pub(super) fn forbidden() -> MmError {
     mm_error(
         StatusCode::FORBIDDEN,
         "api.context.permissions.app_error",
@@ -181,13 +185,14 @@ fn channel_json(channel: &MmChannel) -> Value {
     })
 }
 
-fn post_json(post: &MmPost) -> Value {
+pub(super) fn post_json(post: &MmPost) -> Value {
     json!({
         "id": post.id,
         "channel_id": post.channel_id,
         "root_id": post.root_id,
         "message": post.current(),
-        "create_at": 1_700_000_000_000u64,
+        "create_at": post.create_at,
+        "props": post.props,
     })
 }
 
@@ -196,7 +201,7 @@ fn user_id<'a>(shared: &'a Shared, user: &'a str) -> &'a str {
     if user == "me" { &shared.bot_id } else { user }
 }
 
-type Reply = Result<Response, MmError>;
+pub(super) type Reply = Result<Response, MmError>;
 
 async fn not_found_route() -> MmError {
     not_found("route")
@@ -397,6 +402,8 @@ struct PostBody {
     root_id: String,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    props: serde_json::Map<String, Value>,
 }
 
 fn bad_body() -> MmError {
@@ -444,6 +451,8 @@ async fn create_post(
         message: body.message,
         edits: Vec::new(),
         received: Instant::now(),
+        create_at: super::state::unix_millis_now(),
+        props: body.props,
     };
     let reply = post_json(&post);
     state.posts.push(post);

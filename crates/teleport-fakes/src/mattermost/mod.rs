@@ -7,6 +7,7 @@
 //! fault one route with [`Control::fail_next_for`].
 
 mod api;
+mod history;
 mod state;
 
 use std::io;
@@ -199,6 +200,8 @@ impl FakeMattermost {
             message: message.to_owned(),
             edits: Vec::new(),
             received: Instant::now(),
+            create_at: state::unix_millis_now(),
+            props: serde_json::Map::new(),
         });
         id
     }

@@ -58,6 +58,19 @@ pub struct MmPost {
     pub edits: Vec<String>,
     /// When the post reached the fake.
     pub received: Instant,
+    /// `create_at`: wall-clock Unix milliseconds of its creation, which `since` compares.
+    pub create_at: u64,
+    /// The post's `props` as sent (the plugin marks its request posts there).
+    pub props: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Now, in the Unix milliseconds of `create_at`.
+pub(crate) fn unix_millis_now() -> u64 {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
 impl MmPost {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
+use teleport_plugin_runtime::service_error::ServiceError;
 
 /// The longest `Retry-After` honoured as given; a longer one waits this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -156,18 +156,7 @@ pub(super) fn status_error(
     }
 }
 
-impl TransportFailure for GitlabError {
-    fn transient(reason: String, retry_after: Option<Duration>) -> Self {
-        Self::Transient {
-            reason,
-            retry_after,
-        }
-    }
-
-    fn unexpected(reason: String) -> Self {
-        Self::Unexpected { reason }
-    }
-}
+teleport_plugin_runtime::transport_failure!(GitlabError);
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,8 @@
 //! Aliases work with the unknown-key warnings: a key matched by an alias is not reported.
 
 mod address;
+mod auto_approval;
+mod checks;
 pub mod duration;
 mod error;
 mod loader;
@@ -35,6 +37,8 @@ mod secret;
 mod teleport;
 
 pub use address::is_plain_email;
+pub use auto_approval::{ApprovalLimits, AutoApprovalSection, OnlyTargets, TargetsKey};
+pub use checks::{http_url, recipient_key};
 pub use error::{ConfigError, ConfigWarning};
 pub use loader::{Loaded, load_plugin_config, load_plugin_config_str};
 pub use log::{LogConfig, LogFormat, LogOutput, LogSeverity};

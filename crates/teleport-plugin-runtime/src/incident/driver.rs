@@ -12,7 +12,7 @@ use teleport_client::{AccessRequest, RequestState, TeleportClient};
 
 use super::effects::post_note;
 use super::service::{IncidentProgress, IncidentService, approval_targets};
-use crate::approval::AutoApprover;
+use crate::approval::{AutoApprover, Decision};
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::health::HealthCheck;
 use crate::metrics::Metrics;
@@ -191,7 +191,14 @@ impl<S: IncidentService> IncidentHandler<S> {
         targets: &[String],
         claim: &mut Claim<'_, S::Codec>,
     ) -> Result<(), StepError> {
-        let decision = self.service.decide(request, targets).await?;
+        let decision = match self.service.decide(request, targets).await {
+            Ok(decision) => decision,
+            Err(error) if error.is_retryable() => return Err(StepError::Service(error)),
+            Err(error) => {
+                tracing::error!(error = %error.message(), "cannot check whether the requester is on call; not auto-approving");
+                Decision::decline(error.message())
+            }
+        };
         let outcome = self
             .approver
             .settle(

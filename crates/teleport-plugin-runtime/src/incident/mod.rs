@@ -5,13 +5,16 @@
 //! The flow lives once, in [`IncidentHandler`]; a plugin supplies an [`IncidentService`] (its
 //! API calls and texts) over a record that implements [`IncidentProgress`] (its keys).
 //! [`effects`] holds the log-and-skip wrappers every service's sends share, [`progress`] the
-//! `close_progress` key several records write alike.
+//! `close_progress` key several records write alike; [`run_incident`] is every incident
+//! plugin's entry point.
 
 mod driver;
 pub mod effects;
 pub mod progress;
 pub mod render;
+mod run;
 mod service;
 
 pub use driver::IncidentHandler;
+pub use run::run_incident;
 pub use service::{ApprovalSettings, IncidentProgress, IncidentService, approval_targets};

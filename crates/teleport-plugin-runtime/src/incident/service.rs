@@ -77,12 +77,14 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
     /// Whether auto-approval is on, only logs, and which annotation names its targets.
     fn approval_settings(&self) -> ApprovalSettings<'_>;
 
-    /// Whether the requester is on call for `targets`, within the limits.
+    /// Whether the requester is on call for `targets`, within the limits. A failed lookup
+    /// is returned as it is: the driver retries one that may pass and declines (logged) on
+    /// one that cannot.
     fn decide(
         &self,
         request: &AccessRequest,
         targets: &[String],
-    ) -> impl Future<Output = Result<Decision, StepError>> + Send;
+    ) -> impl Future<Output = Result<Decision, ServiceError>> + Send;
 
     /// Closes the incident with the recorded `resolution` and records that nothing is left
     /// (called only while the record says it is not closed yet).

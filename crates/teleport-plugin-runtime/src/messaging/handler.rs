@@ -191,8 +191,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
             claim.stage(next);
         }
         let view = self.view(observed, claim.record(), Status::Pending);
-        // A lease left behind: its holder may have posted without recording it.
+        // A lease left behind or an unsure post: an earlier attempt may have posted unrecorded.
         let window = reconcile::post_window(&*self.bot, claim, request);
+        reconcile::keep_takeover_evidence(&*self.bot, claim);
         for recipient in claim.unsent_recipients() {
             let to = Recipient {
                 id: recipient.clone(),
@@ -208,9 +209,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
             let sent = match found {
                 Some(message) => Ok(message),
                 None => {
-                    self.effects
-                        .run(claim, "request", || self.bot.send_request(&to, &view))
-                        .await?
+                    reconcile::send_request(&*self.bot, &self.effects, claim, &to, &view).await?
                 }
             };
             let mut next = claim.record().clone();
@@ -224,6 +223,9 @@ impl<B: MessagingBot> MessagingHandler<B> {
                     tracing::error!(recipient = %recipient, %error, "cannot post the request to this recipient; skipping it");
                     next.failed_to.push(recipient);
                 }
+            }
+            if next.broadcast_done() {
+                next.post_unsure_since = None;
             }
             claim.record_effect(next);
         }

@@ -2,16 +2,23 @@
 //! looks for the request's message in the service before posting it again, so a crash
 //! between the service accepting a post and the record being written leaves one message.
 //!
-//! Only that path pays for the lookup: a released record carries no lease, so a new
-//! request, and every request a live replica finished, go on with no extra call.
+//! The same lookup follows a post whose outcome is unknown (a timeout, a dropped
+//! connection, a 5xx without `Retry-After`): the failure is recorded as
+//! [`post_unsure_since`](crate::messaging::record::MessageState::post_unsure_since), and
+//! the next attempt — in place, after a dispatcher retry, or on another replica — looks
+//! for a message posted since then before posting.
+//!
+//! Only those paths pay for the lookup: a released record carries no lease and no unsure
+//! mark, so a new request, and every request a live replica finished, go on with no extra
+//! call.
 
 use std::time::{Duration, SystemTime};
 
 use teleport_client::AccessRequest;
 
-use crate::messaging::bot::{MessagingBot, PostWindow, Recipient};
+use crate::messaging::bot::{MessagingBot, PostWindow, Recipient, RequestView};
 use crate::messaging::record::StateCodec;
-use crate::record::{Claim, Effects, StepError};
+use crate::record::{Claim, Effects, Permanent, StepError};
 
 /// Allowed difference between the clocks of this replica, the one that crashed, Teleport
 /// (the request's creation time) and the service (the message's time).
@@ -22,24 +29,102 @@ const CLOCK_SKEW: Duration = Duration::from_secs(15);
 /// while more than half of it is left) and ends within the lease, so the post lies inside
 /// the last lease stored: from its start (`until - length`) to its end, and not before the
 /// request was created.
-/// `None` as well when the bot cannot look messages up.
+/// A post whose outcome was unknown (`post_unsure_since`) may have landed any time from
+/// then until now (a request that timed out here may still be served there), so the window
+/// then reaches from that mark to now; both windows together when both apply.
+/// `None` when neither applies, or when the bot cannot look messages up.
 pub(super) fn post_window<B: MessagingBot>(
     bot: &B,
     claim: &Claim<'_, StateCodec<B>>,
     request: &AccessRequest,
 ) -> Option<PostWindow> {
-    let lease = claim.taken_over().filter(|_| bot.finds_posted())?;
-    let mut after = lease
-        .until
-        .checked_sub(claim.lease_length())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    if !bot.finds_posted() {
+        return None;
+    }
+    let taken_over = claim.taken_over().map(|lease| {
+        let start = lease
+            .until
+            .checked_sub(claim.lease_length())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        (start, lease.until)
+    });
+    let unsure = claim
+        .post_unsure_since
+        .map(|since| (since, SystemTime::now()));
+    let (mut after, before) = match (taken_over, unsure) {
+        (Some(lease), Some(unsure)) => (lease.0.min(unsure.0), lease.1.max(unsure.1)),
+        (Some(window), None) | (None, Some(window)) => window,
+        (None, None) => return None,
+    };
     if let Some(created) = request.created {
         after = after.max(SystemTime::from(created));
     }
     Some(PostWindow {
         after: after.checked_sub(CLOCK_SKEW).unwrap_or(after),
-        before: lease.until + CLOCK_SKEW,
+        before: before + CLOCK_SKEW,
     })
+}
+
+/// Posts the request to `to`; when the post fails without saying whether the service took
+/// it, records since when a post may have landed, so that the next attempt looks first.
+/// Staged as an effect: the release tries hard to write it.
+pub(super) async fn send_request<B: MessagingBot>(
+    bot: &B,
+    effects: &Effects,
+    claim: &mut Claim<'_, StateCodec<B>>,
+    to: &Recipient,
+    view: &RequestView,
+) -> Result<Result<B::Message, Permanent>, StepError> {
+    let started = SystemTime::now();
+    let sent = effects
+        .run(claim, "request", || bot.send_request(to, view))
+        .await;
+    if let Err(error) = &sent
+        && outcome_unknown(error)
+        && claim.post_unsure_since.is_none()
+    {
+        tracing::warn!(recipient = %to.id, "the post may have reached the service; the next try looks for it first");
+        let mut next = claim.record().clone();
+        next.post_unsure_since = Some(started);
+        claim.record_effect(next);
+    }
+    sent
+}
+
+/// Whether a failed post may have been taken by the service all the same: a timeout, a
+/// dropped connection or a 5xx without `Retry-After` says nothing about it. A refusal
+/// with `Retry-After` (429, a 503 asking to come back) did not do the work, nor did a
+/// refusal of the credentials, nor a failure before the send (Teleport, the lease).
+fn outcome_unknown(error: &StepError) -> bool {
+    matches!(
+        error,
+        StepError::Service(crate::service_error::ServiceError::Transient {
+            retry_after: None,
+            ..
+        })
+    )
+}
+
+/// On a takeover, turns the left-behind lease into an unsure mark from its start, staged
+/// (written with the next write or the release): if this attempt's lookup or post fails
+/// transiently, its release clears the lease, and without the mark the next attempt would
+/// post without looking. Only on the takeover path; the normal path stages nothing.
+pub(super) fn keep_takeover_evidence<B: MessagingBot>(
+    bot: &B,
+    claim: &mut Claim<'_, StateCodec<B>>,
+) {
+    let Some(lease) = claim.taken_over().filter(|_| bot.finds_posted()) else {
+        return;
+    };
+    let start = lease
+        .until
+        .checked_sub(claim.lease_length())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    if claim.post_unsure_since.is_none_or(|since| since > start) {
+        let mut next = claim.record().clone();
+        next.post_unsure_since = Some(start);
+        claim.stage(next);
+    }
 }
 
 /// Looks for the request's message to `recipient` posted within `window` (through the send
@@ -60,7 +145,7 @@ pub(super) async fn find_posted<B: MessagingBot>(
         .await?;
     match found {
         Ok(Some(message)) => {
-            tracing::info!(recipient = %recipient.id, message = %B::encode(&message), "found the request's message, posted before the previous replica stopped; recording it instead of posting again");
+            tracing::info!(recipient = %recipient.id, message = %B::encode(&message), "found the request's message, posted by an earlier attempt that did not record it; recording it instead of posting again");
             Ok(Some(message))
         }
         Ok(None) => {

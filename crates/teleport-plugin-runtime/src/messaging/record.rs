@@ -9,14 +9,16 @@
 //! keys kept in [`GoRequestData`].
 //! Our additions, which Go plugins ignore: `claim` (the lease of the replica
 //! working on the request), `recipients`, `sent_to`, `failed_to` (broadcast
-//! progress per recipient), `review_cursor`, `synced` and
-//! `requester_notified`.
+//! progress per recipient), `review_cursor`, `synced`, `requester_notified` and
+//! `post_unsure_since` (see [`MessageState::post_unsure_since`]).
 //!
 //! A record with a `resolution` and no `synced` is a Go plugin's finished work: Go records
 //! the resolution and updates its messages in the same handling, and never again, so that
 //! record is done (nothing edited, nobody notified a second time). Ours always says how far
 //! the update got: `synced` is [`UNSYNCED`] from the moment we record a resolution until
 //! every message shows it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use teleport_client::PluginDataMap;
 
@@ -73,6 +75,11 @@ pub struct MessageState<M> {
     pub synced: Option<Resolution>,
     /// The requester has been told the decision.
     pub requester_notified: bool,
+    /// A post of the request failed without saying whether the service took it (a timeout,
+    /// a dropped connection, a 5xx without `Retry-After`), the first time since this moment:
+    /// until the broadcast is done, every post looks first for a message posted since then.
+    /// Written only on that failure path, so the normal path pays nothing for it.
+    pub post_unsure_since: Option<SystemTime>,
 }
 
 const KEYS: [&str; 12] = [
@@ -90,6 +97,7 @@ const KEYS: [&str; 12] = [
     "synced",
 ];
 const REQUESTER_NOTIFIED: &str = "requester_notified";
+const POST_UNSURE_SINCE: &str = "post_unsure_since";
 
 impl<M> MessageState<M> {
     /// A fresh state for a request.
@@ -110,6 +118,7 @@ impl<M> MessageState<M> {
             review_cursor: 0,
             synced: None,
             requester_notified: false,
+            post_unsure_since: None,
         }
     }
 
@@ -196,6 +205,13 @@ impl<C: MessageCodec> StateCodec<C> {
                 String::new()
             },
         );
+        map.insert(
+            POST_UNSURE_SINCE.into(),
+            state
+                .post_unsure_since
+                .map(|since| unix_millis(since).to_string())
+                .unwrap_or_default(),
+        );
         map
     }
 
@@ -204,7 +220,7 @@ impl<C: MessageCodec> StateCodec<C> {
     pub fn empty_record() -> PluginDataMap {
         KEYS.iter()
             .chain(&go_data::KEYS)
-            .chain([&C::MESSAGES_KEY, &REQUESTER_NOTIFIED])
+            .chain([&C::MESSAGES_KEY, &REQUESTER_NOTIFIED, &POST_UNSURE_SINCE])
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
@@ -244,6 +260,10 @@ impl<C: MessageCodec> StateCodec<C> {
                 Resolution::parse(get("synced"))
             },
             requester_notified: go_finished || get(REQUESTER_NOTIFIED) == "true",
+            post_unsure_since: get(POST_UNSURE_SINCE)
+                .parse()
+                .ok()
+                .map(|millis| UNIX_EPOCH + Duration::from_millis(millis)),
         }
     }
 }
@@ -281,6 +301,14 @@ fn list_or_marker(list: &[String]) -> String {
     } else {
         list.join(",")
     }
+}
+
+fn unix_millis(time: SystemTime) -> u64 {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
 fn count(n: usize) -> String {

@@ -25,6 +25,10 @@ struct FlakyBot {
     /// Messages the service holds that no record knows of (posted before a crash).
     unrecorded: std::sync::Mutex<Vec<String>>,
     lookups: AtomicUsize,
+    /// Posts the service takes whose answer is lost (a timeout after the post landed).
+    lost_answers: AtomicUsize,
+    /// Lookups that fail transiently before any succeeds.
+    lookup_failures: AtomicUsize,
 }
 
 const RETRY_AFTER: Duration = Duration::from_millis(50);
@@ -80,6 +84,15 @@ impl MessagingBot for FlakyBot {
                 retry_after: Some(RETRY_AFTER),
             });
         }
+        let lost = self
+            .lost_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if lost {
+            let landed = format!("{}-lost", recipient.id);
+            self.unrecorded.lock().unwrap().push(landed);
+            return Err(ServiceError::transient("timed out"));
+        }
         let n = self.posted.fetch_add(1, Ordering::SeqCst);
         Ok(format!("{}-{n}", recipient.id))
     }
@@ -96,6 +109,13 @@ impl MessagingBot for FlakyBot {
     ) -> Result<Option<String>, ServiceError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         assert!(window.after < window.before, "{window:?}");
+        let failed = self
+            .lookup_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failed {
+            return Err(ServiceError::transient("upstream down"));
+        }
         let unrecorded = self.unrecorded.lock().unwrap();
         let prefix = format!("{}-", recipient.id);
         Ok(unrecorded.iter().find(|m| m.starts_with(&prefix)).cloned())
@@ -234,6 +254,10 @@ async fn endless_short_refusals_give_the_request_back_after_a_few_tries() {
         data.get("claim").is_none_or(String::is_empty),
         "released: {data:?}"
     );
+    assert!(
+        data.get("post_unsure_since").is_none_or(String::is_empty),
+        "a refusal with Retry-After posted nothing: {data:?}"
+    );
 }
 
 #[tokio::test]
@@ -368,4 +392,93 @@ async fn a_bot_that_cannot_look_up_posts_on_takeover_as_before() {
     );
     assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
     assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_looked_up_by_the_next_try_not_posted_again() {
+    let env = Env::new().await;
+    let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
+    let observed = observed(&env).await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.lost_answers.store(1, Ordering::SeqCst);
+
+    // The first replica's post to chan-a lands, but its answer is lost: the step ends and
+    // the lease is released, with the unknown outcome written down.
+    let first = app(&bot, client, "first");
+    assert_eq!(first.handle(&observed).await, Outcome::Retry(None));
+    let data = kit.plugin_data(id, PLUGIN).unwrap();
+    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+    assert!(
+        data.get("post_unsure_since").is_some_and(|v| !v.is_empty()),
+        "{data:?}"
+    );
+    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
+
+    // The next try (another replica, after the dispatcher's retry) finds the message.
+    let second = app(&bot, client, "second");
+    assert_eq!(second.handle(&observed).await, Outcome::Done);
+    assert_eq!(
+        bot.posted.load(Ordering::SeqCst),
+        1,
+        "only chan-b is posted to"
+    );
+    assert_eq!(
+        bot.lookups.load(Ordering::SeqCst),
+        2,
+        "each unsent recipient"
+    );
+    let data = kit.plugin_data(id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-lost,chan-b-0");
+    assert_eq!(data["sent_to"], "chan-a,chan-b");
+    assert!(
+        data.get("post_unsure_since").is_none_or(String::is_empty),
+        "cleared once the broadcast is done: {data:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_looked_up_on_the_same_replica_too() {
+    let env = Env::new().await;
+    let observed = observed(&env).await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.lost_answers.store(1, Ordering::SeqCst);
+
+    let only = app(&bot, &env.client, "only");
+    assert_eq!(only.handle(&observed).await, Outcome::Retry(None));
+    assert_eq!(only.handle(&observed).await, Outcome::Done);
+    assert_eq!(bot.posted.load(Ordering::SeqCst), 1);
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-lost,chan-b-0");
+}
+
+#[tokio::test]
+async fn a_takeover_whose_lookup_fails_still_looks_on_the_next_try() {
+    let env = Env::new().await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.lookup_failures.store(1, Ordering::SeqCst);
+    crash_after_a_post(&env, &bot).await;
+
+    // The takeover's lookup fails: the step ends and the lease is released, but the
+    // evidence of the crash stays in the record.
+    let observed = observed(&env).await;
+    let second = app(&bot, &env.client, "second");
+    assert_eq!(second.handle(&observed).await, Outcome::Retry(None));
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
+    assert!(
+        data.get("post_unsure_since").is_some_and(|v| !v.is_empty()),
+        "{data:?}"
+    );
+
+    assert_eq!(second.handle(&observed).await, Outcome::Done);
+    assert_eq!(
+        bot.posted.load(Ordering::SeqCst),
+        1,
+        "only chan-b is posted to"
+    );
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
 }
