@@ -22,6 +22,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "watch_event",
     "condition",
     "jira_webhook",
+    "gitlab_webhook",
 ];
 
 /// The cargo-fuzz release known to build these targets on the stable toolchain.

