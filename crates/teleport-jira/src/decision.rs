@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use teleport_client::{ClientError, TeleportClient};
-use teleport_plugin_runtime::dispatch::Observation;
-use teleport_plugin_runtime::dispatch::RequestHandler;
+use teleport_plugin_runtime::dispatch::{Observation, RequestHandler};
 use teleport_plugin_runtime::inbound::{
     Applied, Channel, Decision, DecisionError, DecisionWriter, SeenFailure, Verdict,
 };
@@ -148,7 +147,7 @@ impl Inbound {
             .get_plugin_data(PLUGIN_NAME, &request_id)
             .await?
             .map(|data| IssueRecord::decode(&data));
-        let Some(record) = record.filter(|r| !r.issue.exists() && r.issue.id == issue.id) else {
+        let Some(record) = record.filter(|r| r.issue.exists() && r.issue.id == issue.id) else {
             tracing::warn!(
                 "an issue names a request whose plugin data does not name this issue; ignoring its status"
             );
