@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use teleport_plugin_runtime::dispatch::{Observation, RequestHandler};
 use teleport_plugin_runtime::inbound::{
-    self, Applied, Channel, DecisionError, DecisionWriter, Verdict as InboundVerdict,
+    self, Applied, Channel, DecisionError, DecisionWriter, SeenFailure, Verdict as InboundVerdict,
 };
 use teleport_plugin_runtime::metrics::Metrics;
-use teleport_plugin_runtime::service_error::ServiceError;
 use tracing::Instrument;
 
 use crate::PLUGIN_NAME;
@@ -49,17 +48,15 @@ pub enum SeenError {
     Decision(#[from] DecisionError),
 }
 
-impl SeenError {
-    /// Whether looking at the issue again later may succeed.
-    pub fn is_transient(&self) -> bool {
+impl SeenFailure for SeenError {
+    fn is_transient(&self) -> bool {
         match self {
             Self::Assess(error) => error.is_transient(),
             Self::Decision(error) => error.is_transient(),
         }
     }
 
-    /// How long to wait before trying again, when known.
-    pub fn retry_after(&self) -> Option<Duration> {
+    fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Assess(AssessError::Gitlab(error)) => error.retry_after(),
             Self::Decision(DecisionError::Busy { retry_after }) => Some(*retry_after),
@@ -71,20 +68,6 @@ impl SeenError {
 impl From<GitlabError> for SeenError {
     fn from(error: GitlabError) -> Self {
         Self::Assess(AssessError::Gitlab(error))
-    }
-}
-
-impl From<&SeenError> for ServiceError {
-    fn from(error: &SeenError) -> Self {
-        let message = error.to_string();
-        if error.is_transient() {
-            ServiceError::Transient {
-                message,
-                retry_after: error.retry_after(),
-            }
-        } else {
-            ServiceError::permanent(message)
-        }
     }
 }
 

@@ -2,9 +2,7 @@
 //! them, plus ours (`poll_interval`, `min_access_level`, `ca_file`, `[ops]`), validated once.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -13,7 +11,8 @@ use teleport_plugin_runtime::config::duration::deserialize_opt_go_duration;
 use teleport_plugin_runtime::config::{
     ConfigError, ConfigWarning, Loaded, Secret, load_plugin_config,
 };
-use teleport_plugin_runtime::inbound::{HttpConfig, HttpSection, ListenerOptions, PollOptions};
+pub use teleport_plugin_runtime::inbound::InboundTuning;
+use teleport_plugin_runtime::inbound::{HttpConfig, HttpSection};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 /// gitlab.com, used when `url` is empty (as in Go).
@@ -166,18 +165,6 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Inbound timings that are not in the TOML: production defaults; tests shorten them.
     pub inbound: InboundTuning,
-}
-
-/// Timings and hooks of the inbound side that are not in the TOML.
-#[derive(Clone, Debug, Default)]
-pub struct InboundTuning {
-    /// Webhook listener limits.
-    pub listener: ListenerOptions,
-    /// Poll driver settings (default: around `[gitlab] poll_interval`, looking back a week
-    /// on the first poll).
-    pub poll: Option<PollOptions>,
-    /// Told the webhook listener's bound address (for a listener on port 0).
-    pub listening: Option<Arc<OnceLock<SocketAddr>>>,
 }
 
 /// Validated `[gitlab]`.

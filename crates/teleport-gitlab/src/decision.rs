@@ -14,7 +14,7 @@ use std::fmt;
 use teleport_client::RequestState;
 
 use crate::client::{Issue, LabelEvent, Note};
-use crate::record::IssueRecord;
+use crate::record::{GitlabIssue, IssueRecord};
 use crate::render::{self, REASON_LIMIT};
 use crate::setup::{LabelKey, reduce};
 
@@ -247,7 +247,5 @@ pub fn assess(facts: &Facts<'_>) -> Assessment {
 
 /// Whether the request's record names this issue.
 fn belongs_to(record: &IssueRecord, issue: &Issue) -> bool {
-    record.issue_id == issue.id
-        && record.issue_iid == issue.iid
-        && record.project_id == issue.project_id
+    record.issue == GitlabIssue::from(issue)
 }

@@ -21,7 +21,9 @@ use anyhow::Context;
 use teleport_plugin_runtime::app::{self, Companions, PluginContext};
 use teleport_plugin_runtime::config::Loaded;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
-use teleport_plugin_runtime::inbound::{HttpConfig, InboundListener, InsecureNoTls, run_poller};
+use teleport_plugin_runtime::inbound::{
+    HttpConfig, InboundTuning, InsecureNoTls, Polling, Webhook,
+};
 use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_runtime::service_error::ServiceError;
 use tokio_util::sync::CancellationToken;
@@ -29,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use crate::apply::Inbound;
 use crate::assess::Assessor;
 use crate::client::{GitlabApi, GitlabError, HookSpec, Project, User};
-use crate::config::{Config, GitlabConfig, GitlabFile, InboundTuning};
-use crate::handler::{GitlabHandler, HandlerOptions};
+use crate::config::{Config, GitlabConfig, GitlabFile};
+use crate::handler::{Gitlab, GitlabHandler};
 use crate::poll::GitlabPoller;
 use crate::setup::LabelNames;
 
@@ -76,18 +78,8 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     app::run_with_companions(
         config.runtime,
         move |ctx| {
-            let options = HandlerOptions {
-                settings: handler_settings,
-                web_base: ctx.web_base(),
-                replica_id: ctx.replica_id.clone(),
-                lease: ctx.lease,
-            };
-            Ok(GitlabHandler::new(
-                handler_api,
-                ctx.client.clone(),
-                options,
-                ctx.metrics.clone(),
-            ))
+            let gitlab = Gitlab::new(handler_api, handler_settings, ctx.web_base());
+            Ok(GitlabHandler::in_context(gitlab, ctx, PLUGIN_NAME))
         },
         move |ctx: &PluginContext, handler: Arc<GitlabHandler>| {
             let inbound = inbound(ctx, api, &settings, handler);
@@ -107,6 +99,7 @@ fn inbound(
     handler: Arc<GitlabHandler>,
 ) -> anyhow::Result<Arc<Inbound>> {
     let started = handler
+        .tracker()
         .started_gitlab()
         .context("GitLab start-up did not finish before decisions were wired")?;
     let assessor = Assessor::new(
@@ -132,32 +125,20 @@ async fn start_inbound(
     tuning: InboundTuning,
     stop: CancellationToken,
 ) -> anyhow::Result<Companions> {
-    let mut started = Vec::new();
-    if let (Some(http), Some(webhook)) = (&http_config, &settings.webhook) {
-        let listener = InboundListener::bind_checked(
+    let webhook = match (&http_config, &settings.webhook) {
+        (Some(http), Some(webhook)) => Some(Webhook {
             http,
-            webhook::routes(inbound.clone(), webhook.secret.clone()),
-            Some(webhook::token_check(webhook.secret.clone())),
-            tuning.listener,
-        )
-        .await
-        .context("cannot start the webhook listener ([http])")?;
-        let bound = listener.local_addr()?;
-        tracing::info!(addr = %bound, "listening for GitLab webhooks");
-        if let Some(cell) = &tuning.listening {
-            let _ = cell.set(bound);
-        }
-        started.push(tokio::spawn(listener.serve(stop.clone())));
-    }
-    if let Some(interval) = settings.poll_interval {
-        let options = tuning.poll.unwrap_or_else(|| poll::options(interval));
-        let poller = GitlabPoller::new(inbound);
-        tracing::info!(?interval, "polling GitLab for decisions");
-        started.push(tokio::spawn(async move {
-            run_poller(&poller, &options, &stop).await
-        }));
-    }
-    Ok(started)
+            routes: webhook::routes(inbound.clone(), webhook.secret.clone()),
+            check: Some(webhook::token_check(webhook.secret.clone())),
+        }),
+        _ => None,
+    };
+    let polling = settings.poll_interval.map(|interval| Polling {
+        poller: GitlabPoller::new(inbound),
+        interval,
+        options: poll::options,
+    });
+    teleport_plugin_runtime::inbound::start_inbound("GitLab", webhook, polling, tuning, stop).await
 }
 
 /// What start-up learned about GitLab and set up there.
@@ -229,21 +210,7 @@ pub async fn start_gitlab(
 
 /// `error` as the runtime classifies it, with `advice` in front of its message.
 fn advised(error: GitlabError, advice: &str) -> ServiceError {
-    match ServiceError::from(error) {
-        ServiceError::Transient {
-            message,
-            retry_after,
-        } => ServiceError::Transient {
-            message: format!("{advice}: {message}"),
-            retry_after,
-        },
-        ServiceError::Unauthorized { message } => {
-            ServiceError::unauthorized(format!("{advice}: {message}"))
-        }
-        ServiceError::Permanent { message } => {
-            ServiceError::permanent(format!("{advice}: {message}"))
-        }
-    }
+    ServiceError::from(error).with_context(advice)
 }
 
 /// Start-up errors with what to check.

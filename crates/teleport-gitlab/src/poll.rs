@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use teleport_plugin_runtime::inbound::{PollOptions, PollWindow, Poller};
+use teleport_plugin_runtime::inbound::{LongestWait, PollOptions, PollWindow, Poller, SeenFailure};
 use teleport_plugin_runtime::service_error::ServiceError;
 use time::OffsetDateTime;
 
@@ -47,21 +47,14 @@ impl Poller for GitlabPoller {
             .await
             .map_err(ServiceError::from)?;
         let mut applied = 0;
-        let mut retry: Option<ServiceError> = None;
+        let mut retry = LongestWait::default();
         for &iid in &scan.candidates {
             match self.inbound.on_issue(iid).await {
                 Ok(Seen::Applied) => applied += 1,
                 Ok(_) => {}
                 Err(error) if error.is_transient() => {
                     tracing::warn!(gitlab_issue_iid = iid, %error, "cannot apply the issue's decision now; the next poll tries again");
-                    let failure = ServiceError::from(&error);
-                    // The longest wait asked for decides when the next poll runs.
-                    if retry
-                        .as_ref()
-                        .is_none_or(|r| r.retry_after() < failure.retry_after())
-                    {
-                        retry = Some(failure);
-                    }
+                    retry.note(error.service_error());
                 }
                 Err(error) => {
                     tracing::error!(gitlab_issue_iid = iid, %error, "cannot apply the issue's decision");
@@ -75,9 +68,6 @@ impl Poller for GitlabPoller {
             lookback = ?window.lookback,
             "polled GitLab for decisions"
         );
-        match retry {
-            Some(failure) => Err(failure),
-            None => Ok(applied),
-        }
+        retry.result(applied)
     }
 }

@@ -20,10 +20,10 @@ use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::inbound::answer::{answer, cannot_process, try_again_later};
+use teleport_plugin_runtime::inbound::answer::{answer, failed};
 use teleport_plugin_runtime::inbound::{HeaderCheck, PeerAddr};
 
-use crate::apply::{Inbound, Seen, SeenError};
+use crate::apply::{Inbound, Seen};
 use crate::decision::Verdict;
 
 /// The path GitLab posts to, below `public_addr`.
@@ -231,17 +231,8 @@ async fn on_webhook(
         Ok(Seen::Nothing | Seen::Ignored) => answer(StatusCode::OK, "ignored"),
         Ok(Seen::AlreadyDone) => answer(StatusCode::OK, "nothing to do"),
         Ok(Seen::Gone) => answer(StatusCode::OK, "request gone"),
-        Err(error) => failure(&error),
+        Err(error) => failed(&error),
     }
-}
-
-fn failure(error: &SeenError) -> Response {
-    if error.is_transient() {
-        tracing::warn!(%error, "webhook not processed now; GitLab may send it again, and polling (when on) will see it");
-        return try_again_later(error.retry_after());
-    }
-    tracing::error!(%error, "webhook could not be processed");
-    cannot_process()
 }
 
 #[cfg(test)]

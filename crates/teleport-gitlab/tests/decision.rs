@@ -6,8 +6,9 @@ use teleport_gitlab::client::{Issue, LabelEvent, LabelRef, Note, User};
 use teleport_gitlab::decision::{
     Assessment, Decision, Facts, Ignored, Verdict, assess, decision_label,
 };
-use teleport_gitlab::record::{CloseProgress, IssueRecord};
+use teleport_gitlab::record::{GitlabIssue, IssueRecord};
 use teleport_plugin_runtime::record::{RequestData, Resolution};
+use teleport_plugin_runtime::tracker::CloseProgress;
 
 const REQUEST: &str = "4b6c1f0e-2f3a-4c5d-8e9f-0a1b2c3d4e5f";
 const PLUGIN: u64 = 1;
@@ -67,9 +68,11 @@ fn note(id: u64, by: u64, body: &str, system: bool) -> Note {
 
 fn record() -> IssueRecord {
     IssueRecord {
-        project_id: 42,
-        issue_iid: 3,
-        issue_id: 9001,
+        issue: GitlabIssue {
+            project_id: 42,
+            iid: 3,
+            id: 9001,
+        },
         request: RequestData {
             user: "alice".into(),
             roles: vec!["dev".into()],
@@ -184,7 +187,7 @@ fn the_issue_must_be_the_requests_own() {
     let issue = issue(&["Teleport: Approved"]);
     let events = [event(11, MARIA, "add", "Teleport: Approved")];
     let mut other = record();
-    other.issue_id = 9002;
+    other.issue.id = 9002;
     assert_eq!(
         check(&issue, &events, &[], Some(&other), Some(40)),
         Assessment::Ignore(Ignored::NotTheRequestsIssue {

@@ -15,13 +15,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 
-use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, api_url, read_body};
 
 use crate::error::status_error;
 use teleport_plugin_runtime::service_error::TransportFailure;
 
 pub use crate::error::JiraError;
-pub use crate::search::SearchApi;
+pub use crate::search::{Search, SearchApi};
 pub use crate::types::{Changelog, Comment, Issue, IssueFields, JiraUser, Status, Transition};
 
 /// Comments per page.
@@ -141,17 +141,10 @@ impl JiraClient {
         })
     }
 
-    pub(crate) fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, JiraError> {
-        let mut url = self.base.join(path).map_err(|e| JiraError::Unexpected {
-            reason: format!("cannot build the URL for {path}: {e}"),
-        })?;
-        if !query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (key, value) in query {
-                pairs.append_pair(key, value);
-            }
-        }
-        Ok(url)
+    /// `rest/api/2/<path>` under the site's URL, each segment escaped.
+    pub(crate) fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
+        let segments = [&["rest", "api", "2"], path].concat();
+        api_url(&self.base, &segments, query)
     }
 
     /// One call: the response of a 2xx answer, or the error.
@@ -206,17 +199,17 @@ impl JiraClient {
 
     pub(crate) async fn get<T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: &[&str],
         query: &[(&str, &str)],
     ) -> Result<T, JiraError> {
-        let value = self.call(Method::GET, self.url(path, query)?, None).await?;
+        let value = self.call(Method::GET, self.url(path, query), None).await?;
         decode(value)
     }
 
     /// `GET rest/api/2/myself`; Go's check that the URL is a Jira API (a JSON answer).
     pub async fn myself(&self) -> Result<JiraUser, JiraError> {
         let response = self
-            .send(Method::GET, self.url("rest/api/2/myself", &[])?, None)
+            .send(Method::GET, self.url(&["myself"], &[]), None)
             .await?;
         let json = response
             .headers()
@@ -238,8 +231,7 @@ impl JiraClient {
 
     /// `GET rest/api/2/project/{key}`.
     pub async fn project(&self, key: &str) -> Result<Project, JiraError> {
-        self.get(&format!("rest/api/2/project/{}", segment(key)), &[])
-            .await
+        self.get(&["project", key], &[]).await
     }
 
     /// `GET rest/api/2/mypermissions`: which of `permissions` the user has in `project`.
@@ -251,7 +243,7 @@ impl JiraClient {
         let wanted = permissions.join(",");
         let value: Value = self
             .get(
-                "rest/api/2/mypermissions",
+                &["mypermissions"],
                 &[("projectKey", project), ("permissions", &wanted)],
             )
             .await?;
@@ -283,11 +275,7 @@ impl JiraClient {
             "properties": properties,
         });
         let value = self
-            .call(
-                Method::POST,
-                self.url("rest/api/2/issue", &[])?,
-                Some(&body),
-            )
+            .call(Method::POST, self.url(&["issue"], &[]), Some(&body))
             .await?;
         decode(value)
     }
@@ -295,7 +283,7 @@ impl JiraClient {
     /// `GET rest/api/2/issue/{id}` with its status, changelog, transitions and `property`.
     pub async fn get_issue(&self, id: &str, property: &str) -> Result<Issue, JiraError> {
         self.get(
-            &format!("rest/api/2/issue/{}", segment(id)),
+            &["issue", id],
             &[
                 ("fields", "status"),
                 ("expand", "changelog,transitions"),
@@ -307,7 +295,7 @@ impl JiraClient {
 
     /// `POST rest/api/2/issue/{id}/comment`.
     pub async fn add_comment(&self, id: &str, body: &str) -> Result<(), JiraError> {
-        let url = self.url(&format!("rest/api/2/issue/{}/comment", segment(id)), &[])?;
+        let url = self.url(&["issue", id, "comment"], &[]);
         self.call(Method::POST, url, Some(&json!({ "body": body })))
             .await?;
         Ok(())
@@ -326,7 +314,7 @@ impl JiraClient {
             #[serde(default)]
             total: Option<usize>,
         }
-        let path = format!("rest/api/2/issue/{}/comment", segment(id));
+        let path = ["issue", id, "comment"];
         let mut start = 0;
         for _ in 0..MAX_PAGES {
             let start_text = start.to_string();
@@ -357,10 +345,7 @@ impl JiraClient {
 
     /// `POST rest/api/2/issue/{id}/transitions`.
     pub async fn transition(&self, id: &str, transition_id: &str) -> Result<(), JiraError> {
-        let url = self.url(
-            &format!("rest/api/2/issue/{}/transitions", segment(id)),
-            &[],
-        )?;
+        let url = self.url(&["issue", id, "transitions"], &[]);
         let body = json!({ "transition": { "id": transition_id } });
         self.call(Method::POST, url, Some(&body)).await?;
         Ok(())
@@ -371,27 +356,4 @@ pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> Result<T, JiraError> 
     serde_json::from_value(value).map_err(|e| JiraError::Unexpected {
         reason: format!("cannot read the answer: {e}"),
     })
-}
-
-/// A path segment with everything but unreserved characters percent-encoded.
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_segments_are_escaped() {
-        assert_eq!(segment("TD2-1 /x"), "TD2-1%20%2Fx");
-    }
 }

@@ -1,16 +1,15 @@
 //! The Jira plugin's config file: `[jira]` and `[http]` in the Go plugin's keys, plus ours
 //! (`[jira] poll_interval`, `ca_file`, `[ops]`), validated once.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::duration::parse_go_duration;
 use teleport_plugin_runtime::config::{ConfigError, Loaded, Secret, load_plugin_config};
-use teleport_plugin_runtime::inbound::{HttpConfig, HttpSection, ListenerOptions, PollOptions};
+pub use teleport_plugin_runtime::inbound::InboundTuning;
+use teleport_plugin_runtime::inbound::{HttpConfig, HttpSection};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 /// The issue type Go's plugin created.
@@ -105,17 +104,6 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Inbound timings that are not in the TOML: production defaults; tests shorten them.
     pub inbound: InboundTuning,
-}
-
-/// Timings and hooks of the inbound side that are not in the TOML.
-#[derive(Clone, Debug, Default)]
-pub struct InboundTuning {
-    /// Webhook listener limits.
-    pub listener: ListenerOptions,
-    /// Poll driver settings (default: around `[jira] poll_interval`).
-    pub poll: Option<PollOptions>,
-    /// Told the webhook listener's bound address (for a listener on port 0).
-    pub listening: Option<Arc<OnceLock<SocketAddr>>>,
 }
 
 /// Loads and validates a config file; `insecure` is `start --insecure-no-tls`.

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use teleport_client::{ClientError, TeleportClient};
-use teleport_plugin_runtime::dispatch::Observation;
+use teleport_plugin_runtime::dispatch::{Observation, RequestHandler};
 use teleport_plugin_runtime::inbound::{
-    Applied, Channel, Decision, DecisionError, DecisionWriter, Verdict,
+    Applied, Channel, Decision, DecisionError, DecisionWriter, SeenFailure, Verdict,
 };
 use teleport_plugin_runtime::metrics::Metrics;
+use teleport_plugin_runtime::tracker::IssueKeys;
 use tracing::Instrument;
 
 use crate::client::{Issue, JiraClient, JiraError, JiraUser};
@@ -62,9 +63,8 @@ pub enum SeenError {
     Decision(#[from] DecisionError),
 }
 
-impl SeenError {
-    /// Whether seeing the issue again later may succeed.
-    pub fn is_transient(&self) -> bool {
+impl SeenFailure for SeenError {
+    fn is_transient(&self) -> bool {
         match self {
             Self::Mismatch { .. } => false,
             Self::Jira(error) => error.is_transient(),
@@ -73,8 +73,7 @@ impl SeenError {
         }
     }
 
-    /// How long to wait before trying again, when known.
-    pub fn retry_after(&self) -> Option<Duration> {
+    fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Jira(error) => error.retry_after(),
             Self::Decision(DecisionError::Busy { retry_after }) => Some(*retry_after),
@@ -148,8 +147,7 @@ impl Inbound {
             .get_plugin_data(PLUGIN_NAME, &request_id)
             .await?
             .map(|data| IssueRecord::decode(&data));
-        let Some(record) = record.filter(|r| !r.issue_id.is_empty() && r.issue_id == issue.id)
-        else {
+        let Some(record) = record.filter(|r| r.issue.exists() && r.issue.id == issue.id) else {
             tracing::warn!(
                 "an issue names a request whose plugin data does not name this issue; ignoring its status"
             );
@@ -196,10 +194,7 @@ impl Inbound {
             Applied::Gone => {
                 // Nothing will ever be decided for it: resolve the issue as expired (the
                 // handler does that under the record's lease, exactly once).
-                let outcome = self
-                    .handler
-                    .handle_observation(&Observation::Deleted(request_id))
-                    .await;
+                let outcome = self.handler.handle(&Observation::Deleted(request_id)).await;
                 tracing::info!(
                     ?outcome,
                     "the request no longer exists; its issue is resolved as expired"

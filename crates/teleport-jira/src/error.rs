@@ -4,16 +4,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::service_error::ServiceError;
-
-/// The longest `Retry-After` honoured as given; a longer one waits this long.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+use teleport_plugin_runtime::service_error::{FailedAnswer, ServiceError, retry_after_text};
 
 /// Why a Jira call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum JiraError {
     /// 429: try again after `retry_after`.
-    #[error("Jira rate limited the call{}", after(*retry_after))]
+    #[error("Jira rate limited the call{}", retry_after_text(*retry_after))]
     RateLimited {
         /// Jira's requested wait.
         retry_after: Option<Duration>,
@@ -56,32 +53,11 @@ pub enum JiraError {
     },
 }
 
-pub(crate) fn after(retry_after: Option<Duration>) -> String {
-    retry_after
-        .map(|d| format!("; retry after {}s", d.as_secs_f64()))
-        .unwrap_or_default()
-}
-
 pub(crate) fn message(messages: &[String]) -> String {
     if messages.is_empty() {
         String::new()
     } else {
         format!(": {}", messages.join("; "))
-    }
-}
-
-impl JiraError {
-    /// Whether the same call may succeed later.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
-    }
-
-    /// How long Jira asked us to wait.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after } | Self::Transient { retry_after, .. } => *retry_after,
-            _ => None,
-        }
     }
 }
 
@@ -108,7 +84,7 @@ impl From<JiraError> for ServiceError {
 
 // Transport and body failures take the runtime's one classification: a refused connection or
 // a timeout is retried; a failed TLS handshake or an unusable URL is not.
-teleport_plugin_runtime::transport_failure!(JiraError);
+teleport_plugin_runtime::transport_failure!(JiraError, rate_limited);
 
 /// Jira's `errorMessages` and `errors` values, or a short piece of a non-JSON body.
 pub(crate) fn messages(text: &str) -> Vec<String> {
@@ -145,28 +121,20 @@ pub(crate) fn status_error(
     text: &str,
 ) -> JiraError {
     let messages = messages(text);
-    match ServiceError::from_status(status, headers, "") {
-        ServiceError::Transient { retry_after, .. } => {
-            let after = retry_after.map(|a| a.min(MAX_RETRY_AFTER));
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                JiraError::RateLimited { retry_after: after }
-            } else {
-                JiraError::Transient {
-                    reason: format!("HTTP {status}{}", message(&messages)),
-                    retry_after: after,
-                }
-            }
-        }
-        ServiceError::Unauthorized { .. } => JiraError::Auth {
+    match FailedAnswer::of(status, headers) {
+        FailedAnswer::RateLimited { retry_after } => JiraError::RateLimited { retry_after },
+        FailedAnswer::Transient { retry_after } => JiraError::Transient {
+            reason: format!("HTTP {status}{}", message(&messages)),
+            retry_after,
+        },
+        FailedAnswer::Refused => JiraError::Auth {
             status: status.as_u16(),
             messages,
         },
-        ServiceError::Permanent { .. } => match status.as_u16() {
-            404 => JiraError::NotFound { messages },
-            code => JiraError::Api {
-                status: code,
-                messages,
-            },
+        FailedAnswer::NotFound => JiraError::NotFound { messages },
+        FailedAnswer::Refusal => JiraError::Api {
+            status: status.as_u16(),
+            messages,
         },
     }
 }

@@ -22,7 +22,9 @@ use anyhow::Context;
 use teleport_plugin_runtime::app::{self, Companions, PluginContext};
 use teleport_plugin_runtime::config::Loaded;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
-use teleport_plugin_runtime::inbound::{InboundListener, InsecureNoTls, PollOptions, run_poller};
+use teleport_plugin_runtime::inbound::{
+    InboundTuning, InsecureNoTls, PollOptions, Polling, Webhook,
+};
 use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_runtime::service_error::ServiceError;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::{JiraClient, JiraError, JiraUser};
 use crate::config::{Config, JiraConfig, JiraFile};
 use crate::decision::Inbound;
-use crate::handler::{HandlerOptions, JiraHandler, SharedHandler};
+use crate::handler::{Jira, JiraHandler};
 use crate::poll::JiraPoller;
 
 pub use crate::record::PLUGIN_NAME;
@@ -80,21 +82,10 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
     app::run_with_companions(
         config.runtime,
         move |ctx| {
-            Ok(SharedHandler(Arc::new(JiraHandler::new(
-                handler_jira,
-                ctx.client.clone(),
-                HandlerOptions {
-                    project: handler_settings.project.clone(),
-                    issue_type: handler_settings.issue_type.clone(),
-                    settings: handler_settings,
-                    web_base: ctx.web_base(),
-                    replica_id: ctx.replica_id.clone(),
-                    lease: ctx.lease,
-                },
-                ctx.metrics.clone(),
-            ))))
+            let tracker = Jira::new(handler_jira, handler_settings, ctx.web_base());
+            Ok(JiraHandler::in_context(tracker, ctx, PLUGIN_NAME))
         },
-        move |ctx: &PluginContext, handler: Arc<SharedHandler>| {
+        move |ctx: &PluginContext, handler: Arc<JiraHandler>| {
             start_inbound(ctx, jira, settings, handler, http_config, inbound_tuning)
         },
         stop,
@@ -107,15 +98,15 @@ fn start_inbound(
     ctx: &PluginContext,
     jira: JiraClient,
     settings: JiraConfig,
-    handler: Arc<SharedHandler>,
+    handler: Arc<JiraHandler>,
     http_config: Option<teleport_plugin_runtime::inbound::HttpConfig>,
-    tuning: crate::config::InboundTuning,
+    tuning: InboundTuning,
 ) -> impl Future<Output = anyhow::Result<Companions>> + use<> {
     let inbound = Arc::new(Inbound::new(
         jira,
         ctx.client.clone(),
         &ctx.replica_id,
-        handler.0.clone(),
+        handler,
         ctx.metrics.clone(),
     ));
     let stop = ctx.stop.clone();
@@ -126,31 +117,20 @@ async fn start_inbound_tasks(
     inbound: Arc<Inbound>,
     settings: JiraConfig,
     http_config: Option<teleport_plugin_runtime::inbound::HttpConfig>,
-    tuning: crate::config::InboundTuning,
+    tuning: InboundTuning,
     stop: CancellationToken,
 ) -> anyhow::Result<Companions> {
-    let mut started = Vec::new();
-    if let Some(http) = &http_config {
-        let listener =
-            InboundListener::bind(http, webhook::routes(inbound.clone()), tuning.listener)
-                .await
-                .context("cannot start the webhook listener ([http])")?;
-        let bound = listener.local_addr()?;
-        tracing::info!(addr = %bound, url = %listener.base_url(), "listening for Jira webhooks");
-        if let Some(cell) = &tuning.listening {
-            let _ = cell.set(bound);
-        }
-        started.push(tokio::spawn(listener.serve(stop.clone())));
-    }
-    if let Some(interval) = settings.poll_interval {
-        let options = tuning.poll.unwrap_or_else(|| PollOptions::every(interval));
-        let poller = JiraPoller::new(inbound, settings.project.clone());
-        tracing::info!(?interval, "polling Jira for decisions");
-        started.push(tokio::spawn(async move {
-            run_poller(&poller, &options, &stop).await
-        }));
-    }
-    Ok(started)
+    let webhook = http_config.as_ref().map(|http| Webhook {
+        http,
+        routes: webhook::routes(inbound.clone()),
+        check: None,
+    });
+    let polling = settings.poll_interval.map(|interval| Polling {
+        poller: JiraPoller::new(inbound, settings.project.clone()),
+        interval,
+        options: PollOptions::every,
+    });
+    teleport_plugin_runtime::inbound::start_inbound("Jira", webhook, polling, tuning, stop).await
 }
 
 /// Start-up checks, one attempt (the runtime retries what may pass within its start-up
@@ -219,19 +199,5 @@ pub async fn check_jira(
 
 /// `error` as the runtime classifies it, with `context` in front of its message.
 fn with_context(error: JiraError, context: &str) -> ServiceError {
-    match ServiceError::from(error) {
-        ServiceError::Transient {
-            message,
-            retry_after,
-        } => ServiceError::Transient {
-            message: format!("{context}: {message}"),
-            retry_after,
-        },
-        ServiceError::Unauthorized { message } => {
-            ServiceError::unauthorized(format!("{context}: {message}"))
-        }
-        ServiceError::Permanent { message } => {
-            ServiceError::permanent(format!("{context}: {message}"))
-        }
-    }
+    ServiceError::from(error).with_context(context)
 }

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use teleport_plugin_runtime::inbound::{PollWindow, Poller};
+use teleport_plugin_runtime::inbound::{LongestWait, PollWindow, Poller, SeenFailure};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::client::Issue;
+use crate::client::{Issue, Search};
 use crate::decision::{Inbound, Seen, SeenError};
 use crate::handler::REQUEST_ID_PROPERTY;
 
@@ -46,30 +46,27 @@ impl Poller for JiraPoller {
         // Jira counts relative dates in whole minutes; one more covers the rounding.
         let minutes = window.lookback.as_secs().div_ceil(60) + 1;
         let jql = decisions_query(&self.project, minutes);
+        let search = Search {
+            jql: &jql,
+            fields: "status",
+            expand: "changelog",
+            properties: REQUEST_ID_PROPERTY,
+        };
         let mut issues: Vec<Issue> = Vec::new();
         self.inbound
             .jira
-            .search(&jql, "status", "changelog", REQUEST_ID_PROPERTY, |issue| {
-                issues.push(issue)
-            })
+            .search(search, |issue| issues.push(issue))
             .await
             .map_err(ServiceError::from)?;
         let mut applied = 0;
-        let mut retry: Option<ServiceError> = None;
+        let mut retry = LongestWait::default();
         for issue in &issues {
             match self.inbound.on_issue(issue).await {
                 Ok(Seen::Applied) => applied += 1,
                 Ok(_) => {}
                 Err(error) if error.is_transient() => {
                     tracing::warn!(jira_issue_key = %issue.key, %error, "cannot apply the issue's decision now; the next poll tries again");
-                    let after = error.retry_after();
-                    // The longest wait asked for decides when the next poll runs.
-                    if retry.as_ref().is_none_or(|r| r.retry_after() < after) {
-                        retry = Some(ServiceError::Transient {
-                            message: error.to_string(),
-                            retry_after: after,
-                        });
-                    }
+                    retry.note(error.service_error());
                 }
                 Err(error @ SeenError::Mismatch { .. }) => {
                     tracing::warn!(jira_issue_key = %issue.key, %error, "issue ignored");
@@ -85,10 +82,7 @@ impl Poller for JiraPoller {
             minutes,
             "polled Jira for decisions"
         );
-        match retry {
-            Some(failure) => Err(failure),
-            None => Ok(applied),
-        }
+        retry.result(applied)
     }
 }
 

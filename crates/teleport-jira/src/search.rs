@@ -15,6 +15,31 @@ use crate::types::Issue;
 /// Jira Cloud's search page size limit for issues with fields.
 const SEARCH_PAGE: usize = 100;
 
+/// One search: the JQL and what each issue found comes with (comma-separated lists).
+#[derive(Clone, Copy, Debug)]
+pub struct Search<'a> {
+    /// The query.
+    pub jql: &'a str,
+    /// The fields of each issue.
+    pub fields: &'a str,
+    /// What to expand (`changelog`).
+    pub expand: &'a str,
+    /// The entity properties of each issue.
+    pub properties: &'a str,
+}
+
+/// A page of results: `search/jql` says where the next one starts, the classic search how
+/// many there are.
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    issues: Vec<Issue>,
+    #[serde(default, rename = "nextPageToken")]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    total: usize,
+}
+
 /// Which search endpoint works on this Jira.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchApi {
@@ -34,22 +59,16 @@ impl JiraClient {
         }
     }
 
-    /// Every issue `jql` finds (with `fields`, `expand`, `properties`), page after page,
-    /// handed to `visit`; `search/jql` first, the classic search where it does not exist.
+    /// Every issue `search` finds, page after page, handed to `visit`; `search/jql` first,
+    /// the classic search where it does not exist.
     pub async fn search(
         &self,
-        jql: &str,
-        fields: &str,
-        expand: &str,
-        properties: &str,
+        search: Search<'_>,
         mut visit: impl FnMut(Issue),
     ) -> Result<(), JiraError> {
         let known = self.search_api.load(Ordering::Relaxed);
         if known != CLASSIC {
-            match self
-                .search_jql(jql, fields, expand, properties, &mut visit)
-                .await
-            {
+            match self.search_jql(search, &mut visit).await {
                 Err(JiraError::NotFound { .. }) if known == UNKNOWN => {
                     tracing::info!(
                         "this Jira has no search/jql endpoint (Data Center or Server); using the classic search"
@@ -62,9 +81,7 @@ impl JiraClient {
                 Err(error) => return Err(error),
             }
         }
-        let result = self
-            .search_classic(jql, fields, expand, properties, &mut visit)
-            .await;
+        let result = self.search_classic(search, &mut visit).await;
         if result.is_ok() {
             self.search_api.store(CLASSIC, Ordering::Relaxed);
         } else if let Err(JiraError::Api { status: 410, .. }) = &result {
@@ -76,28 +93,18 @@ impl JiraClient {
 
     async fn search_jql(
         &self,
-        jql: &str,
-        fields: &str,
-        expand: &str,
-        properties: &str,
+        search: Search<'_>,
         visit: &mut impl FnMut(Issue),
     ) -> Result<(), JiraError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<Issue>,
-            #[serde(default, rename = "nextPageToken")]
-            next_page_token: Option<String>,
-        }
-        let url = self.url("rest/api/2/search/jql", &[])?;
+        let url = self.url(&["search", "jql"], &[]);
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut body = json!({
-                "jql": jql,
+                "jql": search.jql,
                 "maxResults": SEARCH_PAGE,
-                "fields": fields.split(',').collect::<Vec<_>>(),
-                "expand": expand,
-                "properties": properties.split(',').collect::<Vec<_>>(),
+                "fields": search.fields.split(',').collect::<Vec<_>>(),
+                "expand": search.expand,
+                "properties": search.properties.split(',').collect::<Vec<_>>(),
             });
             if let Some(token) = &token {
                 body["nextPageToken"] = json!(token);
@@ -117,33 +124,23 @@ impl JiraClient {
 
     async fn search_classic(
         &self,
-        jql: &str,
-        fields: &str,
-        expand: &str,
-        properties: &str,
+        search: Search<'_>,
         visit: &mut impl FnMut(Issue),
     ) -> Result<(), JiraError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<Issue>,
-            #[serde(default)]
-            total: usize,
-        }
         let mut start = 0usize;
         for _ in 0..MAX_PAGES {
             let start_text = start.to_string();
             let max = SEARCH_PAGE.to_string();
             let page: Page = self
                 .get(
-                    "rest/api/2/search",
+                    &["search"],
                     &[
-                        ("jql", jql),
+                        ("jql", search.jql),
                         ("startAt", &start_text),
                         ("maxResults", &max),
-                        ("fields", fields),
-                        ("expand", expand),
-                        ("properties", properties),
+                        ("fields", search.fields),
+                        ("expand", search.expand),
+                        ("properties", search.properties),
                     ],
                 )
                 .await?;

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
-use teleport_plugin_runtime::inbound::answer::{answer, cannot_process, try_again_later};
+use teleport_plugin_runtime::inbound::answer::{answer, failed};
 
 use crate::client::JiraError;
 use crate::decision::{Inbound, Seen, SeenError};
@@ -175,12 +175,7 @@ fn failure(error: &SeenError) -> Response {
             "the issue does not belong to the request it names",
         );
     }
-    if error.is_transient() {
-        tracing::warn!(%error, "webhook not processed now; Jira may send it again and polling will see it");
-        return try_again_later(error.retry_after());
-    }
-    tracing::error!(%error, "webhook could not be processed");
-    cannot_process()
+    failed(error)
 }
 
 #[cfg(test)]

@@ -34,4 +34,5 @@ pub mod service_error;
 pub mod signals;
 pub mod teleport;
 pub mod tls;
+pub mod tracker;
 pub mod watcher;

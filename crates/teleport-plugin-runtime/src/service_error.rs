@@ -135,6 +135,22 @@ impl ServiceError {
         }
     }
 
+    /// The same failure with `context` in front of its message (what was being done, what to
+    /// check).
+    pub fn with_context(self, context: &str) -> Self {
+        match self {
+            Self::Transient {
+                message,
+                retry_after,
+            } => Self::Transient {
+                message: format!("{context}: {message}"),
+                retry_after,
+            },
+            Self::Unauthorized { message } => Self::unauthorized(format!("{context}: {message}")),
+            Self::Permanent { message } => Self::permanent(format!("{context}: {message}")),
+        }
+    }
+
     /// What happened, without the classification.
     pub fn message(&self) -> &str {
         match self {
@@ -143,6 +159,58 @@ impl ServiceError {
             | Self::Permanent { message } => message,
         }
     }
+}
+
+/// The longest `Retry-After` a [`FailedAnswer`] honours as given; a longer one waits this long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// A failed HTTP answer sorted as a client error type with a variant for each needs it (Jira,
+/// GitLab): [`ServiceError::from_status`]'s classification, with rate limits and missing
+/// resources told apart and the wait capped at [`MAX_RETRY_AFTER`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedAnswer {
+    /// 429.
+    RateLimited {
+        /// The service's `Retry-After`, capped.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx or 408.
+    Transient {
+        /// The service's `Retry-After`, capped.
+        retry_after: Option<Duration>,
+    },
+    /// 401 or 403: the credentials.
+    Refused,
+    /// 404.
+    NotFound,
+    /// Any other refusal of this one call.
+    Refusal,
+}
+
+impl FailedAnswer {
+    /// Sorts an answer that is not a success.
+    pub fn of(status: StatusCode, headers: &HeaderMap) -> Self {
+        match ServiceError::from_status(status, headers, "") {
+            ServiceError::Transient { retry_after, .. } => {
+                let retry_after = retry_after.map(|wait| wait.min(MAX_RETRY_AFTER));
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    Self::RateLimited { retry_after }
+                } else {
+                    Self::Transient { retry_after }
+                }
+            }
+            ServiceError::Unauthorized { .. } => Self::Refused,
+            ServiceError::Permanent { .. } if status == StatusCode::NOT_FOUND => Self::NotFound,
+            ServiceError::Permanent { .. } => Self::Refusal,
+        }
+    }
+}
+
+/// A wait in an error's text: `; retry after 1.5s`, or nothing.
+pub fn retry_after_text(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|wait| format!("; retry after {}s", wait.as_secs_f64()))
+        .unwrap_or_default()
 }
 
 /// A client error type that sorts transport and body failures only as "try again" or "give
@@ -176,9 +244,31 @@ pub trait TransportFailure: Sized {
 
 /// [`TransportFailure`] for a client error enum of the usual shape: a
 /// `Transient { reason, retry_after }` variant and an `Unexpected { reason }` variant. One
-/// line per client instead of the same impl written again in each.
+/// line per client instead of the same impl written again in each. With `rate_limited`, for
+/// an enum with a `RateLimited { retry_after }` variant too, also its `is_transient` and
+/// `retry_after`.
 #[macro_export]
 macro_rules! transport_failure {
+    ($error:ty, rate_limited) => {
+        $crate::transport_failure!($error);
+
+        impl $error {
+            /// Whether the same call may succeed later without anyone changing anything.
+            pub fn is_transient(&self) -> bool {
+                matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
+            }
+
+            /// How long the service asked to wait.
+            pub fn retry_after(&self) -> Option<::std::time::Duration> {
+                match self {
+                    Self::RateLimited { retry_after } | Self::Transient { retry_after, .. } => {
+                        *retry_after
+                    }
+                    _ => None,
+                }
+            }
+        }
+    };
     ($error:ty) => {
         impl $crate::service_error::TransportFailure for $error {
             fn transient(reason: String, retry_after: Option<::std::time::Duration>) -> Self {

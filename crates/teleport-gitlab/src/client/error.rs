@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use teleport_plugin_runtime::service_error::ServiceError;
-
-/// The longest `Retry-After` honoured as given; a longer one waits this long.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+use teleport_plugin_runtime::service_error::{FailedAnswer, ServiceError, retry_after_text};
 
 /// Longest piece of an error body kept in an error message.
 const MESSAGE_LIMIT: usize = 300;
@@ -17,7 +14,7 @@ const MESSAGE_LIMIT: usize = 300;
 #[derive(Debug, thiserror::Error)]
 pub enum GitlabError {
     /// 429: try again after `retry_after` (GitLab's `Retry-After`), or after a backoff.
-    #[error("GitLab rate limited the call{}", after(*retry_after))]
+    #[error("GitLab rate limited the call{}", retry_after_text(*retry_after))]
     RateLimited {
         /// The server's requested wait.
         retry_after: Option<Duration>,
@@ -67,27 +64,6 @@ pub enum GitlabError {
     },
 }
 
-fn after(retry_after: Option<Duration>) -> String {
-    retry_after
-        .map(|d| format!("; retry after {}s", d.as_secs_f64()))
-        .unwrap_or_default()
-}
-
-impl GitlabError {
-    /// Whether the same call may succeed later without anyone changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient { .. })
-    }
-
-    /// How long GitLab asked us to wait.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after } | Self::Transient { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
-
 /// GitLab's error text: `message` (a string, or an object of field errors) or `error`.
 fn error_message(bytes: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(bytes) {
@@ -129,34 +105,28 @@ pub(super) fn status_error(
     bytes: &[u8],
 ) -> GitlabError {
     let message = error_message(bytes);
-    match ServiceError::from_status(status, headers, "") {
-        ServiceError::Transient { retry_after, .. } => {
-            let after = retry_after.map(|a| a.min(MAX_RETRY_AFTER));
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                GitlabError::RateLimited { retry_after: after }
-            } else {
-                GitlabError::Transient {
-                    reason: format!("HTTP {status} {message}").trim_end().to_owned(),
-                    retry_after: after,
-                }
-            }
-        }
-        ServiceError::Unauthorized { .. } => GitlabError::Refused {
+    match FailedAnswer::of(status, headers) {
+        FailedAnswer::RateLimited { retry_after } => GitlabError::RateLimited { retry_after },
+        FailedAnswer::Transient { retry_after } => GitlabError::Transient {
+            reason: format!("HTTP {status} {message}").trim_end().to_owned(),
+            retry_after,
+        },
+        FailedAnswer::Refused => GitlabError::Refused {
             status: status.as_u16(),
             message,
         },
-        ServiceError::Permanent { .. } => match status.as_u16() {
-            404 => GitlabError::NotFound { message },
-            409 => GitlabError::Conflict { message },
-            code => GitlabError::Api {
-                status: code,
-                message,
-            },
+        FailedAnswer::NotFound => GitlabError::NotFound { message },
+        FailedAnswer::Refusal if status == StatusCode::CONFLICT => {
+            GitlabError::Conflict { message }
+        }
+        FailedAnswer::Refusal => GitlabError::Api {
+            status: status.as_u16(),
+            message,
         },
     }
 }
 
-teleport_plugin_runtime::transport_failure!(GitlabError);
+teleport_plugin_runtime::transport_failure!(GitlabError, rate_limited);
 
 #[cfg(test)]
 mod tests {

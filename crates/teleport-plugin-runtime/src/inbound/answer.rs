@@ -1,10 +1,13 @@
 //! The answers a plugin's webhook route gives, worded alike for Jira and GitLab: a short
-//! text line, and the two answers to a delivery that could not be processed.
+//! text line, and the two answers to a delivery that could not be processed, chosen by
+//! [`failed`] from how its failure is classified.
 
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::service_error::ServiceError;
 
 /// `status` with `text` and a newline as the body.
 pub fn answer(status: StatusCode, text: &'static str) -> Response {
@@ -30,6 +33,39 @@ pub fn cannot_process() -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "cannot process the webhook",
     )
+}
+
+/// A failure to act on an issue seen by webhook or by polling (Jira's and GitLab's).
+pub trait SeenFailure: std::fmt::Display {
+    /// Whether seeing the issue again later may succeed.
+    fn is_transient(&self) -> bool;
+
+    /// How long to wait before trying again, when known.
+    fn retry_after(&self) -> Option<Duration>;
+
+    /// As the runtime classifies it: transient, with its wait, or permanent.
+    fn service_error(&self) -> ServiceError {
+        if self.is_transient() {
+            ServiceError::Transient {
+                message: self.to_string(),
+                retry_after: self.retry_after(),
+            }
+        } else {
+            ServiceError::permanent(self.to_string())
+        }
+    }
+}
+
+/// The answer to a delivery whose processing failed, logged: one that may pass is
+/// [`try_again_later`] — the sender may deliver it again, and polling, when on, sees it —,
+/// another [`cannot_process`].
+pub fn failed(error: &impl SeenFailure) -> Response {
+    if error.is_transient() {
+        tracing::warn!(%error, "webhook not processed now; it may be delivered again, and polling (when on) will see it");
+        return try_again_later(error.retry_after());
+    }
+    tracing::error!(%error, "webhook could not be processed");
+    cannot_process()
 }
 
 #[cfg(test)]

@@ -72,6 +72,32 @@ pub trait Poller: Send + Sync {
     fn poll(&self, window: PollWindow) -> impl Future<Output = Result<usize, ServiceError>> + Send;
 }
 
+/// The failure a poll reports after trying each decision it found: of those that may pass,
+/// the one with the longest wait, which decides when the next poll runs.
+#[derive(Debug, Default)]
+pub struct LongestWait(Option<ServiceError>);
+
+impl LongestWait {
+    /// One more decision that may pass later.
+    pub fn note(&mut self, failure: ServiceError) {
+        if self
+            .0
+            .as_ref()
+            .is_none_or(|kept| kept.retry_after() < failure.retry_after())
+        {
+            self.0 = Some(failure);
+        }
+    }
+
+    /// The poll's result: `applied`, or the failure kept.
+    pub fn result(self, applied: usize) -> Result<usize, ServiceError> {
+        match self.0 {
+            Some(failure) => Err(failure),
+            None => Ok(applied),
+        }
+    }
+}
+
 /// The window for a poll starting `now`, given when the last successful poll started.
 pub fn window(
     options: &PollOptions,
