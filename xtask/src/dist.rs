@@ -257,15 +257,6 @@ mod tests {
     use super::*;
     use crate::plugins::PLUGINS;
 
-    fn source() -> Source {
-        Source {
-            version: "1.2.3".into(),
-            commit: "0123456789abcdef".into(),
-            revision: "0123456789ab".into(),
-            epoch: 1_700_000_000,
-        }
-    }
-
     fn unpack(gz: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
         let mut tar = Vec::new();
         flate2::read::GzDecoder::new(gz)
@@ -292,7 +283,8 @@ mod tests {
             tarball_name(slack, "1.2.3"),
             "teleport-slack-v1.2.3-linux-amd64-bin.tar.gz"
         );
-        let gz = release_tarball(slack, &source(), b"ELF...", b"[teleport]\n", b"{}").unwrap();
+        let gz =
+            release_tarball(slack, &Source::fixture(), b"ELF...", b"[teleport]\n", b"{}").unwrap();
         let entries = unpack(&gz);
         let names: Vec<_> = entries.iter().map(|(p, m, _)| (p.as_str(), *m)).collect();
         assert_eq!(
@@ -325,8 +317,8 @@ mod tests {
     #[test]
     fn tarball_bytes_depend_only_on_the_inputs() {
         let slack = &PLUGINS[0];
-        let one = release_tarball(slack, &source(), b"bin", b"cfg", b"{}").unwrap();
-        let two = release_tarball(slack, &source(), b"bin", b"cfg", b"{}").unwrap();
+        let one = release_tarball(slack, &Source::fixture(), b"bin", b"cfg", b"{}").unwrap();
+        let two = release_tarball(slack, &Source::fixture(), b"bin", b"cfg", b"{}").unwrap();
         assert_eq!(one, two);
     }
 }

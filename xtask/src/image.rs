@@ -335,15 +335,6 @@ mod tests {
     use super::*;
     use crate::archive::{self, Content};
 
-    fn source() -> Source {
-        Source {
-            version: "1.2.3".into(),
-            commit: "0123456789abcdef0123456789abcdef01234567".into(),
-            revision: "0123456789ab".into(),
-            epoch: 1_700_000_000,
-        }
-    }
-
     fn entry<'a>(spec: &'a ImageSpec, path: &str) -> &'a Entry {
         spec.layer
             .iter()
@@ -353,7 +344,7 @@ mod tests {
 
     #[test]
     fn plugin_image_runs_the_binary_as_nonroot_with_the_toml_from_its_data_dir() {
-        let spec = plugin_image(&PLUGINS[0], &source(), b"ELF", b"CA", b"{}");
+        let spec = plugin_image(&PLUGINS[0], &Source::fixture(), b"ELF", b"CA", b"{}");
         assert_eq!(spec.name, "teleport-plugin-slack");
         assert_eq!(spec.tag, "1.2.3");
         assert_eq!(spec.entrypoint, ["/usr/local/bin/teleport-plugin"]);
@@ -388,7 +379,7 @@ mod tests {
         assert_eq!(spec.labels["org.opencontainers.image.version"], "1.2.3");
         assert_eq!(
             spec.labels["org.opencontainers.image.revision"],
-            source().commit
+            Source::fixture().commit
         );
         assert_eq!(
             spec.labels["org.opencontainers.image.source"],
@@ -398,7 +389,13 @@ mod tests {
 
     #[test]
     fn plugin_image_carries_its_sbom() {
-        let spec = plugin_image(&PLUGINS[0], &source(), b"ELF", b"CA", b"{\"bomFormat\":1}");
+        let spec = plugin_image(
+            &PLUGINS[0],
+            &Source::fixture(),
+            b"ELF",
+            b"CA",
+            b"{\"bomFormat\":1}",
+        );
         let sbom = entry(&spec, SBOM_PATH);
         assert_eq!(sbom.mode, 0o644);
         assert!(
@@ -410,8 +407,8 @@ mod tests {
     #[test]
     fn every_parent_directory_is_in_the_layer() {
         for layer in [
-            plugin_image(&PLUGINS[3], &source(), b"ELF", b"CA", b"{}").layer,
-            helper_image(&HELPERS[0], &source(), b"ELF", b"CA").layer,
+            plugin_image(&PLUGINS[3], &Source::fixture(), b"ELF", b"CA", b"{}").layer,
+            helper_image(&HELPERS[0], &Source::fixture(), b"ELF", b"CA").layer,
             shared_rootfs(b"CA"),
         ] {
             for e in &layer {
@@ -447,7 +444,7 @@ mod tests {
 
     #[test]
     fn helper_image_listens_beyond_loopback() {
-        let spec = helper_image(&HELPERS[0], &source(), b"ELF", b"CA");
+        let spec = helper_image(&HELPERS[0], &Source::fixture(), b"ELF", b"CA");
         assert_eq!(spec.entrypoint, ["/usr/local/bin/teleport-fake-chat"]);
         assert!(
             spec.env

@@ -267,15 +267,6 @@ fn component_names(document: &[u8]) -> std::collections::BTreeMap<String, String
 mod tests {
     use super::*;
 
-    fn source() -> Source {
-        Source {
-            version: "1.2.3".into(),
-            commit: "0123456789abcdef".into(),
-            revision: "0123456789ab".into(),
-            epoch: 1_700_000_000,
-        }
-    }
-
     fn sboms() -> Sboms {
         let metadata: Metadata = serde_json::from_value(json!({
             "packages": [
@@ -306,7 +297,7 @@ mod tests {
 
     #[test]
     fn lists_what_is_linked_and_nothing_else() {
-        let doc = sboms().document("app", &source()).unwrap();
+        let doc = sboms().document("app", &Source::fixture()).unwrap();
         let names = component_names(&doc);
         assert_eq!(
             names.into_iter().collect::<Vec<_>>(),
@@ -321,7 +312,7 @@ mod tests {
     #[test]
     fn is_cyclonedx_with_licences_purls_hashes_and_the_graph() {
         let doc: Value =
-            serde_json::from_slice(&sboms().document("app", &source()).unwrap()).unwrap();
+            serde_json::from_slice(&sboms().document("app", &Source::fixture()).unwrap()).unwrap();
         assert_eq!(doc["bomFormat"], "CycloneDX");
         assert_eq!(doc["specVersion"], "1.5");
         assert_eq!(doc["metadata"]["component"]["name"], "app");
@@ -365,10 +356,10 @@ mod tests {
     fn is_reproducible_and_refuses_unknown_packages() {
         let sboms = sboms();
         assert_eq!(
-            sboms.document("app", &source()).unwrap(),
-            sboms.document("app", &source()).unwrap()
+            sboms.document("app", &Source::fixture()).unwrap(),
+            sboms.document("app", &Source::fixture()).unwrap()
         );
-        assert!(sboms.document("nope", &source()).is_err());
+        assert!(sboms.document("nope", &Source::fixture()).is_err());
     }
 
     #[test]
@@ -376,7 +367,7 @@ mod tests {
         let root = crate::source::workspace_root();
         let doc = Sboms::load(&root)
             .unwrap()
-            .document("teleport-slack", &source())
+            .document("teleport-slack", &Source::fixture())
             .unwrap();
         let names = component_names(&doc);
         for crate_name in [

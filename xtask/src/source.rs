@@ -38,6 +38,19 @@ pub(crate) struct Source {
     pub epoch: i64,
 }
 
+#[cfg(test)]
+impl Source {
+    /// The packaging tests' source: version 1.2.3 at a made-up commit.
+    pub(crate) fn fixture() -> Self {
+        Self {
+            version: "1.2.3".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            revision: "0123456789ab".into(),
+            epoch: 1_700_000_000,
+        }
+    }
+}
+
 impl Source {
     /// Reads git in `root`; works (with "unknown") outside a checkout too.
     pub(crate) fn detect(root: &Path) -> Result<Self> {

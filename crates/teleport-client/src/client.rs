@@ -295,6 +295,16 @@ impl TeleportClient {
         &self,
         review: &ReviewSubmission,
     ) -> Result<AccessRequest, ClientError> {
+        self.submit(review, false).await
+    }
+
+    /// Submits `review`, marked as submitted on its author's behalf when `on_behalf`
+    /// ([`submit_review_on_behalf`](Self::submit_review_on_behalf)).
+    pub(crate) async fn submit(
+        &self,
+        review: &ReviewSubmission,
+        on_behalf: bool,
+    ) -> Result<AccessRequest, ClientError> {
         let reply = self
             .auth()
             .submit_access_review(types::AccessReviewSubmission {
@@ -303,6 +313,7 @@ impl TeleportClient {
                     author: review.author.clone(),
                     proposed_state: convert::to_request_state(review.proposed_state),
                     reason: review.reason.clone(),
+                    submitted_on_behalf_of_author: on_behalf,
                     // Created stays unset: the server stamps it (a zero timestamp
                     // would read as 1970 on the Go side).
                     ..Default::default()

@@ -10,7 +10,6 @@ use crate::error::ClientError;
 use crate::model::{AccessRequest, ReviewSubmission, User};
 use crate::wire::teleport::users::v1 as users_v1;
 use crate::wire::teleport::users::v1::users_service_client::UsersServiceClient;
-use crate::wire::types;
 
 /// Users asked for per page.
 const USER_PAGE_SIZE: i32 = 500;
@@ -61,21 +60,6 @@ impl TeleportClient {
         &self,
         review: &ReviewSubmission,
     ) -> Result<AccessRequest, ClientError> {
-        let reply = self
-            .auth_client()
-            .submit_access_review(types::AccessReviewSubmission {
-                request_id: review.request_id.clone(),
-                review: Some(types::AccessReview {
-                    author: review.author.clone(),
-                    proposed_state: convert::to_request_state(review.proposed_state),
-                    reason: review.reason.clone(),
-                    submitted_on_behalf_of_author: true,
-                    // Created stays unset: the server stamps it.
-                    ..Default::default()
-                }),
-            })
-            .await
-            .map_err(|s| ClientError::from_status("SubmitAccessReview", s))?;
-        Ok(convert::access_request(reply.into_inner()))
+        self.submit(review, true).await
     }
 }

@@ -96,10 +96,7 @@ impl MessagingBot for DiscordBot {
             .api
             .create_message(&recipient.id, &render::request_message(view))
             .await?;
-        Ok(ChannelMessage {
-            channel: message.channel_id,
-            id: message.id,
-        })
+        Ok(ChannelMessage::new(message.channel_id, message.id))
     }
 
     fn finds_posted(&self) -> bool {
@@ -122,10 +119,7 @@ impl MessagingBot for DiscordBot {
                 m.content.contains(&marker) && m.created().is_some_and(|t| t <= window.before)
             });
             if let Some(found) = found {
-                return Ok(Some(ChannelMessage {
-                    channel: found.channel_id.clone(),
-                    id: found.id.clone(),
-                }));
+                return Ok(Some(ChannelMessage::new(&found.channel_id, &found.id)));
             }
             if page.len() < MESSAGES_PAGE {
                 return Ok(None);
@@ -148,18 +142,10 @@ impl MessagingBot for DiscordBot {
         view: &RequestView,
         review: &AccessReview,
     ) -> Result<(), ServiceError> {
-        let latest = view.request.reviews.last() == Some(review);
-        if !latest || view.request.state.is_resolved() {
+        if !view.rerenders_for_review(review) {
             return Ok(());
         }
-        self.api
-            .edit_message(
-                &message.channel,
-                &message.id,
-                &render::request_message(view),
-            )
-            .await?;
-        Ok(())
+        self.update_message(message, view).await
     }
 
     async fn update_message(

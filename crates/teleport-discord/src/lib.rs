@@ -10,7 +10,7 @@ pub mod render;
 use anyhow::Context;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client_with_ca;
 use teleport_plugin_runtime::messaging::{MessagingPlugin, run_messaging};
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
@@ -44,11 +44,8 @@ impl Plugin for DiscordPlugin {
 /// Connects to Teleport and Discord, checks the bot's token and channels, and relays access
 /// requests until `stop` is cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        extra_ca: config.discord.ca_file.clone(),
-        ..HttpClientOptions::default()
-    })?;
+    let http =
+        user_agent_client_with_ca(&config.runtime.user_agent, config.discord.ca_file.clone())?;
     let api = DiscordApi::new(http, &config.discord.api_url, config.discord.token.clone())
         .context("[discord] apiurl")?;
     let bot = DiscordBot::new(api, config.role_to_recipients.clone());

@@ -1,27 +1,18 @@
 //! How Discord messages are kept in the request's record: the Go plugin's
 //! `channelID/messageID` list under `messages` (its generic messaging format).
 
-use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec};
+use teleport_plugin_runtime::messaging::ChannelMessageCodec;
 
 use crate::bot::DiscordBot;
 
-impl MessageCodec for DiscordBot {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
-    }
-
-    /// A reference with an empty channel or message ID could never be edited, so it is
-    /// dropped.
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text).filter(|m| !m.channel.is_empty() && !m.id.is_empty())
-    }
-}
+/// The defaults: `messages` only, and a reference with an empty channel or message ID,
+/// which could never be edited, is dropped.
+impl ChannelMessageCodec for DiscordBot {}
 
 #[cfg(test)]
 mod tests {
+    use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec};
+
     use super::*;
 
     #[test]

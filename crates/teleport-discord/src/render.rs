@@ -6,7 +6,7 @@
 //! check: past them Discord refuses the whole message.
 
 use teleport_client::{AccessRequest, AccessReview, RequestState};
-use teleport_plugin_runtime::format::{TRUNCATED, status_field};
+use teleport_plugin_runtime::format::{TRUNCATED, review_fields, status_field};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use time::OffsetDateTime;
@@ -94,19 +94,8 @@ pub fn request_fields(view: &RequestView) -> String {
             &markdown_escape(&request.request_reason, REASON_LIMIT),
         );
     }
-    match view.link() {
-        Some(link) => field("Link", &link),
-        None if view.status == Status::Pending => {
-            field(
-                "Approve",
-                &format!("`tsh request review --approve {}`", request.id),
-            );
-            field(
-                "Deny",
-                &format!("`tsh request review --deny {}`", request.id),
-            );
-        }
-        None => {}
+    for review in review_fields(view.link(), view.status, &request.id) {
+        field(review.name, &review.markdown());
     }
     out
 }

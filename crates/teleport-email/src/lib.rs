@@ -9,7 +9,7 @@ pub mod render;
 
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client;
 use teleport_plugin_runtime::messaging::{MessagingPlugin, run_messaging};
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
@@ -52,10 +52,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> 
         }
         Transport::Mailgun(settings) => {
             tracing::info!(domain = %settings.domain, api_base = %settings.api_base, "using Mailgun as the e-mail transport");
-            let http = http_client(&HttpClientOptions {
-                user_agent: Some(config.runtime.user_agent.clone()),
-                ..HttpClientOptions::default()
-            })?;
+            let http = user_agent_client(&config.runtime.user_agent)?;
             Mailer::Mailgun(MailgunMailer::new(http, settings))
         }
     };

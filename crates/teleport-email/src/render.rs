@@ -1,9 +1,9 @@
 //! E-mail subjects and bodies (plain text as in the Go plugin, plus an HTML alternative).
 
 use teleport_client::AccessReview;
-use teleport_plugin_runtime::format::{proposed_state_label, review_time};
+use teleport_plugin_runtime::format::{proposed_state_label, review_fields, review_time};
 pub use teleport_plugin_runtime::format::{rfc822, status_label};
-use teleport_plugin_runtime::messaging::{RequestView, Status};
+use teleport_plugin_runtime::messaging::RequestView;
 
 /// Header line of the first mail of a thread.
 pub const NEW_REQUEST: &str = "You have a new Role Request";
@@ -43,16 +43,8 @@ pub fn request_body(view: &RequestView, header: &str) -> Body {
         fields.push(("Reason", request.request_reason.clone()));
     }
     let link = view.link();
-    match &link {
-        Some(link) => fields.push(("Link", link.clone())),
-        None if view.status == Status::Pending => {
-            fields.push((
-                "Approve",
-                format!("tsh request review --approve {}", request.id),
-            ));
-            fields.push(("Deny", format!("tsh request review --deny {}", request.id)));
-        }
-        None => {}
+    for review in review_fields(link.clone(), view.status, &request.id) {
+        fields.push((review.name, review.text));
     }
     let mut status = format!("Status: {}", status_label(view.status));
     if !view.resolve_reason.is_empty() {

@@ -247,10 +247,7 @@ impl MessagingBot for MattermostBot {
             .api
             .create_request_post(&recipient.id, &render::request_post(view), &view.request.id)
             .await?;
-        Ok(ChannelMessage {
-            channel: post.channel_id,
-            id: post.id,
-        })
+        Ok(ChannelMessage::new(post.channel_id, post.id))
     }
 
     fn finds_posted(&self) -> bool {
@@ -275,10 +272,7 @@ impl MessagingBot for MattermostBot {
                     && post.request_id() == Some(request_id)
             });
             if let Some(post) = found {
-                return Ok(Some(ChannelMessage {
-                    channel: post.channel_id.clone(),
-                    id: post.id.clone(),
-                }));
+                return Ok(Some(ChannelMessage::new(&post.channel_id, &post.id)));
             }
             let older_than_window = posts.last().is_none_or(|p| p.create_at < after);
             if posts.len() < POSTS_PAGE || older_than_window {

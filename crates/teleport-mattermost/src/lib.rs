@@ -10,7 +10,7 @@ pub mod render;
 use anyhow::Context;
 use teleport_plugin_runtime::cli::NoExtraArgs;
 use teleport_plugin_runtime::config::Loaded;
-use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_runtime::http::user_agent_client_with_ca;
 use teleport_plugin_runtime::messaging::{MessagingPlugin, run_messaging};
 use teleport_plugin_runtime::plugin::Plugin;
 use tokio_util::sync::CancellationToken;
@@ -44,11 +44,10 @@ impl Plugin for MattermostPlugin {
 /// Connects to Teleport and Mattermost, checks the bot's access, and relays access requests
 /// until `stop` is cancelled or a fatal error.
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
-    let http = http_client(&HttpClientOptions {
-        user_agent: Some(config.runtime.user_agent.clone()),
-        extra_ca: config.mattermost.ca_file.clone(),
-        ..HttpClientOptions::default()
-    })?;
+    let http = user_agent_client_with_ca(
+        &config.runtime.user_agent,
+        config.mattermost.ca_file.clone(),
+    )?;
     let api = MattermostApi::new(
         http,
         &config.mattermost.url,

@@ -1,33 +1,21 @@
 //! How Mattermost posts are kept in the request's record: the Go plugin's `channel/post`
 //! list under `messages`, and its older single `channel_id` + `postID`.
 
-use teleport_client::PluginDataMap;
-use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec};
+use teleport_plugin_runtime::messaging::ChannelMessageCodec;
 
 use crate::bot::MattermostBot;
 
-impl MessageCodec for MattermostBot {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
-    }
-
-    /// A reference with an empty channel or post ID could never be edited or
-    /// replied to, so it is dropped.
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text).filter(|m| !m.channel.is_empty() && !m.id.is_empty())
-    }
-
-    /// The Go plugin's single post: `channel_id` + `postID`.
-    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        ChannelMessage::decode_legacy(data, "postID")
-    }
+/// A reference with an empty channel or post ID, which could never be edited or replied
+/// to, is dropped (the default); the Go plugin's single post was `channel_id` + `postID`.
+impl ChannelMessageCodec for MattermostBot {
+    const LEGACY_ID_KEY: Option<&'static str> = Some("postID");
 }
 
 #[cfg(test)]
 mod tests {
+    use teleport_client::PluginDataMap;
+    use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec};
+
     use super::*;
 
     #[test]

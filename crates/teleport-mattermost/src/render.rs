@@ -3,7 +3,7 @@
 use teleport_client::AccessReview;
 pub use teleport_plugin_runtime::format::{markdown_escape, rfc822, status_label};
 use teleport_plugin_runtime::format::{
-    proposed_state_label, review_time, status_field, status_tag,
+    proposed_state_label, review_fields, review_time, status_field, status_tag,
 };
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 
@@ -35,19 +35,13 @@ pub fn request_post(view: &RequestView) -> String {
             markdown_escape(&view.resolve_reason, REASON_LIMIT)
         ));
     }
-    match view.link() {
-        Some(link) => lines.push(format!("**Link**: [{link}]({link})")),
-        None if pending => {
-            lines.push(format!(
-                "**Approve**: `tsh request review --approve {}`",
-                request.id
-            ));
-            lines.push(format!(
-                "**Deny**: `tsh request review --deny {}`",
-                request.id
-            ));
-        }
-        None => {}
+    for review in review_fields(view.link(), view.status, &request.id) {
+        let text = if review.is_command {
+            review.markdown()
+        } else {
+            format!("[{0}]({0})", review.text)
+        };
+        lines.push(format!("**{}**: {text}", review.name));
     }
     lines.join("\n")
 }

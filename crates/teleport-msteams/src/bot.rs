@@ -297,8 +297,7 @@ impl MessagingBot for TeamsBot {
         view: &RequestView,
         review: &AccessReview,
     ) -> Result<(), ServiceError> {
-        let latest = view.request.reviews.last() == Some(review);
-        if !latest || view.request.state.is_resolved() {
+        if !view.rerenders_for_review(review) {
             return Ok(());
         }
         self.replace_card(message, view).await

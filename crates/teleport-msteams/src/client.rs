@@ -275,19 +275,11 @@ impl MsApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| MsApiError::Transport {
-            service: name,
-            error: ServiceError::from_reqwest(&e.without_url()),
-        })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes =
-            read_body(response, MAX_RESPONSE_BODY)
-                .await
-                .map_err(|e| MsApiError::Transport {
-                    service: name,
-                    error: e.into_service_error(),
-                })?;
+        let Answer {
+            status,
+            headers,
+            bytes,
+        } = send(request, name).await?;
         if status == expect {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(None);
@@ -314,4 +306,36 @@ impl MsApi {
             retry_after: service_error::retry_after(&headers),
         })
     }
+}
+
+/// A whole answer, its body read within the runtime's bound.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    bytes: Vec<u8>,
+}
+
+/// Sends `request` and reads its whole answer (every Microsoft call, the token requests
+/// too); no answer, or one cut off or over the bound, is a [`MsApiError::Transport`] of
+/// `service`, worded without the URL.
+async fn send(
+    request: reqwest::RequestBuilder,
+    service: &'static str,
+) -> Result<Answer, MsApiError> {
+    let transport = |error| MsApiError::Transport { service, error };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport(ServiceError::from_reqwest(&e.without_url())))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = read_body(response, MAX_RESPONSE_BODY)
+        .await
+        .map_err(|e| transport(e.into_service_error()))?
+        .into();
+    Ok(Answer {
+        status,
+        headers,
+        bytes,
+    })
 }

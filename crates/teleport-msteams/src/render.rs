@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 use teleport_client::{AccessReview, RequestState};
-use teleport_plugin_runtime::format::{TRUNCATED, review_time, status_emoji, status_tag};
+use teleport_plugin_runtime::format::{
+    TRUNCATED, review_fields, review_time, status_emoji, status_tag,
+};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use teleport_plugin_runtime::record::Resolution;
 
@@ -59,15 +61,11 @@ pub fn request_card(view: &RequestView) -> Value {
         ));
     }
     let link = view.link();
-    if link.is_none() && view.status == Status::Pending {
-        facts.push(fact(
-            "Approve",
-            format!("tsh request review --approve {}", request.id),
-        ));
-        facts.push(fact(
-            "Deny",
-            format!("tsh request review --deny {}", request.id),
-        ));
+    // The link is the card's button, not a fact.
+    for review in review_fields(link.clone(), view.status, &request.id) {
+        if review.is_command {
+            facts.push(fact(review.name, review.text));
+        }
     }
     let mut body = vec![
         json!({ "type": "TextBlock", "text": format!("Access Request {}", request.id), "size": "small" }),

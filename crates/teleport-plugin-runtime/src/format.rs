@@ -1,6 +1,6 @@
 //! Text pieces every messaging plugin words the same way as the Go plugins:
-//! Go's RFC 822 time, status words and their emoji, and Markdown code fences
-//! around untrusted text. Each plugin's `render.rs` builds its messages from these.
+//! Go's RFC 822 time, status words and their emoji, Markdown code fences
+//! around untrusted text, and the link or `tsh` commands that review a request. Each plugin's `render.rs` builds its messages from these.
 
 use teleport_client::RequestState;
 use time::OffsetDateTime;
@@ -115,6 +115,50 @@ fn escape_fenced(text: &str, limit: usize, open: &str, close: &str) -> String {
     }
     out.push_str(close);
     out
+}
+
+/// One way to review a request that its message offers ([`review_fields`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewField {
+    /// The field's name: `Link`, `Approve` or `Deny`.
+    pub name: &'static str,
+    /// The link, or the `tsh` command.
+    pub text: String,
+    /// Whether `text` is a command (chat shows it as code).
+    pub is_command: bool,
+}
+
+impl ReviewField {
+    /// `text`, a command in single backticks as the Go chat plugins show it.
+    pub fn markdown(&self) -> String {
+        if self.is_command {
+            format!("`{}`", self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+/// What a request's message offers for reviewing it, as in the Go plugins: the request's
+/// `link` in the web UI when the cluster has one, else, while the request is pending, the
+/// `tsh` commands that approve and deny it; else nothing.
+pub fn review_fields(link: Option<String>, status: Status, request_id: &str) -> Vec<ReviewField> {
+    match link {
+        Some(link) => vec![ReviewField {
+            name: "Link",
+            text: link,
+            is_command: false,
+        }],
+        None if status == Status::Pending => [("Approve", "--approve"), ("Deny", "--deny")]
+            .into_iter()
+            .map(|(name, flag)| ReviewField {
+                name,
+                text: format!("tsh request review {flag} {request_id}"),
+                is_command: true,
+            })
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// One URL path segment, percent-escaped (everything but unreserved characters), for links

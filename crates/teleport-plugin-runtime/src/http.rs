@@ -65,8 +65,18 @@ pub fn http_client(options: &HttpClientOptions) -> Result<reqwest::Client, HttpC
 /// [`http_client`] with the defaults and the plugin's `User-Agent`: what an API client of
 /// an incident plugin is built on.
 pub fn user_agent_client(user_agent: &str) -> Result<reqwest::Client, HttpClientError> {
+    user_agent_client_with_ca(user_agent, None)
+}
+
+/// [`user_agent_client`] that also trusts the CA certificates in `extra_ca` (a chat
+/// plugin's `ca_file`, for a server with a private CA).
+pub fn user_agent_client_with_ca(
+    user_agent: &str,
+    extra_ca: Option<PathBuf>,
+) -> Result<reqwest::Client, HttpClientError> {
     http_client(&HttpClientOptions {
         user_agent: Some(user_agent.to_owned()),
+        extra_ca,
         ..HttpClientOptions::default()
     })
 }

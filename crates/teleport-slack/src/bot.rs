@@ -143,10 +143,7 @@ impl MessagingBot for SlackBot {
             .await
             .map_err(ServiceError::from)?;
         self.learn(&recipient.id, &posted.channel);
-        Ok(ChannelMessage {
-            channel: posted.channel,
-            id: posted.ts,
-        })
+        Ok(ChannelMessage::new(posted.channel, posted.ts))
     }
 
     fn finds_posted(&self) -> bool {

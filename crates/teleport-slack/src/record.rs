@@ -1,25 +1,13 @@
 //! How Slack messages are kept in the request's record: the Go plugin's `channel/ts` list
 //! under `messages`, and its older single `channel_id` + `timestamp`.
 
-use teleport_client::PluginDataMap;
-use teleport_plugin_runtime::messaging::{ChannelMessage, MessageCodec};
+use teleport_plugin_runtime::messaging::ChannelMessageCodec;
 
 use crate::bot::SlackBot;
 
-impl MessageCodec for SlackBot {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
-    }
-
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text)
-    }
-
-    /// The Go plugin's single message: `channel_id` + `timestamp`.
-    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        ChannelMessage::decode_legacy(data, "timestamp")
-    }
+/// The Go plugin's single message was `channel_id` + `timestamp`; references are kept as
+/// read, even with an empty side, as before.
+impl ChannelMessageCodec for SlackBot {
+    const LEGACY_ID_KEY: Option<&'static str> = Some("timestamp");
+    const DROPS_INCOMPLETE: bool = false;
 }

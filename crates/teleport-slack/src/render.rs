@@ -177,19 +177,12 @@ pub fn request_fields(request: &RequestView) -> String {
     if !request.reason.is_empty() {
         field("Reason", &markdown_escape(&request.reason, REASON_LIMIT));
     }
-    match &request.link_base {
-        Some(proxy) => field("Link", &request_link(proxy, &request.id)),
-        None if request.status == Status::Pending => {
-            field(
-                "Approve",
-                &format!("`tsh request review --approve {}`", request.id),
-            );
-            field(
-                "Deny",
-                &format!("`tsh request review --deny {}`", request.id),
-            );
-        }
-        None => {}
+    let link = request
+        .link_base
+        .as_ref()
+        .map(|proxy| request_link(proxy, &request.id));
+    for review in format::review_fields(link, request.status.as_runtime(), &request.id) {
+        field(review.name, &review.markdown());
     }
     clip(&out, SECTION_TEXT_LIMIT)
 }

@@ -74,27 +74,39 @@ fn literal(value: &str) -> String {
 }
 
 impl MsApi {
-    async fn graph_list<T: DeserializeOwned>(
+    /// One Graph call: `method` on `segments` under the Graph base, with `query` and
+    /// `body`, answered with `expect` (`None` when that answer has no body).
+    async fn graph<T: DeserializeOwned>(
         &self,
+        method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
-    ) -> Result<Vec<T>, MsApiError> {
+        body: Option<&serde_json::Value>,
+        expect: StatusCode,
+    ) -> Result<Option<T>, MsApiError> {
         let url = Self::url(&self.endpoints.graph, segments, false);
-        let answer: Option<Collection<T>> = self
-            .call(
-                Service::Graph,
-                Method::GET,
-                url,
-                query,
-                None,
-                StatusCode::OK,
-            )
-            .await?;
-        Ok(answer.map(|c| c.value).unwrap_or_default())
+        self.call(Service::Graph, method, url, query, body, expect)
+            .await
     }
 
-    /// Exactly one item of a lookup; `what` names it in errors.
-    fn one<T>(mut items: Vec<T>, what: &str) -> Result<T, MsApiError> {
+    /// The one item of the Graph list at `segments` that `filter` (`$filter`) selects,
+    /// each with `expand` (`$expand`) when given; `what` names it in errors.
+    async fn find_one<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        expand: Option<&str>,
+        filter: &str,
+        what: &str,
+    ) -> Result<T, MsApiError> {
+        let query: Vec<(&str, &str)> = expand
+            .map(|expand| ("$expand", expand))
+            .into_iter()
+            .chain([("$filter", filter)])
+            .collect();
+        let answer: Option<Collection<T>> = self
+            .graph(Method::GET, segments, &query, None, StatusCode::OK)
+            .await?;
+        let mut items = answer.map(|c| c.value).unwrap_or_default();
         match items.len() {
             0 => Err(MsApiError::NotFound(format!("{what} not found"))),
             1 => Ok(items.remove(0)),
@@ -104,28 +116,24 @@ impl MsApi {
 
     /// `GET appCatalogs/teamsApps?$filter=externalId eq '<id>'`: the app in the catalog.
     pub async fn teams_app(&self, teams_app_id: &str) -> Result<TeamsApp, MsApiError> {
+        let what = format!("the Teams app {teams_app_id} in the organization's app catalog");
         let filter = format!("externalId eq {}", literal(teams_app_id));
-        let apps = self
-            .graph_list(&["appCatalogs", "teamsApps"], &[("$filter", &filter)])
-            .await?;
-        Self::one(
-            apps,
-            &format!("the Teams app {teams_app_id} in the organization's app catalog"),
-        )
+        self.find_one(&["appCatalogs", "teamsApps"], None, &filter, &what)
+            .await
     }
 
     /// `GET users?$filter=mail eq '<mail>'`.
     pub async fn user_by_email(&self, email: &str) -> Result<User, MsApiError> {
+        let what = format!("a Microsoft user with e-mail {email}");
         let filter = format!("mail eq {}", literal(email));
-        let users = self.graph_list(&["users"], &[("$filter", &filter)]).await?;
-        Self::one(users, &format!("a Microsoft user with e-mail {email}"))
+        self.find_one(&["users"], None, &filter, &what).await
     }
 
     /// `GET users?$filter=id eq '<id>'`.
     pub async fn user_by_id(&self, id: &str) -> Result<User, MsApiError> {
-        let filter = format!("id eq {}", literal(id));
-        let users = self.graph_list(&["users"], &[("$filter", &filter)]).await?;
-        Self::one(users, &format!("a Microsoft user with ID {id}"))
+        let what = format!("a Microsoft user with ID {id}");
+        self.find_one(&["users"], None, &format!("id eq {}", literal(id)), &what)
+            .await
     }
 
     /// `GET users/{id}/teamwork/installedApps?$expand=teamsApp&$filter=teamsApp/id eq '<app>'`.
@@ -134,17 +142,9 @@ impl MsApi {
         app: &TeamsApp,
         user_id: &str,
     ) -> Result<InstalledApp, MsApiError> {
-        let filter = format!("teamsApp/id eq {}", literal(&app.id));
-        let installed = self
-            .graph_list(
-                &["users", user_id, "teamwork", "installedApps"],
-                &[("$expand", "teamsApp"), ("$filter", &filter)],
-            )
-            .await?;
-        Self::one(
-            installed,
-            &format!("the app's installation for user {user_id}"),
-        )
+        let what = format!("the app's installation for user {user_id}");
+        let segments = ["users", user_id, "teamwork", "installedApps"];
+        self.installation(&segments, app, &what).await
     }
 
     /// `GET teams/{group}/installedApps?$expand=teamsApp&$filter=teamsApp/id eq '<app>'`.
@@ -153,17 +153,21 @@ impl MsApi {
         app: &TeamsApp,
         team_id: &str,
     ) -> Result<InstalledApp, MsApiError> {
+        let what = format!("the app's installation in team {team_id}");
+        let segments = ["teams", team_id, "installedApps"];
+        self.installation(&segments, app, &what).await
+    }
+
+    /// The one installation of `app` in the `installedApps` list at `segments`.
+    async fn installation(
+        &self,
+        segments: &[&str],
+        app: &TeamsApp,
+        what: &str,
+    ) -> Result<InstalledApp, MsApiError> {
         let filter = format!("teamsApp/id eq {}", literal(&app.id));
-        let installed = self
-            .graph_list(
-                &["teams", team_id, "installedApps"],
-                &[("$expand", "teamsApp"), ("$filter", &filter)],
-            )
-            .await?;
-        Self::one(
-            installed,
-            &format!("the app's installation in team {team_id}"),
-        )
+        self.find_one(segments, Some("teamsApp"), &filter, what)
+            .await
     }
 
     /// `POST users/{id}/teamwork/installedApps`: installs the app for a user. A 409
@@ -175,16 +179,11 @@ impl MsApi {
                 .extend(["appCatalogs", "teamsApps", app.id.as_str()]);
         }
         let body = json!({ "teamsApp@odata.bind": bind.as_str() });
-        let url = Self::url(
-            &self.endpoints.graph,
-            &["users", user_id, "teamwork", "installedApps"],
-            false,
-        );
+        let segments = ["users", user_id, "teamwork", "installedApps"];
         let installed: Result<Option<serde_json::Value>, _> = self
-            .call(
-                Service::Graph,
+            .graph(
                 Method::POST,
-                url,
+                &segments,
                 &[],
                 Some(&body),
                 StatusCode::CREATED,
@@ -203,26 +202,15 @@ impl MsApi {
         user_id: &str,
         installation_id: &str,
     ) -> Result<(), MsApiError> {
-        let url = Self::url(
-            &self.endpoints.graph,
-            &[
-                "users",
-                user_id,
-                "teamwork",
-                "installedApps",
-                installation_id,
-            ],
-            false,
-        );
+        let segments = [
+            "users",
+            user_id,
+            "teamwork",
+            "installedApps",
+            installation_id,
+        ];
         let _: Option<serde_json::Value> = self
-            .call(
-                Service::Graph,
-                Method::DELETE,
-                url,
-                &[],
-                None,
-                StatusCode::NO_CONTENT,
-            )
+            .graph(Method::DELETE, &segments, &[], None, StatusCode::NO_CONTENT)
             .await?;
         Ok(())
     }
@@ -234,19 +222,15 @@ impl MsApi {
         user_id: &str,
         installation_id: &str,
     ) -> Result<Chat, MsApiError> {
-        let url = Self::url(
-            &self.endpoints.graph,
-            &[
-                "users",
-                user_id,
-                "teamwork",
-                "installedApps",
-                installation_id,
-                "chat",
-            ],
-            false,
-        );
-        self.call(Service::Graph, Method::GET, url, &[], None, StatusCode::OK)
+        let segments = [
+            "users",
+            user_id,
+            "teamwork",
+            "installedApps",
+            installation_id,
+            "chat",
+        ];
+        self.graph(Method::GET, &segments, &[], None, StatusCode::OK)
             .await?
             .ok_or_else(|| MsApiError::Decode {
                 service: "Microsoft Graph",

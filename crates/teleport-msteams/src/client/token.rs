@@ -11,12 +11,11 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
-use teleport_plugin_runtime::service_error::{self, ServiceError};
+use teleport_plugin_runtime::service_error;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::client::{Credentials, MsApiError};
+use crate::client::{Answer, Credentials, MsApiError, send};
 
 /// How long before its expiry a token is renewed, at most.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
@@ -131,25 +130,11 @@ impl TokenCache {
             ("client_secret", self.credentials.app_secret.expose()),
             ("scope", self.scope),
         ];
-        let response = self
-            .http
-            .post(self.url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| MsApiError::Transport {
-                service: SERVICE,
-                error: ServiceError::from_reqwest(&e.without_url()),
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes =
-            read_body(response, MAX_RESPONSE_BODY)
-                .await
-                .map_err(|e| MsApiError::Transport {
-                    service: SERVICE,
-                    error: e.into_service_error(),
-                })?;
+        let Answer {
+            status,
+            headers,
+            bytes,
+        } = send(self.http.post(self.url.clone()).form(&form), SERVICE).await?;
         if !status.is_success() {
             let refusal: TokenRefusal = serde_json::from_slice(&bytes).unwrap_or_default();
             return Err(MsApiError::Token {

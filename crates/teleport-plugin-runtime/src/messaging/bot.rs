@@ -61,6 +61,13 @@ impl RequestView {
             url
         })
     }
+
+    /// Whether a bot whose one message shows every review (Discord's embeds, Teams' card)
+    /// re-renders it for `review`: only for the observation's latest review, and not once
+    /// the request is resolved, since the resolution's update that follows shows them all.
+    pub fn rerenders_for_review(&self, review: &AccessReview) -> bool {
+        self.request.reviews.last() == Some(review) && !self.request.state.is_resolved()
+    }
 }
 
 /// When a replica that crashed (or could not record its work) may have posted a request's

@@ -12,5 +12,5 @@ mod run;
 pub use bot::{MessagingBot, PostWindow, Recipient, RequestView, Status};
 pub use go_data::GoRequestData;
 pub use handler::{MessagingHandler, MessagingOptions};
-pub use record::{ChannelMessage, MessageCodec, MessageState, StateCodec};
+pub use record::{ChannelMessage, ChannelMessageCodec, MessageCodec, MessageState, StateCodec};
 pub use run::{MessagingPlugin, run_messaging, run_messaging_with_companions};

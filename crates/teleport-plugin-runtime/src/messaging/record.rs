@@ -329,14 +329,21 @@ pub struct ChannelMessage {
     pub id: String,
 }
 
-/// The Go chat plugins' encoding of a [`ChannelMessage`], for their
-/// [`MessageCodec`] impls (which must stay on each bot: `MessagingBot`
-/// requires the bot itself to be the codec).
+/// The Go chat plugins' encoding of a [`ChannelMessage`], for [`ChannelMessageCodec`] and
+/// the codecs of records that reuse it.
 impl ChannelMessage {
     /// The plugin-data key the Go chat plugins keep the list under.
     pub const MESSAGES_KEY: &'static str = "messages";
     /// The Go plugins' legacy single-message key for the channel.
     pub const LEGACY_CHANNEL_KEY: &'static str = "channel_id";
+
+    /// The message `id` in `channel`.
+    pub fn new(channel: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            id: id.into(),
+        }
+    }
 
     /// `channel/id`.
     pub fn encode(&self) -> String {
@@ -361,6 +368,35 @@ impl ChannelMessage {
             channel: non_empty(Self::LEGACY_CHANNEL_KEY)?,
             id: non_empty(id_key)?,
         })
+    }
+}
+
+/// A bot that keeps the Go chat plugins' `channel/id` references ([`ChannelMessage`]) under
+/// `messages`: implementing this (usually with its defaults) is its whole [`MessageCodec`].
+pub trait ChannelMessageCodec {
+    /// The Go plugin's legacy single-message key for the message ID, read with
+    /// `channel_id` (Slack `timestamp`, Mattermost `postID`); `None` when it had none.
+    const LEGACY_ID_KEY: Option<&'static str> = None;
+    /// Whether a reference with an empty channel or message ID is dropped when read: it
+    /// could never be edited or replied to.
+    const DROPS_INCOMPLETE: bool = true;
+}
+
+impl<T: ChannelMessageCodec> MessageCodec for T {
+    type Message = ChannelMessage;
+    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
+
+    fn encode(message: &ChannelMessage) -> String {
+        message.encode()
+    }
+
+    fn decode(text: &str) -> Option<ChannelMessage> {
+        let complete = |m: &ChannelMessage| !m.channel.is_empty() && !m.id.is_empty();
+        ChannelMessage::decode(text).filter(|m| !T::DROPS_INCOMPLETE || complete(m))
+    }
+
+    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
+        ChannelMessage::decode_legacy(data, T::LEGACY_ID_KEY?)
     }
 }
 

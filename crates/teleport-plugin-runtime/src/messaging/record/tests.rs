@@ -5,18 +5,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::*;
 
 struct Chat;
-impl MessageCodec for Chat {
-    type Message = ChannelMessage;
-    const MESSAGES_KEY: &'static str = ChannelMessage::MESSAGES_KEY;
-    fn encode(message: &ChannelMessage) -> String {
-        message.encode()
-    }
-    fn decode(text: &str) -> Option<ChannelMessage> {
-        ChannelMessage::decode(text)
-    }
-    fn decode_legacy(data: &PluginDataMap) -> Option<ChannelMessage> {
-        ChannelMessage::decode_legacy(data, "timestamp")
-    }
+impl ChannelMessageCodec for Chat {
+    const LEGACY_ID_KEY: Option<&'static str> = Some("timestamp");
+    const DROPS_INCOMPLETE: bool = false;
 }
 
 fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
