@@ -87,6 +87,13 @@ impl FailedAnswer {
         message_or_reason(Some(&self.body), self.status)
     }
 
+    /// The answer's text as the service words its errors (`read` from the body), else the
+    /// status's reason phrase.
+    pub fn message_by(&self, read: impl FnOnce(&Value) -> Option<String>) -> String {
+        read(&self.body)
+            .unwrap_or_else(|| self.status.canonical_reason().unwrap_or("error").to_owned())
+    }
+
     /// The runtime's classification of this status (429, 5xx and 408 transient with the
     /// `Retry-After`, 401 and 403 refused credentials, any other permanent), worded `text`.
     pub fn classify(&self, text: impl Into<String>) -> ServiceError {
@@ -95,6 +102,15 @@ impl FailedAnswer {
 }
 
 impl ApiFailure {
+    /// The failed answer, for a client to read its own codes in; a call that got none,
+    /// already classified and worded as [`classified`](Self::classified) words it.
+    pub fn into_answer(self, service: &str) -> Result<Box<FailedAnswer>, ServiceError> {
+        match self {
+            Self::Answer(answer) => Ok(answer),
+            no_answer => Err(no_answer.classified(service)),
+        }
+    }
+
     /// The runtime's classification of any failure, worded `"<service> answered <status>:
     /// <message>"` or `"<service>: <what went wrong>"` (`connection failed: ...`). Clients call it for every failure
     /// their API gives no meaning of its own.

@@ -142,17 +142,11 @@ impl From<ServiceNowError> for ServiceError {
 /// runtime's classifier.
 impl From<ApiFailure> for ServiceNowError {
     fn from(failure: ApiFailure) -> Self {
-        let answer = match failure {
-            ApiFailure::Answer(answer) => answer,
-            no_answer => return Self::Other(no_answer.classified("ServiceNow")),
+        let answer = match failure.into_answer("ServiceNow") {
+            Ok(answer) => answer,
+            Err(error) => return Self::Other(error),
         };
-        let message = error_message(&answer.body).unwrap_or_else(|| {
-            answer
-                .status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_owned()
-        });
+        let message = answer.message_by(error_message);
         match answer.status {
             StatusCode::UNAUTHORIZED => Self::Unauthorized { message },
             StatusCode::FORBIDDEN => Self::Forbidden { message },

@@ -81,17 +81,11 @@ impl From<DatadogError> for ServiceError {
 /// classifier.
 impl From<ApiFailure> for DatadogError {
     fn from(failure: ApiFailure) -> Self {
-        let answer = match failure {
-            ApiFailure::Answer(answer) => answer,
-            no_answer => return Self::Other(no_answer.classified("Datadog")),
+        let answer = match failure.into_answer("Datadog") {
+            Ok(answer) => answer,
+            Err(error) => return Self::Other(error),
         };
-        let message = errors_text(&answer.body).unwrap_or_else(|| {
-            answer
-                .status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_owned()
-        });
+        let message = answer.message_by(errors_text);
         match answer.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Self::Unauthorized { message },
             StatusCode::NOT_FOUND => Self::NotFound { message },
