@@ -4,16 +4,14 @@
 //! Each method is exactly one HTTP request; retrying is the runtime's job. Both keys travel
 //! in headers (`DD-API-KEY`, `DD-APPLICATION-KEY`) and never appear in an error or a log.
 
-use std::time::Duration;
-
-use reqwest::header::HeaderValue;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::Method;
+use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{self, MAX_RESPONSE_BODY, read_body};
-use teleport_plugin_runtime::service_error;
+use teleport_plugin_runtime::http;
+use teleport_plugin_runtime::json_api::{Credentials, JsonApi};
 
 /// The permission the plugin cannot work without.
 pub const INCIDENT_WRITE: &str = "incident_write";
@@ -21,9 +19,6 @@ pub const INCIDENT_WRITE: &str = "incident_write";
 mod error;
 
 pub use error::DatadogError;
-
-/// The longest pause a rate limit may impose (Datadog's windows are a minute or so).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// A new incident, as the Go plugin fills it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,24 +95,13 @@ struct Resource {
 /// The client. Cheap to clone.
 #[derive(Clone)]
 pub struct DatadogApi {
-    http: reqwest::Client,
-    base: Url,
-    api_key: HeaderValue,
-    application_key: HeaderValue,
-}
-
-/// A key as a header value marked sensitive (kept out of any HTTP-level debug output).
-fn key_header(key: &Secret, name: &str) -> Result<HeaderValue, DatadogError> {
-    let mut value = HeaderValue::from_str(key.expose())
-        .map_err(|_| DatadogError::Decode(format!("the {name} is not a valid header value")))?;
-    value.set_sensitive(true);
-    Ok(value)
+    api: JsonApi,
 }
 
 impl std::fmt::Debug for DatadogApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatadogApi")
-            .field("base", &self.base.as_str())
+            .field("base", &self.api.base().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -131,84 +115,34 @@ impl DatadogApi {
         application_key: Secret,
     ) -> Result<Self, DatadogError> {
         let base = http::api_base(endpoint.trim_end_matches('/'), "bad API endpoint")
-            .map_err(DatadogError::Decode)?;
+            .map_err(DatadogError::permanent)?;
+        let credentials = Credentials::Headers(vec![
+            (HeaderName::from_static("dd-api-key"), api_key),
+            (
+                HeaderName::from_static("dd-application-key"),
+                application_key,
+            ),
+        ]);
         Ok(Self {
-            http,
-            base,
-            api_key: key_header(&api_key, "API key")?,
-            application_key: key_header(&application_key, "application key")?,
+            api: JsonApi::with_credentials(http, base, credentials),
         })
     }
 
-    /// `<endpoint>/api/<version>/<segments...>`, each segment escaped.
-    fn url(&self, version: &str, segments: &[&str]) -> Url {
-        http::api_url(&self.base, &[&["api", version], segments].concat(), &[])
-    }
-
+    /// One call on `api/<version>/<segments...>`, each segment escaped.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        url: Url,
-        body: Option<Value>,
+        (version, segments): (&str, &[&str]),
+        body: Option<&Value>,
     ) -> Result<T, DatadogError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .header("DD-API-KEY", self.api_key.clone())
-            .header("DD-APPLICATION-KEY", self.application_key.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DatadogError::Network(http::without_url(&e)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = read_body(response, MAX_RESPONSE_BODY).await;
-        if status.is_success() {
-            let bytes = bytes.map_err(|e| DatadogError::Network(e.to_string()))?;
-            let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-            return serde_json::from_slice(bytes).map_err(|e| DatadogError::Decode(e.to_string()));
-        }
-        let message = bytes
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| {
-                v.get("errors").and_then(Value::as_array).map(|errors| {
-                    errors
-                        .iter()
-                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-            })
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-        Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                DatadogError::Unauthorized { message }
-            }
-            StatusCode::NOT_FOUND => DatadogError::NotFound { message },
-            StatusCode::TOO_MANY_REQUESTS => DatadogError::RateLimited {
-                retry_after: rate_limit_wait(&headers).map(|d| d.min(MAX_RETRY_AFTER)),
-            },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => DatadogError::Server {
-                status: s.as_u16(),
-                message,
-            },
-            s => DatadogError::Refused {
-                status: s.as_u16(),
-                message,
-            },
-        })
+        let segments = [&["api", version], segments].concat();
+        Ok(self.api.call(method, &segments, body).await?)
     }
 
     /// `GET api/v2/permissions`: the keys work, and `incident_write` is not restricted.
     pub async fn check_permissions(&self) -> Result<(), DatadogError> {
         let document: Document<Vec<Resource>> = self
-            .call(Method::GET, self.url("v2", &["permissions"]), None)
+            .call(Method::GET, ("v2", &["permissions"]), None)
             .await?;
         let restricted = document.data.iter().any(|p| {
             p.attributes.get("name").and_then(Value::as_str) == Some(INCIDENT_WRITE)
@@ -223,15 +157,11 @@ impl DatadogApi {
     /// `POST api/v2/incidents`: the new incident's ID.
     pub async fn create_incident(&self, incident: &NewIncident) -> Result<String, DatadogError> {
         let document: Document<Resource> = self
-            .call(
-                Method::POST,
-                self.url("v2", &["incidents"]),
-                Some(incident.body()),
-            )
+            .call(Method::POST, ("v2", &["incidents"]), Some(&incident.body()))
             .await?;
         if document.data.id.is_empty() {
-            return Err(DatadogError::Decode(
-                "the created incident has no ID".into(),
+            return Err(DatadogError::permanent(
+                "unexpected answer from Datadog: the created incident has no ID",
             ));
         }
         Ok(document.data.id)
@@ -249,12 +179,9 @@ impl DatadogApi {
                 "attributes": { "cell_type": "markdown", "content": { "content": markdown } },
             }
         });
-        self.call::<Value>(
-            Method::POST,
-            self.url("v2", &["incidents", incident_id, "timeline"]),
-            Some(body),
-        )
-        .await?;
+        let timeline = ["incidents", incident_id, "timeline"];
+        self.call::<Value>(Method::POST, ("v2", &timeline), Some(&body))
+            .await?;
         Ok(())
     }
 
@@ -267,12 +194,9 @@ impl DatadogApi {
                 "attributes": { "fields": { "state": { "type": "dropdown", "value": "resolved" } } },
             }
         });
-        self.call::<Value>(
-            Method::PATCH,
-            self.url("v2", &["incidents", incident_id]),
-            Some(body),
-        )
-        .await?;
+        let incident = ["incidents", incident_id];
+        self.call::<Value>(Method::PATCH, ("v2", &incident), Some(&body))
+            .await?;
         Ok(())
     }
 
@@ -280,11 +204,7 @@ impl DatadogApi {
     /// addresses (the users `included` next to the teams).
     pub async fn on_call_teams(&self) -> Result<Vec<OnCallTeam>, DatadogError> {
         let document: Document<Vec<Resource>> = self
-            .call(
-                Method::GET,
-                self.url("unstable", &["on-call", "teams"]),
-                None,
-            )
+            .call(Method::GET, ("unstable", &["on-call", "teams"]), None)
             .await?;
         let email_of = |user_id: &str| {
             document
@@ -321,21 +241,6 @@ impl DatadogApi {
     }
 }
 
-/// How long a 429 asks to wait: `Retry-After`, else Datadog's own `X-RateLimit-Reset`
-/// (seconds until the window resets).
-fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    service_error::retry_after(headers).or_else(|| {
-        headers
-            .get("X-RateLimit-Reset")?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(Duration::from_secs)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,14 +273,5 @@ mod tests {
             attributes["notification_handles"],
             json!([{ "handle": "@bob@example.com" }])
         );
-    }
-
-    #[test]
-    fn rate_limit_wait_reads_retry_after_then_datadogs_reset() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("X-RateLimit-Reset", "7".parse().unwrap());
-        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(7)));
-        headers.insert(reqwest::header::RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(2)));
     }
 }

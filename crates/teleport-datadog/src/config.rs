@@ -141,19 +141,13 @@ fn validate(loaded: &Loaded<DatadogFile>) -> Result<DatadogConfig, ConfigError> 
             ));
         }
     }
-    let api_endpoint = match section.api_endpoint.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_API_ENDPOINT,
-        Some(endpoint) => endpoint.trim_end_matches('/'),
-    };
-    let scheme_ok = api_endpoint
-        .split_once("://")
-        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
-    if !scheme_ok || reqwest::Url::parse(api_endpoint).is_err() {
-        return Err(loaded.key_error(
-            "datadog.api_endpoint",
-            "expected an http:// or https:// URL such as https://api.datadoghq.com (the site's api. host)",
-        ));
-    }
+    // An empty endpoint is go-toml's unset key: the default, as Go.
+    let api_endpoint = loaded.api_endpoint(
+        "datadog.api_endpoint",
+        section.api_endpoint.as_deref().filter(|e| !e.trim().is_empty()),
+        DEFAULT_API_ENDPOINT,
+        "expected an http:// or https:// URL such as https://api.datadoghq.com (the site's api. host)",
+    )?;
     let severity = match section.severity.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_SEVERITY.to_owned(),
         Some(severity) => severity.to_owned(),

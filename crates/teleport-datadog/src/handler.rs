@@ -70,10 +70,6 @@ impl IncidentService for Datadog {
     const REVIEW_KIND: &'static str = "review";
     const REVIEW_NOTE: &'static str = "timeline cell";
 
-    fn start(&self, request: &AccessRequest) -> IncidentRecord {
-        IncidentRecord::new(request)
-    }
-
     fn wants_incident(&self, _request: &AccessRequest, record: &IncidentRecord) -> bool {
         !record.incident_settled()
     }

@@ -151,6 +151,10 @@ impl RecordCodec for IncidentRecord {
 }
 
 impl IncidentProgress for IncidentRecord {
+    fn start(request: &AccessRequest) -> Self {
+        Self::new(request)
+    }
+
     fn incident_id(&self) -> Option<&str> {
         IncidentRecord::incident_id(self)
     }
@@ -190,12 +194,7 @@ impl IncidentProgress for IncidentRecord {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use teleport_plugin_testsupport::plugin_data as map;
 
     #[test]
     fn reads_a_go_record_and_round_trips_ours() {

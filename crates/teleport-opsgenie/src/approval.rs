@@ -78,12 +78,7 @@ mod tests {
     use super::*;
 
     fn request(roles: &[&str]) -> AccessRequest {
-        AccessRequest {
-            id: "r1".into(),
-            user: "alice@example.com".into(),
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            ..Default::default()
-        }
+        teleport_plugin_testsupport::access_request("r1", "alice@example.com", roles, "")
     }
 
     #[test]

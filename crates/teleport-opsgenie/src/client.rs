@@ -6,13 +6,17 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http;
-use teleport_plugin_runtime::service_error::{self, ServiceError};
+use teleport_plugin_runtime::json_api::{ApiFailure, Credentials, JsonApi};
+use teleport_plugin_runtime::service_error::ServiceError;
+
+/// The query that names an alert by its ID.
+const BY_ID: &[(&str, &str)] = &[("identifierType", "id")];
 
 /// A responder of a new alert: a schedule or a team, by ID when the value is a UUID, else by
 /// name (as the Go plugin decides).
@@ -125,83 +129,64 @@ pub enum OpsgenieError {
         /// Opsgenie's message.
         message: String,
     },
-    /// 429.
-    #[error("rate limited by Opsgenie")]
-    RateLimited {
-        /// How long to wait, when Opsgenie said.
-        retry_after: Option<Duration>,
-    },
-    /// 5xx, or 408.
-    #[error("Opsgenie server error {status}: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Opsgenie's message.
-        message: String,
-    },
-    /// Another 4xx (422 invalid body, ...).
-    #[error("Opsgenie refused the call with {status}: {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Opsgenie's message.
-        message: String,
-    },
     /// Opsgenie processed the create but did not create the alert.
     #[error("Opsgenie did not create the alert: {0}")]
     NotCreated(String),
     /// Opsgenie has not processed the create yet.
     #[error("Opsgenie has not processed the alert yet")]
     Processing,
-    /// Opsgenie could not be reached or did not answer in time.
-    #[error("cannot reach Opsgenie: {0}")]
-    Network(String),
-    /// The answer was not what the API documents.
-    #[error("unexpected answer from Opsgenie: {0}")]
-    Decode(String),
+    /// Any other failure, as the runtime classifies it (429, 5xx and 408 transient, other
+    /// 4xx permanent, no answer by its cause).
+    #[error("{}", .0.message())]
+    Other(ServiceError),
 }
 
 impl OpsgenieError {
     /// Whether trying again may succeed (the runtime retries these).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unauthorized { .. }
-                | Self::RateLimited { .. }
-                | Self::Server { .. }
-                | Self::Processing
-                | Self::Network(_)
-        )
+        match self {
+            Self::Unauthorized { .. } | Self::Processing => true,
+            Self::Forbidden { .. } | Self::NotFound { .. } | Self::NotCreated(_) => false,
+            Self::Other(error) => error.is_retryable(),
+        }
     }
 }
 
 /// How long to wait before asking again whether Opsgenie has processed a create.
 pub const PROCESSING_WAIT: Duration = Duration::from_millis(500);
 
-/// What the runtime does about an Opsgenie failure: a rejected key, rate limits, server
-/// errors, a create not processed yet and network trouble are retried; other refusals of this
-/// one call are not.
+/// What the runtime does about an Opsgenie failure: a rejected key and a create not
+/// processed yet are retried; a refusal of the call, a missing alert or schedule and a
+/// create that failed are not; the rest as the runtime sorts it.
 impl From<OpsgenieError> for ServiceError {
     fn from(error: OpsgenieError) -> Self {
         let message = error.to_string();
         match error {
             OpsgenieError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-            OpsgenieError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after,
-            },
             OpsgenieError::Processing => ServiceError::Transient {
                 message,
                 retry_after: Some(PROCESSING_WAIT),
             },
-            OpsgenieError::Server { .. } | OpsgenieError::Network(_) => {
-                ServiceError::transient(message)
-            }
             OpsgenieError::Forbidden { .. }
             | OpsgenieError::NotFound { .. }
-            | OpsgenieError::Refused { .. }
-            | OpsgenieError::NotCreated(_)
-            | OpsgenieError::Decode(_) => ServiceError::Permanent { message },
+            | OpsgenieError::NotCreated(_) => ServiceError::Permanent { message },
+            OpsgenieError::Other(error) => error,
+        }
+    }
+}
+
+/// Opsgenie's own codes; everything else goes to the runtime's classifier.
+impl From<ApiFailure> for OpsgenieError {
+    fn from(failure: ApiFailure) -> Self {
+        let ApiFailure::Answer(answer) = &failure else {
+            return Self::Other(failure.classified("Opsgenie"));
+        };
+        let message = answer.message();
+        match answer.status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized { message },
+            StatusCode::FORBIDDEN => Self::Forbidden { message },
+            StatusCode::NOT_FOUND => Self::NotFound { message },
+            _ => Self::Other(failure.classified("Opsgenie")),
         }
     }
 }
@@ -209,15 +194,13 @@ impl From<OpsgenieError> for ServiceError {
 /// The client. Cheap to clone.
 #[derive(Clone)]
 pub struct OpsgenieApi {
-    http: reqwest::Client,
-    base: Url,
-    key: Secret,
+    api: JsonApi,
 }
 
 impl std::fmt::Debug for OpsgenieApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpsgenieApi")
-            .field("base", &self.base.as_str())
+            .field("base", &self.api.base().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -226,66 +209,36 @@ impl OpsgenieApi {
     /// A client for the API at `endpoint` (e.g. `https://api.opsgenie.com`).
     pub fn new(http: reqwest::Client, endpoint: &str, key: Secret) -> Result<Self, OpsgenieError> {
         let base = http::api_base(endpoint.trim_end_matches('/'), "bad API endpoint")
-            .map_err(OpsgenieError::Decode)?;
-        Ok(Self { http, base, key })
+            .map_err(|e| OpsgenieError::Other(ServiceError::permanent(e)))?;
+        let credentials = Credentials::Authorization {
+            prefix: "GenieKey ".into(),
+            secret: key,
+        };
+        Ok(Self {
+            api: JsonApi::with_credentials(http, base, credentials),
+        })
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        http::api_url(&self.base, &[&["v2"], segments].concat(), query)
-    }
-
+    /// One call on `v2/<segments>`.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        url: Url,
-        body: Option<Value>,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
     ) -> Result<T, OpsgenieError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("GenieKey {}", self.key.expose()),
-            )
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| OpsgenieError::Network(http::without_url(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json::<T>()
-                .await
-                .map_err(|e| OpsgenieError::Decode(http::without_url(&e)));
-        }
-        let retry_after = service_error::retry_after(response.headers());
-        let body = response.json::<Value>().await.ok();
-        let message = http::message_or_reason(body.as_ref(), status);
-        Err(match status {
-            StatusCode::UNAUTHORIZED => OpsgenieError::Unauthorized { message },
-            StatusCode::FORBIDDEN => OpsgenieError::Forbidden { message },
-            StatusCode::NOT_FOUND => OpsgenieError::NotFound { message },
-            StatusCode::TOO_MANY_REQUESTS => OpsgenieError::RateLimited { retry_after },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => OpsgenieError::Server {
-                status: s.as_u16(),
-                message,
-            },
-            s => OpsgenieError::Refused {
-                status: s.as_u16(),
-                message,
-            },
-        })
+        let segments = [&["v2"], segments].concat();
+        Ok(self
+            .api
+            .call_with_query(method, &segments, query, body)
+            .await?)
     }
 
     /// `GET v2/heartbeats/teleport-access-heartbeat/ping`: the key check (Opsgenie answers
     /// it whether or not the heartbeat exists, as the Go plugin relies on).
     pub async fn ping(&self) -> Result<(), OpsgenieError> {
-        let url = self.url(&["heartbeats", "teleport-access-heartbeat", "ping"], &[]);
-        match self.call::<Value>(Method::GET, url, None).await {
+        let ping = ["heartbeats", "teleport-access-heartbeat", "ping"];
+        match self.call::<Value>(Method::GET, &ping, &[], None).await {
             Ok(_) | Err(OpsgenieError::NotFound { .. }) => Ok(()),
             Err(error) => Err(error),
         }
@@ -293,9 +246,10 @@ impl OpsgenieApi {
 
     /// `POST v2/alerts`: asks for an alert; returns the `requestId` to learn its ID by.
     pub async fn create_alert(&self, alert: &NewAlert) -> Result<String, OpsgenieError> {
-        let body = serde_json::to_value(alert).map_err(|e| OpsgenieError::Decode(e.to_string()))?;
+        let body = serde_json::to_value(alert)
+            .map_err(|e| OpsgenieError::Other(ServiceError::permanent(e.to_string())))?;
         let accepted: Accepted = self
-            .call(Method::POST, self.url(&["alerts"], &[]), Some(body))
+            .call(Method::POST, &["alerts"], &[], Some(&body))
             .await?;
         Ok(accepted.request_id)
     }
@@ -303,8 +257,8 @@ impl OpsgenieApi {
     /// `GET v2/alerts/requests/{requestId}`: the alert a create made, once processed
     /// ([`OpsgenieError::Processing`] before).
     pub async fn alert_of_request(&self, request_id: &str) -> Result<String, OpsgenieError> {
-        let url = self.url(&["alerts", "requests", request_id], &[]);
-        let status: RequestStatus = match self.call(Method::GET, url, None).await {
+        let segments = ["alerts", "requests", request_id];
+        let status: RequestStatus = match self.call(Method::GET, &segments, &[], None).await {
             Err(OpsgenieError::NotFound { .. }) => return Err(OpsgenieError::Processing),
             other => other?,
         };
@@ -316,16 +270,18 @@ impl OpsgenieApi {
 
     /// `POST v2/alerts/{id}/notes?identifierType=id`.
     pub async fn add_note(&self, alert_id: &str, note: &str) -> Result<(), OpsgenieError> {
-        let url = self.url(&["alerts", alert_id, "notes"], &[("identifierType", "id")]);
-        self.call::<Value>(Method::POST, url, Some(serde_json::json!({ "note": note })))
+        let body = serde_json::json!({ "note": note });
+        let segments = ["alerts", alert_id, "notes"];
+        self.call::<Value>(Method::POST, &segments, BY_ID, Some(&body))
             .await?;
         Ok(())
     }
 
     /// `POST v2/alerts/{id}/close?identifierType=id` with a note.
     pub async fn close_alert(&self, alert_id: &str, note: &str) -> Result<(), OpsgenieError> {
-        let url = self.url(&["alerts", alert_id, "close"], &[("identifierType", "id")]);
-        self.call::<Value>(Method::POST, url, Some(serde_json::json!({ "note": note })))
+        let body = serde_json::json!({ "note": note });
+        let segments = ["alerts", alert_id, "close"];
+        self.call::<Value>(Method::POST, &segments, BY_ID, Some(&body))
             .await?;
         Ok(())
     }
@@ -333,11 +289,9 @@ impl OpsgenieApi {
     /// `GET v2/schedules/{name}/on-calls?scheduleIdentifierType=name&flat=true`: the e-mail
     /// addresses of whoever is on call now.
     pub async fn on_call(&self, schedule: &str) -> Result<Vec<String>, OpsgenieError> {
-        let url = self.url(
-            &["schedules", schedule, "on-calls"],
-            &[("scheduleIdentifierType", "name"), ("flat", "true")],
-        );
-        let on_calls: OnCalls = self.call(Method::GET, url, None).await?;
+        let segments = ["schedules", schedule, "on-calls"];
+        let query = [("scheduleIdentifierType", "name"), ("flat", "true")];
+        let on_calls: OnCalls = self.call(Method::GET, &segments, &query, None).await?;
         Ok(on_calls.data.on_call_recipients)
     }
 }
@@ -362,6 +316,16 @@ mod tests {
         assert!(!is_uuid("4a3e7b0e1c2d4e5f8a9b0c1d2e3f4a5b"));
     }
 
+    fn answer(status: u16) -> ServiceError {
+        let failure =
+            ApiFailure::Answer(Box::new(teleport_plugin_runtime::json_api::FailedAnswer {
+                status: StatusCode::from_u16(status).unwrap(),
+                headers: reqwest::header::HeaderMap::new(),
+                body: serde_json::json!({ "message": "from Opsgenie" }),
+            }));
+        ServiceError::from(OpsgenieError::from(failure))
+    }
+
     #[test]
     fn classification() {
         assert!(matches!(
@@ -371,25 +335,13 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(
-            ServiceError::from(OpsgenieError::Unauthorized {
-                message: String::new()
-            }),
-            ServiceError::Unauthorized { .. }
-        ));
-        assert!(matches!(
-            ServiceError::from(OpsgenieError::Refused {
-                status: 422,
-                message: String::new()
-            }),
-            ServiceError::Permanent { .. }
-        ));
-        assert!(
-            OpsgenieError::Server {
-                status: 503,
-                message: String::new()
-            }
-            .is_transient()
+        assert!(matches!(answer(401), ServiceError::Unauthorized { .. }));
+        // A read-only integration's 403 is not a refused key.
+        assert!(matches!(answer(403), ServiceError::Permanent { .. }));
+        assert!(matches!(answer(422), ServiceError::Permanent { .. }));
+        assert_eq!(
+            answer(503),
+            ServiceError::transient("Opsgenie answered 503: from Opsgenie")
         );
         assert!(
             !OpsgenieError::NotFound {

@@ -120,21 +120,12 @@ fn validate(loaded: &Loaded<OpsgenieFile>) -> Result<OpsgenieConfig, ConfigError
             "expected the API key of an Opsgenie API integration, found an empty string",
         ));
     }
-    let api_endpoint = section
-        .api_endpoint
-        .as_deref()
-        .unwrap_or(DEFAULT_API_ENDPOINT)
-        .trim()
-        .trim_end_matches('/');
-    let scheme_ok = api_endpoint
-        .split_once("://")
-        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
-    if !scheme_ok || reqwest::Url::parse(api_endpoint).is_err() {
-        return Err(loaded.key_error(
-            "opsgenie.api_endpoint",
-            "expected an http:// or https:// URL",
-        ));
-    }
+    let api_endpoint = loaded.api_endpoint(
+        "opsgenie.api_endpoint",
+        section.api_endpoint.as_deref(),
+        DEFAULT_API_ENDPOINT,
+        "expected an http:// or https:// URL",
+    )?;
     let priority = match section.priority.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(p) if matches!(p, "P1" | "P2" | "P3" | "P4" | "P5") => Some(p.to_owned()),

@@ -71,10 +71,6 @@ impl IncidentService for Opsgenie {
     const REVIEW_KIND: &'static str = "note";
     const REVIEW_NOTE: &'static str = "review note";
 
-    fn start(&self, request: &AccessRequest) -> AlertRecord {
-        AlertRecord::new(request)
-    }
-
     fn concerns(&self, request: &AccessRequest) -> bool {
         !self.targets(request).is_empty()
             || approval_targets(self.approval_settings(), request).is_some()

@@ -4,6 +4,7 @@
 use teleport_client::AccessRequest;
 pub use teleport_plugin_runtime::format::rfc822;
 use teleport_plugin_runtime::format::url_path_segment;
+use teleport_plugin_runtime::incident::render::request_details;
 /// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
 pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
 
@@ -19,30 +20,14 @@ pub fn alert_message(request: &AccessRequest) -> String {
 
 /// The alert description: who wants what and why, and where to review it.
 pub fn alert_description(request: &AccessRequest, web_base: Option<&str>) -> String {
-    let when = request
-        .created
-        .map(|at| format!(" at {}", rfc822(at)))
-        .unwrap_or_default();
-    let mut lines = vec![format!(
-        "{} requested permissions for roles {} on Teleport{when}.",
-        request.user,
-        request.roles.join(", ")
-    )];
-    if !request.request_reason.is_empty() {
-        lines.push(format!("Reason: {}", request.request_reason));
-    }
-    if !request.resources.is_empty() {
-        let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
-        lines.push(format!("Resources: {}", resources.join(", ")));
-    }
-    if let Some(base) = web_base {
-        lines.push(format!(
-            "To approve or deny the request, proceed to {}/web/requests/{}",
+    let link = web_base.map(|base| {
+        format!(
+            "{}/web/requests/{}",
             base.trim_end_matches('/'),
             url_path_segment(&request.id)
-        ));
-    }
-    lines.join("\n")
+        )
+    });
+    request_details(request, link.as_deref())
 }
 
 /// The reason of an auto-approval review.

@@ -203,21 +203,12 @@ fn validate(
             "expected the e-mail address of a PagerDuty user",
         ));
     }
-    let api_endpoint = section
-        .api_endpoint
-        .as_deref()
-        .unwrap_or(DEFAULT_API_ENDPOINT)
-        .trim()
-        .trim_end_matches('/');
-    let scheme_ok = api_endpoint
-        .split_once("://")
-        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty());
-    if !scheme_ok || reqwest::Url::parse(api_endpoint).is_err() {
-        return Err(loaded.key_error(
-            "pagerduty.api_endpoint",
-            "expected an http:// or https:// URL",
-        ));
-    }
+    let api_endpoint = loaded.api_endpoint(
+        "pagerduty.api_endpoint",
+        section.api_endpoint.as_deref(),
+        DEFAULT_API_ENDPOINT,
+        "expected an http:// or https:// URL",
+    )?;
 
     // An empty name is what go-toml leaves for an unset key: Go then uses the default.
     let mut annotation = |value: &Option<String>, key: &str, default: &str| match value

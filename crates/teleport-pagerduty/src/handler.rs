@@ -99,10 +99,6 @@ impl IncidentService for PagerDuty {
     const REVIEW_KIND: &'static str = "note";
     const REVIEW_NOTE: &'static str = "review note";
 
-    fn start(&self, request: &AccessRequest) -> IncidentRecord {
-        IncidentRecord::new(request)
-    }
-
     fn concerns(&self, request: &AccessRequest) -> bool {
         self.notify_service(request).is_some()
             || approval_targets(self.approval_settings(), request).is_some()

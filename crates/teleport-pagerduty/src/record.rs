@@ -158,12 +158,7 @@ mod tests {
 
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
-    }
+    use teleport_plugin_testsupport::plugin_data as map;
 
     #[test]
     fn reads_a_go_record_as_finished_when_resolved() {

@@ -2,6 +2,7 @@
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::incident::render::request_details;
 /// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
 pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
 
@@ -15,30 +16,8 @@ pub fn incident_title(request: &AccessRequest) -> String {
 
 /// The incident body: who wants what and why, and where to review it.
 pub fn incident_details(request: &AccessRequest, web_base: Option<&str>) -> String {
-    let mut lines = Vec::new();
-    let when = request
-        .created
-        .map(|at| format!(" at {}", rfc822(at)))
-        .unwrap_or_default();
-    lines.push(format!(
-        "{} requested permissions for roles {} on Teleport{when}.",
-        request.user,
-        request.roles.join(", ")
-    ));
-    if !request.request_reason.is_empty() {
-        lines.push(format!("Reason: {}", request.request_reason));
-    }
-    if !request.resources.is_empty() {
-        let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
-        lines.push(format!("Resources: {}", resources.join(", ")));
-    }
-    if let Some(base) = web_base {
-        lines.push(format!(
-            "To approve or deny the request, proceed to {}",
-            request_link(base, &request.id)
-        ));
-    }
-    lines.join("\n")
+    let link = web_base.map(|base| request_link(base, &request.id));
+    request_details(request, link.as_deref())
 }
 
 /// `<base>/web/requests/<id>`.

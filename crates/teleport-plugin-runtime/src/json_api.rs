@@ -1,12 +1,14 @@
-//! One JSON API endpoint as the chat clients (Mattermost, Discord) call it: a base URL, a
-//! token sent as `Authorization: <scheme> <token>`, a reqwest client, every answer read
-//! with the runtime's bound, and every failure either handed back as the service's answer
-//! (for the client's own codes) or classified by the runtime's one classifier.
+//! One JSON API endpoint as the chat clients (Mattermost, Discord) and the incident clients
+//! (Opsgenie, ServiceNow, Datadog) call it: a base URL, the service's credentials (a token
+//! in `Authorization`, basic auth, or keys in their own headers), a reqwest client, every
+//! answer read with the runtime's bound, and every failure either handed back as the
+//! service's answer (for the client's own codes) or classified by the runtime's one
+//! classifier.
 //!
 //! It exists so that each client keeps only what its API adds — its paths, its error codes,
 //! its rate-limit headers — and the sending, reading and sorting of failures is written once.
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,13 +20,35 @@ use crate::http::{
 };
 use crate::service_error::ServiceError;
 
-/// A JSON API at one base URL, called with one token. Cheap to clone.
+/// A JSON API at one base URL, called with one set of credentials. Cheap to clone.
 #[derive(Clone)]
 pub struct JsonApi {
     http: reqwest::Client,
     base: Url,
-    scheme: &'static str,
-    token: Secret,
+    credentials: Credentials,
+}
+
+/// How every call proves who it is; the secrets are sent as sensitive header values and
+/// never shown by `Debug`.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// `Authorization: <prefix><secret>`: `Bearer `, Discord's `Bot `, Opsgenie's
+    /// `GenieKey `, PagerDuty's `Token token=`.
+    Authorization {
+        /// What precedes the secret, its separator included.
+        prefix: String,
+        /// The token or key.
+        secret: Secret,
+    },
+    /// HTTP basic authentication (ServiceNow).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or API token.
+        password: Secret,
+    },
+    /// Each secret in a header of its own (Datadog's `DD-API-KEY`, `DD-APPLICATION-KEY`).
+    Headers(Vec<(HeaderName, Secret)>),
 }
 
 impl std::fmt::Debug for JsonApi {
@@ -63,6 +87,13 @@ impl FailedAnswer {
         message_or_reason(Some(&self.body), self.status)
     }
 
+    /// The answer's text as the service words its errors (`read` from the body), else the
+    /// status's reason phrase.
+    pub fn message_by(&self, read: impl FnOnce(&Value) -> Option<String>) -> String {
+        read(&self.body)
+            .unwrap_or_else(|| self.status.canonical_reason().unwrap_or("error").to_owned())
+    }
+
     /// The runtime's classification of this status (429, 5xx and 408 transient with the
     /// `Retry-After`, 401 and 403 refused credentials, any other permanent), worded `text`.
     pub fn classify(&self, text: impl Into<String>) -> ServiceError {
@@ -71,6 +102,15 @@ impl FailedAnswer {
 }
 
 impl ApiFailure {
+    /// The failed answer, for a client to read its own codes in; a call that got none,
+    /// already classified and worded as [`classified`](Self::classified) words it.
+    pub fn into_answer(self, service: &str) -> Result<Box<FailedAnswer>, ServiceError> {
+        match self {
+            Self::Answer(answer) => Ok(answer),
+            no_answer => Err(no_answer.classified(service)),
+        }
+    }
+
     /// The runtime's classification of any failure, worded `"<service> answered <status>:
     /// <message>"` or `"<service>: <what went wrong>"` (`connection failed: ...`). Clients call it for every failure
     /// their API gives no meaning of its own.
@@ -96,12 +136,29 @@ impl JsonApi {
     /// An endpoint at `base` (calls append their escaped segments to it), sending
     /// `Authorization: <scheme> <token>` (`Bearer`, Discord's `Bot`).
     pub fn new(http: reqwest::Client, base: Url, scheme: &'static str, token: Secret) -> Self {
+        let prefix = format!("{scheme} ");
+        Self::with_credentials(
+            http,
+            base,
+            Credentials::Authorization {
+                prefix,
+                secret: token,
+            },
+        )
+    }
+
+    /// An endpoint at `base` sending `credentials` with every call.
+    pub fn with_credentials(http: reqwest::Client, base: Url, credentials: Credentials) -> Self {
         Self {
             http,
             base,
-            scheme,
-            token,
+            credentials,
         }
+    }
+
+    /// The base URL (for `Debug` output of the clients built on it).
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     /// The URL of `segments` under the base, each escaped.
@@ -128,11 +185,11 @@ impl JsonApi {
         query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, ApiFailure> {
-        let mut request = self
+        let request = self
             .http
             .request(method, api_url(&self.base, segments, query))
-            .header(http::header::AUTHORIZATION, self.authorization()?)
             .header(http::header::ACCEPT, "application/json");
+        let mut request = self.authenticated(request)?;
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -142,7 +199,9 @@ impl JsonApi {
             let body = read_body(response, MAX_RESPONSE_BODY)
                 .await
                 .map_err(unread_body)?;
-            return serde_json::from_slice::<T>(&body).map_err(|e| {
+            // An empty answer (a 204, Datadog's empty 200s) reads as JSON's `null`.
+            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice::<T>(body).map_err(|e| {
                 ApiFailure::NoAnswer(ServiceError::permanent(format!(
                     "cannot decode the answer: {e}"
                 )))
@@ -161,18 +220,42 @@ impl JsonApi {
         })))
     }
 
-    /// The header, marked sensitive so that no debug output shows it. A token that cannot
-    /// be a header value fails every call alike, for good.
-    fn authorization(&self) -> Result<HeaderValue, ApiFailure> {
-        let mut value = HeaderValue::from_str(&format!("{} {}", self.scheme, self.token.expose()))
-            .map_err(|_| {
-                ApiFailure::NoAnswer(ServiceError::permanent(
-                    "the token cannot be sent in an HTTP header",
-                ))
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
+    /// The request with the credentials, each secret marked sensitive so that no debug
+    /// output shows it. A secret that cannot be a header value fails every call alike, for
+    /// good.
+    fn authenticated(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, ApiFailure> {
+        Ok(match &self.credentials {
+            Credentials::Authorization { prefix, secret } => {
+                let value = sensitive(&format!("{prefix}{}", secret.expose()), "the token")?;
+                request.header(http::header::AUTHORIZATION, value)
+            }
+            Credentials::Basic { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            Credentials::Headers(headers) => {
+                let mut request = request;
+                for (name, secret) in headers {
+                    let value = sensitive(secret.expose(), name.as_str())?;
+                    request = request.header(name.clone(), value);
+                }
+                request
+            }
+        })
     }
+}
+
+/// `text` as a header value hidden from debug output; `what` names it when it cannot be one.
+fn sensitive(text: &str, what: &str) -> Result<HeaderValue, ApiFailure> {
+    let mut value = HeaderValue::from_str(text).map_err(|_| {
+        ApiFailure::NoAnswer(ServiceError::permanent(format!(
+            "{what} cannot be sent in an HTTP header"
+        )))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A call that got no answer, classified by the runtime and worded without the URL.

@@ -19,3 +19,11 @@ pub fn access_request(id: &str, user: &str, roles: &[&str], reason: &str) -> Acc
         ..Default::default()
     }
 }
+
+/// Plugin data as a record's codec reads it, from `(key, value)` pairs.
+pub fn plugin_data(pairs: &[(&str, &str)]) -> teleport_client::PluginDataMap {
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}

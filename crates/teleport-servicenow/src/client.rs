@@ -5,15 +5,19 @@
 //! read with the runtime's size bound, and every failure maps to a [`ServiceError`] in one
 //! place ([`From<ServiceNowError>`](ServiceNowError)).
 
-use std::time::Duration;
-
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use teleport_plugin_runtime::config::Secret;
-use teleport_plugin_runtime::http::{self, BodyError, MAX_RESPONSE_BODY, read_body};
-use teleport_plugin_runtime::service_error::{self, ServiceError};
+use teleport_plugin_runtime::http;
+use teleport_plugin_runtime::json_api::{ApiFailure, Credentials, JsonApi};
+use teleport_plugin_runtime::service_error::ServiceError;
+
+/// The Table API's incidents, as the Go plugin reads them.
+const INCIDENTS: &[&str] = &["api", "now", "table", "incident"];
+/// The same, versioned, as the Go plugin writes them.
+const INCIDENTS_V1: &[&str] = &["api", "now", "v1", "table", "incident"];
 
 /// The layout of `date_time` in `whoisoncall` (Go's `2006-01-02 15:04:05`).
 pub const DATE_TIME_LAYOUT: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -92,46 +96,21 @@ pub enum ServiceNowError {
         /// ServiceNow's message.
         message: String,
     },
-    /// 429.
-    #[error("rate limited by ServiceNow")]
-    RateLimited {
-        /// How long to wait, when ServiceNow said.
-        retry_after: Option<Duration>,
-    },
-    /// 5xx, or 408.
-    #[error("ServiceNow server error {status}: {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// ServiceNow's message.
-        message: String,
-    },
-    /// Another 4xx.
-    #[error("ServiceNow refused the call with {status}: {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// ServiceNow's message.
-        message: String,
-    },
-    /// The instance could not be reached or did not answer in time.
-    #[error("cannot reach ServiceNow: {0}")]
-    Network(String),
-    /// The answer was not what the API documents.
-    #[error("unexpected answer from ServiceNow: {0}")]
-    Decode(String),
+    /// Any other failure, as the runtime classifies it (429, 5xx and 408 transient, other
+    /// 4xx permanent, no answer by its cause).
+    #[error("{}", .0.message())]
+    Other(ServiceError),
 }
 
 impl ServiceNowError {
     /// Whether trying again may succeed (the runtime retries these).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unauthorized { .. }
-                | Self::RateLimited { .. }
-                | Self::Server { .. }
-                | Self::Network(_)
-        ) || self.is_acl()
+        match self {
+            Self::Unauthorized { .. } => true,
+            Self::Forbidden { .. } => self.is_acl(),
+            Self::NotFound { .. } => false,
+            Self::Other(error) => error.is_retryable(),
+        }
     }
 
     /// A 403 from an ACL (not a data policy): the plugin's user lacks a role, which an
@@ -142,8 +121,8 @@ impl ServiceNowError {
 }
 
 /// What the runtime does about a ServiceNow failure: refused credentials and ACL refusals are
-/// retried loudly (an administrator can fix them), rate limits, server errors and network
-/// trouble quietly; a data-policy refusal, a missing record and other 4xx are not retried.
+/// retried loudly (an administrator can fix them); a data-policy refusal and a missing record
+/// are not retried; the rest as the runtime sorts it.
 impl From<ServiceNowError> for ServiceError {
     fn from(error: ServiceNowError) -> Self {
         let acl = error.is_acl();
@@ -151,17 +130,31 @@ impl From<ServiceNowError> for ServiceError {
         match error {
             ServiceNowError::Unauthorized { .. } => ServiceError::Unauthorized { message },
             ServiceNowError::Forbidden { .. } if acl => ServiceError::Unauthorized { message },
-            ServiceNowError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after,
-            },
-            ServiceNowError::Server { .. } | ServiceNowError::Network(_) => {
-                ServiceError::transient(message)
+            ServiceNowError::Forbidden { .. } | ServiceNowError::NotFound { .. } => {
+                ServiceError::Permanent { message }
             }
-            ServiceNowError::Forbidden { .. }
-            | ServiceNowError::NotFound { .. }
-            | ServiceNowError::Refused { .. }
-            | ServiceNowError::Decode(_) => ServiceError::Permanent { message },
+            ServiceNowError::Other(error) => error,
+        }
+    }
+}
+
+/// ServiceNow's own codes, worded with its `error` object; everything else goes to the
+/// runtime's classifier.
+impl From<ApiFailure> for ServiceNowError {
+    fn from(failure: ApiFailure) -> Self {
+        let answer = match failure.into_answer("ServiceNow") {
+            Ok(answer) => answer,
+            Err(error) => return Self::Other(error),
+        };
+        let message = answer.message_by(error_message);
+        match answer.status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized { message },
+            StatusCode::FORBIDDEN => Self::Forbidden { message },
+            StatusCode::NOT_FOUND => Self::NotFound { message },
+            status => {
+                let text = format!("ServiceNow answered {}: {message}", status.as_u16());
+                Self::Other(answer.classify(text))
+            }
         }
     }
 }
@@ -169,16 +162,14 @@ impl From<ServiceNowError> for ServiceError {
 /// The client. Cheap to clone.
 #[derive(Clone)]
 pub struct ServiceNowApi {
-    http: reqwest::Client,
-    base: Url,
+    api: JsonApi,
     username: String,
-    token: Secret,
 }
 
 impl std::fmt::Debug for ServiceNowApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceNowApi")
-            .field("base", &self.base.as_str())
+            .field("base", &self.api.base().as_str())
             .field("username", &self.username)
             .finish_non_exhaustive()
     }
@@ -194,91 +185,51 @@ impl ServiceNowApi {
         token: Secret,
     ) -> Result<Self, ServiceNowError> {
         let base = http::api_base(endpoint.trim_end_matches('/'), "bad instance URL")
-            .map_err(ServiceNowError::Decode)?;
-        Ok(Self {
-            http,
-            base,
+            .map_err(|e| ServiceNowError::Other(ServiceError::permanent(e)))?;
+        let credentials = Credentials::Basic {
             username: username.to_owned(),
-            token,
+            password: token,
+        };
+        Ok(Self {
+            api: JsonApi::with_credentials(http, base, credentials),
+            username: username.to_owned(),
         })
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        http::api_url(&self.base, segments, query)
-    }
-
+    /// One call; the answer's `result` decoded as `T`.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        url: Url,
-        body: Option<Value>,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
     ) -> Result<T, ServiceNowError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .basic_auth(&self.username, Some(self.token.expose()))
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ServiceNowError::Network(http::without_url(&e)))?;
-        let status = response.status();
-        let retry_after = service_error::retry_after(response.headers());
-        let bytes = read_body(response, MAX_RESPONSE_BODY)
-            .await
-            .map_err(|e| match e {
-                BodyError::Read(e) => ServiceNowError::Network(http::without_url(&e)),
-                other => ServiceNowError::Decode(other.to_string()),
-            })?;
-        if status.is_success() {
-            return serde_json::from_slice::<Wrapped<T>>(&bytes)
-                .map(|w| w.result)
-                .map_err(|e| ServiceNowError::Decode(e.to_string()));
-        }
-        let message = error_message(&bytes)
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-        Err(match status {
-            StatusCode::UNAUTHORIZED => ServiceNowError::Unauthorized { message },
-            StatusCode::FORBIDDEN => ServiceNowError::Forbidden { message },
-            StatusCode::NOT_FOUND => ServiceNowError::NotFound { message },
-            StatusCode::TOO_MANY_REQUESTS => ServiceNowError::RateLimited { retry_after },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
-                ServiceNowError::Server {
-                    status: s.as_u16(),
-                    message,
-                }
-            }
-            s => ServiceNowError::Refused {
-                status: s.as_u16(),
-                message,
-            },
-        })
+        let wrapped: Wrapped<T> = self
+            .api
+            .call_with_query(method, segments, query, body)
+            .await?;
+        Ok(wrapped.result)
     }
 
     /// `GET /api/now/table/incident?sysparm_limit=1`: the instance answers and the
     /// credentials may read incidents (Go's health check).
     pub async fn check_health(&self) -> Result<(), ServiceNowError> {
-        let url = self.url(
-            &["api", "now", "table", "incident"],
-            &[("sysparm_limit", "1")],
-        );
-        self.call::<Value>(Method::GET, url, None).await?;
+        let query = [("sysparm_limit", "1")];
+        self.call::<Value>(Method::GET, INCIDENTS, &query, None)
+            .await?;
         Ok(())
     }
 
     /// `POST /api/now/v1/table/incident`: the new incident's `sys_id`.
     pub async fn create_incident(&self, incident: &NewIncident) -> Result<String, ServiceNowError> {
-        let body =
-            serde_json::to_value(incident).map_err(|e| ServiceNowError::Decode(e.to_string()))?;
-        let url = self.url(&["api", "now", "v1", "table", "incident"], &[]);
-        let created: Created = self.call(Method::POST, url, Some(body)).await?;
+        let body = to_json(incident)?;
+        let created: Created = self
+            .call(Method::POST, INCIDENTS_V1, &[], Some(&body))
+            .await?;
         if created.sys_id.is_empty() {
-            return Err(ServiceNowError::Decode(
-                "the new incident has no sys_id".into(),
-            ));
+            return Err(ServiceNowError::Other(ServiceError::permanent(
+                "unexpected answer from ServiceNow: the new incident has no sys_id",
+            )));
         }
         Ok(created.sys_id)
     }
@@ -290,15 +241,12 @@ impl ServiceNowApi {
         correlation_id: &str,
     ) -> Result<Option<String>, ServiceNowError> {
         let query = format!("correlation_id={correlation_id}");
-        let url = self.url(
-            &["api", "now", "table", "incident"],
-            &[
-                ("sysparm_query", query.as_str()),
-                ("sysparm_fields", "sys_id"),
-                ("sysparm_limit", "1"),
-            ],
-        );
-        let found: Vec<Created> = self.call(Method::GET, url, None).await?;
+        let query = [
+            ("sysparm_query", query.as_str()),
+            ("sysparm_fields", "sys_id"),
+            ("sysparm_limit", "1"),
+        ];
+        let found: Vec<Created> = self.call(Method::GET, INCIDENTS, &query, None).await?;
         Ok(found
             .into_iter()
             .map(|c| c.sys_id)
@@ -306,8 +254,9 @@ impl ServiceNowApi {
     }
 
     async fn update_incident(&self, sys_id: &str, body: Value) -> Result<(), ServiceNowError> {
-        let url = self.url(&["api", "now", "v1", "table", "incident", sys_id], &[]);
-        self.call::<Value>(Method::PATCH, url, Some(body)).await?;
+        let segments = [INCIDENTS_V1, &[sys_id]].concat();
+        self.call::<Value>(Method::PATCH, &segments, &[], Some(&body))
+            .await?;
         Ok(())
     }
 
@@ -323,9 +272,7 @@ impl ServiceNowApi {
         sys_id: &str,
         closing: &Closing,
     ) -> Result<(), ServiceNowError> {
-        let body =
-            serde_json::to_value(closing).map_err(|e| ServiceNowError::Decode(e.to_string()))?;
-        self.update_incident(sys_id, body).await
+        self.update_incident(sys_id, to_json(closing)?).await
     }
 
     /// `GET /api/now/on_call_rota/whoisoncall?rota_ids=…&date_time=…`: the `sys_id`s of the
@@ -335,11 +282,9 @@ impl ServiceNowApi {
         rota_id: &str,
         date_time: &str,
     ) -> Result<Vec<String>, ServiceNowError> {
-        let url = self.url(
-            &["api", "now", "on_call_rota", "whoisoncall"],
-            &[("rota_ids", rota_id), ("date_time", date_time)],
-        );
-        let on_call: Vec<OnCall> = self.call(Method::GET, url, None).await?;
+        let segments = ["api", "now", "on_call_rota", "whoisoncall"];
+        let query = [("rota_ids", rota_id), ("date_time", date_time)];
+        let on_call: Vec<OnCall> = self.call(Method::GET, &segments, &query, None).await?;
         Ok(on_call
             .into_iter()
             .map(|o| o.user_id)
@@ -349,11 +294,9 @@ impl ServiceNowApi {
 
     /// `GET /api/now/table/sys_user/{sys_id}?sysparm_fields=user_name`.
     pub async fn user_name(&self, user_id: &str) -> Result<String, ServiceNowError> {
-        let url = self.url(
-            &["api", "now", "table", "sys_user", user_id],
-            &[("sysparm_fields", "user_name")],
-        );
-        let user: UserName = self.call(Method::GET, url, None).await?;
+        let segments = ["api", "now", "table", "sys_user", user_id];
+        let query = [("sysparm_fields", "user_name")];
+        let user: UserName = self.call(Method::GET, &segments, &query, None).await?;
         if user.user_name.is_empty() {
             return Err(ServiceNowError::NotFound {
                 message: format!("user {user_id} has no user_name"),
@@ -363,10 +306,15 @@ impl ServiceNowApi {
     }
 }
 
+/// A request body as JSON (never fails for these types; a failure would be for good).
+fn to_json(body: &impl Serialize) -> Result<Value, ServiceNowError> {
+    serde_json::to_value(body)
+        .map_err(|e| ServiceNowError::Other(ServiceError::permanent(e.to_string())))
+}
+
 /// ServiceNow's `{"error": {"message", "detail"}}`, as one line.
-fn error_message(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let error = value.get("error")?;
+fn error_message(body: &Value) -> Option<String> {
+    let error = body.get("error")?;
     let message = error
         .get("message")
         .and_then(Value::as_str)
@@ -388,43 +336,48 @@ fn error_message(body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn answer(status: u16, body: Value) -> ServiceError {
+        let failure =
+            ApiFailure::Answer(Box::new(teleport_plugin_runtime::json_api::FailedAnswer {
+                status: StatusCode::from_u16(status).unwrap(),
+                headers: reqwest::header::HeaderMap::new(),
+                body,
+            }));
+        ServiceError::from(ServiceNowError::from(failure))
+    }
+
     #[test]
     fn error_bodies_and_classification() {
-        let body = br#"{"error":{"message":"Operation Failed","detail":"Data Policy Exception: \n\tThe following fields are mandatory: Resolution code"},"status":"failure"}"#;
-        let message = error_message(body).expect("message");
+        let body: Value = serde_json::from_slice(br#"{"error":{"message":"Operation Failed","detail":"Data Policy Exception: \n\tThe following fields are mandatory: Resolution code"},"status":"failure"}"#).unwrap();
+        let message = error_message(&body).expect("message");
         assert_eq!(
             message,
             "Operation Failed: Data Policy Exception: The following fields are mandatory: Resolution code"
         );
         let policy = ServiceNowError::Forbidden { message };
         assert!(!policy.is_transient());
+        assert!(matches!(answer(403, body), ServiceError::Permanent { .. }));
+        let acl = serde_json::json!({ "error": {
+            "message": "ACL Exception Insert Failed due to security constraints"
+        }});
         assert!(matches!(
-            ServiceError::from(policy),
-            ServiceError::Permanent { .. }
-        ));
-        let acl = ServiceNowError::Forbidden {
-            message: "ACL Exception Insert Failed due to security constraints".into(),
-        };
-        assert!(matches!(
-            ServiceError::from(acl),
+            answer(403, acl),
             ServiceError::Unauthorized { .. }
         ));
         assert!(matches!(
-            ServiceError::from(ServiceNowError::RateLimited {
-                retry_after: Some(Duration::from_secs(2))
-            }),
-            ServiceError::Transient {
-                retry_after: Some(_),
-                ..
-            }
+            answer(429, Value::Null),
+            ServiceError::Transient { .. }
         ));
         assert!(matches!(
-            ServiceError::from(ServiceNowError::NotFound {
-                message: String::new()
-            }),
+            answer(404, Value::Null),
             ServiceError::Permanent { .. }
         ));
-        assert_eq!(error_message(b"<html>"), None);
+        let busy = serde_json::json!({ "error": { "message": "busy" } });
+        assert_eq!(
+            answer(503, busy),
+            ServiceError::transient("ServiceNow answered 503: busy")
+        );
+        assert_eq!(error_message(&Value::Null), None);
     }
 
     #[test]

@@ -71,10 +71,6 @@ impl IncidentService for ServiceNow {
     const REVIEW_KIND: &'static str = "work_note";
     const REVIEW_NOTE: &'static str = "review work note";
 
-    fn start(&self, request: &AccessRequest) -> IncidentRecord {
-        IncidentRecord::new(request)
-    }
-
     fn wants_incident(&self, _request: &AccessRequest, record: &IncidentRecord) -> bool {
         record.incident_id.is_empty()
     }

@@ -142,12 +142,7 @@ mod tests {
     use super::*;
     use teleport_plugin_runtime::record::RecordCodec;
 
-    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use teleport_plugin_testsupport::plugin_data as map;
 
     #[test]
     fn reads_go_records() {

@@ -24,6 +24,20 @@ impl<P> Loaded<P> {
     pub fn http_url(&self, key: &str, text: &str, expected: &str) -> Result<Url, ConfigError> {
         http_url(text).ok_or_else(|| self.key_error(key, expected))
     }
+
+    /// An API endpoint (`key`) as configured, else `default`: trimmed, without a trailing
+    /// `/`, and an http(s) URL with a host (`expected` says what else it must be).
+    pub fn api_endpoint<'a>(
+        &self,
+        key: &str,
+        value: Option<&'a str>,
+        default: &'a str,
+        expected: &str,
+    ) -> Result<&'a str, ConfigError> {
+        let endpoint = value.unwrap_or(default).trim().trim_end_matches('/');
+        self.http_url(key, endpoint, expected)?;
+        Ok(endpoint)
+    }
 }
 
 /// `text` as an `http://` or `https://` URL with a host; `None` for anything else.

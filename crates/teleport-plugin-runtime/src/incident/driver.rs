@@ -85,7 +85,7 @@ impl<S: IncidentService> IncidentHandler<S> {
         self.records
             .step(
                 observed,
-                |request| self.service.start(request),
+                <Record<S> as IncidentProgress>::start,
                 |record| self.needs_work(observed, record),
                 async |claim| self.work(observed, claim).await,
             )

@@ -58,7 +58,7 @@ pub fn empty_record(own_keys: &[&str]) -> PluginDataMap {
 
 /// The `RecordCodec` and `IncidentProgress` of a record with the fields `request`
 /// (`RequestData`), `claim`, `auto_approval` and the incident's ID in `$incident` (a
-/// `String`, "" for none), and the inherent methods `encode`, `decode`, `plan_close` (what
+/// `String`, "" for none), and the inherent methods `new`, `encode`, `decode`, `plan_close` (what
 /// closing involves, once the resolution is recorded) and `is_closed`; `$keys` are the keys
 /// it writes next to the request's.
 #[macro_export]
@@ -85,6 +85,10 @@ macro_rules! request_data_record {
         }
 
         impl $crate::incident::IncidentProgress for $record {
+            fn start(request: &::teleport_client::AccessRequest) -> Self {
+                <$record>::new(request)
+            }
+
             fn incident_id(&self) -> Option<&str> {
                 Some(self.$incident.as_str()).filter(|id| !id.is_empty())
             }

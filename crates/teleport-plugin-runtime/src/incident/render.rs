@@ -1,11 +1,36 @@
-//! Note texts Go's PagerDuty and Opsgenie plugins word alike: a review's note and the note a
-//! resolved request's incident gets. Kept byte for byte; each plugin re-exports them from its
-//! own `render.rs`.
+//! Texts Go's PagerDuty and Opsgenie plugins word alike: the incident's (alert's) body, a
+//! review's note and the note a resolved request's incident gets. Kept byte for byte; each
+//! plugin re-exports or wraps them in its own `render.rs`.
 
-use teleport_client::AccessReview;
+use teleport_client::{AccessRequest, AccessReview};
 
 use crate::format::rfc822;
 use crate::record::Resolution;
+
+/// The incident's body: who wants what and why, and `link` (the request in Teleport's web
+/// UI, each plugin escaping its ID as its Go plugin does) to review it.
+pub fn request_details(request: &AccessRequest, link: Option<&str>) -> String {
+    let when = request
+        .created
+        .map(|at| format!(" at {}", rfc822(at)))
+        .unwrap_or_default();
+    let mut lines = vec![format!(
+        "{} requested permissions for roles {} on Teleport{when}.",
+        request.user,
+        request.roles.join(", ")
+    )];
+    if !request.request_reason.is_empty() {
+        lines.push(format!("Reason: {}", request.request_reason));
+    }
+    if !request.resources.is_empty() {
+        let resources: Vec<String> = request.resources.iter().map(ToString::to_string).collect();
+        lines.push(format!("Resources: {}", resources.join(", ")));
+    }
+    if let Some(link) = link {
+        lines.push(format!("To approve or deny the request, proceed to {link}"));
+    }
+    lines.join("\n")
+}
 
 /// The note for one review: `<author> reviewed the request at <RFC 822>.`, the proposed
 /// state, and the reason when there is one.

@@ -13,6 +13,8 @@ use crate::service_error::ServiceError;
 /// The parts of a plugin's record the shared flow reads and advances; every other key is
 /// the plugin's own.
 pub trait IncidentProgress: Clone + Send + Sync + 'static {
+    /// A fresh record for a request seen pending.
+    fn start(request: &AccessRequest) -> Self;
     /// The incident (alert) notes go to, once it exists.
     fn incident_id(&self) -> Option<&str>;
     /// How many of the request's reviews have been noted.
@@ -42,9 +44,6 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
     const REVIEW_KIND: &'static str;
     /// A review note in log lines (`review note`, `timeline cell`).
     const REVIEW_NOTE: &'static str;
-
-    /// A fresh record for a request seen pending.
-    fn start(&self, request: &AccessRequest) -> <Self::Codec as RecordCodec>::Record;
 
     /// Whether the request is the plugin's at all; one that is not is done without a read.
     fn concerns(&self, _request: &AccessRequest) -> bool {

@@ -109,12 +109,7 @@ impl RequestData {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> PluginDataMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use teleport_plugin_testsupport::plugin_data as map;
 
     #[test]
     fn reads_what_a_go_plugin_wrote() {
