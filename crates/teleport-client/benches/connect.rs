@@ -4,7 +4,8 @@
 //! `only/*` dials one fixed mode; `auto/*` is what a plugin does from its `addr`: every
 //! applicable mode at once (with the load-balancer probe), the first to work wins. The
 //! `web_*` cases start from a proxy web address: `/webapi/find` (a new client asks it once),
-//! then the tunnel it names, with or without TLS routing. `*_rsa` uses an RSA identity.
+//! then the tunnel it names, with or without TLS routing. `*_rsa` uses an RSA identity;
+//! `*_rsa_host` a tunnel with an RSA host CA and RSA host key (Teleport's legacy suite).
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use teleport_client::{
     ClientConfig, CredentialsSource, DialEnv, DialMode, DialPolicy, TeleportClient,
 };
-use teleport_testkit::{ConnectProxy, IdentityRequest, KeyKind, Testkit};
+use teleport_testkit::{ConnectProxy, IdentityRequest, KeyKind, SshHostCa, Testkit};
 
 const PROXIED_NAME: &str = "teleport.test:443";
 
@@ -50,7 +51,7 @@ fn connect(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (kit, plain_kit, proxy) = runtime.block_on(async {
+    let (kit, plain_kit, rsa_host_kit, proxy) = runtime.block_on(async {
         let kit = Testkit::builder()
             .with_proxy(true)
             .with_l7_front(true)
@@ -65,15 +66,36 @@ fn connect(c: &mut Criterion) {
             .start()
             .await
             .expect("testkit");
+        let rsa_host_kit = Testkit::builder()
+            .with_tunnel(true)
+            .with_l7_front(true)
+            .ssh_host_ca(SshHostCa::Rsa)
+            .start()
+            .await
+            .expect("testkit");
         let proxy = ConnectProxy::start().await.expect("CONNECT proxy");
         proxy.route(PROXIED_NAME, kit.proxy_addr().expect("proxy"));
-        (kit, plain_kit, proxy)
+        (kit, plain_kit, rsa_host_kit, proxy)
     });
     let dir = tempfile::tempdir().expect("temp dir");
     write_identity(&kit, dir.path(), "auth_id", KeyKind::EcdsaP256);
     write_identity(&kit, dir.path(), "rsa_id", KeyKind::Rsa2048Pkcs1);
     let plain_dir = tempfile::tempdir().expect("temp dir");
     write_identity(&plain_kit, plain_dir.path(), "auth_id", KeyKind::EcdsaP256);
+    let rsa_host_dir = tempfile::tempdir().expect("temp dir");
+    write_identity(
+        &rsa_host_kit,
+        rsa_host_dir.path(),
+        "auth_id",
+        KeyKind::EcdsaP256,
+    );
+    write_identity(
+        &rsa_host_kit,
+        rsa_host_dir.path(),
+        "rsa_id",
+        KeyKind::Rsa2048Pkcs1,
+    );
+    let rsa_host_tunnel = rsa_host_kit.tunnel_addr().expect("tunnel").to_string();
     let web = kit.web_addr().expect("web front").to_string();
     let plain_web = plain_kit.web_addr().expect("web front").to_string();
 
@@ -125,6 +147,25 @@ fn connect(c: &mut Criterion) {
                 "rsa_id",
                 &tunnel,
                 dir.path(),
+                DialPolicy::Only(DialMode::ReverseTunnel),
+                &[],
+            ),
+        ),
+        (
+            "only/reverse_tunnel_rsa_host",
+            config(
+                &rsa_host_tunnel,
+                rsa_host_dir.path(),
+                DialPolicy::Only(DialMode::ReverseTunnel),
+                &[],
+            ),
+        ),
+        (
+            "only/reverse_tunnel_rsa_host_rsa",
+            config_with(
+                "rsa_id",
+                &rsa_host_tunnel,
+                rsa_host_dir.path(),
                 DialPolicy::Only(DialMode::ReverseTunnel),
                 &[],
             ),
@@ -207,6 +248,7 @@ fn connect(c: &mut Criterion) {
     group.finish();
     drop(proxy);
     drop(plain_kit);
+    drop(rsa_host_kit);
     drop(kit);
 }
 

@@ -1,8 +1,9 @@
 //! The reverse tunnel found through the proxy's web address with `/webapi/find`, against the
 //! testkit's web front: without TLS routing (SSH to the separate tunnel port), with TLS routing
 //! where only the `teleport-reversetunnel` ALPN route is open (the auth route refused), the
-//! answer kept across connections, identity renewal and restarts, and a tunnel host
-//! certificate from another cluster refused with a clear error.
+//! answer kept across connections, identity renewal and restarts, an RSA host CA and host
+//! key (Teleport's legacy suite) on both ways, and a tunnel host certificate from another
+//! cluster refused with a clear error.
 
 mod support;
 
@@ -13,7 +14,7 @@ use teleport_client::{
     ClientConfig, CredentialsSource, DialEnv, DialMode, DialPolicy, RequestState, StateChange,
     TeleportClient, WatchEvent, WatchOptions,
 };
-use teleport_testkit::{IdentityRequest, Testkit};
+use teleport_testkit::{IdentityRequest, SshHostCa, Testkit};
 
 async fn env_with_web_front(tls_routing: bool) -> Env {
     let kit = Testkit::builder()
@@ -90,6 +91,24 @@ async fn without_tls_routing_find_names_the_tunnel_port_and_requests_run_through
 async fn with_tls_routing_the_tunnel_runs_inside_tls_to_the_web_port() {
     let env = env_with_web_front(true).await;
     runs_requests_through(&env, DialMode::ProxyTunnelTlsRouting).await;
+}
+
+/// A legacy-suite cluster: RSA host CA, RSA host key certificate signed with rsa-sha2-512.
+#[tokio::test]
+async fn an_rsa_host_ca_is_trusted_on_both_tunnel_ways_found_by_find() {
+    for (tls_routing, mode) in [
+        (false, DialMode::ProxyTunnel),
+        (true, DialMode::ProxyTunnelTlsRouting),
+    ] {
+        let kit = Testkit::builder()
+            .cluster_name("teleport.example.com")
+            .with_web_front(tls_routing)
+            .ssh_host_ca(SshHostCa::Rsa)
+            .start()
+            .await
+            .unwrap();
+        runs_requests_through(&Env::with_kit(kit), mode).await;
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! L7 load balancer (detected, and forced by `TELEPORT_TLS_ROUTING_CONN_UPGRADE`), through an
 //! HTTP CONNECT proxy (`HTTPS_PROXY`) and through the proxy's SSH reverse tunnel, at its own
 //! port or found from the proxy's web address by `/webapi/find` (with and without TLS
-//! routing). On each path a request is posted, the identity is renewed on disk while the old
+//! routing), also to a legacy-suite cluster (RSA host CA and host key). On each path a
+//! request is posted, the identity is renewed on disk while the old
 //! certificate lapses, and Teleport restarts.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use teleport_fakes::{FakeSlack, FakeSlackOptions};
 use teleport_plugin_testsupport::{log_file, terminate, write_identity};
-use teleport_testkit::{ConnectProxy, IdentityRequest, Testkit};
+use teleport_testkit::{ConnectProxy, IdentityRequest, SshHostCa, Testkit};
 use tokio::process::{Child, Command};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-slack");
@@ -46,7 +47,13 @@ impl Env {
 
     /// With a proxy web front whose `/webapi/find` says TLS routing is on or off.
     async fn with_web_front(tls_routing: bool) -> Self {
+        Self::with_hosts(tls_routing, SshHostCa::Ecdsa).await
+    }
+
+    /// With the web front as above and the tunnel's host CA `ssh`.
+    async fn with_hosts(tls_routing: bool, ssh: SshHostCa) -> Self {
         let kit = Testkit::builder()
+            .ssh_host_ca(ssh)
             .with_proxy(true)
             .with_l7_front(true)
             .with_tunnel(true)
@@ -265,6 +272,17 @@ async fn through_the_reverse_tunnel() {
     let log = plugin.stop().await;
     assert_connected_via(&log, "proxy reverse tunnel (SSH)");
     assert!(log.contains("loaded renewed Teleport credentials"), "{log}");
+}
+
+#[tokio::test]
+async fn through_the_reverse_tunnel_of_a_cluster_with_an_rsa_host_ca() {
+    let env = Env::with_hosts(true, SshHostCa::Rsa).await;
+    env.first_identity();
+    let addr = env.kit.tunnel_addr().unwrap().to_string();
+    let plugin = env.spawn(&addr, &[]);
+    env.post_through_renewals_and_restarts().await;
+    let log = plugin.stop().await;
+    assert_connected_via(&log, "proxy reverse tunnel (SSH)");
 }
 
 #[tokio::test]

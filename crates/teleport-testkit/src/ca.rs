@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::identity::{Identity, IdentityRequest};
 use crate::keys::{self, KeyKind};
 use crate::ssh;
+use crate::ssh_rsa::{RsaHostCa, SshHostCa};
 
 /// The name auth servers are verified against (and the SNI Teleport clients send).
 pub const AUTH_SERVER_NAME: &str = "teleport.cluster.local";
@@ -37,6 +38,8 @@ pub struct CertAuthority {
     issuer: Issuer<'static, KeyPair>,
     cert_der: CertificateDer<'static>,
     cert_pem: String,
+    /// An RSA SSH half (legacy suite) instead of the P-256 key's.
+    ssh_rsa: Option<RsaHostCa>,
 }
 
 impl fmt::Debug for CertAuthority {
@@ -81,7 +84,14 @@ impl CertAuthority {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
             issuer: Issuer::new(params, key),
+            ssh_rsa: None,
         })
+    }
+
+    /// Gives a host CA the SSH half `ssh` (its TLS half stays P-256).
+    pub(crate) fn with_ssh_host_ca(mut self, ssh: SshHostCa) -> Result<Self> {
+        self.ssh_rsa = RsaHostCa::new(ssh)?;
+        Ok(self)
     }
 
     /// The cluster name in the CA's subject.
@@ -106,6 +116,9 @@ impl CertAuthority {
 
     /// The known_hosts `@cert-authority … type=host` line for this CA's key.
     pub fn ssh_host_ca_line(&self) -> Result<String> {
+        if let Some(rsa) = &self.ssh_rsa {
+            return Ok(rsa.host_ca_line(&self.cluster_name));
+        }
         ssh::host_ca_line(&self.cluster_name, self.issuer.key())
     }
 
@@ -121,12 +134,11 @@ impl CertAuthority {
         principals: &[&str],
     ) -> Result<(russh::keys::PrivateKey, russh::keys::Certificate)> {
         let now = unix_seconds(SystemTime::now());
-        ssh::host_cert(
-            self.issuer.key(),
-            principals,
-            now.saturating_sub(3600),
-            now + 365 * 24 * 3600,
-        )
+        let (valid_after, valid_before) = (now.saturating_sub(3600), now + 365 * 24 * 3600);
+        match &self.ssh_rsa {
+            Some(rsa) => rsa.host_cert(principals, valid_after, valid_before),
+            None => ssh::host_cert(self.issuer.key(), principals, valid_after, valid_before),
+        }
     }
 
     /// Signs a client identity for `request` with this CA; `host_ca` is what the identity

@@ -240,3 +240,11 @@ pub(crate) async fn bind_again(addr: SocketAddr) -> Result<TcpListener> {
         }
     }
 }
+
+/// [`bind_again`] for a listener the testkit may not have.
+pub(crate) async fn bind_again_if(addr: Option<SocketAddr>) -> Result<Option<TcpListener>> {
+    match addr {
+        Some(addr) => Ok(Some(bind_again(addr).await?)),
+        None => Ok(None),
+    }
+}

@@ -16,10 +16,10 @@ const RSA: &str = "ssh-rsa";
 
 /// SSH wire-format writer (RFC 4251 strings and integers).
 #[derive(Default)]
-struct Wire(Vec<u8>);
+pub(crate) struct Wire(pub(crate) Vec<u8>);
 
 impl Wire {
-    fn string(&mut self, bytes: &[u8]) -> &mut Self {
+    pub(crate) fn string(&mut self, bytes: &[u8]) -> &mut Self {
         self.0
             .extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         self.0.extend_from_slice(bytes);

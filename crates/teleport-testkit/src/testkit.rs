@@ -14,8 +14,9 @@ use crate::ca::{CaKind, CertAuthority};
 use crate::error::Result;
 use crate::identity::{Identity, IdentityRequest};
 use crate::l7::{self, L7Options, L7Stats};
-use crate::server::bind_again;
+use crate::server::{bind_again, bind_again_if};
 use crate::shared::{Config, Shared};
+use crate::ssh_rsa::SshHostCa;
 use crate::state::State;
 use crate::tunnel::{self, TunnelKeys};
 use crate::web::{FindAnswer, WebFront};
@@ -39,6 +40,7 @@ pub struct TestkitBuilder {
     with_proxy: bool,
     with_l7_front: bool,
     with_tunnel: bool,
+    ssh_host_ca: SshHostCa,
     web_tls_routing: Option<bool>,
     l7: L7Options,
     watch_buffer: usize,
@@ -56,6 +58,7 @@ impl Default for TestkitBuilder {
             with_proxy: false,
             with_l7_front: false,
             with_tunnel: false,
+            ssh_host_ca: SshHostCa::default(),
             web_tls_routing: None,
             l7: L7Options {
                 ping_interval: Duration::from_secs(30),
@@ -115,6 +118,13 @@ impl TestkitBuilder {
         self
     }
 
+    /// The key of the host CA's SSH half and the tunnel's host key: RSA for a cluster on
+    /// Teleport's legacy suite. Identities issued then trust that CA. Default ECDSA.
+    pub fn ssh_host_ca(mut self, ca: SshHostCa) -> Self {
+        self.ssh_host_ca = ca;
+        self
+    }
+
     /// Also start an L7 load-balancer front: TLS terminated with a web certificate
     /// ([`Testkit::web_ca_pem`] trusts it), only `/webapi/connectionupgrade` passed on to the
     /// TLS-routing proxy. Default false.
@@ -160,7 +170,8 @@ impl TestkitBuilder {
 
     /// Creates the CAs, binds the auth address (and the proxy) and starts serving.
     pub async fn start(self) -> Result<Testkit> {
-        let host_ca = CertAuthority::new(&self.cluster_name, CaKind::Host)?;
+        let host_ca = CertAuthority::new(&self.cluster_name, CaKind::Host)?
+            .with_ssh_host_ca(self.ssh_host_ca)?;
         let user_ca = CertAuthority::new(&self.cluster_name, CaKind::User)?;
         let tls = server::tls_config(&host_ca, &user_ca)?;
         let auth = TcpListener::bind(self.auth_listen).await?;
@@ -422,22 +433,10 @@ impl Testkit {
             return Ok(()); // a concurrent restart won
         }
         let auth = bind_again(self.auth_addr).await?;
-        let proxy = match self.proxy_addr {
-            Some(addr) => Some(bind_again(addr).await?),
-            None => None,
-        };
-        let l7 = match self.l7_addr {
-            Some(addr) => Some(bind_again(addr).await?),
-            None => None,
-        };
-        let tunnel = match self.tunnel_addr {
-            Some(addr) => Some(bind_again(addr).await?),
-            None => None,
-        };
-        let web = match self.web_addr {
-            Some(addr) => Some(bind_again(addr).await?),
-            None => None,
-        };
+        let proxy = bind_again_if(self.proxy_addr).await?;
+        let l7 = bind_again_if(self.l7_addr).await?;
+        let tunnel = bind_again_if(self.tunnel_addr).await?;
+        let web = bind_again_if(self.web_addr).await?;
         *running = Some(self.spawn(auth, proxy, l7, tunnel, web));
         Ok(())
     }

@@ -194,6 +194,21 @@ pub(crate) mod macros {
 #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
 pub(crate) use macros::map_err;
 
+/// Checks a signature by `key` (kex host-key proof, user auth). Without the `rsa` feature
+/// ssh-key cannot verify RSA signatures; with the `ring` backend, ring checks
+/// `rsa-sha2-256` / `rsa-sha2-512` instead (SHA-1 `ssh-rsa` stays refused).
+pub(crate) fn signature_is_valid(
+    key: &ssh_key::PublicKey,
+    data: &[u8],
+    sig: &ssh_key::Signature,
+) -> bool {
+    #[cfg(all(feature = "ring", not(feature = "rsa")))]
+    if let ssh_key::public::KeyData::Rsa(rsa) = key.key_data() {
+        return crate::ring_rsa::verify(rsa, data, sig);
+    }
+    signature::Verifier::verify(key, data, sig).is_ok()
+}
+
 #[doc(hidden)]
 pub fn sign_with_hash_alg(key: &PrivateKeyWithHashAlg, data: &[u8]) -> ssh_key::Result<Vec<u8>> {
     Ok(match key.key_data() {
@@ -211,7 +226,15 @@ pub fn sign_with_hash_alg(key: &PrivateKeyWithHashAlg, data: &[u8]) -> ssh_key::
         // not the build. Fail here instead, naming the missing feature and
         // reporting the algorithm that was actually negotiated.
         // See https://github.com/Eugeny/russh/issues/758.
-        #[cfg(not(feature = "rsa"))]
+        // Without `rsa` but with `ring`, ring signs rsa-sha2-256/512 (never SHA-1).
+        #[cfg(all(feature = "ring", not(feature = "rsa")))]
+        ssh_key::private::KeypairData::Rsa(rsa_keypair) => {
+            let ssh_key::Algorithm::Rsa { hash } = key.algorithm() else {
+                unreachable!();
+            };
+            crate::ring_rsa::sign(rsa_keypair, hash, data)?.encoded()?
+        }
+        #[cfg(not(any(feature = "rsa", feature = "ring")))]
         ssh_key::private::KeypairData::Rsa(_) => {
             log::error!(
                 "cannot sign with an RSA key: russh was built without the `rsa` \
@@ -270,7 +293,8 @@ pub use algorithm::AlgorithmExt;
 
 use crate::keys::key::PrivateKeyWithHashAlg;
 
-#[cfg(all(test, not(feature = "rsa"), any(feature = "ring", feature = "aws-lc-rs")))]
+// With `ring`, RSA signs through ring instead (`ring_rsa.rs`).
+#[cfg(all(test, not(feature = "rsa"), not(feature = "ring"), feature = "aws-lc-rs"))]
 mod tests {
     use std::sync::Arc;
 

@@ -41,6 +41,8 @@ pub use pty::Pty;
 pub use sshbuffer::SshId;
 
 mod helpers;
+#[cfg(all(feature = "ring", not(feature = "rsa")))]
+mod ring_rsa;
 
 pub(crate) use helpers::map_err;
 

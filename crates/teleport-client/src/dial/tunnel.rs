@@ -5,7 +5,9 @@
 //! dialled to `@remote-auth-server`, over which the caller runs the usual mTLS to auth.
 //!
 //! RSA identities (the legacy suite) sign the user-auth with ring (`ssh_identity`), since the
-//! vendored russh is built without the `rsa` crate.
+//! vendored russh is built without the `rsa` crate. For the same reason an RSA host CA's
+//! signature on the host certificate is checked with ring here, and the patched russh checks
+//! an RSA host key's kex signature with ring; SHA-1 `ssh-rsa` is refused on both.
 //!
 //! One SSH connection per transport channel, as Go's exclusive `ChConn`: the connection ends
 //! with the stream. The SSH work is russh's (patched in `third_party/russh` for the custom
@@ -17,10 +19,13 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ring::signature;
 use russh::client::{self, Handle, Msg};
+use russh::keys::Certificate;
 use russh::keys::PublicKeyOrCertificate;
 use russh::keys::ssh_key::certificate::CertType;
-use russh::keys::ssh_key::{Algorithm, EcdsaCurve, Fingerprint};
+use russh::keys::ssh_key::public::{KeyData, RsaPublicKey};
+use russh::keys::ssh_key::{Algorithm, EcdsaCurve, Fingerprint, HashAlg};
 use russh::{ChannelMsg, ChannelStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -138,7 +143,8 @@ pub(super) async fn open(transport: BoxIo, host: &str, identity: &Identity) -> i
     }))
 }
 
-/// Host-certificate algorithms offered (those the identity's CAs can sign with).
+/// Host-certificate algorithms offered (the host keys Teleport's suites give proxies). An
+/// RSA host key (the legacy suite) signs the key exchange with SHA-2 only: no `ssh-rsa`.
 const CERT_ALGORITHMS: &[Algorithm] = &[
     Algorithm::Ed25519,
     Algorithm::Ecdsa {
@@ -149,6 +155,12 @@ const CERT_ALGORITHMS: &[Algorithm] = &[
     },
     Algorithm::Ecdsa {
         curve: EcdsaCurve::NistP521,
+    },
+    Algorithm::Rsa {
+        hash: Some(HashAlg::Sha512),
+    },
+    Algorithm::Rsa {
+        hash: Some(HashAlg::Sha256),
     },
 ];
 
@@ -174,10 +186,24 @@ impl HostChecker {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        cert.validate_at(now, &self.cas).map_err(|_| {
-            "its certificate is not signed by a host CA of the identity file, or is out of its validity window"
-                .to_owned()
-        })?;
+        let signed = match cert.signature_key() {
+            // ssh-key verifies RSA only with the `rsa` crate, kept out of the build: the
+            // same checks as `validate_at`, the signature by ring.
+            KeyData::Rsa(ca) => {
+                let trusted = self
+                    .cas
+                    .contains(&cert.signature_key().fingerprint(HashAlg::Sha256));
+                let in_window = cert.valid_after() <= now && now < cert.valid_before();
+                trusted && in_window && rsa_ca_signed(cert, ca)?
+            }
+            _ => cert.validate_at(now, &self.cas).is_ok(),
+        };
+        if !signed {
+            return Err(
+                "its certificate is not signed by a host CA of the identity file, or is out of its validity window"
+                    .to_owned(),
+            );
+        }
         let principals = cert.valid_principals();
         if !principals.is_empty() && !principals.iter().any(|p| p == &self.host) {
             return Err(format!(
@@ -187,6 +213,46 @@ impl HostChecker {
         }
         Ok(())
     }
+}
+
+/// Whether the RSA CA `ca` signed `cert` (`rsa-sha2-256` or `rsa-sha2-512`). A SHA-1
+/// `ssh-rsa` signature is an error: Teleport has not made one since v7, and OpenSSH refuses
+/// them by default too.
+fn rsa_ca_signed(cert: &Certificate, ca: &RsaPublicKey) -> Result<bool, String> {
+    let signature = cert.signature();
+    let params = match signature.algorithm() {
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        } => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha256),
+        } => &signature::RSA_PKCS1_2048_8192_SHA256,
+        other => {
+            return Err(format!(
+                "its certificate's signature ({other}) is not rsa-sha2-256 or rsa-sha2-512"
+            ));
+        }
+    };
+    let (Some(n), Some(e)) = (ca.n().as_positive_bytes(), ca.e().as_positive_bytes()) else {
+        return Ok(false);
+    };
+    // What the CA signed: the certificate's encoding up to the signature, the last field
+    // (`string signature`, itself `string algorithm, string blob`).
+    let Ok(encoded) = cert.to_bytes() else {
+        return Ok(false);
+    };
+    let signature_field =
+        4 + 4 + signature.algorithm().as_str().len() + 4 + signature.as_bytes().len();
+    let Some(signed) = encoded
+        .len()
+        .checked_sub(signature_field)
+        .map(|end| &encoded[..end])
+    else {
+        return Ok(false);
+    };
+    Ok(signature::RsaPublicKeyComponents { n, e }
+        .verify(params, signed, signature.as_bytes())
+        .is_ok())
 }
 
 impl client::Handler for HostChecker {

@@ -374,10 +374,9 @@ impl ClientKex {
                 };
                 ensure_end(r)?;
 
-                if let Err(e) =
-                    signature::Verifier::verify(&server_host_key, hash.as_ref(), &signature)
+                if !crate::helpers::signature_is_valid(&server_host_key, hash.as_ref(), &signature)
                 {
-                    debug!("wrong server sig: {e:?}");
+                    debug!("wrong server sig");
                     return Err(Error::WrongServerSig);
                 }
 

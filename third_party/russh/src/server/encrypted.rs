@@ -22,7 +22,6 @@ use bytes::Bytes;
 use cert::PublicKeyOrCertificate;
 use log::{debug, error, info, trace, warn};
 use msg;
-use signature::Verifier;
 use ssh_encoding::{Decode, Encode, Reader};
 use ssh_key::{PublicKey, Signature};
 use tokio::time::Instant;
@@ -31,30 +30,6 @@ use super::*;
 use crate::helpers::{AlgorithmExt, NameList};
 use crate::map_err;
 use crate::parsing::{ChannelOpenConfirmation, ChannelType, OpenChannelMessage, ensure_end};
-
-/// Checks a user-auth signature. Without the `rsa` feature ssh-key cannot verify RSA
-/// signatures; with the `ring` backend, ring checks `rsa-sha2-256` / `rsa-sha2-512` instead
-/// (SHA-1 `ssh-rsa` stays refused), so RSA keys authenticate without the `rsa` crate.
-fn signature_is_valid(key: &PublicKey, data: &[u8], sig: &Signature) -> bool {
-    #[cfg(all(feature = "ring", not(feature = "rsa")))]
-    if let ssh_key::public::KeyData::Rsa(rsa) = key.key_data() {
-        let params = match sig.algorithm() {
-            ssh_key::Algorithm::Rsa {
-                hash: Some(ssh_key::HashAlg::Sha512),
-            } => &ring::signature::RSA_PKCS1_2048_8192_SHA512,
-            ssh_key::Algorithm::Rsa {
-                hash: Some(ssh_key::HashAlg::Sha256),
-            } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            _ => return false,
-        };
-        let (Some(n), Some(e)) = (rsa.n().as_positive_bytes(), rsa.e().as_positive_bytes()) else {
-            return false;
-        };
-        let components = ring::signature::RsaPublicKeyComponents { n, e };
-        return components.verify(params, data, sig.as_bytes()).is_ok();
-    }
-    Verifier::verify(key, data, sig).is_ok()
-}
 
 impl Session {
     /// Returns false iff a request was rejected.
@@ -1237,7 +1212,7 @@ impl Encrypted {
                             map_err!(session_id.encode(&mut *buf))?;
                             buf.extend_from_slice(sig_init_buffer);
 
-                            Ok(signature_is_valid(&pubkey, &buf, &sig))
+                            Ok(crate::helpers::signature_is_valid(&pubkey, &buf, &sig))
                         })? {
                             debug!("signature verified");
                             let auth = match pk_or_cert {
