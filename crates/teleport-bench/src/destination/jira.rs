@@ -70,3 +70,63 @@ fn post_of(issue: &FakeIssue) -> Post {
         received: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use serde_json::json;
+    use teleport_fakes::jira::{FakeComment, FakeJiraUser};
+
+    use super::*;
+
+    const ID: &str = "0b7c6a2e-1f2e-4d3c-9a8b-7c6d5e4f3a2b";
+
+    fn issue(status: &str, comments: &[&str]) -> FakeIssue {
+        let bot = FakeJiraUser {
+            account_id: "acc-bot".into(),
+            name: "jira-bot".into(),
+            email: USERNAME.into(),
+            display_name: "Teleport Bot".into(),
+        };
+        FakeIssue {
+            id: "10001".into(),
+            key: "TD2-1".into(),
+            project: PROJECT.into(),
+            issue_type: "Task".into(),
+            summary: "Access request".into(),
+            description: format!("Request ID: *{ID}*\n"),
+            status: status.into(),
+            properties: Default::default(),
+            comments: comments
+                .iter()
+                .map(|body| FakeComment {
+                    id: "1".into(),
+                    author: bot.clone(),
+                    body: (*body).into(),
+                    created: SystemTime::now(),
+                })
+                .collect(),
+            changelog: Vec::new(),
+            updated: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn an_issue_names_its_request_by_property_else_by_description() {
+        let mut named = issue("Pending", &[]);
+        assert_eq!(post_of(&named).request_id.as_deref(), Some(ID));
+        let other = "11111111-1111-4111-8111-111111111111";
+        named.properties.insert(PROPERTY.into(), json!(other));
+        assert_eq!(post_of(&named).request_id.as_deref(), Some(other));
+    }
+
+    #[test]
+    fn final_needs_the_resolution_comment_and_the_outcomes_status() {
+        let note = "Access request has been denied\nReason: no";
+        assert!(post_of(&issue("Denied", &[note])).is_final);
+        assert!(!post_of(&issue("Denied", &[])).is_final);
+        assert!(!post_of(&issue("Pending", &[note])).is_final);
+        assert!(!post_of(&issue("Pending", &[])).is_final);
+    }
+}
