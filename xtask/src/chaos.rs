@@ -1,5 +1,5 @@
 //! `cargo xtask chaos [--plugin slack|mattermost|discord|msteams|email|pagerduty|opsgenie|
-//! servicenow|datadog]`: builds that plugin (Slack by default) and the benchmark driver and runs
+//! servicenow|datadog|jira|gitlab]`: builds that plugin (Slack by default) and the benchmark driver and runs
 //! `teleport-bench chaos` (replicas under injected faults; see crates/teleport-bench/src/chaos.rs),
 //! which prints the report table and writes `<target>/bench/chaos-report.json`.
 //!
@@ -7,7 +7,7 @@
 //! for docs/performance.md; `--quick` (debug build, 3 replicas, 1 000 requests over 40 s) is
 //! the variant `cargo xtask test` runs for the chat plugins; the other plugins' quick
 //! variant is shorter still (300 requests over 20 s), so that eight more runs cost CI
-//! minutes, not a quarter hour. Jira and GitLab are not driven yet (see docs/performance.md).
+//! minutes, not a quarter hour.
 
 use std::process::Command;
 
@@ -17,15 +17,17 @@ use anyhow::{Context, bail};
 pub(crate) const CHAT_PLUGINS: [&str; 3] =
     ["teleport-slack", "teleport-mattermost", "teleport-discord"];
 
-/// The other plugins it drives (Teams, e-mail through Mailgun, the incident services),
-/// with the shorter quick schedule.
-pub(crate) const OTHER_PLUGINS: [&str; 6] = [
+/// The other plugins it drives (Teams, e-mail through Mailgun, the incident services, the
+/// trackers), with the shorter quick schedule.
+pub(crate) const OTHER_PLUGINS: [&str; 8] = [
     "teleport-msteams",
     "teleport-email",
     "teleport-pagerduty",
     "teleport-opsgenie",
     "teleport-servicenow",
     "teleport-datadog",
+    "teleport-jira",
+    "teleport-gitlab",
 ];
 
 /// Arguments of `cargo xtask chaos`.
@@ -37,7 +39,7 @@ pub(crate) struct Args {
     /// The plugin under test, its binary's name without `teleport-`.
     #[arg(long, default_value = "slack", value_parser = [
         "slack", "mattermost", "discord", "msteams", "email", "pagerduty", "opsgenie",
-        "servicenow", "datadog",
+        "servicenow", "datadog", "jira", "gitlab",
     ])]
     pub plugin: String,
     /// Anything else goes to `teleport-bench chaos` as is (`--seed`, `--requests`, ...).

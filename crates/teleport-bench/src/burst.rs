@@ -214,7 +214,8 @@ pub(crate) fn spawn(settings: &Settings, driver: Driver, world: &World) -> anyho
         Driver::Plugin => {
             let ops = free_port()?;
             let config = world.plugin_config(ops, &settings.plugin_log_severity)?;
-            Target::plugin(&settings.plugin_bin, &config, ops, &stderr)
+            let flags = world.dest.start_flags();
+            Target::plugin(&settings.plugin_bin, &config, flags, ops, &stderr)
         }
         Driver::Floor => Target::floor(&world.floor_args()?, &stderr),
     }

@@ -1,6 +1,7 @@
 //! `teleport-bench chaos`: several replicas of a plugin (any destination kind: chat, Teams,
-//! e-mail, the incident services) against one testkit and the plugin's fake service while
-//! requests arrive in bursts and faults are injected at random — replicas SIGKILLed and
+//! e-mail, the incident services, the trackers Jira and GitLab) against one testkit and the
+//! plugin's fake service while requests arrive in bursts and faults are injected at random —
+//! replicas SIGKILLed and
 //! restarted, watch streams dropped, the testkit restarted, the destination answering
 //! 429/5xx for a while, the identity rotated — then every request is resolved and the run
 //! waits for the plugin to converge. The report counts what a user would notice: requests
@@ -64,6 +65,8 @@ pub(crate) struct ChaosReport {
 struct Replica {
     name: String,
     config: PathBuf,
+    /// Flags after `start -c <config>` (the destination's).
+    flags: &'static [&'static str],
     ops: std::net::SocketAddr,
     stderr: PathBuf,
     process: Option<Target>,
@@ -93,6 +96,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
         replicas.push(Replica {
             name,
             config,
+            flags: world.dest.start_flags(),
             ops,
             stderr,
             process: None,
@@ -227,8 +231,14 @@ fn start(bin: &Path, replica: &mut Replica) -> anyhow::Result<()> {
         std::fs::rename(&log, &kept)
             .with_context(|| format!("cannot keep {} aside", log.display()))?;
     }
-    let process = Target::plugin(bin, &replica.config, replica.ops, &replica.stderr)
-        .with_context(|| format!("starting {}", replica.name))?;
+    let process = Target::plugin(
+        bin,
+        &replica.config,
+        replica.flags,
+        replica.ops,
+        &replica.stderr,
+    )
+    .with_context(|| format!("starting {}", replica.name))?;
     replica.process = Some(process);
     Ok(())
 }

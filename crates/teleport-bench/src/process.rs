@@ -32,16 +32,17 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// Starts `teleport-slack start -c config`; its stderr goes to `stderr_log`. `ops` is
-    /// where its config says to serve `/readyz` and `/metrics`.
+    /// Starts `teleport-slack start -c config [flags]`; its stderr goes to `stderr_log`.
+    /// `ops` is where its config says to serve `/readyz` and `/metrics`.
     pub(crate) fn plugin(
         bin: &Path,
         config: &Path,
+        flags: &[&str],
         ops: SocketAddr,
         stderr_log: &Path,
     ) -> anyhow::Result<Self> {
         let mut command = Command::new(bin);
-        command.arg("start").arg("-c").arg(config);
+        command.arg("start").arg("-c").arg(config).args(flags);
         Self::spawn(command, Some(ops), stderr_log)
             .with_context(|| format!("cannot start {}", bin.display()))
     }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use teleport_testkit::{IdentityRequest, Testkit};
 
 use crate::destination::{CHANNEL_NAME, Destination, DestinationKind, request_id_in};
+use crate::process::free_port;
 
 /// Distinct requesters, so requests are not all alike.
 const USERS: usize = 50;
@@ -98,12 +99,15 @@ impl World {
         severity: &str,
     ) -> anyhow::Result<PathBuf> {
         let path = self.dir.join(format!("{name}.toml"));
+        // Each process gets a webhook listener of its own, where the plugin has one.
+        let listener = self.dest.listener_section(free_port()?);
         let text = format!(
             r#"[teleport]
 addr = "{addr}"
 identity = "{identity}"
 
 {destination}
+{listener}
 [ops]
 listen_addr = "{ops}"
 
@@ -113,7 +117,8 @@ severity = "{severity}"
 "#,
             addr = self.kit.auth_addr(),
             identity = self.identity.display(),
-            destination = self.dest.config_section(),
+            destination = self.dest.config_section(&self.dir)?,
+            listener = listener.unwrap_or_default(),
             log = self.dir.join(format!("{name}.log")).display(),
         );
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

@@ -1,6 +1,7 @@
 //! Where the plugin under test posts: a fake service of one kind (the chat services Slack,
 //! Mattermost, Discord and Teams; Mailgun for e-mail; the incident services PagerDuty,
-//! Opsgenie, ServiceNow and Datadog), its part of the plugin's config, its fault control,
+//! Opsgenie, ServiceNow and Datadog; the trackers Jira and GitLab), its part of the plugin's
+//! config (and, for the trackers, each replica's webhook listener), its fault control,
 //! and what it shows. Every kind reads as the same [`Post`]s — the one object a request
 //! opens (a root message, a card, a mail thread, an incident or alert), the request it
 //! names, and whether it shows the resolution — so the benchmarks and the chaos run judge
@@ -8,6 +9,8 @@
 
 mod datadog;
 mod discord;
+mod gitlab;
+mod jira;
 mod mailgun;
 mod mattermost;
 mod msteams;
@@ -16,13 +19,16 @@ mod pagerduty;
 mod servicenow;
 mod slack;
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use teleport_fakes::discord::FakeDiscord;
 use teleport_fakes::mailgun::FakeMailgun;
 use teleport_fakes::mattermost::FakeMattermost;
 use teleport_fakes::{
-    Control, FakeDatadog, FakeMsTeams, FakeOpsgenie, FakePagerDuty, FakeServiceNow, FakeSlack,
+    Control, FakeDatadog, FakeGitlab, FakeJira, FakeMsTeams, FakeOpsgenie, FakePagerDuty,
+    FakeServiceNow, FakeSlack,
 };
 
 /// The token each chat fake accepts (a secret the plugin must never log).
@@ -56,6 +62,10 @@ pub(crate) enum DestinationKind {
     Servicenow,
     /// teleport-datadog against a fake Datadog.
     Datadog,
+    /// teleport-jira against a fake Jira (Cloud, over HTTPS).
+    Jira,
+    /// teleport-gitlab against a fake GitLab.
+    Gitlab,
 }
 
 /// A started fake of one kind.
@@ -69,6 +79,8 @@ pub(crate) enum Destination {
     Opsgenie(FakeOpsgenie),
     Servicenow(FakeServiceNow),
     Datadog(FakeDatadog),
+    Jira(FakeJira),
+    Gitlab(FakeGitlab),
 }
 
 /// One chat root message: the text it was posted with and the text it shows now (for
@@ -116,6 +128,8 @@ impl Destination {
             DestinationKind::Opsgenie => Self::Opsgenie(opsgenie::start().await),
             DestinationKind::Servicenow => Self::Servicenow(servicenow::start().await),
             DestinationKind::Datadog => Self::Datadog(datadog::start().await),
+            DestinationKind::Jira => Self::Jira(jira::start().await),
+            DestinationKind::Gitlab => Self::Gitlab(gitlab::start().await),
         };
         destination.control().set_latency(latency);
         destination
@@ -133,6 +147,8 @@ impl Destination {
             Self::Opsgenie(fake) => fake.control(),
             Self::Servicenow(fake) => fake.control(),
             Self::Datadog(fake) => fake.control(),
+            Self::Jira(fake) => fake.control(),
+            Self::Gitlab(fake) => fake.control(),
         }
     }
 
@@ -148,6 +164,8 @@ impl Destination {
             Self::Opsgenie(fake) => fake.base_url(),
             Self::Servicenow(fake) => fake.base_url(),
             Self::Datadog(fake) => fake.base_url(),
+            Self::Jira(fake) => fake.base_url(),
+            Self::Gitlab(fake) => fake.base_url(),
         }
     }
 
@@ -166,6 +184,8 @@ impl Destination {
             Self::Opsgenie(_) => vec![opsgenie::KEY],
             Self::Servicenow(_) => vec![servicenow::TOKEN],
             Self::Datadog(_) => datadog::KEYS.to_vec(),
+            Self::Jira(_) => vec![jira::TOKEN],
+            Self::Gitlab(_) => vec![gitlab::TOKEN, gitlab::HOOK_SECRET],
         }
     }
 
@@ -179,9 +199,10 @@ impl Destination {
         }
     }
 
-    /// The plugin's service section and its recipients, every request to one place.
-    pub(crate) fn config_section(&self) -> String {
-        match self {
+    /// The plugin's service section and its recipients, every request to one place; files
+    /// the section names (the fake Jira's CA) are written under `dir`.
+    pub(crate) fn config_section(&self, dir: &Path) -> std::io::Result<String> {
+        Ok(match self {
             Self::Slack(fake) => slack::config_section(&fake.base_url()),
             Self::Mattermost(fake) => mattermost::config_section(&fake.base_url()),
             Self::Discord(fake) => discord::config_section(&fake.base_url()),
@@ -191,6 +212,31 @@ impl Destination {
             Self::Opsgenie(fake) => opsgenie::config_section(fake),
             Self::Servicenow(fake) => servicenow::config_section(fake),
             Self::Datadog(fake) => datadog::config_section(fake),
+            Self::Jira(fake) => {
+                let ca_file = dir.join("jira-ca.pem");
+                std::fs::write(&ca_file, fake.ca_pem())?;
+                jira::config_section(fake, &ca_file)
+            }
+            Self::Gitlab(fake) => gitlab::config_section(fake),
+        })
+    }
+
+    /// One replica's `[http]` webhook listener on `listen`, for the plugins that take
+    /// decisions by webhook (Jira, GitLab); None for the others.
+    pub(crate) fn listener_section(&self, listen: SocketAddr) -> Option<String> {
+        match self {
+            Self::Jira(_) => Some(jira::listener_section(listen)),
+            Self::Gitlab(_) => Some(gitlab::listener_section(listen)),
+            _ => None,
+        }
+    }
+
+    /// Flags after `start -c <config>`: the trackers' listeners serve plain HTTP on
+    /// loopback (what a TLS-terminating ingress in front of them would see).
+    pub(crate) fn start_flags(&self) -> &'static [&'static str] {
+        match self {
+            Self::Jira(_) | Self::Gitlab(_) => &["--insecure-no-tls"],
+            _ => &[],
         }
     }
 
@@ -219,6 +265,8 @@ impl Destination {
             Self::Opsgenie(fake) => opsgenie::posts(fake),
             Self::Servicenow(fake) => servicenow::posts(fake),
             Self::Datadog(fake) => datadog::posts(fake),
+            Self::Jira(fake) => jira::posts(fake),
+            Self::Gitlab(fake) => gitlab::posts(fake),
         }
     }
 
