@@ -12,8 +12,10 @@ use teleport_plugin_runtime::tracker::{IssueTracker, TrackerHandler};
 
 use crate::client::{JiraClient, NewIssue};
 use crate::config::JiraConfig;
+use crate::poll::quoted;
 use crate::record::JiraIssue;
 use crate::render;
+use crate::search::Search;
 
 /// The issue property naming the request (Go's key): how an issue is tied to its request.
 pub const REQUEST_ID_PROPERTY: &str = "teleportAccessRequestId";
@@ -40,6 +42,29 @@ impl Jira {
             web_base,
         }
     }
+}
+
+/// How far back the look for an unrecorded issue reaches when the request's creation time
+/// is unknown.
+const UNKNOWN_AGE_MINUTES: i64 = 24 * 60;
+
+/// The query for the issues of `project` updated within the last `minutes`: every issue
+/// opened for a request created since then is among them (an issue's update time is never
+/// before its creation), and the results carry the request-ID property to pick it by.
+pub fn recent_issues_query(project: &str, minutes: u64) -> String {
+    format!(
+        "project = {} AND updated >= \"-{minutes}m\" ORDER BY updated DESC",
+        quoted(project)
+    )
+}
+
+/// Whole minutes since `request` was created, plus slack for Jira's rounding to the minute
+/// and clocks apart.
+fn minutes_since_created(request: &AccessRequest) -> u64 {
+    let age = request.created.map_or(UNKNOWN_AGE_MINUTES, |created| {
+        (time::OffsetDateTime::now_utc() - created).whole_minutes()
+    });
+    u64::try_from(age.max(0)).unwrap_or(0) + 2
 }
 
 /// The transition that moves an issue to the resolution's status.
@@ -75,6 +100,37 @@ impl IssueTracker for Jira {
     const NAME: &'static str = "Jira";
     const COMMENT_KIND: &'static str = "comment";
     const CLOSE_KIND: &'static str = "transition";
+
+    /// A crash between the create and its record leaves an issue carrying the request's ID
+    /// property: searched among the project's issues updated since the request was created
+    /// (Jira cannot search by an entity property it has not indexed), so the next attempt
+    /// continues it instead of opening a second one.
+    async fn find_unrecorded(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<Option<JiraIssue>, ServiceError> {
+        let jql = recent_issues_query(&self.settings.project, minutes_since_created(request));
+        let search = Search {
+            jql: &jql,
+            fields: "status",
+            expand: "",
+            properties: REQUEST_ID_PROPERTY,
+        };
+        let mut found = None;
+        self.jira
+            .search(search, |issue| {
+                if found.is_none()
+                    && issue.property(REQUEST_ID_PROPERTY).as_deref() == Some(request.id.as_str())
+                {
+                    found = Some(JiraIssue {
+                        id: issue.id,
+                        key: issue.key,
+                    });
+                }
+            })
+            .await?;
+        Ok(found)
+    }
 
     async fn open(&self, request: &AccessRequest) -> Result<JiraIssue, ServiceError> {
         let settings = &self.settings;

@@ -29,7 +29,7 @@ impl JiraPoller {
 }
 
 /// `text` as a JQL string literal.
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 

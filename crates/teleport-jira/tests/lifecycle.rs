@@ -254,6 +254,58 @@ async fn jira_failures_are_retried_without_duplicates() {
 }
 
 #[tokio::test]
+async fn an_issue_opened_before_a_crash_is_found_not_repeated() {
+    let env = Env::new().await;
+    // A request the plugin had claimed and opened an issue for, but crashed before
+    // recording it: the record names no issue, the issue (with the request's ID property)
+    // exists among other issues of the project.
+    let id = env.pending("alice@example.com", &["dev"], "fix the outage");
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &id,
+            "jira",
+            &[("user", "alice@example.com"), ("roles", "dev")],
+        )
+        .unwrap();
+    env.jira.create_issue(
+        "another request",
+        &[(PROPERTY, serde_json::json!("some-other-request"))],
+    );
+    let earlier = env.jira.create_issue(
+        "alice@example.com requested dev",
+        &[(PROPERTY, serde_json::json!(id))],
+    );
+
+    let plugin = env
+        .start(env.config(None, Some(Duration::from_secs(30))))
+        .await;
+    let data = env
+        .wait_data(&id, "the earlier issue recorded", |d| {
+            d.get("issue_id").is_some_and(|v| !v.is_empty())
+                && d.get("claim").is_none_or(String::is_empty)
+        })
+        .await;
+    assert_eq!(data["issue_id"], earlier);
+    assert_eq!(
+        env.jira.call_count("POST /issue"),
+        0,
+        "no second issue opened"
+    );
+    assert_eq!(env.issues_for(&id).len(), 1);
+
+    // The found issue is the one the request's resolution lands on.
+    env.kit.approve(&id, "go").unwrap();
+    let issue = env
+        .wait_issue(&id, "the earlier issue approved", |i| {
+            i.status == "Approved"
+        })
+        .await;
+    assert_eq!(issue.id, earlier);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_workflow_without_the_transition_still_gets_the_comment() {
     let env = Env::new().await;
     env.jira.remove_transition_to("Denied");
