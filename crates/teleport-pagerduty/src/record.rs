@@ -18,26 +18,12 @@ pub use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::incident::progress;
 use teleport_plugin_runtime::record::{Lease, RequestData};
 
-/// How far closing the incident got after the resolution was recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseProgress {
-    /// The resolution note is still to be posted.
-    Pending,
-    /// The note is posted; the incident is still to be resolved.
-    Noted,
-    /// Nothing left to do (also a Go record with a resolution, as Go closes in one go).
-    Done,
-}
+/// How far closing the incident got after the resolution was recorded: the issue trackers'
+/// steps (the resolution note, then the closing call), stored with the same words.
+pub use teleport_plugin_runtime::tracker::CloseProgress;
 
-impl CloseProgress {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Noted => "noted",
-            Self::Done => "done",
-        }
-    }
-}
+/// The stored `close_progress` once the resolution note is posted.
+const NOTED: &str = "noted";
 
 /// The record of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,11 +99,9 @@ impl IncidentRecord {
         );
         put(
             "close_progress",
-            if self.request.resolution.is_some() {
-                self.close_progress.as_str().to_owned()
-            } else {
-                String::new()
-            },
+            self.close_progress
+                .encode(self.request.resolution, NOTED)
+                .to_owned(),
         );
         map
     }
@@ -131,13 +115,8 @@ impl IncidentRecord {
             service_id: get("service_id").to_owned(),
             claim: Lease::decode(get("claim")),
             auto_approval: progress::decode_approval(get("auto_approval")),
-            close_progress: match get("close_progress") {
-                "pending" => CloseProgress::Pending,
-                "noted" => CloseProgress::Noted,
-                // A resolution without progress is the Go plugin's, which closed in one go.
-                _ if request.resolution.is_some() => CloseProgress::Done,
-                _ => CloseProgress::Pending,
-            },
+            // A resolution without progress is the Go plugin's, which closed in one go.
+            close_progress: CloseProgress::decode(get("close_progress"), request.resolution, NOTED),
             request,
         }
     }
