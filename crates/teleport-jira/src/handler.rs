@@ -12,10 +12,9 @@ use teleport_plugin_runtime::tracker::{IssueTracker, TrackerHandler};
 
 use crate::client::{JiraClient, NewIssue};
 use crate::config::JiraConfig;
-use crate::poll::quoted;
 use crate::record::JiraIssue;
 use crate::render;
-use crate::search::Search;
+use crate::search::{Search, quoted};
 
 /// The issue property naming the request (Go's key): how an issue is tied to its request.
 pub const REQUEST_ID_PROPERTY: &str = "teleportAccessRequestId";
@@ -51,7 +50,7 @@ const UNKNOWN_AGE_MINUTES: i64 = 24 * 60;
 /// The query for the issues of `project` updated within the last `minutes`: every issue
 /// opened for a request created since then is among them (an issue's update time is never
 /// before its creation), and the results carry the request-ID property to pick it by.
-pub fn recent_issues_query(project: &str, minutes: u64) -> String {
+fn recent_issues_query(project: &str, minutes: u64) -> String {
     format!(
         "project = {} AND updated >= \"-{minutes}m\" ORDER BY updated DESC",
         quoted(project)

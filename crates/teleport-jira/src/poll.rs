@@ -11,6 +11,7 @@ use teleport_plugin_runtime::service_error::ServiceError;
 use crate::client::{Issue, Search};
 use crate::decision::{Inbound, Seen, SeenError};
 use crate::handler::REQUEST_ID_PROPERTY;
+use crate::search::quoted;
 
 /// The poller of one project.
 pub struct JiraPoller {
@@ -26,11 +27,6 @@ impl JiraPoller {
             project: project.into(),
         }
     }
-}
-
-/// `text` as a JQL string literal.
-pub(crate) fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The query for decisions in `project` updated within the last `minutes`.

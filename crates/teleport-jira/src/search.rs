@@ -28,6 +28,11 @@ pub struct Search<'a> {
     pub properties: &'a str,
 }
 
+/// `text` as a JQL string literal (the plugin's queries name the project with it).
+pub(crate) fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// A page of results: `search/jql` says where the next one starts, the classic search how
 /// many there are.
 #[derive(Deserialize)]
