@@ -4,7 +4,8 @@
 //! * no file is longer than [`MAX_LINES`] unless it is listed in [`LONG_FILES`] with a reason;
 //! * every plugin in the xtask registry has the one skeleton (README, config, sample, client,
 //!   record, render, bot or handler, and the standard test files);
-//! * every source file is named in ARCHITECTURE.md's code map.
+//! * every source file is named in ARCHITECTURE.md's code map;
+//! * every integration-test file is built by some test target (crates list theirs).
 
 use std::path::{Path, PathBuf};
 
@@ -196,5 +197,50 @@ fn every_source_file_is_named_in_the_code_map() {
         unnamed.is_empty(),
         "ARCHITECTURE.md's code map does not name these source files:\n{}",
         unnamed.join("\n")
+    );
+}
+
+#[test]
+fn every_test_file_is_built_when_test_binaries_are_listed() {
+    // A crate with `autotests = false` builds only the test targets its Cargo.toml lists, so a
+    // new tests/*.rs that is neither a module of tests/integration.rs nor a `[[test]]` of its
+    // own would never run, and nothing else would say so.
+    let root = workspace_root();
+    let mut unbuilt = Vec::new();
+    let Ok(crates) = std::fs::read_dir(root.join("crates")) else {
+        panic!("no crates/ directory under {}", root.display());
+    };
+    for krate in crates.flatten().map(|entry| entry.path()) {
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap_or_default();
+        if !manifest.contains("autotests = false") {
+            continue;
+        }
+        let integration =
+            std::fs::read_to_string(krate.join("tests/integration.rs")).unwrap_or_default();
+        let Ok(tests) = std::fs::read_dir(krate.join("tests")) else {
+            continue;
+        };
+        for file in tests.flatten().map(|entry| entry.path()) {
+            let (Some(stem), Some(name)) = (file.file_stem(), file.file_name()) else {
+                continue;
+            };
+            let (stem, name) = (stem.to_string_lossy(), name.to_string_lossy());
+            if !name.ends_with(".rs") || name == "integration.rs" {
+                continue;
+            }
+            let as_module = integration
+                .lines()
+                .any(|l| l.trim() == format!("mod {stem};"));
+            let as_target = manifest.contains(&format!("path = \"tests/{name}\""));
+            if !as_module && !as_target {
+                unbuilt.push(relative(&root, &file));
+            }
+        }
+    }
+    unbuilt.sort();
+    assert!(
+        unbuilt.is_empty(),
+        "these test files are built by no test target (add `mod NAME;` to tests/integration.rs):\n{}",
+        unbuilt.join("\n")
     );
 }

@@ -1,6 +1,6 @@
 //! The typed API: watch, listing with fallbacks, plugin data CAS, reviews, users, roles.
 
-mod support;
+use crate::support;
 
 use futures::StreamExt;
 use support::{Env, USER, WAIT};

@@ -1,7 +1,7 @@
 //! The catch-up listings: requests a page at a time (with the older servers' fallback)
 //! and the IDs of a plugin's records, decoded without their data.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 

@@ -1,6 +1,6 @@
 //! Credentials and dialing: both formats, both modes, refusals, renewal.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! HTTP CONNECT proxy, and the report when nothing works; identity reload and reconnects on
 //! each path.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! owners with the older-cluster fallback, plugin data of kind `access_list`, and a watch
 //! that carries rules, or quietly does not where the cluster or the role does not allow it.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,7 +1,7 @@
 //! `ListResources` against the testkit: requested nodes found by name with the plugin's
 //! `preview_as_roles`, every page followed, and the answers a plugin without the right gets.
 
-mod support;
+use crate::support;
 
 use support::{Env, USER};
 use teleport_client::{ClientError, ListedResource};

@@ -5,7 +5,7 @@
 //! legacy suite), mismatched or SHA-1-signed ones refused, mixed with ECDSA ones. The tunnel
 //! found through a proxy's web address (`/webapi/find`) is in `tunnel_find.rs`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

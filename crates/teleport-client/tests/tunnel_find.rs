@@ -5,7 +5,7 @@
 //! key (Teleport's legacy suite) on both ways, and a tunnel host certificate from another
 //! cluster refused with a clear error.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! on call, a role outside `allowed_roles`, a team outside `teams` → untouched; dry run →
 //! logged only; disabled → no check at all.
 
-mod common;
+use crate::common;
 
 use common::{Env, PLUGIN_USER, SCHEDULES, WAIT, approval};
 use teleport_datadog::config::AutoApproval;

@@ -1,7 +1,7 @@
 //! The shared compliance suite (teleport-plugin-testsupport) run against `teleport-datadog`
 //! and the fake Datadog: an incident per request for the one team `role_to_recipients` names.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! approval, denial or expiry, 429/5xx retried without duplicates, a Go record continued,
 //! and the start-up check of the `incident_write` permission.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

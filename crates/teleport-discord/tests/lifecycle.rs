@@ -1,7 +1,7 @@
 //! A request's whole life in Discord: messages, reviews as embeds, the final edit, expiry,
 //! and Discord's rate limits and server errors retried without duplicates.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! (`GET channels/{id}/messages?after=<snowflake>`) instead of posting again. A new request
 //! costs no lookup.
 
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,6 +1,6 @@
 //! Start-up checks against the fake Discord: the token, and every configured channel.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::discord::POST_MESSAGE;

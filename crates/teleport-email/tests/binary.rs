@@ -1,6 +1,6 @@
 //! The real `teleport-email` binary: `configure`, and `start` sending through a real SMTP server.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

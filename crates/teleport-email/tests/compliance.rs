@@ -1,7 +1,7 @@
 //! The shared compliance suite (teleport-plugin-testsupport) run against `teleport-email`
 //! and a real SMTP server on loopback, with AUTH.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The e-mail lifecycle through a real SMTP server on loopback: headers, threading, bodies,
 //! STARTTLS, AUTH, an outage, and a recipient the server refuses.
 
-mod common;
+use crate::common;
 
 use common::smtp_server::{Received, SmtpOptions, SmtpServer, TestCa};
 use common::*;

@@ -1,6 +1,6 @@
 //! Mail through the fake Mailgun API: the form fields, threading headers, and 429 retries.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::Fault;

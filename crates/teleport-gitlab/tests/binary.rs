@@ -4,7 +4,7 @@
 //! hook and serving it (a wrong token 401, a maintainer's label approving); start-up
 //! refusing a wrong token with exit 1 and one clear line.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

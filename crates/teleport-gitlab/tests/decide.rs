@@ -4,7 +4,7 @@
 //! and the resulting state change (end to end through `run`: webhook.rs, polling.rs). A maintainer's label decides with their latest note; a
 //! reporter's, a stranger's or a copied issue's does not; seen again it decides nothing.
 
-mod common;
+use crate::common;
 
 use teleport_client::{ClientConfig, CredentialsSource, TeleportClient};
 use teleport_fakes::Fault;

@@ -4,7 +4,7 @@
 //! limiting, two replicas, an issue opened before a crash but never recorded, and a Go
 //! plugin's record continued — each without a second issue or a repeated note.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

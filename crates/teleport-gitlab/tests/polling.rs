@@ -4,7 +4,7 @@
 //! reporter's label is ignored however often it is seen, later polls change nothing, and a
 //! decision made while GitLab is down or answering 429 is applied once it is back.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::Fault;

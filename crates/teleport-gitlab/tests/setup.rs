@@ -4,7 +4,7 @@
 //! mode touching no hook, and clear failures for a bad token, an unknown project and a
 //! token whose user may not manage hooks.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

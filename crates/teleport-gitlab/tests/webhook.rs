@@ -5,7 +5,7 @@
 //! ignored, a redelivery and webhook + polling changing Teleport once, the labels and hook
 //! set up once across restarts, and basic auth carried by the registered hook URL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

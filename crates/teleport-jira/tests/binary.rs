@@ -3,7 +3,7 @@
 //! and none of them in the debug log; SIGTERM → exit 0; `--insecure-no-tls`; and start-up
 //! refusing bad credentials or missing TLS files with one `error:` line.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -244,7 +244,7 @@ async fn bad_credentials_stop_the_start_with_one_error_line() {
 
 /// The plugin's resident memory, idle and at its peak over 200 requests decided in Jira and
 /// found by polling: `TELEPORT_JIRA_BINARY=<release binary> cargo test -p teleport-jira --test
-/// binary -- --ignored --nocapture measure`.
+/// integration -- --ignored --nocapture binary::measure`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, not a check"]
 async fn measure_resident_memory() {

@@ -2,7 +2,7 @@
 //! request-ID property and plugin data, review comments, resolution from Teleport's side,
 //! retries, and a Go plugin's record continued.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `search/jql` (the classic search answers 410) and Data Center's classic search, bounded
 //! JQL, and no decision lost while Jira is down, rate-limiting, or Teleport refuses a call.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -193,8 +193,8 @@ async fn a_forged_issue_found_by_polling_changes_nothing() {
     plugin.shutdown().await;
 }
 
-/// Decisions per second by polling: `cargo test -p teleport-jira --release --test polling
-/// -- --ignored --nocapture measure`.
+/// Decisions per second by polling: `cargo test -p teleport-jira --release --test integration
+/// -- --ignored --nocapture polling::measure`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, not a check"]
 async fn measure_decisions_per_second_by_polling() {

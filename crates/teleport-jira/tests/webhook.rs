@@ -2,7 +2,7 @@
 //! callers, oversized, malformed and forged bodies change nothing; a decision delivered
 //! twice, or seen by webhook and polling, is applied once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The real `teleport-mattermost` binary: `configure`, `version`, and `start` with a config file.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The shared compliance suite (teleport-plugin-testsupport) run against
 //! `teleport-mattermost` and the fake Mattermost.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

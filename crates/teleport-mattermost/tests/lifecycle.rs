@@ -1,6 +1,6 @@
 //! A request's whole life in Mattermost: posts, review replies, the final edit, the requester's DM.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::Fault;

@@ -3,7 +3,7 @@
 //! post by the request ID in its `props` (`GET channels/{id}/posts?since=`) instead of
 //! posting again. A new request costs no lookup.
 
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

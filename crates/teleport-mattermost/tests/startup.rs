@@ -1,7 +1,7 @@
 //! Start-up checks against the fake Mattermost: the token stops the start; unusable teams and
 //! channels are skipped, as in the Go plugin.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! The real `teleport-msteams` binary: `configure` (the sample, and Go's app package),
 //! `version`, `validate`, `uninstall`, and `start` with a config file.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

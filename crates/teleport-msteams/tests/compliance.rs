@@ -1,7 +1,7 @@
 //! The shared compliance suite (teleport-plugin-testsupport) run against
 //! `teleport-msteams` and the fake Microsoft Teams.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! channels, reviews shown by replacing the cards, the outcome, expiry, and Microsoft's
 //! rate limits and server errors retried without duplicates.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::Fault;

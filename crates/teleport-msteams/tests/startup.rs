@@ -1,7 +1,7 @@
 //! Start-up checks against the fake Teams: the app in the catalog, the credentials, and
 //! with `preload` every configured recipient resolved (the app installed) before requests.
 
-mod common;
+use crate::common;
 
 use common::*;
 use teleport_fakes::msteams::{GET_CATALOG, INSTALL_APP, POST_ACTIVITY};

@@ -1,7 +1,7 @@
 //! OAuth client-credentials tokens: one per scope, cached across calls, and renewed before
 //! they expire (the fake refuses an expired token and counts such calls).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

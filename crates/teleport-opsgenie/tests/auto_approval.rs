@@ -2,7 +2,7 @@
 //! approved once by the plugin's own user; not on call, a role outside `allowed_roles`, a
 //! schedule outside `schedules` → untouched; dry run → logged only.
 
-mod common;
+use crate::common;
 
 use common::{Env, NOTIFY, PLUGIN_USER, SCHEDULES, WAIT, approval};
 use teleport_opsgenie::config::AutoApproval;

@@ -1,7 +1,7 @@
 //! The real `teleport-opsgenie` binary: `configure`, `version`, `start` with a config file
 //! (a key file, the alert, SIGTERM → exit 0), and start-up refusing a bad key.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

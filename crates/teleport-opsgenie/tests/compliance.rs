@@ -2,7 +2,7 @@
 //! `teleport-opsgenie` and the fake Opsgenie: an alert per request that names a schedule to
 //! notify.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

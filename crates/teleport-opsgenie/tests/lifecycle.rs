@@ -1,7 +1,7 @@
 //! A request's whole life in Opsgenie: the alert (created asynchronously), review notes, the
 //! alert closed on approval, denial or expiry, and 429/5xx retried without duplicates.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! approved by the plugin's own user; not on call, a role outside `allowed_roles`, an
 //! escalation level above the limit, another schedule → untouched; dry run → logged only.
 
-mod common;
+use crate::common;
 
 use common::{Env, NOTIFY, NOTIFY_SERVICE, PLUGIN_USER, SERVICES, WAIT};
 use teleport_pagerduty::config::AutoApproval;

@@ -3,7 +3,7 @@
 //! log, SIGKILL mid-life and a restart without a second incident, SIGTERM → exit 0, and
 //! start-up refusing a bad API key or an unknown `From` user.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

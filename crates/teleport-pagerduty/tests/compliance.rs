@@ -2,7 +2,7 @@
 //! `teleport-pagerduty` and the fake PagerDuty: an incident per request that carries the
 //! notify-service annotation.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! nothing for requests without annotations; retries, restarts and two replicas without a
 //! second incident or a repeated note; a Go plugin's record continued.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

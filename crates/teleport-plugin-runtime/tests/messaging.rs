@@ -1,7 +1,7 @@
 //! The messaging state machine against the in-process Teleport: lifecycle,
 //! catch-up, restarts, replicas, retries, Go-state continuation.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,7 +1,7 @@
 //! Access monitoring rules routing the messaging handler's broadcast end to end: the plugin
 //! running against the testkit, rules added, changed and removed while it runs.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

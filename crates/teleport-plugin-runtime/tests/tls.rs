@@ -183,13 +183,25 @@ const CHILD_URL: &str = "RUNTIME_TLS_CHILD_URL";
 const CHILD_EXTRA_CA: &str = "RUNTIME_TLS_CHILD_EXTRA_CA";
 const CHILD_EXPECT: &str = "RUNTIME_TLS_CHILD_EXPECT";
 
+/// `child_case`'s name as the test harness knows it: its module path without the crate.
+fn child_case_name() -> String {
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_crate, module)| module);
+    if module.is_empty() {
+        "child_case".to_owned()
+    } else {
+        format!("{module}::child_case")
+    }
+}
+
 /// Runs the ignored test `child_case` in a fresh copy of this binary with `env` (and with
 /// `SSL_CERT_FILE`/`SSL_CERT_DIR` removed unless given), and checks it passed.
 fn run_child(url: &str, expect: &str, extra_ca: Option<&Path>, env: &[(&str, &Path)]) {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([
-            "child_case",
+            child_case_name().as_str(),
             "--exact",
             "--ignored",
             "--nocapture",

@@ -2,7 +2,7 @@
 //! approved once by the plugin's own user; not on call, a role outside `allowed_roles`, a
 //! rota outside `rotas` → untouched; dry run → logged only; disabled → nothing.
 
-mod common;
+use crate::common;
 
 use common::{ALICE_ID, Env, PLUGIN_USER, PRIMARY, SCHEDULES, SECONDARY, WAIT, approval};
 use teleport_fakes::servicenow::{GET_USER, WHO_IS_ON_CALL};

@@ -1,7 +1,7 @@
 //! The real `teleport-servicenow` binary: `configure`, `version`, `start` with a config
 //! file (a token file, the incident, SIGTERM → exit 0), and start-up refusing a bad token.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

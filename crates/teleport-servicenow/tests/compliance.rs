@@ -2,7 +2,7 @@
 //! `teleport-servicenow` and the fake ServiceNow: an incident per request, assigned to the
 //! reviewer the requester suggests.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

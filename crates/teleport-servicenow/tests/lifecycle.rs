@@ -3,7 +3,7 @@
 //! assignee from access monitoring rules, 429/5xx retried without duplicates, and a Go
 //! plugin's record continued.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

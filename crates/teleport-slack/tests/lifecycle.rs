@@ -1,7 +1,7 @@
 //! teleport-slack end to end in-process: testkit (Teleport over mTLS) and the
 //! fake Slack Web API on loopback.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! channel named in the config, a user's DM — instead of posting it again. A new request
 //! costs no lookup.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

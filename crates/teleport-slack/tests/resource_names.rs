@@ -4,7 +4,7 @@
 //! request costs no lookup, an Okta group reads by its Okta name and an Identity Center
 //! account by its ID (as Go), and a PROMOTED request reads `*Status*:  PROMOTED` as in Go.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

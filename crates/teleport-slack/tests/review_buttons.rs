@@ -1,7 +1,7 @@
 //! Slack review buttons end to end: the fake Slack's Socket Mode pushes clicks, the
 //! testkit decides as Teleport does who may review what.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! stop() and restart(): a real outage on the same ports, with state kept.
 
-mod common;
+use crate::common;
 
 use common::{WAIT, client, id_of, next, open_watch, watch, watch_kind};
 use teleport_client::wire::proto::PingRequest;

@@ -1,6 +1,6 @@
 //! Listing requests (paged, streamed, legacy), creating and deleting them, users and roles.
 
-mod common;
+use crate::common;
 
 use common::{client, id_of, next_event, open_watch, watch, watch_kind};
 use teleport_client::wire::proto::{

@@ -1,6 +1,6 @@
 //! Mutual TLS on the auth listener: who gets in, and what the server learns about them.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

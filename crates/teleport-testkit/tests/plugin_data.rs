@@ -1,6 +1,6 @@
 //! GetPluginData / UpdatePluginData over gRPC: absence, CAS, deletes, all-plugin entries.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

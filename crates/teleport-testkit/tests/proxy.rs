@@ -1,7 +1,7 @@
 //! The TLS-routing proxy: ALPN `teleport-auth@<hex cluster>.teleport.cluster.local` reaches auth
 //! end to end (mTLS with the auth server through the proxy); anything else is closed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! SubmitAccessReview and SetAccessRequestState with Teleport's rules.
 
-mod common;
+use crate::common;
 
 use common::{client, id_of, next_event, open_watch, watch, watch_kind};
 use teleport_client::wire::proto::RequestStateSetter;

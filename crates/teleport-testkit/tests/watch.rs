@@ -1,6 +1,6 @@
 //! WatchEvents: INIT first, PUT/DELETE payloads, filters, refusals, closing and overflow.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 
