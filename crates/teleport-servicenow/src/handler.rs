@@ -92,6 +92,13 @@ impl IncidentService for ServiceNow {
             assigned_to: self.assignee(request).await,
             correlation_id: IncidentRecord::correlation_id(&request.id),
         };
+        // A lapsed lease left in the record means its holder stopped (a SIGKILL, say) and
+        // may have created the incident without recording it: look before creating, as
+        // after a create that got no answer. Kept in memory, so a retry of a failed look-up
+        // on this replica looks again.
+        if claim.taken_over().is_some() {
+            self.set_uncertain(&request.id, true);
+        }
         if let Some(sys_id) = self.earlier_incident(request).await? {
             tracing::info!(servicenow_incident_id = %sys_id, "found the incident an unanswered create opened");
             let mut next = claim.record().clone();

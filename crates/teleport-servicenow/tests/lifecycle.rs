@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{CLOSE_CODE, Env, approval, correlation};
 use teleport_fakes::Fault;
@@ -236,6 +236,44 @@ async fn a_create_that_timed_out_after_servicenow_processed_it_is_not_repeated()
     let other = env.request("bob", &["dev"], &[]);
     env.wait_recorded(&other).await;
     assert_eq!(env.sn.call_count(LIST_INCIDENTS) - lookups_before, 1);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_not_repeated() {
+    let env = Env::new().await;
+    let id = env.request("bob", &["dev"], &[]);
+    // The killed replica's create reached ServiceNow; its record kept only its lease.
+    let created = go_plugin_incident(&env, &id).await;
+    let lapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        - 1_000;
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &id,
+            "servicenow",
+            &[
+                ("user", "bob"),
+                ("roles", "dev"),
+                ("claim", &format!("killed-replica {lapsed}")),
+            ],
+        )
+        .expect("seed");
+    let plugin = env.started(approval()).await;
+    let data = env.wait_recorded(&id).await;
+    assert_eq!(
+        data["incident_id"], created,
+        "the incident found is recorded"
+    );
+    assert_eq!(env.incidents_for(&id).len(), 1, "no second incident");
+    assert_eq!(
+        env.sn.call_count(CREATE_INCIDENT),
+        1,
+        "only the killed replica's create"
+    );
     plugin.shutdown().await;
 }
 
