@@ -183,16 +183,11 @@ const CHILD_URL: &str = "RUNTIME_TLS_CHILD_URL";
 const CHILD_EXTRA_CA: &str = "RUNTIME_TLS_CHILD_EXTRA_CA";
 const CHILD_EXPECT: &str = "RUNTIME_TLS_CHILD_EXPECT";
 
-/// `child_case`'s name as the test harness knows it: its module path without the crate.
+/// `child_case`'s name as the test harness knows it: its module path (`tls`, a module of the
+/// crate's one integration binary) without the crate.
 fn child_case_name() -> String {
-    let module = module_path!()
-        .split_once("::")
-        .map_or("", |(_crate, module)| module);
-    if module.is_empty() {
-        "child_case".to_owned()
-    } else {
-        format!("{module}::child_case")
-    }
+    let (_crate, module) = module_path!().split_once("::").unwrap_or(("", "tls"));
+    format!("{module}::child_case")
 }
 
 /// Runs the ignored test `child_case` in a fresh copy of this binary with `env` (and with
