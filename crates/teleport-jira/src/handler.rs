@@ -4,6 +4,8 @@
 //! the issue once (a resolution comment, then the transition to Approved / Denied /
 //! Expired).
 
+use std::ops::ControlFlow;
+
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::record::Resolution;
@@ -47,13 +49,19 @@ impl Jira {
 /// is unknown.
 const UNKNOWN_AGE_MINUTES: i64 = 24 * 60;
 
-/// The query for the issues of `project` updated within the last `minutes`: every issue
-/// opened for a request created since then is among them (an issue's update time is never
-/// before its creation), and the results carry the request-ID property to pick it by.
-fn recent_issues_query(project: &str, minutes: u64) -> String {
+/// The query for the issue of `project` whose description names `request_id` (the plugin
+/// writes `Request ID: *<id>*` into every description it opens), updated within the last
+/// `minutes` (an issue's update time is never before its creation; Jira Cloud also wants
+/// every search bounded). A phrase search, so Jira matches the ID's parts in order; it
+/// finds one issue, or a few that quote the ID, where listing the project's recent issues
+/// would page through thousands under load. Jira's text index trails a create by seconds,
+/// far less than a lease lasts, so an issue left by a crashed replica is indexed by the
+/// time another replica takes the request over.
+fn request_issue_query(project: &str, request_id: &str, minutes: u64) -> String {
     format!(
-        "project = {} AND updated >= \"-{minutes}m\" ORDER BY updated DESC",
-        quoted(project)
+        "project = {} AND updated >= \"-{minutes}m\" AND description ~ {}",
+        quoted(project),
+        quoted(&format!("\"{request_id}\""))
     )
 }
 
@@ -101,14 +109,19 @@ impl IssueTracker for Jira {
     const CLOSE_KIND: &'static str = "transition";
 
     /// A crash between the create and its record leaves an issue carrying the request's ID
-    /// property: searched among the project's issues updated since the request was created
-    /// (Jira cannot search by an entity property it has not indexed), so the next attempt
-    /// continues it instead of opening a second one.
+    /// property: found by a text search for the ID in the description, then checked by the
+    /// property (the search is only a sieve: anyone can quote an ID in an issue), so the
+    /// next attempt continues it instead of opening a second one. The search stops at the
+    /// first issue that passes.
     async fn find_unrecorded(
         &self,
         request: &AccessRequest,
     ) -> Result<Option<JiraIssue>, ServiceError> {
-        let jql = recent_issues_query(&self.settings.project, minutes_since_created(request));
+        let jql = request_issue_query(
+            &self.settings.project,
+            &request.id,
+            minutes_since_created(request),
+        );
         let search = Search {
             jql: &jql,
             fields: "status",
@@ -118,14 +131,14 @@ impl IssueTracker for Jira {
         let mut found = None;
         self.jira
             .search(search, |issue| {
-                if found.is_none()
-                    && issue.property(REQUEST_ID_PROPERTY).as_deref() == Some(request.id.as_str())
-                {
-                    found = Some(JiraIssue {
-                        id: issue.id,
-                        key: issue.key,
-                    });
+                if issue.property(REQUEST_ID_PROPERTY).as_deref() != Some(request.id.as_str()) {
+                    return ControlFlow::Continue(());
                 }
+                found = Some(JiraIssue {
+                    id: issue.id,
+                    key: issue.key,
+                });
+                ControlFlow::Break(())
             })
             .await?;
         Ok(found)
@@ -200,5 +213,18 @@ impl IssueTracker for Jira {
         self.jira.transition(&issue.id, &transition.id).await?;
         tracing::info!(jira_issue_id = %issue.id, jira_issue_key = %transition.issue_key, status = %transition.status, "moved the Jira issue");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_look_up_is_a_bounded_phrase_search_for_the_request_id() {
+        assert_eq!(
+            request_issue_query("TD2", "4e5c0d9a-1b2c-4d3e-8f90-a1b2c3d4e5f6", 7),
+            r#"project = "TD2" AND updated >= "-7m" AND description ~ "\"4e5c0d9a-1b2c-4d3e-8f90-a1b2c3d4e5f6\"""#
+        );
     }
 }

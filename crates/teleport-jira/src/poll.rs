@@ -3,6 +3,7 @@
 //! handed to [`Inbound`]. A failure for any issue fails the poll after the others are done,
 //! so the driver keeps looking back far enough to see it again.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use teleport_plugin_runtime::inbound::{LongestWait, PollWindow, Poller, SeenFailure};
@@ -51,7 +52,10 @@ impl Poller for JiraPoller {
         let mut issues: Vec<Issue> = Vec::new();
         self.inbound
             .jira
-            .search(search, |issue| issues.push(issue))
+            .search(search, |issue| {
+                issues.push(issue);
+                ControlFlow::Continue(())
+            })
             .await
             .map_err(ServiceError::from)?;
         let mut applied = 0;

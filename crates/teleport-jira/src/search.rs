@@ -2,6 +2,7 @@
 //! `search` answers 410 Gone since 2025), and the classic `search` with `startAt` where
 //! `search/jql` does not exist (Data Center / Server). The one that works is remembered.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
 use reqwest::Method;
@@ -64,12 +65,13 @@ impl JiraClient {
         }
     }
 
-    /// Every issue `search` finds, page after page, handed to `visit`; `search/jql` first,
-    /// the classic search where it does not exist.
+    /// Every issue `search` finds, page after page, handed to `visit` until it breaks (no
+    /// further page is asked for then); `search/jql` first, the classic search where it does
+    /// not exist.
     pub async fn search(
         &self,
         search: Search<'_>,
-        mut visit: impl FnMut(Issue),
+        mut visit: impl FnMut(Issue) -> ControlFlow<()>,
     ) -> Result<(), JiraError> {
         let known = self.search_api.load(Ordering::Relaxed);
         if known != CLASSIC {
@@ -99,7 +101,7 @@ impl JiraClient {
     async fn search_jql(
         &self,
         search: Search<'_>,
-        visit: &mut impl FnMut(Issue),
+        visit: &mut impl FnMut(Issue) -> ControlFlow<()>,
     ) -> Result<(), JiraError> {
         let url = self.url(&["search", "jql"], &[]);
         let mut token: Option<String> = None;
@@ -115,8 +117,8 @@ impl JiraClient {
                 body["nextPageToken"] = json!(token);
             }
             let page: Page = decode(self.call(Method::POST, url.clone(), Some(&body)).await?)?;
-            for issue in page.issues {
-                visit(issue);
+            if visit_all(page.issues, visit).is_break() {
+                return Ok(());
             }
             match page.next_page_token {
                 Some(next) if !next.is_empty() => token = Some(next),
@@ -130,7 +132,7 @@ impl JiraClient {
     async fn search_classic(
         &self,
         search: Search<'_>,
-        visit: &mut impl FnMut(Issue),
+        visit: &mut impl FnMut(Issue) -> ControlFlow<()>,
     ) -> Result<(), JiraError> {
         let mut start = 0usize;
         for _ in 0..MAX_PAGES {
@@ -150,8 +152,8 @@ impl JiraClient {
                 )
                 .await?;
             let received = page.issues.len();
-            for issue in page.issues {
-                visit(issue);
+            if visit_all(page.issues, visit).is_break() {
+                return Ok(());
             }
             start += received;
             if received == 0 || start >= page.total {
@@ -161,4 +163,12 @@ impl JiraClient {
         tracing::warn!("Jira kept announcing more search results; stopped after {MAX_PAGES} pages");
         Ok(())
     }
+}
+
+/// Hands `issues` to `visit` in order, until it breaks.
+fn visit_all(
+    issues: Vec<Issue>,
+    visit: &mut impl FnMut(Issue) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    issues.into_iter().try_for_each(visit)
 }

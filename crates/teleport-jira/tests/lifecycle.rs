@@ -257,8 +257,9 @@ async fn jira_failures_are_retried_without_duplicates() {
 async fn an_issue_opened_before_a_crash_is_found_not_repeated() {
     let env = Env::new().await;
     // A request the plugin had claimed and opened an issue for, but crashed before
-    // recording it: the record names no issue, the issue (with the request's ID property)
-    // exists among other issues of the project.
+    // recording it: the record names no issue, the issue (with the request's ID property
+    // and the ID in its description) exists among other issues of the project, one of
+    // which quotes the ID too but belongs to another request.
     let id = env.pending("alice@example.com", &["dev"], "fix the outage");
     env.kit
         .put_plugin_data(
@@ -272,8 +273,14 @@ async fn an_issue_opened_before_a_crash_is_found_not_repeated() {
         "another request",
         &[(PROPERTY, serde_json::json!("some-other-request"))],
     );
-    let earlier = env.jira.create_issue(
+    env.jira.create_described_issue(
+        "a request quoting another",
+        &format!("Same as Request ID: *{id}*"),
+        &[(PROPERTY, serde_json::json!("some-other-request"))],
+    );
+    let earlier = env.jira.create_described_issue(
         "alice@example.com requested dev",
+        &format!("User *alice@example.com* requested ...\n\nRequest ID: *{id}*\n"),
         &[(PROPERTY, serde_json::json!(id))],
     );
 
@@ -293,6 +300,16 @@ async fn an_issue_opened_before_a_crash_is_found_not_repeated() {
         "no second issue opened"
     );
     assert_eq!(env.issues_for(&id).len(), 1);
+    let look_ups: Vec<String> = env
+        .jira
+        .queries()
+        .into_iter()
+        .filter(|q| q.contains(" ~ "))
+        .collect();
+    assert!(
+        !look_ups.is_empty() && look_ups.iter().all(|q| q.contains(&id)),
+        "the look-up searches for the request's ID: {look_ups:?}"
+    );
 
     // The found issue is the one the request's resolution lands on.
     env.kit.approve(&id, "go").unwrap();

@@ -1,6 +1,7 @@
 //! The part of JQL the fake understands: clauses joined by `AND` over `project`, `status`
-//! (`=` or `in (...)`) and `updated >= "-<n><m|h|d|w>"`, and an `ORDER BY updated`. Anything
-//! else is a JQL error, as a query the plugin should not send.
+//! (`=` or `in (...)`), `updated >= "-<n><m|h|d|w>"` and a text search (`description ~` or
+//! `text ~`, a word or a quoted phrase, matched as a case-insensitive substring), and an
+//! `ORDER BY updated`. Anything else is a JQL error, as a query the plugin should not send.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +13,12 @@ enum Clause {
     Project(String),
     Status(Vec<String>),
     UpdatedSince(Duration),
+    /// `<field> ~ <text>`: the text searched in the description, or (`text`) in the
+    /// summary, the description and the comments.
+    Contains {
+        everywhere: bool,
+        text: String,
+    },
 }
 
 /// A parsed query.
@@ -65,6 +72,12 @@ impl Query {
                 // Jira rounds relative dates to the minute; so does the fake.
                 let since = now.checked_sub(*ago).unwrap_or(SystemTime::UNIX_EPOCH);
                 issue.updated >= since - Duration::from_secs(60)
+            }
+            Clause::Contains { everywhere, text } => {
+                let has = |field: &str| field.to_lowercase().contains(text.as_str());
+                has(&issue.description)
+                    || (*everywhere
+                        && (has(&issue.summary) || issue.comments.iter().any(|c| has(&c.body))))
             }
         })
     }
@@ -134,6 +147,20 @@ fn parse_clause(clause: &str) -> Result<Clause, String> {
         let relative = unquote(&clause[at..])?;
         return Ok(Clause::UpdatedSince(relative_period(&relative)?));
     }
+    for (field, everywhere) in [("description", false), ("text", true)] {
+        if let Some(rest) = lower.strip_prefix(field).map(str::trim_start)
+            && let Some(value) = rest.strip_prefix('~')
+        {
+            let at = clause.len() - value.len();
+            let text = unquote(&clause[at..])?;
+            // A phrase inside the literal is searched as its words in order.
+            let text = text.trim_matches('"').to_lowercase();
+            if text.is_empty() {
+                return Err("the text search is empty".into());
+            }
+            return Ok(Clause::Contains { everywhere, text });
+        }
+    }
     Err(format!(
         "the fake does not understand the clause {clause:?}"
     ))
@@ -178,6 +205,15 @@ mod tests {
             ]
         );
         assert!(!Query::parse("status = Approved").unwrap().is_bounded());
+        assert_eq!(
+            Query::parse(r#"project = TD2 AND description ~ "\"Ab-12\"""#)
+                .unwrap()
+                .clauses[1],
+            Clause::Contains {
+                everywhere: false,
+                text: "ab-12".into()
+            }
+        );
         assert!(Query::parse("assignee = bob").is_err());
         assert!(Query::parse("project = TD2 ORDER BY created").is_err());
     }

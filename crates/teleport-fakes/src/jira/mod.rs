@@ -272,6 +272,16 @@ impl FakeJira {
 
     /// Creates an issue by hand (not through the plugin), with `properties`; returns its ID.
     pub fn create_issue(&self, summary: &str, properties: &[(&str, Value)]) -> String {
+        self.create_described_issue(summary, "", properties)
+    }
+
+    /// [`create_issue`](Self::create_issue) with a description (what text searches find).
+    pub fn create_described_issue(
+        &self,
+        summary: &str,
+        description: &str,
+        properties: &[(&str, Value)],
+    ) -> String {
         self.mutate(|s| {
             let id = s.next_id();
             let now = s.tick();
@@ -281,7 +291,7 @@ impl FakeJira {
                 project: s.project.clone(),
                 issue_type: "Task".into(),
                 summary: summary.to_owned(),
-                description: String::new(),
+                description: description.to_owned(),
                 status: "Pending".into(),
                 properties: properties
                     .iter()

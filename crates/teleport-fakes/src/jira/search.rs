@@ -45,10 +45,18 @@ fn search_params(
     params
 }
 
-/// The issues a query matches, in its order; records the query.
+/// One page of what a query matches: the issues from `start`, at most `max` of them, in the
+/// query's order, and how many match in all. Records the query.
 /// On Cloud a query must be bounded; the fake asks for the plugin's bound (a project and a
 /// recent period), stricter than Jira, so an unbounded poll fails the tests.
-fn run_query(shared: &Shared, params: &BTreeMap<String, String>) -> Result<Vec<Value>, String> {
+/// Only the page is rendered: the state lock is held while rendering, and a query matching
+/// thousands of issues must not stall every other call of a large chaos run.
+fn run_query(
+    shared: &Shared,
+    params: &BTreeMap<String, String>,
+    start: usize,
+    max: usize,
+) -> Result<(Vec<Value>, usize), String> {
     let jql = params.get("jql").cloned().unwrap_or_default();
     let mut state = shared.state();
     state.queries.push(jql.clone());
@@ -67,13 +75,16 @@ fn run_query(shared: &Shared, params: &BTreeMap<String, String>) -> Result<Vec<V
     if query.newest_first() {
         hits.reverse();
     }
-    let out = hits
+    let total = hits.len();
+    let page = hits
         .into_iter()
+        .skip(start)
+        .take(max)
         .map(|issue| issue_json(&state, issue, &view, shared.base(), shared.flavour))
         .collect();
     drop(state);
     shared.control.notify_changed();
-    Ok(out)
+    Ok((page, total))
 }
 
 pub(crate) async fn jql_search(
@@ -87,20 +98,19 @@ pub(crate) async fn jql_search(
         return error(StatusCode::NOT_FOUND, "No such resource.");
     }
     let params = search_params(&method, query, &body);
-    let hits = match run_query(&shared, &params) {
-        Ok(hits) => hits,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
     let start = params
         .get("nextPageToken")
         .and_then(|t| t.strip_prefix("page-"))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0usize);
     let max = number(&params, "maxResults", 50).clamp(1, shared.page_size);
-    let page: Vec<Value> = hits.iter().skip(start).take(max).cloned().collect();
+    let (page, total) = match run_query(&shared, &params, start, max) {
+        Ok(found) => found,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
     let next = start + page.len();
-    let mut answer = json!({ "issues": page, "isLast": next >= hits.len() });
-    if next < hits.len() {
+    let mut answer = json!({ "issues": page, "isLast": next >= total });
+    if next < total {
         answer["nextPageToken"] = json!(format!("page-{next}"));
     }
     Json(answer).into_response()
@@ -119,13 +129,12 @@ pub(crate) async fn classic_search(
         );
     }
     let params = search_params(&method, query, &body);
-    let hits = match run_query(&shared, &params) {
-        Ok(hits) => hits,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
     let start = number(&params, "startAt", 0);
     let max = number(&params, "maxResults", 50).clamp(1, shared.page_size);
-    let page: Vec<Value> = hits.iter().skip(start).take(max).cloned().collect();
-    Json(json!({ "startAt": start, "maxResults": max, "total": hits.len(), "issues": page }))
+    let (page, total) = match run_query(&shared, &params, start, max) {
+        Ok(found) => found,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    Json(json!({ "startAt": start, "maxResults": max, "total": total, "issues": page }))
         .into_response()
 }
