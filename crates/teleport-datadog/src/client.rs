@@ -1,5 +1,5 @@
-//! A thin Datadog API client: the permissions check, Incident Management (create, timeline
-//! cells, resolve) and the unstable On-Call teams listing, with typed errors.
+//! A thin Datadog API client: the permissions check, Incident Management (create, search,
+//! timeline cells, resolve) and the unstable On-Call teams listing, with typed errors.
 //!
 //! Each method is exactly one HTTP request; retrying is the runtime's job. Both keys travel
 //! in headers (`DD-API-KEY`, `DD-APPLICATION-KEY`) and never appear in an error or a log.
@@ -15,6 +15,10 @@ use teleport_plugin_runtime::json_api::{Credentials, JsonApi};
 
 /// The permission the plugin cannot work without.
 pub const INCIDENT_WRITE: &str = "incident_write";
+
+/// How many hits of an incident search are read: the plugin's queries name one request, so
+/// more than a handful means the query matched loosely, and the newest come first.
+pub const SEARCH_PAGE_SIZE: usize = 10;
 
 mod error;
 
@@ -62,6 +66,47 @@ impl NewIncident {
         }
         json!({ "data": { "type": "incidents", "attributes": attributes } })
     }
+}
+
+/// An incident as a search returns it: what tells whose it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoundIncident {
+    /// The incident's ID.
+    pub id: String,
+    /// The `summary` field's text, "" when it has none.
+    pub summary: String,
+}
+
+impl FoundIncident {
+    /// One hit of `data.attributes.incidents`: the incident under `data` (as Datadog's
+    /// schema has it) or, as older answers had it, the incident itself.
+    fn of_hit(hit: &Value) -> Self {
+        let incident = hit.get("data").unwrap_or(hit);
+        let text = |pointer: &str| {
+            incident
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            id: text("/id"),
+            summary: text("/attributes/fields/summary/value"),
+        }
+    }
+}
+
+/// `data` of a search answer (`type` `incidents_search_results`).
+#[derive(Deserialize, Default)]
+struct SearchResults {
+    #[serde(default)]
+    attributes: SearchAttributes,
+}
+
+#[derive(Deserialize, Default)]
+struct SearchAttributes {
+    #[serde(default)]
+    incidents: Vec<Value>,
 }
 
 /// An On-Call team and the e-mail addresses of whoever is on call in it now.
@@ -132,11 +177,25 @@ impl DatadogApi {
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
+        path: (&str, &[&str]),
+        body: Option<&Value>,
+    ) -> Result<T, DatadogError> {
+        self.call_with_query(method, path, &[], body).await
+    }
+
+    /// [`call`](Self::call) with a query string; the answer read within the runtime's bound.
+    async fn call_with_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
         (version, segments): (&str, &[&str]),
+        query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<T, DatadogError> {
         let segments = [&["api", version], segments].concat();
-        Ok(self.api.call(method, &segments, body).await?)
+        Ok(self
+            .api
+            .call_with_query(method, &segments, query, body)
+            .await?)
     }
 
     /// `GET api/v2/permissions`: the keys work, and `incident_write` is not restricted.
@@ -165,6 +224,30 @@ impl DatadogApi {
             ));
         }
         Ok(document.data.id)
+    }
+
+    /// `GET api/v2/incidents/search?query=…&sort=-created&page[size]=…`: the newest
+    /// incidents matching `query` (Datadog's search syntax), at most [`SEARCH_PAGE_SIZE`].
+    /// Hits are what the search matched, not proof: the caller checks each.
+    pub async fn search_incidents(&self, query: &str) -> Result<Vec<FoundIncident>, DatadogError> {
+        let page_size = SEARCH_PAGE_SIZE.to_string();
+        let query = [
+            ("query", query),
+            ("sort", "-created"),
+            ("page[size]", page_size.as_str()),
+        ];
+        let document: Document<SearchResults> = self
+            .call_with_query(Method::GET, ("v2", &["incidents", "search"]), &query, None)
+            .await?;
+        Ok(document
+            .data
+            .attributes
+            .incidents
+            .iter()
+            .take(SEARCH_PAGE_SIZE)
+            .map(FoundIncident::of_hit)
+            .filter(|found| !found.id.is_empty())
+            .collect())
     }
 
     /// `POST api/v2/incidents/{id}/timeline`: a Markdown cell.
@@ -244,6 +327,30 @@ impl DatadogApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_hit_is_read_wrapped_in_data_or_bare() {
+        let incident = json!({
+            "id": "inc-1",
+            "type": "incidents",
+            "attributes": {
+                "title": "Access request from bob",
+                "fields": { "summary": { "type": "textbox", "value": "ID: r1" } },
+            },
+        });
+        let expected = FoundIncident {
+            id: "inc-1".into(),
+            summary: "ID: r1".into(),
+        };
+        assert_eq!(
+            FoundIncident::of_hit(&json!({ "data": incident.clone() })),
+            expected
+        );
+        assert_eq!(FoundIncident::of_hit(&incident), expected);
+        let no_summary = json!({ "data": { "id": "inc-2", "attributes": { "fields": {
+            "summary": { "type": "textbox", "value": null } } } } });
+        assert_eq!(FoundIncident::of_hit(&no_summary).summary, "");
+    }
 
     #[test]
     fn incident_body_has_go_fields() {

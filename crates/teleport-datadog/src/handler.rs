@@ -3,10 +3,13 @@
 //! `PATCH` state `resolved`. The order of the work, the leases and the auto-approval are the
 //! runtime's [`IncidentHandler`].
 //!
-//! Datadog has no idempotency key for incidents: a crash between the create and its record
-//! is the one window in which an incident can be created twice.
+//! Datadog has no idempotency key for incidents, so a create whose outcome is unknown — it
+//! got no answer, or the replica that sent it stopped (a SIGKILL) before recording it and
+//! its lease lapsed — is followed by a search for the request's incident before creating
+//! again: the summary's `ID:` line names the request.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::Decision;
@@ -14,12 +17,12 @@ use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
 use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
-use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
+use teleport_plugin_runtime::record::{Claim, Effects, Permanent, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 use crate::approval;
-use crate::client::{DatadogApi, NewIncident};
+use crate::client::{DatadogApi, DatadogError, NewIncident};
 use crate::config::DatadogConfig;
 use crate::record::IncidentRecord;
 use crate::render;
@@ -49,6 +52,10 @@ pub struct HandlerSettings {
 pub struct Datadog {
     api: DatadogApi,
     settings: HandlerSettings,
+    /// Requests whose create may have opened an incident nobody recorded: a create without
+    /// a definite answer (a timeout, a 5xx), or a takeover of a lapsed lease. Searched for
+    /// before creating; forgotten once a create is answered or the request's work is done.
+    uncertain_creates: Mutex<HashSet<String>>,
 }
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
@@ -88,28 +95,21 @@ impl IncidentService for Datadog {
             claim.record_effect(next);
             return Ok(());
         }
-        let (handles, teams): (Vec<&String>, Vec<&String>) =
-            recipients.iter().partition(|r| is_plain_email(r));
-        let incident = NewIncident {
-            title: render::incident_title(request),
-            summary: render::incident_summary(
-                request,
-                &self.settings.cluster,
-                self.settings.web_base.as_deref(),
-            ),
-            severity: self.settings.datadog.severity.clone(),
-            root_cause: request.request_reason.clone(),
-            teams: teams.into_iter().cloned().collect(),
-            notification_handles: handles.into_iter().map(|e| format!("@{e}")).collect(),
+        // A lapsed lease left in the record means its holder stopped and may have created
+        // the incident without recording it. Kept in memory, so that a retry after a failed
+        // search on this replica searches again.
+        if claim.taken_over().is_some() {
+            self.set_uncertain(&request.id, true);
+        }
+        let outcome = match self.earlier_incident(request).await? {
+            Some(id) => {
+                tracing::info!(datadog_incident_id = %id, "found the incident an unrecorded create opened");
+                Ok(id)
+            }
+            None => self.create(request, &recipients, claim, effects).await?,
         };
-        match effects
-            .run(claim, "incident", || async {
-                Ok::<_, ServiceError>(self.api.create_incident(&incident).await?)
-            })
-            .await?
-        {
+        match outcome {
             Ok(id) => {
-                tracing::info!(datadog_incident_id = %id, "created the Datadog incident");
                 next.set_incident(&id);
                 next.state.sent_to = recipients;
             }
@@ -192,12 +192,101 @@ impl IncidentService for Datadog {
         claim.record_effect(next);
         Ok(())
     }
+
+    fn finished(&self, request_id: &str) {
+        self.set_uncertain(request_id, false);
+    }
 }
 
 impl Datadog {
     /// The service calling `api` with `settings`.
     pub fn new(api: DatadogApi, settings: HandlerSettings) -> Self {
-        Self { api, settings }
+        Self {
+            api,
+            settings,
+            uncertain_creates: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The incident as Go's plugin fills it, for `recipients` (addresses are notified by
+    /// handle, the rest are teams).
+    fn new_incident(&self, request: &AccessRequest, recipients: &[String]) -> NewIncident {
+        let (handles, teams): (Vec<&String>, Vec<&String>) =
+            recipients.iter().partition(|r| is_plain_email(r));
+        NewIncident {
+            title: render::incident_title(request),
+            summary: render::incident_summary(
+                request,
+                &self.settings.cluster,
+                self.settings.web_base.as_deref(),
+            ),
+            severity: self.settings.datadog.severity.clone(),
+            root_cause: request.request_reason.clone(),
+            teams: teams.into_iter().cloned().collect(),
+            notification_handles: handles.into_iter().map(|e| format!("@{e}")).collect(),
+        }
+    }
+
+    /// Creates the request's incident: its ID, or why Datadog refuses it for good.
+    async fn create(
+        &self,
+        request: &AccessRequest,
+        recipients: &[String],
+        claim: &mut RecordClaim<'_>,
+        effects: &Effects,
+    ) -> Result<Result<String, Permanent>, StepError> {
+        let incident = self.new_incident(request, recipients);
+        // Until Datadog answers, the incident may or may not exist.
+        self.set_uncertain(&request.id, true);
+        let created = effects
+            .run(claim, "incident", || async {
+                Ok::<_, ServiceError>(self.api.create_incident(&incident).await?)
+            })
+            .await?;
+        self.set_uncertain(&request.id, false);
+        if let Ok(id) = &created {
+            tracing::info!(datadog_incident_id = %id, "created the Datadog incident");
+        }
+        Ok(created)
+    }
+
+    fn set_uncertain(&self, request_id: &str, uncertain: bool) {
+        let mut set = self
+            .uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if uncertain {
+            set.insert(request_id.to_owned());
+        } else {
+            set.remove(request_id);
+        }
+    }
+
+    fn is_uncertain(&self, request_id: &str) -> bool {
+        self.uncertain_creates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(request_id)
+    }
+
+    /// The request's incident an unrecorded create opened, when there may be one: the
+    /// newest search hit whose summary names the request on its `ID:` line.
+    async fn earlier_incident(&self, request: &AccessRequest) -> Result<Option<String>, StepError> {
+        if !self.is_uncertain(&request.id) {
+            return Ok(None);
+        }
+        let query = render::incident_search_query(&request.id);
+        match self.api.search_incidents(&query).await {
+            Ok(found) => Ok(found
+                .into_iter()
+                .find(|hit| render::names_request(&hit.summary, &request.id))
+                .map(|hit| hit.id)),
+            Err(error) if search_worth_retrying(&error) => Err(StepError::Service(error.into())),
+            Err(error) => {
+                tracing::warn!(%error, "cannot search for an incident an unrecorded create may have opened; creating one");
+                Ok(None)
+            }
+        }
     }
 
     /// Who the incident notifies: the access monitoring rules' recipients when one matches,
@@ -213,4 +302,13 @@ impl Datadog {
             .role_to_recipients
             .recipients_for(&request.roles, &request.suggested_reviewers)
     }
+}
+
+/// Whether a failed search should hold the create back until it can be tried again: a
+/// rate limit or an outage passes. A refusal does not end the step: keys that work for
+/// creating but may not read incidents (no `incident_read`) would otherwise stop the
+/// request for good, and keys that do not work at all are refused the create too (which
+/// is retried, searching again first).
+fn search_worth_retrying(error: &DatadogError) -> bool {
+    error.is_transient() && !matches!(error, DatadogError::Unauthorized { .. })
 }

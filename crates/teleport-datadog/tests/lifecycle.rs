@@ -1,16 +1,19 @@
 //! A request's whole life in Datadog: the incident with Go's fields and notification
 //! handles, a timeline cell per review, the resolution cell and `PATCH` to resolved on
-//! approval, denial or expiry, 429/5xx retried without duplicates, a Go record continued,
-//! and the start-up check of the `incident_write` permission.
+//! approval, denial or expiry, 429/5xx retried without duplicates, an unrecorded create
+//! (its answer lost, or its replica killed) found by a search instead of repeated, a Go
+//! record continued, and the start-up check of the `incident_write` permission.
 
 use crate::common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Env, WAIT, approval, fake_options};
 use teleport_fakes::Fault;
-use teleport_fakes::datadog::{ADD_TIMELINE_CELL, CREATE_INCIDENT, UPDATE_INCIDENT};
-use teleport_plugin_testsupport::{request_id, startup_error};
+use teleport_fakes::datadog::{
+    ADD_TIMELINE_CELL, CREATE_INCIDENT, SEARCH_INCIDENTS, UPDATE_INCIDENT,
+};
+use teleport_plugin_testsupport::{access_request, request_id, startup_error};
 use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
@@ -209,6 +212,75 @@ async fn rate_limits_and_server_errors_are_retried_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_create_that_timed_out_after_datadog_processed_it_is_not_repeated() {
+    let env = Env::new().await;
+    let plugin = env.started(approval()).await;
+    // Datadog stores the incident, but the answer is lost (a proxy's 504).
+    env.dd.lose_create_answers(1);
+    let id = env.request("bob@example.com", &["dev"], &[]);
+    let recorded = env.wait_incident_id(&id).await;
+    let incidents = env.incidents_for(&id);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(recorded, incidents[0].id);
+    assert_eq!(
+        env.dd.call_count(CREATE_INCIDENT),
+        1,
+        "found, not created again"
+    );
+    assert_eq!(env.dd.call_count(SEARCH_INCIDENTS), 1, "one search");
+    // A request whose create was answered is never searched for.
+    let other = env.request("bob@example.com", &["dev"], &[]);
+    env.wait_incident_id(&other).await;
+    assert_eq!(env.dd.call_count(SEARCH_INCIDENTS), 1);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_not_repeated() {
+    let env = Env::new().await;
+    let id = env.request("bob@example.com", &["dev"], &[]);
+    // The killed replica's create reached Datadog; its record kept only its lease.
+    let request = access_request(&id, "bob@example.com", &["dev"], "fix the outage");
+    let summary = teleport_datadog::render::incident_summary(&request, "cluster", None);
+    let created = create_incident(&env, &summary).await;
+    // Newer, so the first hit: it quotes the ID, but not on its own `ID:` line.
+    create_incident(&env, &format!("Follows up on {id}")).await;
+    let lapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        - 1_000;
+    env.kit
+        .put_plugin_data(
+            "access_request",
+            &id,
+            "datadog",
+            &[
+                ("user", "bob@example.com"),
+                ("roles", "dev"),
+                ("claim", &format!("killed-replica {lapsed}")),
+            ],
+        )
+        .expect("seed");
+    let plugin = env.started(approval()).await;
+    assert_eq!(
+        env.wait_incident_id(&id).await,
+        created,
+        "the incident found is recorded"
+    );
+    assert_eq!(env.incidents_for(&id).len(), 1, "no second incident");
+    assert_eq!(
+        env.dd.call_count(CREATE_INCIDENT),
+        2,
+        "only the killed replica's and the follow-up's creates"
+    );
+    assert_eq!(env.dd.call_count(SEARCH_INCIDENTS), 1);
+    let data = env.data(&id);
+    assert_eq!(data["sent_to"], "dev-team", "{data:?}");
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_go_plugin_record_is_continued() {
     let env = Env::new().await;
     let id = env.request("bob@example.com", &["dev"], &[]);
@@ -277,6 +349,11 @@ async fn start_up_fails_when_incident_write_is_restricted() {
 
 /// Creates an incident as the Go plugin did, straight through the API; its ID.
 async fn go_plugin_incident(env: &Env) -> String {
+    create_incident(env, "by the Go plugin").await
+}
+
+/// Creates an incident with this summary straight through the API; its ID.
+async fn create_incident(env: &Env, summary: &str) -> String {
     let http = teleport_plugin_runtime::http::http_client(&Default::default()).expect("http");
     let api = teleport_datadog::client::DatadogApi::new(
         http,
@@ -287,7 +364,7 @@ async fn go_plugin_incident(env: &Env) -> String {
     .expect("api");
     api.create_incident(&teleport_datadog::client::NewIncident {
         title: "Access request from bob@example.com".into(),
-        summary: "by the Go plugin".into(),
+        summary: summary.into(),
         severity: "SEV-3".into(),
         root_cause: String::new(),
         teams: vec!["dev-team".into()],

@@ -1,10 +1,10 @@
 //! The fake Datadog speaks Datadog's API as the plugin uses it: both keys required (403
-//! otherwise), incidents created, given timeline cells and resolved by `PATCH`, the
-//! permissions list, the unstable On-Call teams with their users `included`, and injected
-//! faults in Datadog's 429 shape.
+//! otherwise), incidents created, searched, given timeline cells and resolved by `PATCH`,
+//! the permissions list, the unstable On-Call teams with their users `included`, and
+//! injected faults in Datadog's 429 shape.
 
 use serde_json::{Value, json};
-use teleport_fakes::datadog::{CREATE_INCIDENT, ON_CALL_TEAMS};
+use teleport_fakes::datadog::{CREATE_INCIDENT, ON_CALL_TEAMS, SEARCH_INCIDENTS};
 use teleport_fakes::{FakeDatadog, FakeDatadogOptions, Fault};
 
 const API_KEY: &str = "dd-api";
@@ -122,6 +122,121 @@ async fn incidents_are_created_annotated_and_resolved() {
     assert_eq!(stored[0].field_values("teams"), ["platform"]);
     assert_eq!(stored[0].notification_handles, ["@carol@example.com"]);
     assert_eq!(stored[0].timeline, ["a review"]);
+}
+
+fn new_incident(title: &str, summary: &str) -> Value {
+    json!({
+        "data": {
+            "type": "incidents",
+            "attributes": {
+                "title": title,
+                "fields": { "summary": { "type": "textbox", "value": summary } },
+            },
+        }
+    })
+}
+
+/// The IDs of a search's hits, in the order answered.
+fn hit_ids(answer: &Value) -> Vec<String> {
+    answer["data"]["attributes"]["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .map(|hit| hit["data"]["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn incidents_are_searched_by_text_newest_first_a_page_at_a_time() {
+    let fake = FakeDatadog::start(options()).await;
+    let mut ids = Vec::new();
+    for summary in ["ID: r-1\nUser: bob", "ID: r-2\nUser: bob", "ID: r-1\nagain"] {
+        let body = new_incident("Access request from bob", summary);
+        let (_, created) = call(
+            &fake,
+            reqwest::Method::POST,
+            "/api/v2/incidents",
+            Some(body),
+        )
+        .await;
+        ids.push(created["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let search = |query: &str| format!("/api/v2/incidents/search?{query}");
+
+    let (status, answer) = call(
+        &fake,
+        reqwest::Method::GET,
+        &search("query=%22r-1%22&sort=-created&page%5Bsize%5D=10"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["type"], "incidents_search_results");
+    assert_eq!(answer["data"]["attributes"]["total"], 2);
+    assert_eq!(hit_ids(&answer), [ids[2].clone(), ids[0].clone()]);
+    let hit = &answer["data"]["attributes"]["incidents"][0]["data"];
+    assert_eq!(hit["type"], "incidents");
+    assert_eq!(
+        hit["attributes"]["fields"]["summary"]["value"],
+        "ID: r-1\nagain"
+    );
+
+    let (_, oldest) = call(
+        &fake,
+        reqwest::Method::GET,
+        &search("query=bob&page[size]=1&page[offset]=1"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        hit_ids(&oldest),
+        [ids[1].clone()],
+        "creation order, offset 1"
+    );
+    assert_eq!(oldest["meta"]["pagination"]["next_offset"], 2);
+
+    let (_, none) = call(
+        &fake,
+        reqwest::Method::GET,
+        &search("query=%22r-3%22"),
+        None,
+    )
+    .await;
+    assert!(hit_ids(&none).is_empty());
+    for bad in [
+        "sort=-created",
+        "query=state%3Aactive",
+        "query=x&page[size]=101",
+    ] {
+        let (status, body) = call(&fake, reqwest::Method::GET, &search(bad), None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["errors"][0].is_string(), "{body}");
+    }
+    assert_eq!(fake.call_count(SEARCH_INCIDENTS), 6);
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_still_stores_the_incident() {
+    let fake = FakeDatadog::start(options()).await;
+    fake.lose_create_answers(1);
+    let body = new_incident("Access request from bob", "ID: r-1");
+    let (status, _) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/api/v2/incidents",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 504);
+    let (status, _) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/api/v2/incidents",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(fake.incidents().len(), 2);
 }
 
 #[tokio::test]

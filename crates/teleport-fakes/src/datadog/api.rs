@@ -1,9 +1,11 @@
-//! The fake Datadog's routes: permissions, incidents (create, timeline cells, update) and
-//! the unstable On-Call teams listing.
+//! The fake Datadog's routes: permissions, incidents (create, search, timeline cells,
+//! update) and the unstable On-Call teams listing.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{MatchedPath, Path, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +13,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::search::{Page, SearchQuery};
 use super::state::{DdIncident, DdState};
 use crate::control::{Control, Fault, FaultLayer, fault_layer};
 
@@ -20,6 +23,9 @@ pub(crate) struct Shared {
     pub(crate) control: Arc<Control>,
     pub(crate) api_key: String,
     pub(crate) application_key: String,
+    /// Creates still to be stored but answered 504, as when a proxy gives up on a slow
+    /// answer after Datadog processed the call.
+    pub(crate) lost_answers: AtomicU32,
 }
 
 impl Shared {
@@ -50,6 +56,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v2/permissions", get(permissions))
         .route("/api/v2/incidents", post(create_incident))
+        .route("/api/v2/incidents/search", get(search_incidents))
         .route("/api/v2/incidents/{incident}", patch(update_incident))
         .route("/api/v2/incidents/{incident}/timeline", post(add_cell))
         .route("/api/unstable/on-call/teams", get(on_call_teams))
@@ -207,7 +214,58 @@ async fn create_incident(
     state.incidents.push(incident);
     drop(state);
     shared.control.notify_changed();
+    let lost = shared
+        .lost_answers
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if lost {
+        return Err(dd_error(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout"));
+    }
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v2/incidents/search`: the incidents matching `query` (see [`SearchQuery`]),
+/// in creation order or newest first, one page of them, each under `data` as Datadog's
+/// search answers have them.
+async fn search_incidents(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Reply {
+    shared.authorize(&headers)?;
+    let bad_request = |message: String| dd_error(StatusCode::BAD_REQUEST, &message);
+    let query = params
+        .get("query")
+        .ok_or_else(|| bad_request("query is required".into()))?;
+    let query = SearchQuery::parse(query).map_err(bad_request)?;
+    let page = Page::of(&params).map_err(bad_request)?;
+    let state = shared.state();
+    let mut hits: Vec<&DdIncident> = state
+        .incidents
+        .iter()
+        .filter(|i| query.matches(i))
+        .collect();
+    if page.newest_first {
+        hits.reverse();
+    }
+    let total = hits.len();
+    let incidents: Vec<Value> = hits
+        .into_iter()
+        .skip(page.offset)
+        .take(page.size)
+        .map(incident_json)
+        .collect();
+    let next_offset = page.offset + incidents.len();
+    Ok(Json(json!({
+        "data": {
+            "type": "incidents_search_results",
+            "attributes": { "facets": {}, "incidents": incidents, "total": total },
+        },
+        "meta": {
+            "pagination": { "offset": page.offset, "size": page.size, "next_offset": next_offset },
+        },
+    }))
+    .into_response())
 }
 
 async fn update_incident(

@@ -1,6 +1,6 @@
-//! Fake Datadog API on loopback: Incident Management (create, timeline cells, `PATCH` to
-//! resolve), the permissions list the health check reads, and the unstable On-Call teams
-//! listing with who is on call.
+//! Fake Datadog API on loopback: Incident Management (create, search, timeline cells,
+//! `PATCH` to resolve), the permissions list the health check reads, and the unstable
+//! On-Call teams listing with who is on call.
 //!
 //! Only the calls the access-request plugin makes are served, with Datadog's shapes: both
 //! keys go in `DD-API-KEY` and `DD-APPLICATION-KEY` (403 `{"errors":["Forbidden"]}`
@@ -10,10 +10,12 @@
 //! [`CREATE_INCIDENT`].
 
 mod api;
+mod search;
 mod state;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +29,8 @@ pub use state::{DdIncident, DdState, DdTeam};
 pub const PERMISSIONS: &str = "GET /api/v2/permissions";
 /// The route that creates an incident, as counted.
 pub const CREATE_INCIDENT: &str = "POST /api/v2/incidents";
+/// The route that searches incidents, as counted.
+pub const SEARCH_INCIDENTS: &str = "GET /api/v2/incidents/search";
 /// The route that adds a timeline cell, as counted.
 pub const ADD_TIMELINE_CELL: &str = "POST /api/v2/incidents/{incident}/timeline";
 /// The route that updates (resolves) an incident, as counted.
@@ -114,6 +118,7 @@ impl FakeDatadog {
             control: Arc::new(Control::new()),
             api_key: options.api_key,
             application_key: options.application_key,
+            lost_answers: AtomicU32::new(0),
         });
         let server = LoopbackServer::start(options.listen, api::router(shared.clone())).await?;
         Ok(Self { shared, server })
@@ -140,6 +145,12 @@ impl FakeDatadog {
         for team in state.teams.iter_mut().filter(|t| t.handle == handle) {
             team.on_call = on_call.iter().map(|s| (*s).to_owned()).collect();
         }
+    }
+
+    /// Store the next `count` incidents created but answer their creates 504, as a proxy
+    /// that gave up on a slow answer after Datadog processed the call.
+    pub fn lose_create_answers(&self, count: u32) {
+        self.shared.lost_answers.store(count, Ordering::SeqCst);
     }
 
     /// Close the port and every connection.
