@@ -2,7 +2,8 @@
 //! with `preload` every configured recipient), recipients resolved and cached as Go's
 //! plugin does (a person: user → the app installed for them → their chat with the bot; a
 //! channel: the app's installation in its team), cards posted, and cards replaced to show
-//! reviews and the outcome.
+//! reviews and the outcome. With `[msapi] lookup_posted`, a card posted but never recorded
+//! is found through Graph ([`lookup`](crate::lookup)) instead of being posted again.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,15 @@ use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::RoleToRecipients;
 use teleport_plugin_runtime::format::rfc822;
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView};
+use teleport_plugin_runtime::messaging::{MessagingBot, PostWindow, Recipient, RequestView};
 use teleport_plugin_runtime::service_error::ServiceError;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::client::graph::TeamsApp;
+use crate::client::messages::MessagesOf;
 use crate::client::{MsApi, MsApiError};
+use crate::lookup;
 use crate::recipient::{RecipientKind, kind_of};
 use crate::record::TeamsMessage;
 use crate::render;
@@ -32,6 +35,8 @@ pub struct Resolved {
     pub conversation: String,
     /// Whether it is a channel.
     pub channel: bool,
+    /// The channel's team (group) ID; `None` for a person's chat.
+    pub team: Option<String>,
     /// The chat's or channel's link.
     pub web_url: String,
 }
@@ -46,12 +51,19 @@ pub struct TeamsBot {
     cache: Mutex<HashMap<String, Resolved>>,
     /// With `preload`, the configured recipients resolved by the start-up check.
     preload: Option<RoleToRecipients>,
+    /// `[msapi] lookup_posted`: look a card up through Graph before posting it again.
+    lookup_posted: bool,
 }
 
 /// The stored form of a recipient: the recipients list is comma-joined in plugin data, so a
 /// comma in a channel link is percent-encoded (which leaves the link's meaning unchanged).
 pub fn recipient_key(raw: &str) -> String {
     raw.trim().replace(',', "%2C")
+}
+
+/// The recipient as configured, from its stored form ([`recipient_key`]).
+fn configured(recipient: &Recipient) -> String {
+    recipient.id.replace("%2C", ",")
 }
 
 impl TeamsBot {
@@ -64,7 +76,16 @@ impl TeamsBot {
             app: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
             preload,
+            lookup_posted: false,
         }
+    }
+
+    /// The bot, looking a card posted but never recorded up through Graph when `on`
+    /// (`[msapi] lookup_posted`; the app then needs `Chat.Read.All` and, for channels,
+    /// `ChannelMessage.Read.All`).
+    pub fn looking_up_posted(mut self, on: bool) -> Self {
+        self.lookup_posted = on;
+        self
     }
 
     /// The API client.
@@ -129,6 +150,7 @@ impl TeamsBot {
                     installation: installed.id,
                     conversation: channel.conversation,
                     channel: true,
+                    team: Some(channel.group_id),
                     web_url: raw.to_owned(),
                 }));
             }
@@ -175,6 +197,7 @@ impl TeamsBot {
             installation: installed.id,
             conversation: chat.id,
             channel: false,
+            team: None,
             web_url: chat.web_url,
         }))
     }
@@ -271,7 +294,7 @@ impl MessagingBot for TeamsBot {
         recipient: &Recipient,
         view: &RequestView,
     ) -> Result<TeamsMessage, ServiceError> {
-        let raw = recipient.id.replace("%2C", ",");
+        let raw = configured(recipient);
         let target = self.target(&raw).await?;
         let id = self
             .api
@@ -286,6 +309,36 @@ impl MessagingBot for TeamsBot {
             timestamp: rfc822(OffsetDateTime::now_utc()),
             recipient: raw,
         })
+    }
+
+    fn finds_posted(&self) -> bool {
+        self.lookup_posted
+    }
+
+    /// The recipient's chat or channel, newest first through Graph, for the request's card
+    /// posted within `window`; recorded as [`send_request`](Self::send_request) records a
+    /// post, so it is updated the same way afterwards.
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<TeamsMessage>, ServiceError> {
+        let raw = configured(recipient);
+        let target = self.target(&raw).await?;
+        let of = match &target.team {
+            Some(team) => MessagesOf::Channel {
+                team,
+                channel: &target.conversation,
+            },
+            None => MessagesOf::Chat(&target.conversation),
+        };
+        let found = lookup::find_card(&self.api, of, request_id, window).await?;
+        Ok(found.map(|card| TeamsMessage {
+            id: card.id,
+            timestamp: rfc822(card.created),
+            recipient: raw,
+        }))
     }
 
     /// Replaces the card to show the reviews, still pending, as Go's plugin does. One card

@@ -1,6 +1,7 @@
 //! A thin client for the Microsoft APIs the plugin uses: the identity platform's token
-//! endpoint (client credentials, [`token`]), Graph v1.0 ([`graph`]) and the Bot Framework
-//! connector ([`activities`]).
+//! endpoint (client credentials, [`token`]), Graph v1.0 ([`graph`]; a chat's or channel's
+//! messages for the opt-in look-up, [`messages`]) and the Bot Framework connector
+//! ([`activities`]).
 //!
 //! Each method is exactly one HTTP request (a token request before it when the cached
 //! token is missing or about to expire); retrying is the runtime's job, so failures come
@@ -8,6 +9,7 @@
 
 pub mod activities;
 pub mod graph;
+pub mod messages;
 pub mod token;
 
 use std::time::Duration;

@@ -67,6 +67,11 @@ pub struct MsApiSection {
     /// Extra CA certificates (PEM) to trust for the APIs (ours; a TLS-inspecting proxy).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Look a card posted but never recorded (a replica killed in between) up through
+    /// Graph before posting it again (ours; off by default, since it needs the application
+    /// permissions `Chat.Read.All` and, for channels, `ChannelMessage.Read.All`).
+    #[serde(default)]
+    pub lookup_posted: bool,
 }
 
 /// The validated configuration.
@@ -93,6 +98,8 @@ pub struct MsApiSettings {
     pub endpoints: Endpoints,
     /// Extra CA file for the APIs' certificates.
     pub ca_file: Option<PathBuf>,
+    /// `lookup_posted`: look posted cards up through Graph on a takeover.
+    pub lookup_posted: bool,
 }
 
 /// Loads and validates a config file.
@@ -204,6 +211,7 @@ impl Config {
             teams_app_id,
             endpoints,
             ca_file: section.ca_file.clone(),
+            lookup_posted: section.lookup_posted,
         };
         let preload = loaded.plugin.preload;
         let runtime = RuntimeConfig::new(PLUGIN_NAME, loaded.teleport, loaded.plugin.ops);

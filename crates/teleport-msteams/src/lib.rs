@@ -6,6 +6,7 @@ pub mod bot;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod lookup;
 pub mod package;
 pub mod recipient;
 pub mod record;
@@ -68,7 +69,13 @@ pub fn api(config: &Config) -> anyhow::Result<MsApi> {
 pub async fn run(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
     let api = api(&config)?;
     let preload = config.preload.then(|| config.role_to_recipients.clone());
-    let bot = TeamsBot::new(api, config.msapi.teams_app_id.clone(), preload);
+    if config.msapi.lookup_posted {
+        tracing::info!(
+            "lookup_posted: a card posted but never recorded is looked for through Graph before it is posted again (needs Chat.Read.All; ChannelMessage.Read.All for channels)"
+        );
+    }
+    let bot = TeamsBot::new(api, config.msapi.teams_app_id.clone(), preload)
+        .looking_up_posted(config.msapi.lookup_posted);
     let plugin = MessagingPlugin {
         name: PLUGIN_NAME,
         role_to_recipients: config.role_to_recipients,

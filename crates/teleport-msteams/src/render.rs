@@ -40,6 +40,26 @@ fn fact(title: &str, value: impl Into<String>) -> Value {
     json!({ "title": title, "value": value.into() })
 }
 
+/// The card's first line, which names the request; what the look-up of a posted card
+/// matches ([`request_id_of`]).
+pub fn title(request_id: &str) -> String {
+    format!("Access Request {request_id}")
+}
+
+/// The request a card was made for: the ID in its first text block, when that is the
+/// [`title`] of a request card.
+pub fn request_id_of(card: &Value) -> Option<&str> {
+    let first = card.get("body")?.get(0)?;
+    if first.get("type").and_then(Value::as_str) != Some("TextBlock") {
+        return None;
+    }
+    first
+        .get("text")?
+        .as_str()?
+        .strip_prefix("Access Request ")
+        .filter(|id| !id.is_empty())
+}
+
 /// The card for `view`, with the request's reviews.
 pub fn request_card(view: &RequestView) -> Value {
     let request = &view.request;
@@ -68,7 +88,7 @@ pub fn request_card(view: &RequestView) -> Value {
         }
     }
     let mut body = vec![
-        json!({ "type": "TextBlock", "text": format!("Access Request {}", request.id), "size": "small" }),
+        json!({ "type": "TextBlock", "text": title(&request.id), "size": "small" }),
         json!({
             "type": "ColumnSet",
             "columns": [

@@ -84,11 +84,31 @@ fn the_go_charts_rendered_config_loads() {
         DEFAULT_BOT_FRAMEWORK_URL
     );
     assert_eq!(config.role_to_recipients.get("dev").len(), 2);
+    assert!(!config.msapi.lookup_posted, "Go never reads its cards back");
     assert!(
         config.runtime.warnings.is_empty(),
         "{:?}",
         config.runtime.warnings
     );
+}
+
+#[test]
+fn lookup_posted_is_off_unless_set_and_must_be_a_boolean() {
+    let recipients = "\n[role_to_recipients]\n\"*\" = \"a@example.com\"\n";
+    let (_dir, _path, unset) = load_text(&format!("{BASE}{MSAPI}{recipients}"));
+    assert!(!unset.expect("loads").msapi.lookup_posted);
+
+    let (_dir, _path, on) = load_text(&format!("{BASE}{MSAPI}lookup_posted = true\n{recipients}"));
+    let on = on.expect("loads");
+    assert!(on.msapi.lookup_posted);
+    assert!(on.runtime.warnings.is_empty(), "{:?}", on.runtime.warnings);
+
+    let (_dir, path, bad) = load_text(&format!(
+        "{BASE}{MSAPI}lookup_posted = \"yes\"\n{recipients}"
+    ));
+    let error = bad.expect_err("not a boolean").to_string();
+    assert!(error.contains("lookup_posted"), "{error}");
+    assert!(error.contains(&path.display().to_string()), "{error}");
 }
 
 #[test]
@@ -98,6 +118,7 @@ fn a_go_config_with_region_and_an_inline_secret_loads() {
     ));
     let config = result.expect("loads");
     assert!(!config.preload, "off unless set, as in Go");
+    assert!(!config.msapi.lookup_posted, "off unless set");
     assert_eq!(config.msapi.endpoints.region, "amer");
     assert_eq!(
         config.msapi.credentials.app_secret.expose(),

@@ -9,6 +9,7 @@ mod binary;
 mod compliance;
 mod config;
 mod lifecycle;
+mod lookup;
 mod render;
 mod startup;
 mod tokens;

@@ -1,5 +1,7 @@
 //! The fake Microsoft Teams as a chaos destination: one reviewer who has the app, so each
-//! request is one card in one chat; the card is final once updated to the resolution.
+//! request is one card in one chat; the card is final once updated to the resolution. The
+//! plugin looks cards up through Graph (`lookup_posted`), so a replica killed between a
+//! post and its record leaves one card, not two.
 
 use teleport_fakes::msteams::{FakeMsTeams, FakeMsTeamsOptions};
 
@@ -26,7 +28,8 @@ pub(super) fn config_section(fake: &FakeMsTeams) -> String {
     format!(
         "[msapi]\napp_id = \"{app}\"\ntenant_id = \"{tenant}\"\n\
          teams_app_id = \"00000000-0000-4000-8000-00000000cccc\"\napp_secret = \"{SECRET}\"\n\
-         login_url = \"{login}\"\ngraph_url = \"{graph}\"\nbot_framework_url = \"{bot}\"\n\n\
+         login_url = \"{login}\"\ngraph_url = \"{graph}\"\nbot_framework_url = \"{bot}\"\n\
+         lookup_posted = true\n\n\
          [role_to_recipients]\n\"*\" = \"{REVIEWER}\"\n",
         app = fake.app_id(),
         tenant = fake.tenant_id(),

@@ -1,6 +1,7 @@
 //! The fake's router, the OAuth token endpoint (client credentials), bearer checks and
 //! faults in Microsoft's shapes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -37,11 +38,20 @@ pub(crate) struct Shared {
     /// After an install, this many lookups of the user's apps still find nothing (Graph's
     /// replication delay).
     pub(crate) install_lag: Mutex<u32>,
+    /// The most messages a page of a message listing holds.
+    pub(crate) message_page_size: usize,
+    /// Message listings answered 403, as for an app without the read permission.
+    pub(crate) message_reads_denied: AtomicBool,
 }
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, MsState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether message listings are refused (403).
+    pub(crate) fn message_reads_denied(&self) -> bool {
+        self.message_reads_denied.load(Ordering::SeqCst)
     }
 
     /// Checks `Authorization: Bearer <token>` for a live token of `scope`.
@@ -117,6 +127,7 @@ fn route_name(request: &Request) -> String {
 }
 
 /// A Graph / Bot Framework error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
 pub(crate) struct MsError {
     status: StatusCode,
     code: String,

@@ -2,7 +2,7 @@
 //! card to a conversation (201 `{id}`), and replace it (200).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -61,6 +61,7 @@ pub(crate) async fn post_activity(
         return Err(unknown_conversation());
     }
     let id = state.new_id("1700000000");
+    let created = state.next_created();
     state.activities.push(MsActivity {
         id: id.clone(),
         conversation,
@@ -68,6 +69,8 @@ pub(crate) async fn post_activity(
         posted: version,
         updates: Vec::new(),
         received: Instant::now(),
+        created,
+        modified: created,
     });
     drop(state);
     shared.control.notify_changed();
@@ -99,6 +102,7 @@ pub(crate) async fn update_activity(
             )
         })?;
     activity.updates.push(version);
+    activity.modified = SystemTime::now().max(activity.modified);
     drop(state);
     shared.control.notify_changed();
     Ok(Json(json!({ "id": id })).into_response())

@@ -1,5 +1,6 @@
 //! The Graph v1.0 calls the plugin makes: the app catalog, users by mail or ID, the app's
-//! installations for a user (list, install, remove, the chat with the bot) and for a team.
+//! installations for a user (list, install, remove, the chat with the bot) and for a team;
+//! the message listings are [`messages`](super::messages).
 //! Graph's paths are case-insensitive; the Go plugin writes both `teamwork` and
 //! `teamWork`, so both are served.
 
@@ -15,6 +16,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::api::{GRAPH_SCOPE, MsError, Shared, ms_error};
+use super::messages;
 use super::state::{Installation, MsApp};
 
 type Reply = Result<Response, MsError>;
@@ -24,7 +26,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     let mut router = Router::new()
         .route("/appCatalogs/teamsApps", get(catalog))
         .route("/users", get(users))
-        .route("/teams/{team}/installedApps", get(team_apps));
+        .route("/teams/{team}/installedApps", get(team_apps))
+        .route("/chats/{chat}/messages", get(messages::chat_messages))
+        .route(
+            "/teams/{team}/channels/{channel}/messages",
+            get(messages::channel_messages),
+        );
     for teamwork in ["teamwork", "teamWork"] {
         router = router
             .route(

@@ -1,6 +1,8 @@
 //! Fake Microsoft Teams on loopback: the identity platform's token endpoint (client
 //! credentials), the Graph v1.0 calls the access-request plugin makes, and the Bot
-//! Framework connector's activities.
+//! Framework connector's activities. The cards the bot posted are also listed as Graph's
+//! chat and channel messages, for the plugin's opt-in look-up (paged, newest first; 403
+//! on request, as for an app without the read permission).
 //!
 //! One server serves all three under prefixes: `/login` (what `[msapi] login_url` holds),
 //! `/graph/v1.0` (`graph_url`) and `/bot` (`bot_framework_url`, the region and `v3`
@@ -14,10 +16,12 @@
 mod api;
 mod bot;
 mod graph;
+mod messages;
 mod state;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +45,11 @@ pub const PUT_ACTIVITY: &str =
 pub const GET_CATALOG: &str = "GET /graph/v1.0/appCatalogs/teamsApps";
 /// Installing the app for a user, as counted.
 pub const INSTALL_APP: &str = "POST /graph/v1.0/users/{user}/teamwork/installedApps";
+/// Listing a chat's messages, as counted.
+pub const LIST_CHAT_MESSAGES: &str = "GET /graph/v1.0/chats/{chat}/messages";
+/// Listing a channel's messages, as counted.
+pub const LIST_CHANNEL_MESSAGES: &str = "GET /graph/v1.0/teams/{team}/channels/{channel}/messages";
+pub use messages::MAX_TOP as MAX_MESSAGES_PAGE;
 
 /// How to start a [`FakeMsTeams`].
 #[derive(Clone, Debug)]
@@ -61,6 +70,9 @@ pub struct FakeMsTeamsOptions {
     pub teams: Vec<MsTeam>,
     /// How long an issued token is accepted (`expires_in`). Default one hour.
     pub token_lifetime: Duration,
+    /// The most messages a page of a message listing holds, whatever `$top` asks (Graph's
+    /// largest, 50, by default); a small one makes a test page.
+    pub message_page_size: usize,
 }
 
 impl Default for FakeMsTeamsOptions {
@@ -78,6 +90,7 @@ impl Default for FakeMsTeamsOptions {
             users: Vec::new(),
             teams: Vec::new(),
             token_lifetime: Duration::from_secs(3600),
+            message_page_size: MAX_MESSAGES_PAGE,
         }
     }
 }
@@ -113,6 +126,12 @@ impl FakeMsTeamsOptions {
     /// Tokens last this long.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Message listings answer at most `size` messages a page.
+    pub fn message_page_size(mut self, size: usize) -> Self {
+        self.message_page_size = size;
         self
     }
 
@@ -156,6 +175,8 @@ impl FakeMsTeams {
             token_lifetime: Mutex::new(options.token_lifetime),
             install_conflicts: Mutex::new(0),
             install_lag: Mutex::new(0),
+            message_page_size: options.message_page_size,
+            message_reads_denied: AtomicBool::new(false),
         });
         let server = LoopbackServer::start(options.listen, api::router(shared.clone())).await?;
         Ok(Self { shared, server })
@@ -225,6 +246,14 @@ impl FakeMsTeams {
             .unwrap_or_else(|e| e.into_inner()) = lookups;
     }
 
+    /// Refuse message listings with 403 (`true`), as Graph does for an app that was not
+    /// granted `Chat.Read.All` / `ChannelMessage.Read.All`, or serve them again.
+    pub fn deny_message_reads(&self, denied: bool) {
+        self.shared
+            .message_reads_denied
+            .store(denied, Ordering::SeqCst);
+    }
+
     /// Install the app for a user beforehand (e.g. by an admin); returns the chat ID.
     pub fn install_for(&self, user_id: &str) -> Option<String> {
         let mut state = self.shared.state();
@@ -254,6 +283,7 @@ impl FakeMsTeams {
     pub fn add_activity(&self, conversation: &str, card: serde_json::Value) -> String {
         let mut state = self.shared.state();
         let id = state.new_id("1600000000");
+        let created = state.next_created();
         state.activities.push(MsActivity {
             id: id.clone(),
             conversation: conversation.to_owned(),
@@ -264,7 +294,11 @@ impl FakeMsTeams {
             },
             updates: Vec::new(),
             received: std::time::Instant::now(),
+            created,
+            modified: created,
         });
+        drop(state);
+        self.shared.control.notify_changed();
         id
     }
 

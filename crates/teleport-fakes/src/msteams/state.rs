@@ -1,8 +1,8 @@
 //! What the fake Microsoft Teams remembers: the organisation's app catalog entry, users and
 //! the app's installations for them, teams with the app, issued tokens, and every activity
-//! (adaptive card) the bot posted or updated.
+//! (adaptive card) the bot posted or updated, with the wall-clock times Graph lists it by.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -74,6 +74,11 @@ pub struct MsActivity {
     pub updates: Vec<CardVersion>,
     /// When it reached the fake.
     pub received: Instant,
+    /// Graph's `createdDateTime`: never earlier than the activity before it, so the
+    /// activities are in creation order.
+    pub created: SystemTime,
+    /// Graph's `lastModifiedDateTime`: the creation or the latest update.
+    pub modified: SystemTime,
 }
 
 impl MsActivity {
@@ -182,16 +187,29 @@ impl MsState {
         self.activities.iter().find(|a| a.id == id)
     }
 
+    /// The creation time of a new activity: now, or the latest activity's if the clock
+    /// stepped back, so that the activities stay in creation order.
+    pub(crate) fn next_created(&self) -> SystemTime {
+        let now = SystemTime::now();
+        self.activities
+            .last()
+            .map_or(now, |latest| latest.created.max(now))
+    }
+
+    /// Whether `chat` is a user's chat with the app.
+    pub(crate) fn chat_known(&self, chat: &str) -> bool {
+        self.users
+            .iter()
+            .any(|u| u.installation.as_ref().is_some_and(|i| i.chat_id == chat))
+    }
+
     /// Whether the bot may post in `conversation`: a user's chat with the app, or a
     /// channel of a team the app is installed in.
     pub(crate) fn conversation_known(&self, conversation: &str) -> bool {
-        self.users.iter().any(|u| {
-            u.installation
-                .as_ref()
-                .is_some_and(|i| i.chat_id == conversation)
-        }) || self
-            .teams
-            .iter()
-            .any(|t| t.installation.is_some() && t.channels.iter().any(|c| c == conversation))
+        self.chat_known(conversation)
+            || self
+                .teams
+                .iter()
+                .any(|t| t.installation.is_some() && t.channels.iter().any(|c| c == conversation))
     }
 }

@@ -9,6 +9,8 @@ use crate::client::{MsApi, MsApiError, Service};
 
 /// The bot's name on its activities (Go's).
 pub const BOT_NAME: &str = "TeleBot";
+/// The attachment type of an adaptive card (also in Graph's listing of a posted card).
+pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
 
 #[derive(Deserialize)]
 struct ActivityId {
@@ -23,7 +25,7 @@ pub fn card_activity(from_id: &str, card: &Value) -> Value {
         "type": "message",
         "from": { "id": format!("29:{from_id}"), "name": BOT_NAME },
         "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentType": ADAPTIVE_CARD,
             "content": card,
         }],
     })

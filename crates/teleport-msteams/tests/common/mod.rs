@@ -82,8 +82,19 @@ impl Env {
 
     /// A complete config file with this secret, `preload` and `role_to_recipients` body.
     pub(crate) fn write_config(&self, secret: &str, preload: bool, recipients: &str) -> PathBuf {
+        self.write_config_with(secret, preload, recipients, "")
+    }
+
+    /// [`write_config`](Self::write_config) with more `[msapi]` lines (`lookup_posted = true`).
+    pub(crate) fn write_config_with(
+        &self,
+        secret: &str,
+        preload: bool,
+        recipients: &str,
+        msapi_lines: &str,
+    ) -> PathBuf {
         let text = format!(
-            "preload = {preload}\n\n[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n{msapi}\n[role_to_recipients]\n{recipients}\n",
+            "preload = {preload}\n\n[teleport]\naddr = \"{addr}\"\nidentity = \"{identity}\"\n\n{msapi}{msapi_lines}\n\n[role_to_recipients]\n{recipients}\n",
             addr = self.kit.auth_addr(),
             identity = self.dir.path().join("identity").display(),
             msapi = self.msapi(&format!("app_secret = \"{secret}\"")),
