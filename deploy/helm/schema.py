@@ -101,6 +101,7 @@ PLUGINS = {
             tenantID=STRING,
             teamsAppID=STRING,
             region=STRING,
+            lookupPosted=BOOL,
             **secret("appSecret", "appSecretFromSecret", "appSecretFromSecretKey"),
         ),
         "roleToRecipients": RECIPIENTS,

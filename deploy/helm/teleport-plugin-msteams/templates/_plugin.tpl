@@ -14,6 +14,9 @@ app_secret = {{ include "tplib.secretPath" (list . "appSecret") | toJson }}
 {{- with .Values.msTeams.region }}
 region = {{ . | toJson }}
 {{- end }}
+{{- if .Values.msTeams.lookupPosted }}
+lookup_posted = true
+{{- end }}
 
 {{ include "tplib.toml.roleToRecipients" .Values.roleToRecipients }}
 
