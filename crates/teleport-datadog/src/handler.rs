@@ -8,14 +8,14 @@
 //! its lease lapsed — is followed by a search for the request's incident before creating
 //! again: the summary's `ID:` line names the request.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
+use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
 use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
 use teleport_plugin_runtime::record::{Claim, Effects, Permanent, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
@@ -55,7 +55,7 @@ pub struct Datadog {
     /// Requests whose create may have opened an incident nobody recorded: a create without
     /// a definite answer (a timeout, a 5xx), or a takeover of a lapsed lease. Searched for
     /// before creating; forgotten once a create is answered or the request's work is done.
-    uncertain_creates: Mutex<HashSet<String>>,
+    uncertain_creates: UncertainCreates,
 }
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
@@ -95,13 +95,8 @@ impl IncidentService for Datadog {
             claim.record_effect(next);
             return Ok(());
         }
-        // A lapsed lease left in the record means its holder stopped and may have created
-        // the incident without recording it. Kept in memory, so that a retry after a failed
-        // search on this replica searches again.
-        if claim.taken_over().is_some() {
-            self.set_uncertain(&request.id, true);
-        }
-        let outcome = match self.earlier_incident(request).await? {
+        let look_up = self.uncertain_creates.needs_look_up(claim, &request.id);
+        let outcome = match self.earlier_incident(request, look_up).await? {
             Some(id) => {
                 tracing::info!(datadog_incident_id = %id, "found the incident an unrecorded create opened");
                 Ok(id)
@@ -194,7 +189,7 @@ impl IncidentService for Datadog {
     }
 
     fn finished(&self, request_id: &str) {
-        self.set_uncertain(request_id, false);
+        self.uncertain_creates.forget(request_id);
     }
 }
 
@@ -204,7 +199,7 @@ impl Datadog {
         Self {
             api,
             settings,
-            uncertain_creates: Mutex::new(HashSet::new()),
+            uncertain_creates: UncertainCreates::default(),
         }
     }
 
@@ -236,43 +231,26 @@ impl Datadog {
         effects: &Effects,
     ) -> Result<Result<String, Permanent>, StepError> {
         let incident = self.new_incident(request, recipients);
-        // Until Datadog answers, the incident may or may not exist.
-        self.set_uncertain(&request.id, true);
-        let created = effects
-            .run(claim, "incident", || async {
+        let created = self
+            .uncertain_creates
+            .create(&request.id, effects, claim, "incident", || async {
                 Ok::<_, ServiceError>(self.api.create_incident(&incident).await?)
             })
             .await?;
-        self.set_uncertain(&request.id, false);
         if let Ok(id) = &created {
             tracing::info!(datadog_incident_id = %id, "created the Datadog incident");
         }
         Ok(created)
     }
 
-    fn set_uncertain(&self, request_id: &str, uncertain: bool) {
-        let mut set = self
-            .uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if uncertain {
-            set.insert(request_id.to_owned());
-        } else {
-            set.remove(request_id);
-        }
-    }
-
-    fn is_uncertain(&self, request_id: &str) -> bool {
-        self.uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(request_id)
-    }
-
     /// The request's incident an unrecorded create opened, when there may be one: the
     /// newest search hit whose summary names the request on its `ID:` line.
-    async fn earlier_incident(&self, request: &AccessRequest) -> Result<Option<String>, StepError> {
-        if !self.is_uncertain(&request.id) {
+    async fn earlier_incident(
+        &self,
+        request: &AccessRequest,
+        look_up: bool,
+    ) -> Result<Option<String>, StepError> {
+        if !look_up {
             return Ok(None);
         }
         let query = render::incident_search_query(&request.id);

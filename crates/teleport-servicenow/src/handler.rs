@@ -6,13 +6,13 @@
 //! Access monitoring rules (else the request's suggested reviewers) name the assignee. A
 //! create that got no answer is looked up by `correlation_id` before creating again.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::close_incident;
+use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
 use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
@@ -46,10 +46,9 @@ pub struct ServiceNow {
     api: ServiceNowApi,
     config: ServiceNowConfig,
     context: Context,
-    /// Requests whose create went out without a definite answer (a timeout, a 5xx): the
-    /// incident may exist, so it is looked up by `correlation_id` before creating again.
-    /// Forgotten when the request's step is done.
-    uncertain_creates: Mutex<HashSet<String>>,
+    /// Requests whose incident may exist unrecorded (a create without a definite answer, or
+    /// a takeover of a lapsed lease): looked up by `correlation_id` before creating again.
+    uncertain_creates: UncertainCreates,
 }
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
@@ -92,28 +91,20 @@ impl IncidentService for ServiceNow {
             assigned_to: self.assignee(request).await,
             correlation_id: IncidentRecord::correlation_id(&request.id),
         };
-        // A lapsed lease left in the record means its holder stopped (a SIGKILL, say) and
-        // may have created the incident without recording it: look before creating, as
-        // after a create that got no answer. Kept in memory, so a retry of a failed look-up
-        // on this replica looks again.
-        if claim.taken_over().is_some() {
-            self.set_uncertain(&request.id, true);
-        }
-        if let Some(sys_id) = self.earlier_incident(request).await? {
+        let look_up = self.uncertain_creates.needs_look_up(claim, &request.id);
+        if let Some(sys_id) = self.earlier_incident(request, look_up).await? {
             tracing::info!(servicenow_incident_id = %sys_id, "found the incident an unanswered create opened");
             let mut next = claim.record().clone();
             next.incident_id = sys_id;
             claim.record_effect(next);
             return Ok(());
         }
-        // Until ServiceNow answers, the incident may or may not exist.
-        self.set_uncertain(&request.id, true);
-        let created = effects
-            .run(claim, "incident", || async {
+        let created = self
+            .uncertain_creates
+            .create(&request.id, effects, claim, "incident", || async {
                 Ok::<_, ServiceError>(self.api.create_incident(&incident).await?)
             })
             .await?;
-        self.set_uncertain(&request.id, false);
         match created {
             Ok(sys_id) => {
                 tracing::info!(servicenow_incident_id = %sys_id, "opened a ServiceNow incident");
@@ -189,7 +180,7 @@ impl IncidentService for ServiceNow {
     }
 
     fn finished(&self, request_id: &str) {
-        self.set_uncertain(request_id, false);
+        self.uncertain_creates.forget(request_id);
     }
 }
 
@@ -200,32 +191,17 @@ impl ServiceNow {
             api,
             config,
             context,
-            uncertain_creates: Mutex::new(HashSet::new()),
+            uncertain_creates: UncertainCreates::default(),
         }
-    }
-
-    fn set_uncertain(&self, request_id: &str, uncertain: bool) {
-        let mut set = self
-            .uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if uncertain {
-            set.insert(request_id.to_owned());
-        } else {
-            set.remove(request_id);
-        }
-    }
-
-    fn is_uncertain(&self, request_id: &str) -> bool {
-        self.uncertain_creates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(request_id)
     }
 
     /// The incident an earlier, unanswered create opened, when there may be one.
-    async fn earlier_incident(&self, request: &AccessRequest) -> Result<Option<String>, StepError> {
-        if !self.is_uncertain(&request.id) {
+    async fn earlier_incident(
+        &self,
+        request: &AccessRequest,
+        look_up: bool,
+    ) -> Result<Option<String>, StepError> {
+        if !look_up {
             return Ok(None);
         }
         match self
