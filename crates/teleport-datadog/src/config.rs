@@ -8,8 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{
-    self, ConfigError, Loaded, OnlyTargets, RoleToRecipients, Secret, TargetsKey,
-    load_plugin_config,
+    self, ConfigError, Loaded, RoleToRecipients, Secret, load_plugin_config,
 };
 use teleport_plugin_runtime::ops::OpsConfig;
 
@@ -43,21 +42,22 @@ pub struct DatadogSection {
     /// The incidents' severity.
     #[serde(default)]
     pub severity: Option<String>,
-    /// `[datadog.auto_approval]`.
+    /// `[datadog.auto_approval]`, as written.
     #[serde(default)]
-    pub auto_approval: AutoApprovalSection,
+    pub auto_approval: AutoApproval,
 }
 
-/// `[datadog.auto_approval]`: the runtime's on-call switches, and `teams`: only these of
-/// the request's `teleport.dev/schedules` teams (handle or name, any case) count.
-pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Teams>>;
+/// `[datadog.auto_approval]`: the runtime's on-call switches around Datadog's limit (one
+/// type as read and validated).
+pub type AutoApproval = config::AutoApproval<DatadogLimits>;
 
-/// The key of [`AutoApprovalSection`]'s own limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Teams;
-
-impl TargetsKey for Teams {
-    const KEY: &'static str = "teams";
+teleport_plugin_runtime::target_limits! {
+    /// Datadog's own key under `[datadog.auto_approval]`.
+    pub struct DatadogLimits {
+        /// `teams`: only these of the request's `teleport.dev/schedules` teams (handle or
+        /// name, any case) count (`None`: every team the request names).
+        teams
+    }
 }
 
 /// The validated configuration.
@@ -83,21 +83,8 @@ pub struct DatadogConfig {
     pub application_key: Secret,
     /// The incidents' severity.
     pub severity: String,
-    /// Auto-approval limits.
+    /// Auto-approval and its limits.
     pub auto_approval: AutoApproval,
-}
-
-/// Validated auto-approval limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AutoApproval {
-    /// Submit approvals at all.
-    pub enabled: bool,
-    /// Teams that count (`None`: every team the request names).
-    pub teams: Option<Vec<String>>,
-    /// Roles that may be auto-approved (`None`: any).
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log instead of submitting.
-    pub dry_run: bool,
 }
 
 /// Loads and validates a config file.
@@ -152,29 +139,13 @@ fn validate(loaded: &Loaded<DatadogFile>) -> Result<DatadogConfig, ConfigError> 
         None | Some("") => DEFAULT_SEVERITY.to_owned(),
         Some(severity) => severity.to_owned(),
     };
-    let names = |list: &[String], key: &str| -> Result<Vec<String>, ConfigError> {
-        let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
-        if let Some(index) = cleaned.iter().position(String::is_empty) {
-            return Err(loaded.key_error(
-                &format!("datadog.auto_approval.{key}[{index}]"),
-                "expected a name, found an empty string",
-            ));
-        }
-        Ok(cleaned)
-    };
-    let approval = &section.auto_approval;
-    let optional =
-        |list: &Option<Vec<String>>, key: &str| list.as_deref().map(|l| names(l, key)).transpose();
     Ok(DatadogConfig {
         api_endpoint: api_endpoint.to_owned(),
         api_key: section.api_key.clone(),
         application_key: section.application_key.clone(),
         severity,
-        auto_approval: AutoApproval {
-            enabled: approval.enabled,
-            teams: optional(&approval.limits.only, "teams")?,
-            allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
-            dry_run: approval.dry_run,
-        },
+        auto_approval: section
+            .auto_approval
+            .validate(loaded, "datadog.auto_approval")?,
     })
 }

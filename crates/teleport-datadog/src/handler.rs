@@ -11,17 +11,15 @@
 use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
 use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
-use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
+use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Permanent, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval;
 use crate::client::{DatadogApi, DatadogError, NewIncident};
 use crate::config::DatadogConfig;
 use crate::record::IncidentRecord;
@@ -74,6 +72,7 @@ impl HealthCheck for Datadog {
 
 impl IncidentService for Datadog {
     type Codec = IncidentRecord;
+    type Lookup = DatadogApi;
     const REVIEW_KIND: &'static str = "review";
     const REVIEW_NOTE: &'static str = "timeline cell";
 
@@ -124,21 +123,11 @@ impl IncidentService for Datadog {
             .await?)
     }
 
-    fn approval_settings(&self) -> ApprovalSettings<'_> {
-        ApprovalSettings {
-            enabled: self.settings.datadog.auto_approval.enabled,
-            dry_run: self.settings.datadog.auto_approval.dry_run,
-            annotation: APPROVE_TEAMS_ANNOTATION,
-        }
-    }
-
-    async fn decide(
-        &self,
-        request: &AccessRequest,
-        teams: &[String],
-    ) -> Result<Decision, ServiceError> {
-        let limits = &self.settings.datadog.auto_approval;
-        Ok(approval::decide(&self.api, limits, request, teams).await?)
+    fn on_call(&self) -> OnCall<'_, DatadogApi> {
+        self.settings
+            .datadog
+            .auto_approval
+            .on_call(&self.api, APPROVE_TEAMS_ANNOTATION)
     }
 
     /// The resolution cell (once), then the incident's state `resolved`. A PROMOTED request

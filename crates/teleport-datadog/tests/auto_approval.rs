@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::{Env, PLUGIN_USER, SCHEDULES, WAIT, approval};
-use teleport_datadog::config::AutoApproval;
+use teleport_datadog::config::{AutoApproval, DatadogLimits};
 use teleport_fakes::datadog::ON_CALL_TEAMS;
 use teleport_testkit::wire::types::RequestState;
 
@@ -74,10 +74,11 @@ async fn an_on_call_requester_is_approved_once() {
 async fn off_call_wrong_role_or_other_team_are_untouched() {
     let env = Env::new().await;
     let limits = AutoApproval {
-        enabled: true,
-        teams: Some(vec!["SRE".into()]),
         allowed_roles: Some(vec!["dev".into()]),
-        dry_run: false,
+        limits: DatadogLimits {
+            teams: Some(vec!["SRE".into()]),
+        },
+        ..AutoApproval::default()
     };
     let plugin = env.started(limits).await;
     let off_call = env.request("bob@example.com", &["dev"], &[(SCHEDULES, &["sre"])]);
@@ -106,7 +107,11 @@ async fn dry_run_only_logs_and_disabled_does_nothing() {
     plugin.shutdown().await;
 
     let env = Env::new().await;
-    let plugin = env.started(AutoApproval::default()).await;
+    let off = AutoApproval {
+        enabled: false,
+        ..AutoApproval::default()
+    };
+    let plugin = env.started(off).await;
     let id = env.request("alice@example.com", &["dev"], &[(SCHEDULES, &["sre"])]);
     env.wait_incident_id(&id).await;
     assert_eq!(state(&env, &id), (PENDING, 0));

@@ -30,7 +30,7 @@ fn our_sample_config_loads_with_the_defaults() {
     assert_eq!(dd.severity, DEFAULT_SEVERITY);
     assert!(dd.auto_approval.enabled);
     assert!(!dd.auto_approval.dry_run);
-    assert_eq!(dd.auto_approval.teams, None);
+    assert_eq!(dd.auto_approval.limits.teams, None);
     assert_eq!(
         config
             .role_to_recipients
@@ -92,7 +92,7 @@ fn auto_approval_keys_are_read() {
          allowed_roles = [\"dev\"]\ndry_run = true\n\n{RECIPIENTS}"
     ));
     let dd = result.expect("loads").datadog;
-    assert_eq!(dd.auto_approval.teams, Some(vec!["sre".to_owned()]));
+    assert_eq!(dd.auto_approval.limits.teams, Some(vec!["sre".to_owned()]));
     assert_eq!(dd.auto_approval.allowed_roles, Some(vec!["dev".to_owned()]));
     assert!(dd.auto_approval.dry_run);
 }

@@ -5,9 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
-use teleport_plugin_runtime::config::{
-    self, ConfigError, Loaded, OnlyTargets, Secret, TargetsKey, load_plugin_config,
-};
+use teleport_plugin_runtime::config::{self, ConfigError, Loaded, Secret, load_plugin_config};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 use crate::PLUGIN_NAME;
@@ -42,21 +40,22 @@ pub struct OpsgenieSection {
     /// Teams notified when a request has no `teleport.dev/teams` annotation.
     #[serde(default)]
     pub default_teams: Vec<String>,
-    /// `[opsgenie.auto_approval]`.
+    /// `[opsgenie.auto_approval]`, as written.
     #[serde(default)]
-    pub auto_approval: AutoApprovalSection,
+    pub auto_approval: AutoApproval,
 }
 
-/// `[opsgenie.auto_approval]`: the runtime's on-call switches, and `schedules`: only these of
-/// the request's `teleport.dev/schedules` schedules (name or ID, any case) count.
-pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Schedules>>;
+/// `[opsgenie.auto_approval]`: the runtime's on-call switches around Opsgenie's limit (one
+/// type as read and validated).
+pub type AutoApproval = config::AutoApproval<OpsgenieLimits>;
 
-/// The key of [`AutoApprovalSection`]'s own limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedules;
-
-impl TargetsKey for Schedules {
-    const KEY: &'static str = "schedules";
+teleport_plugin_runtime::target_limits! {
+    /// Opsgenie's own key under `[opsgenie.auto_approval]`.
+    pub struct OpsgenieLimits {
+        /// `schedules`: only these of the request's `teleport.dev/schedules` schedules (name
+        /// or ID, any case) count (`None`: every schedule the request names).
+        schedules
+    }
 }
 
 /// The validated configuration.
@@ -81,21 +80,8 @@ pub struct OpsgenieConfig {
     pub default_schedules: Vec<String>,
     /// Teams to notify without the annotation.
     pub default_teams: Vec<String>,
-    /// Auto-approval limits.
+    /// Auto-approval and its limits.
     pub auto_approval: AutoApproval,
-}
-
-/// Validated auto-approval limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AutoApproval {
-    /// Submit approvals at all.
-    pub enabled: bool,
-    /// Schedules that count (`None`: every schedule the request names).
-    pub schedules: Option<Vec<String>>,
-    /// Roles that may be auto-approved (`None`: any).
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log instead of submitting.
-    pub dry_run: bool,
 }
 
 /// Loads and validates a config file.
@@ -133,33 +119,15 @@ fn validate(loaded: &Loaded<OpsgenieFile>) -> Result<OpsgenieConfig, ConfigError
             return Err(loaded.key_error("opsgenie.priority", "expected one of P1, P2, P3, P4, P5"));
         }
     };
-    let names = |list: &[String], key: &str| -> Result<Vec<String>, ConfigError> {
-        let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
-        if let Some(index) = cleaned.iter().position(String::is_empty) {
-            return Err(loaded.key_error(
-                &format!("opsgenie.{key}[{index}]"),
-                "expected a name, found an empty string",
-            ));
-        }
-        Ok(cleaned)
-    };
-    let approval = &section.auto_approval;
-    let optional = |list: &Option<Vec<String>>, key: &str| {
-        list.as_deref()
-            .map(|l| names(l, &format!("auto_approval.{key}")))
-            .transpose()
-    };
     Ok(OpsgenieConfig {
         api_endpoint: api_endpoint.to_owned(),
         api_key: section.api_key.clone(),
         priority,
-        default_schedules: names(&section.default_schedules, "default_schedules")?,
-        default_teams: names(&section.default_teams, "default_teams")?,
-        auto_approval: AutoApproval {
-            enabled: approval.enabled,
-            schedules: optional(&approval.limits.only, "schedules")?,
-            allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
-            dry_run: approval.dry_run,
-        },
+        default_schedules: loaded
+            .names("opsgenie.default_schedules", &section.default_schedules)?,
+        default_teams: loaded.names("opsgenie.default_teams", &section.default_teams)?,
+        auto_approval: section
+            .auto_approval
+            .validate(loaded, "opsgenie.auto_approval")?,
     })
 }

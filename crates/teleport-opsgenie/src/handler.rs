@@ -8,16 +8,13 @@
 //! is harmless: Opsgenie de-duplicates open alerts on the request's alias.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::approval::{Decision, annotation_values};
+use teleport_plugin_runtime::approval::annotation_values;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::close_incident;
-use teleport_plugin_runtime::incident::{
-    ApprovalSettings, IncidentHandler, IncidentService, approval_targets,
-};
+use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval;
 use crate::client::{NewAlert, OpsgenieApi, OpsgenieError, Responder};
 use crate::config::OpsgenieConfig;
 use crate::record::AlertRecord;
@@ -68,12 +65,12 @@ impl HealthCheck for Opsgenie {
 
 impl IncidentService for Opsgenie {
     type Codec = AlertRecord;
+    type Lookup = OpsgenieApi;
     const REVIEW_KIND: &'static str = "note";
     const REVIEW_NOTE: &'static str = "review note";
 
     fn concerns(&self, request: &AccessRequest) -> bool {
-        !self.targets(request).is_empty()
-            || approval_targets(self.approval_settings(), request).is_some()
+        !self.targets(request).is_empty() || self.on_call().targets(request).is_some()
     }
 
     fn wants_incident(&self, request: &AccessRequest, record: &AlertRecord) -> bool {
@@ -129,20 +126,10 @@ impl IncidentService for Opsgenie {
             .await?)
     }
 
-    fn approval_settings(&self) -> ApprovalSettings<'_> {
-        ApprovalSettings {
-            enabled: self.config.auto_approval.enabled,
-            dry_run: self.config.auto_approval.dry_run,
-            annotation: APPROVE_SCHEDULES_ANNOTATION,
-        }
-    }
-
-    async fn decide(
-        &self,
-        request: &AccessRequest,
-        schedules: &[String],
-    ) -> Result<Decision, ServiceError> {
-        Ok(approval::decide(&self.api, &self.config.auto_approval, request, schedules).await?)
+    fn on_call(&self) -> OnCall<'_, OpsgenieApi> {
+        self.config
+            .auto_approval
+            .on_call(&self.api, APPROVE_SCHEDULES_ANNOTATION)
     }
 
     async fn close(

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{Env, NOTIFY, PLUGIN_USER, SCHEDULES, WAIT, approval};
-use teleport_opsgenie::config::AutoApproval;
+use teleport_opsgenie::config::{AutoApproval, OpsgenieLimits};
 use teleport_testkit::wire::types::RequestState;
 
 const PENDING: i32 = RequestState::Pending as i32;
@@ -68,10 +68,11 @@ async fn an_on_call_requester_is_approved_once() {
 async fn off_call_wrong_role_or_other_schedule_are_untouched() {
     let env = Env::new().await;
     let limits = AutoApproval {
-        enabled: true,
-        schedules: Some(vec!["primary".into()]),
         allowed_roles: Some(vec!["dev".into()]),
-        dry_run: false,
+        limits: OpsgenieLimits {
+            schedules: Some(vec!["primary".into()]),
+        },
+        ..AutoApproval::default()
     };
     let plugin = env.started(limits).await;
     let off_call = env.request("bob@example.com", &["dev"], &[(SCHEDULES, &["Primary"])]);
@@ -102,7 +103,11 @@ async fn dry_run_only_logs_and_disabled_does_nothing() {
     plugin.shutdown().await;
 
     let env = Env::new().await;
-    let plugin = env.started(AutoApproval::default()).await;
+    let off = AutoApproval {
+        enabled: false,
+        ..AutoApproval::default()
+    };
+    let plugin = env.started(off).await;
     let id = env.request("alice@example.com", &["dev"], &[(SCHEDULES, &["Primary"])]);
     let marker = env.request("bob@example.com", &["dev"], &[(NOTIFY, &["Primary"])]);
     env.wait_alert(&marker, "a later request handled", |_| true)

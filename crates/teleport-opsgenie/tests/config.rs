@@ -28,7 +28,7 @@ fn our_sample_config_loads_with_the_defaults() {
     assert!(og.default_schedules.is_empty() && og.default_teams.is_empty());
     assert!(og.auto_approval.enabled);
     assert!(!og.auto_approval.dry_run);
-    assert_eq!(og.auto_approval.schedules, None);
+    assert_eq!(og.auto_approval.limits.schedules, None);
     assert!(config.runtime.warnings.is_empty());
 }
 
@@ -50,7 +50,10 @@ fn every_key_is_read() {
     assert_eq!(og.priority.as_deref(), Some("P1"));
     assert_eq!(og.default_schedules, ["Primary"]);
     assert_eq!(og.default_teams, ["Platform"]);
-    assert_eq!(og.auto_approval.schedules, Some(vec!["Primary".to_owned()]));
+    assert_eq!(
+        og.auto_approval.limits.schedules,
+        Some(vec!["Primary".to_owned()])
+    );
     assert_eq!(og.auto_approval.allowed_roles, Some(vec!["dev".to_owned()]));
     assert!(og.auto_approval.dry_run);
 }

@@ -2,27 +2,28 @@
 //! on-call data and the configured limits (escalation level, schedules, allowed roles)?
 
 use teleport_client::AccessRequest;
-use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
+use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::config::is_plain_email;
+use teleport_plugin_runtime::incident::OnCallLookup;
 
 use crate::client::{OnCall, PagerDutyApi, PagerDutyError, Service};
-use crate::config::AutoApproval;
+use crate::config::{AutoApproval, PagerDutyLimits};
 use crate::render::{OnCallIn, approval_reason, on_call_summary};
 
 /// Checks what can be checked without PagerDuty: the requester is an e-mail and every
 /// requested role is allowed.
-pub fn precheck(limits: &AutoApproval, request: &AccessRequest) -> Result<(), String> {
+pub fn precheck(auto_approval: &AutoApproval, request: &AccessRequest) -> Result<(), String> {
     if !is_plain_email(&request.user) {
         return Err(format!(
             "the requester {:?} is not an e-mail address, so cannot be matched to a PagerDuty user",
             request.user
         ));
     }
-    check_allowed_roles(limits.allowed_roles.as_deref(), request)
+    auto_approval.check_roles(request)
 }
 
 /// Why `entry` does not count under `limits`, if it does not.
-pub fn outside_limits(limits: &AutoApproval, entry: &OnCall) -> Option<String> {
+pub fn outside_limits(limits: &PagerDutyLimits, entry: &OnCall) -> Option<String> {
     if let Some(max) = limits.max_escalation_level
         && entry.escalation_level > max
     {
@@ -52,7 +53,7 @@ pub fn outside_limits(limits: &AutoApproval, entry: &OnCall) -> Option<String> {
 /// The services the requester is on call for within `limits`, best level first per service;
 /// and, for the log, why other on-call entries did not count.
 pub fn qualifying(
-    limits: &AutoApproval,
+    limits: &PagerDutyLimits,
     services: &[Service],
     entries: &[OnCall],
 ) -> (Vec<OnCallIn>, Vec<String>) {
@@ -81,74 +82,79 @@ pub fn qualifying(
     (on_call, excluded)
 }
 
-/// The whole check against PagerDuty. Transient PagerDuty errors are returned so the step
-/// is retried; everything else ends in a decision.
-pub async fn decide(
-    api: &PagerDutyApi,
-    limits: &AutoApproval,
-    request: &AccessRequest,
-    service_names: &[String],
-) -> Result<Decision, PagerDutyError> {
-    if let Err(why) = precheck(limits, request) {
-        return Ok(Decision::decline(why));
-    }
-    let Some(user) = api.find_user_by_email(&request.user).await? else {
-        return Ok(Decision::decline(format!(
-            "no PagerDuty user has the e-mail {}",
-            request.user
-        )));
-    };
-    let mut names: Vec<&str> = service_names
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut services = Vec::new();
-    for name in names {
-        match api.find_service_by_name(name).await? {
-            Some(service) => services.push(service),
-            None => tracing::warn!(
-                service = name,
-                "PagerDuty service named in the services annotation not found"
-            ),
+impl OnCallLookup for PagerDutyApi {
+    type Limits = PagerDutyLimits;
+    type Error = PagerDutyError;
+
+    /// The whole check against PagerDuty. Transient PagerDuty errors are returned so the step
+    /// is retried; everything else ends in a decision.
+    async fn decide(
+        &self,
+        auto_approval: &AutoApproval,
+        request: &AccessRequest,
+        service_names: &[String],
+    ) -> Result<Decision, PagerDutyError> {
+        if let Err(why) = precheck(auto_approval, request) {
+            return Ok(Decision::decline(why));
         }
+        let Some(user) = self.find_user_by_email(&request.user).await? else {
+            return Ok(Decision::decline(format!(
+                "no PagerDuty user has the e-mail {}",
+                request.user
+            )));
+        };
+        let mut names: Vec<&str> = service_names
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut services = Vec::new();
+        for name in names {
+            match self.find_service_by_name(name).await? {
+                Some(service) => services.push(service),
+                None => tracing::warn!(
+                    service = name,
+                    "PagerDuty service named in the services annotation not found"
+                ),
+            }
+        }
+        if services.is_empty() {
+            return Ok(Decision::decline(
+                "none of the services in the annotation exist in PagerDuty",
+            ));
+        }
+        let mut policies: Vec<String> = services
+            .iter()
+            .map(|s| s.escalation_policy.id.clone())
+            .filter(|id| !id.is_empty())
+            .collect();
+        policies.sort_unstable();
+        policies.dedup();
+        let entries = self.on_calls(&user.id, &policies).await?;
+        let (on_call, excluded) = qualifying(&auto_approval.limits, &services, &entries);
+        if on_call.is_empty() {
+            let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+            return Ok(Decision::decline(if excluded.is_empty() {
+                format!(
+                    "{} is not on call in service(s) {}",
+                    request.user,
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "{} is on call only outside the auto-approval limits ({})",
+                    request.user,
+                    excluded.join("; ")
+                )
+            }));
+        }
+        Ok(Decision::Approve {
+            reason: approval_reason(&user.name, &request.user, &on_call),
+            on_call: on_call_summary(&on_call),
+        })
     }
-    if services.is_empty() {
-        return Ok(Decision::decline(
-            "none of the services in the annotation exist in PagerDuty",
-        ));
-    }
-    let mut policies: Vec<String> = services
-        .iter()
-        .map(|s| s.escalation_policy.id.clone())
-        .filter(|id| !id.is_empty())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
-    let entries = api.on_calls(&user.id, &policies).await?;
-    let (on_call, excluded) = qualifying(limits, &services, &entries);
-    if on_call.is_empty() {
-        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-        return Ok(Decision::decline(if excluded.is_empty() {
-            format!(
-                "{} is not on call in service(s) {}",
-                request.user,
-                names.join(", ")
-            )
-        } else {
-            format!(
-                "{} is on call only outside the auto-approval limits ({})",
-                request.user,
-                excluded.join("; ")
-            )
-        }));
-    }
-    Ok(Decision::Approve {
-        reason: approval_reason(&user.name, &request.user, &on_call),
-        on_call: on_call_summary(&on_call),
-    })
 }
 
 #[cfg(test)]
@@ -214,16 +220,16 @@ mod tests {
 
     #[test]
     fn limits_on_level_and_schedule() {
-        let level = AutoApproval {
+        let level = PagerDutyLimits {
             max_escalation_level: Some(2),
-            ..AutoApproval::default()
+            ..PagerDutyLimits::default()
         };
         assert_eq!(outside_limits(&level, &entry("P", 2, None)), None);
         assert!(outside_limits(&level, &entry("P", 3, None)).is_some());
 
-        let schedules = AutoApproval {
+        let schedules = PagerDutyLimits {
             schedules: Some(vec!["primary".into(), "PSCHED9".into()]),
-            ..AutoApproval::default()
+            ..PagerDutyLimits::default()
         };
         assert_eq!(
             outside_limits(&schedules, &entry("P", 5, Some(("X", "Primary")))),
@@ -239,9 +245,9 @@ mod tests {
 
     #[test]
     fn qualifying_takes_the_best_allowed_level_per_service() {
-        let limits = AutoApproval {
+        let limits = PagerDutyLimits {
             max_escalation_level: Some(2),
-            ..AutoApproval::default()
+            ..PagerDutyLimits::default()
         };
         let services = [
             service("one", "EP1"),

@@ -71,19 +71,35 @@ pub struct AnnotationsSection {
     pub services: Option<String>,
 }
 
-/// `[pagerduty.auto_approval]`: the runtime's on-call switches and PagerDuty's limits.
-pub type AutoApprovalSection = config::AutoApprovalSection<PagerDutyLimits>;
+/// `[pagerduty.auto_approval]` as written: the runtime's on-call switches and PagerDuty's
+/// limits.
+pub type AutoApprovalSection = config::AutoApproval<PagerDutyLimitsSection>;
 
-/// PagerDuty's own keys under `[pagerduty.auto_approval]`.
+/// Validated `[pagerduty.auto_approval]`.
+pub type AutoApproval = config::AutoApproval<PagerDutyLimits>;
+
+/// PagerDuty's own keys under `[pagerduty.auto_approval]`, as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PagerDutyLimits {
+pub struct PagerDutyLimitsSection {
     /// `max_escalation_level`: only users on call at escalation levels `1..=N`.
     pub max_escalation_level: Option<i64>,
     /// `schedules`: only users on call through one of these schedules (name or ID).
     pub schedules: Option<Vec<String>>,
 }
 
-impl ApprovalLimits for PagerDutyLimits {
+/// PagerDuty's validated limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PagerDutyLimits {
+    /// Highest escalation level that counts as on call (`None`: any).
+    pub max_escalation_level: Option<u32>,
+    /// Schedules (name or ID, any case) that count (`None`: any, including direct
+    /// escalation-rule targets without a schedule).
+    pub schedules: Option<Vec<String>>,
+}
+
+impl ApprovalLimits for PagerDutyLimitsSection {
+    type Valid = PagerDutyLimits;
+
     fn read_key<'de, A: MapAccess<'de>>(
         &mut self,
         key: &str,
@@ -95,6 +111,33 @@ impl ApprovalLimits for PagerDutyLimits {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    fn validate<P>(
+        &self,
+        loaded: &Loaded<P>,
+        section: &str,
+    ) -> Result<PagerDutyLimits, ConfigError> {
+        let max_escalation_level = self
+            .max_escalation_level
+            .map(|level| {
+                u32::try_from(level)
+                    .ok()
+                    .filter(|l| *l >= 1)
+                    .ok_or_else(|| {
+                        loaded.key_error(
+                            &format!("{section}.max_escalation_level"),
+                            "expected a level of 1 or more",
+                        )
+                    })
+            })
+            .transpose()?;
+        let schedules =
+            loaded.optional_names(&format!("{section}.schedules"), self.schedules.as_deref())?;
+        Ok(PagerDutyLimits {
+            max_escalation_level,
+            schedules,
+        })
     }
 }
 
@@ -121,36 +164,8 @@ pub struct PagerDutyConfig {
     pub notify_service_annotation: String,
     /// Annotation naming the services for auto-approval.
     pub services_annotation: String,
-    /// Auto-approval limits.
+    /// Auto-approval and its limits.
     pub auto_approval: AutoApproval,
-}
-
-/// Validated auto-approval limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoApproval {
-    /// Submit approvals at all.
-    pub enabled: bool,
-    /// Highest escalation level that counts as on call (`None`: any).
-    pub max_escalation_level: Option<u32>,
-    /// Schedules (name or ID, any case) that count (`None`: any, including direct
-    /// escalation-rule targets without a schedule).
-    pub schedules: Option<Vec<String>>,
-    /// Roles that may be auto-approved (`None`: any).
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log instead of submitting.
-    pub dry_run: bool,
-}
-
-impl Default for AutoApproval {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_escalation_level: None,
-            schedules: None,
-            allowed_roles: None,
-            dry_run: false,
-        }
-    }
 }
 
 impl PagerDutyConfig {
@@ -236,35 +251,12 @@ fn validate(
         DEFAULT_SERVICES_ANNOTATION,
     );
 
-    let approval = &section.auto_approval;
-    let max_escalation_level =
-        match approval.limits.max_escalation_level {
-            None => None,
-            Some(level) => Some(u32::try_from(level).ok().filter(|l| *l >= 1).ok_or_else(
-                || {
-                    loaded.key_error(
-                        "pagerduty.auto_approval.max_escalation_level",
-                        "expected a level of 1 or more",
-                    )
-                },
-            )?),
-        };
-    let names =
-        |list: &Option<Vec<String>>, key: &str| -> Result<Option<Vec<String>>, ConfigError> {
-            let Some(list) = list else { return Ok(None) };
-            let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
-            if let Some(index) = cleaned.iter().position(String::is_empty) {
-                return Err(loaded.key_error(
-                    &format!("pagerduty.auto_approval.{key}[{index}]"),
-                    "expected a name, found an empty string",
-                ));
-            }
-            Ok(Some(cleaned))
-        };
-    let mut enabled = approval.enabled;
+    let mut auto_approval = section
+        .auto_approval
+        .validate(loaded, "pagerduty.auto_approval")?;
     match section.auto_approve {
         Some(false) => {
-            enabled = false;
+            auto_approval.enabled = false;
             warnings.push(ConfigWarning::Deprecated {
                 file: file.clone(),
                 key: "pagerduty.auto_approve".into(),
@@ -295,12 +287,6 @@ fn validate(
         user_email: user_email.to_owned(),
         notify_service_annotation,
         services_annotation,
-        auto_approval: AutoApproval {
-            enabled,
-            max_escalation_level,
-            schedules: names(&approval.limits.schedules, "schedules")?,
-            allowed_roles: names(&approval.allowed_roles, "allowed_roles")?,
-            dry_run: approval.dry_run,
-        },
+        auto_approval,
     })
 }

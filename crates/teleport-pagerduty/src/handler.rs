@@ -8,16 +8,12 @@
 //! recorded; closing looks such an incident up by that key.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
-use teleport_plugin_runtime::incident::{
-    ApprovalSettings, IncidentHandler, IncidentService, approval_targets,
-};
+use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval;
 use crate::client::{NewIncident, PagerDutyApi, PagerDutyError};
 use crate::config::{AutoApproval, PagerDutyConfig};
 use crate::record::{CloseProgress, IncidentRecord};
@@ -96,12 +92,12 @@ impl HealthCheck for PagerDuty {
 
 impl IncidentService for PagerDuty {
     type Codec = IncidentRecord;
+    type Lookup = PagerDutyApi;
     const REVIEW_KIND: &'static str = "note";
     const REVIEW_NOTE: &'static str = "review note";
 
     fn concerns(&self, request: &AccessRequest) -> bool {
-        self.notify_service(request).is_some()
-            || approval_targets(self.approval_settings(), request).is_some()
+        self.notify_service(request).is_some() || self.on_call().targets(request).is_some()
     }
 
     fn wants_incident(&self, request: &AccessRequest, record: &IncidentRecord) -> bool {
@@ -175,21 +171,10 @@ impl IncidentService for PagerDuty {
             .await?)
     }
 
-    fn approval_settings(&self) -> ApprovalSettings<'_> {
-        ApprovalSettings {
-            enabled: self.options.auto_approval.enabled,
-            dry_run: self.options.auto_approval.dry_run,
-            annotation: &self.options.services_annotation,
-        }
-    }
-
-    async fn decide(
-        &self,
-        request: &AccessRequest,
-        services: &[String],
-    ) -> Result<Decision, ServiceError> {
-        let limits = &self.options.auto_approval;
-        Ok(approval::decide(&self.api, limits, request, services).await?)
+    fn on_call(&self) -> OnCall<'_, PagerDutyApi> {
+        self.options
+            .auto_approval
+            .on_call(&self.api, &self.options.services_annotation)
     }
 
     async fn close(

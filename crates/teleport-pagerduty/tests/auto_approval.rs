@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{Env, NOTIFY, NOTIFY_SERVICE, PLUGIN_USER, SERVICES, WAIT};
-use teleport_pagerduty::config::AutoApproval;
+use teleport_pagerduty::config::{AutoApproval, PagerDutyLimits};
 use teleport_testkit::wire::types::RequestState;
 
 const PENDING: i32 = RequestState::Pending as i32;
@@ -169,7 +169,10 @@ async fn escalation_levels_beyond_the_limit_do_not_count() {
     env.on_call("carol@example.com", "ep2", 3, None);
     env.on_call("carol@example.com", "ep2", 1, Some("Primary"));
     let limits = AutoApproval {
-        max_escalation_level: Some(1),
+        limits: PagerDutyLimits {
+            max_escalation_level: Some(1),
+            ..PagerDutyLimits::default()
+        },
         ..AutoApproval::default()
     };
     let plugin = env.started(limits).await;
@@ -193,7 +196,10 @@ async fn only_the_named_schedules_count() {
     env.on_call("bob@example.com", "ep1", 1, None);
     env.on_call("carol@example.com", "ep2", 1, Some("Primary"));
     let limits = AutoApproval {
-        schedules: Some(vec!["primary".into()]),
+        limits: PagerDutyLimits {
+            schedules: Some(vec!["primary".into()]),
+            ..PagerDutyLimits::default()
+        },
         ..AutoApproval::default()
     };
     let plugin = env.started(limits).await;

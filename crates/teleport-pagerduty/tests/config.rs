@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use teleport_pagerduty::config::{self, AutoApproval, Config, PagerDutyFile};
+use teleport_pagerduty::config::{self, AutoApproval, Config, PagerDutyFile, PagerDutyLimits};
 use teleport_plugin_runtime::config::{ConfigWarning, load_plugin_config_str};
 use teleport_plugin_runtime::plugin::Plugin;
 use teleport_plugin_testsupport::go_configs_dir;
@@ -120,10 +120,12 @@ fn auto_approval_limits_and_endpoint() {
         config.pagerduty.auto_approval,
         AutoApproval {
             enabled: true,
-            max_escalation_level: Some(2),
-            schedules: Some(vec!["Primary".into(), "PSCHED1".into()]),
             allowed_roles: Some(vec!["dev".into()]),
             dry_run: true,
+            limits: PagerDutyLimits {
+                max_escalation_level: Some(2),
+                schedules: Some(vec!["Primary".into(), "PSCHED1".into()]),
+            },
         }
     );
 }
@@ -232,11 +234,9 @@ fn the_sample_config_loads() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let config = Config::from_loaded(loaded).unwrap();
     assert!(!config.pagerduty.auto_approval.dry_run);
-    assert_eq!(config.pagerduty.auto_approval.max_escalation_level, Some(1));
-    assert_eq!(
-        config.pagerduty.auto_approval.schedules,
-        Some(vec!["Primary".to_owned()])
-    );
+    let limits = &config.pagerduty.auto_approval.limits;
+    assert_eq!(limits.max_escalation_level, Some(1));
+    assert_eq!(limits.schedules, Some(vec!["Primary".to_owned()]));
     assert_eq!(config.runtime.ops.listen_addr.map(|a| a.port()), Some(8080));
 }
 

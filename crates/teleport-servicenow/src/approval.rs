@@ -3,37 +3,13 @@
 //! records, and the configured limits (rotas, allowed roles)?
 
 use teleport_client::AccessRequest;
-use teleport_plugin_runtime::approval::{Decision, check_allowed_roles};
+use teleport_plugin_runtime::approval::Decision;
+use teleport_plugin_runtime::incident::OnCallLookup;
 use time::OffsetDateTime;
 
 use crate::client::{DATE_TIME_LAYOUT, ServiceNowApi, ServiceNowError};
-use crate::config::AutoApproval;
+use crate::config::{AutoApproval, ServiceNowLimits};
 use crate::render::approval_reason;
-
-/// The rotas of the annotation that count under `limits`, or why none does.
-pub fn rotas_to_check(
-    limits: &AutoApproval,
-    request: &AccessRequest,
-    annotated: &[String],
-) -> Result<Vec<String>, String> {
-    check_allowed_roles(limits.allowed_roles.as_deref(), request)?;
-    let mut rotas: Vec<String> = annotated
-        .iter()
-        .filter(|r| {
-            limits
-                .rotas
-                .as_ref()
-                .is_none_or(|allowed| allowed.iter().any(|a| a.eq_ignore_ascii_case(r)))
-        })
-        .cloned()
-        .collect();
-    rotas.sort_unstable();
-    rotas.dedup();
-    if rotas.is_empty() {
-        return Err("none of the request's rotas is in auto_approval.rotas".into());
-    }
-    Ok(rotas)
-}
 
 /// Now, as `whoisoncall` reads `date_time` (UTC, as the hosted Go plugin's clock).
 pub fn now_date_time() -> String {
@@ -70,75 +46,45 @@ async fn on_call_in(api: &ServiceNowApi, rota: &str, user: &str) -> Result<bool,
     Ok(false)
 }
 
-/// The whole check against ServiceNow. Transient errors are returned so the step is
-/// retried; everything else ends in a decision.
-pub async fn decide(
-    api: &ServiceNowApi,
-    limits: &AutoApproval,
-    request: &AccessRequest,
-    annotated: &[String],
-) -> Result<Decision, ServiceNowError> {
-    let rotas = match rotas_to_check(limits, request, annotated) {
-        Ok(rotas) => rotas,
-        Err(why) => return Ok(Decision::decline(why)),
-    };
-    let mut on_call = Vec::new();
-    for rota in &rotas {
-        if on_call_in(api, rota, &request.user).await? {
-            on_call.push(rota.clone());
+impl OnCallLookup for ServiceNowApi {
+    type Limits = ServiceNowLimits;
+    type Error = ServiceNowError;
+
+    /// The whole check against ServiceNow. Transient errors are returned so the step is
+    /// retried; everything else ends in a decision.
+    async fn decide(
+        &self,
+        limits: &AutoApproval,
+        request: &AccessRequest,
+        annotated: &[String],
+    ) -> Result<Decision, ServiceNowError> {
+        let rotas = match limits.targets_to_check(request, annotated) {
+            Ok(rotas) => rotas,
+            Err(why) => return Ok(Decision::decline(why)),
+        };
+        let mut on_call = Vec::new();
+        for rota in &rotas {
+            if on_call_in(self, rota, &request.user).await? {
+                on_call.push(rota.clone());
+            }
         }
+        if on_call.is_empty() {
+            return Ok(Decision::decline(format!(
+                "{} is not on call in rota(s) {}",
+                request.user,
+                rotas.join(", ")
+            )));
+        }
+        Ok(Decision::Approve {
+            reason: approval_reason(&request.user, &on_call),
+            on_call: format!("rota(s) {}", on_call.join(", ")),
+        })
     }
-    if on_call.is_empty() {
-        return Ok(Decision::decline(format!(
-            "{} is not on call in rota(s) {}",
-            request.user,
-            rotas.join(", ")
-        )));
-    }
-    Ok(Decision::Approve {
-        reason: approval_reason(&request.user, &on_call),
-        on_call: format!("rota(s) {}", on_call.join(", ")),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(roles: &[&str]) -> AccessRequest {
-        teleport_plugin_testsupport::access_request("r1", "alice", roles, "")
-    }
-
-    #[test]
-    fn limits_on_roles_and_rotas() {
-        let annotated = vec![
-            "rota-b".to_owned(),
-            "rota-a".to_owned(),
-            "rota-b".to_owned(),
-        ];
-        let open = AutoApproval {
-            enabled: true,
-            ..AutoApproval::default()
-        };
-        assert_eq!(
-            rotas_to_check(&open, &request(&["dev"]), &annotated),
-            Ok(vec!["rota-a".to_owned(), "rota-b".to_owned()])
-        );
-        let limited = AutoApproval {
-            enabled: true,
-            rotas: Some(vec!["ROTA-A".into()]),
-            allowed_roles: Some(vec!["dev".into()]),
-            dry_run: false,
-        };
-        assert_eq!(
-            rotas_to_check(&limited, &request(&["dev"]), &annotated),
-            Ok(vec!["rota-a".to_owned()])
-        );
-        let why = rotas_to_check(&limited, &request(&["dev", "admin"]), &annotated).unwrap_err();
-        assert!(why.contains("\"admin\""), "{why}");
-        assert!(rotas_to_check(&limited, &request(&["dev"]), &["rota-b".into()]).is_err());
-        assert!(rotas_to_check(&limited, &request(&[]), &annotated).is_err());
-    }
 
     #[test]
     fn date_time_is_go_s_layout() {

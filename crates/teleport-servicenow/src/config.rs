@@ -7,9 +7,7 @@ use std::path::Path;
 use reqwest::Url;
 use serde::Deserialize;
 use teleport_plugin_runtime::app::RuntimeConfig;
-use teleport_plugin_runtime::config::{
-    self, ConfigError, Loaded, OnlyTargets, Secret, TargetsKey, load_plugin_config,
-};
+use teleport_plugin_runtime::config::{self, ConfigError, Loaded, Secret, load_plugin_config};
 use teleport_plugin_runtime::ops::OpsConfig;
 
 use crate::PLUGIN_NAME;
@@ -39,21 +37,22 @@ pub struct ServiceNowSection {
     /// The `close_code` incidents are resolved with (one of the instance's resolution codes).
     #[serde(default)]
     pub close_code: Option<String>,
-    /// `[servicenow.auto_approval]`.
+    /// `[servicenow.auto_approval]`, as written.
     #[serde(default)]
-    pub auto_approval: AutoApprovalSection,
+    pub auto_approval: AutoApproval,
 }
 
-/// `[servicenow.auto_approval]`: the runtime's on-call switches, and `rotas`: only these of
-/// the request's `teleport.dev/schedules` rota IDs count.
-pub type AutoApprovalSection = config::AutoApprovalSection<OnlyTargets<Rotas>>;
+/// `[servicenow.auto_approval]`: the runtime's on-call switches around ServiceNow's limit
+/// (one type as read and validated).
+pub type AutoApproval = config::AutoApproval<ServiceNowLimits>;
 
-/// The key of [`AutoApprovalSection`]'s own limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rotas;
-
-impl TargetsKey for Rotas {
-    const KEY: &'static str = "rotas";
+teleport_plugin_runtime::target_limits! {
+    /// ServiceNow's own key under `[servicenow.auto_approval]`.
+    pub struct ServiceNowLimits {
+        /// `rotas`: only these of the request's `teleport.dev/schedules` rota IDs count
+        /// (`None`: every rota the request names).
+        rotas
+    }
 }
 
 /// The validated configuration.
@@ -76,21 +75,8 @@ pub struct ServiceNowConfig {
     pub api_token: Secret,
     /// The resolution code incidents are resolved with.
     pub close_code: String,
-    /// Auto-approval limits.
+    /// Auto-approval and its limits.
     pub auto_approval: AutoApproval,
-}
-
-/// Validated auto-approval limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AutoApproval {
-    /// Submit approvals at all.
-    pub enabled: bool,
-    /// Rotas that count (`None`: every rota the request names).
-    pub rotas: Option<Vec<String>>,
-    /// Roles that may be auto-approved (`None`: any).
-    pub allowed_roles: Option<Vec<String>>,
-    /// Log instead of submitting.
-    pub dry_run: bool,
 }
 
 /// Loads and validates a config file.
@@ -175,30 +161,14 @@ fn validate(loaded: &Loaded<ServiceNowFile>) -> Result<ServiceNowConfig, ConfigE
         "servicenow.close_code",
         "the resolution code incidents are resolved with, e.g. \"Solution provided\"",
     )?;
-    let names = |list: &[String], key: &str| -> Result<Vec<String>, ConfigError> {
-        let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
-        if let Some(index) = cleaned.iter().position(String::is_empty) {
-            return Err(loaded.key_error(
-                &format!("servicenow.auto_approval.{key}[{index}]"),
-                "expected a name, found an empty string",
-            ));
-        }
-        Ok(cleaned)
-    };
-    let approval = &section.auto_approval;
-    let optional =
-        |list: &Option<Vec<String>>, key: &str| list.as_deref().map(|l| names(l, key)).transpose();
     Ok(ServiceNowConfig {
         api_endpoint,
         username,
         api_token: section.api_token.clone(),
         close_code,
-        auto_approval: AutoApproval {
-            enabled: approval.enabled,
-            rotas: optional(&approval.limits.only, "rotas")?,
-            allowed_roles: optional(&approval.allowed_roles, "allowed_roles")?,
-            dry_run: approval.dry_run,
-        },
+        auto_approval: section
+            .auto_approval
+            .validate(loaded, "servicenow.auto_approval")?,
     })
 }
 

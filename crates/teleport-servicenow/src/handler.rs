@@ -9,16 +9,14 @@
 use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::approval::Decision;
 use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::incident::effects::close_incident;
 use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
-use teleport_plugin_runtime::incident::{ApprovalSettings, IncidentHandler, IncidentService};
+use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::routing::RuleCache;
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::approval;
 use crate::client::{Closing, NewIncident, ServiceNowApi};
 use crate::config::ServiceNowConfig;
 use crate::record::{IncidentRecord, incident_state};
@@ -67,6 +65,7 @@ impl HealthCheck for ServiceNow {
 
 impl IncidentService for ServiceNow {
     type Codec = IncidentRecord;
+    type Lookup = ServiceNowApi;
     const REVIEW_KIND: &'static str = "work_note";
     const REVIEW_NOTE: &'static str = "review work note";
 
@@ -126,20 +125,10 @@ impl IncidentService for ServiceNow {
             .await?)
     }
 
-    fn approval_settings(&self) -> ApprovalSettings<'_> {
-        ApprovalSettings {
-            enabled: self.config.auto_approval.enabled,
-            dry_run: self.config.auto_approval.dry_run,
-            annotation: APPROVE_SCHEDULES_ANNOTATION,
-        }
-    }
-
-    async fn decide(
-        &self,
-        request: &AccessRequest,
-        rotas: &[String],
-    ) -> Result<Decision, ServiceError> {
-        Ok(approval::decide(&self.api, &self.config.auto_approval, request, rotas).await?)
+    fn on_call(&self) -> OnCall<'_, ServiceNowApi> {
+        self.config
+            .auto_approval
+            .on_call(&self.api, APPROVE_SCHEDULES_ANNOTATION)
     }
 
     async fn close(

@@ -6,7 +6,7 @@ use crate::common;
 
 use common::{ALICE_ID, Env, PLUGIN_USER, PRIMARY, SCHEDULES, SECONDARY, WAIT, approval};
 use teleport_fakes::servicenow::{GET_USER, WHO_IS_ON_CALL};
-use teleport_servicenow::config::AutoApproval;
+use teleport_servicenow::config::{AutoApproval, ServiceNowLimits};
 use teleport_testkit::wire::types::RequestState;
 
 const PENDING: i32 = RequestState::Pending as i32;
@@ -70,10 +70,11 @@ async fn an_on_call_requester_is_approved_once() {
 async fn off_call_wrong_role_or_other_rota_are_untouched() {
     let env = Env::new().await;
     let limits = AutoApproval {
-        enabled: true,
-        rotas: Some(vec![PRIMARY.to_uppercase()]),
         allowed_roles: Some(vec!["dev".into()]),
-        dry_run: false,
+        limits: ServiceNowLimits {
+            rotas: Some(vec![PRIMARY.to_uppercase()]),
+        },
+        ..AutoApproval::default()
     };
     let plugin = env.started(limits).await;
     let off_call = env.request("bob", &["dev"], &[(SCHEDULES, &[PRIMARY])]);
@@ -104,7 +105,11 @@ async fn dry_run_only_logs_and_disabled_does_nothing() {
     plugin.shutdown().await;
 
     let env = Env::new().await;
-    let plugin = env.started(AutoApproval::default()).await;
+    let off = AutoApproval {
+        enabled: false,
+        ..AutoApproval::default()
+    };
+    let plugin = env.started(off).await;
     let id = env.request("alice", &["dev"], &[(SCHEDULES, &[PRIMARY])]);
     env.wait_recorded(&id).await;
     assert_eq!(env.data(&id)["auto_approval"], "pending", "never decided");

@@ -31,7 +31,7 @@ fn our_sample_config_loads_with_the_defaults() {
     assert_eq!(sn.close_code, "Solution provided");
     assert!(sn.auto_approval.enabled);
     assert!(!sn.auto_approval.dry_run);
-    assert_eq!(sn.auto_approval.rotas, None);
+    assert_eq!(sn.auto_approval.limits.rotas, None);
     assert_eq!(sn.auto_approval.allowed_roles, None);
     assert!(config.runtime.warnings.is_empty());
     assert_eq!(config.runtime.plugin, "servicenow");
@@ -62,7 +62,7 @@ fn every_key_is_read() {
     );
     assert_eq!(sn.close_code, "Resolved by caller");
     assert!(!sn.auto_approval.enabled);
-    assert_eq!(sn.auto_approval.rotas, Some(vec!["r1".to_owned()]));
+    assert_eq!(sn.auto_approval.limits.rotas, Some(vec!["r1".to_owned()]));
     assert_eq!(sn.auto_approval.allowed_roles, Some(vec!["dev".to_owned()]));
     assert!(sn.auto_approval.dry_run);
 }

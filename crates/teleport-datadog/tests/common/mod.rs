@@ -222,8 +222,5 @@ impl Env {
 
 /// Auto-approval with the defaults (on, no limits).
 pub(crate) fn approval() -> AutoApproval {
-    AutoApproval {
-        enabled: true,
-        ..AutoApproval::default()
-    }
+    AutoApproval::default()
 }

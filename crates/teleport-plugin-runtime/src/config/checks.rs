@@ -1,5 +1,5 @@
 //! The checks every plugin's validation makes alike — a CA file that must load, an API URL
-//! that must be http(s), a recipient's key path — so that each `config.rs` keeps only its
+//! that must be http(s), a list of names without an empty one, a recipient's key path — so that each `config.rs` keeps only its
 //! own rules and the error texts stay the same across plugins.
 
 use std::path::Path;
@@ -37,6 +37,28 @@ impl<P> Loaded<P> {
         let endpoint = value.unwrap_or(default).trim().trim_end_matches('/');
         self.http_url(key, endpoint, expected)?;
         Ok(endpoint)
+    }
+
+    /// A list of names (`key`, e.g. `opsgenie.default_teams`), trimmed; an empty name, which
+    /// names nothing, is refused by its index.
+    pub fn names(&self, key: &str, list: &[String]) -> Result<Vec<String>, ConfigError> {
+        let cleaned: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
+        match cleaned.iter().position(String::is_empty) {
+            Some(index) => Err(self.key_error(
+                &format!("{key}[{index}]"),
+                "expected a name, found an empty string",
+            )),
+            None => Ok(cleaned),
+        }
+    }
+
+    /// [`Loaded::names`] of a list that may be unset (`None` stays `None`).
+    pub fn optional_names(
+        &self,
+        key: &str,
+        list: Option<&[String]>,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        list.map(|list| self.names(key, list)).transpose()
     }
 }
 

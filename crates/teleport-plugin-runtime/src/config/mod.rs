@@ -37,7 +37,7 @@ mod secret;
 mod teleport;
 
 pub use address::is_plain_email;
-pub use auto_approval::{ApprovalLimits, AutoApprovalSection, OnlyTargets, TargetsKey};
+pub use auto_approval::{ApprovalLimits, AutoApproval, TargetLimits};
 pub use checks::{http_url, recipient_key};
 pub use error::{ConfigError, ConfigWarning};
 pub use loader::{Loaded, load_plugin_config, load_plugin_config_str};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use teleport_client::{AccessRequest, RequestState, TeleportClient};
 
 use super::effects::post_note;
-use super::service::{IncidentProgress, IncidentService, approval_targets};
+use super::service::{IncidentProgress, IncidentService};
 use crate::approval::{AutoApprover, Decision};
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::health::HealthCheck;
@@ -104,7 +104,7 @@ impl<S: IncidentService> IncidentHandler<S> {
                     || (record.incident_id().is_some()
                         && record.reviews_count() < request.reviews.len())
                     || (record.auto_approval().is_none()
-                        && approval_targets(self.service.approval_settings(), request).is_some())
+                        && self.service.on_call().targets(request).is_some())
             }
             Observation::Put(_) => false,
         }
@@ -129,7 +129,7 @@ impl<S: IncidentService> IncidentHandler<S> {
             self.post_review_notes(request, claim).await?;
             // As Go: tried even when no incident could be opened.
             if claim.auto_approval().is_none()
-                && let Some(targets) = approval_targets(self.service.approval_settings(), request)
+                && let Some(targets) = self.service.on_call().targets(request)
             {
                 self.auto_approve(request, &targets, claim).await?;
             }
@@ -191,7 +191,8 @@ impl<S: IncidentService> IncidentHandler<S> {
         targets: &[String],
         claim: &mut Claim<'_, S::Codec>,
     ) -> Result<(), StepError> {
-        let decision = match self.service.decide(request, targets).await {
+        let on_call = self.service.on_call();
+        let decision = match on_call.decide(request, targets).await {
             Ok(decision) => decision,
             Err(error) if error.is_retryable() => return Err(StepError::Service(error)),
             Err(error) => {
@@ -201,12 +202,7 @@ impl<S: IncidentService> IncidentHandler<S> {
         };
         let outcome = self
             .approver
-            .settle(
-                request,
-                decision,
-                self.service.approval_settings().dry_run,
-                claim,
-            )
+            .settle(request, decision, on_call.auto_approval.dry_run, claim)
             .await?;
         let mut next = claim.record().clone();
         next.set_auto_approval(outcome);

@@ -1,11 +1,13 @@
 //! What an incident plugin implements: its record's progress ([`IncidentProgress`]) and its
-//! service ([`IncidentService`]); the order of the work is [`super::IncidentHandler`]'s.
+//! service ([`IncidentService`]), whose on-call auto-approval is an [`OnCall`]; the order of
+//! the work is [`super::IncidentHandler`]'s.
 
 use std::future::Future;
 
 use teleport_client::{AccessRequest, AccessReview};
 
-use crate::approval::{ApprovalOutcome, Decision, annotation_values};
+use super::on_call::{OnCall, OnCallLookup};
+use crate::approval::ApprovalOutcome;
 use crate::health::HealthCheck;
 use crate::record::{Claim, Effects, RecordCodec, Resolution, StepError};
 use crate::service_error::ServiceError;
@@ -39,6 +41,8 @@ pub trait IncidentProgress: Clone + Send + Sync + 'static {
 pub trait IncidentService: HealthCheck + Send + Sync + 'static {
     /// How the record is stored.
     type Codec: RecordCodec<Record: IncidentProgress>;
+    /// The plugin's on-call lookup (its API client).
+    type Lookup: OnCallLookup;
 
     /// The metric label of a review note (`note`, `work_note`, `review`).
     const REVIEW_KIND: &'static str;
@@ -73,17 +77,10 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
         review: &AccessReview,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
-    /// Whether auto-approval is on, only logs, and which annotation names its targets.
-    fn approval_settings(&self) -> ApprovalSettings<'_>;
-
-    /// Whether the requester is on call for `targets`, within the limits. A failed lookup
-    /// is returned as it is: the driver retries one that may pass and declines (logged) on
-    /// one that cannot.
-    fn decide(
-        &self,
-        request: &AccessRequest,
-        targets: &[String],
-    ) -> impl Future<Output = Result<Decision, ServiceError>> + Send;
+    /// The on-call auto-approval, named once: the validated `[<plugin>.auto_approval]`
+    /// through the plugin's lookup, with the annotation naming the targets
+    /// ([`AutoApproval::on_call`](crate::config::AutoApproval::on_call)).
+    fn on_call(&self) -> OnCall<'_, Self::Lookup>;
 
     /// Closes the incident with the recorded `resolution` and records that nothing is left
     /// (called only while the record says it is not closed yet).
@@ -97,29 +94,4 @@ pub trait IncidentService: HealthCheck + Send + Sync + 'static {
 
     /// Called when a request's work is done (nothing is retried for it any more).
     fn finished(&self, _request_id: &str) {}
-}
-
-/// The auto-approval switches of a plugin's config and the annotation it reads.
-#[derive(Clone, Copy, Debug)]
-pub struct ApprovalSettings<'a> {
-    /// `auto_approval.enabled`.
-    pub enabled: bool,
-    /// `auto_approval.dry_run`: log the decision instead of submitting it.
-    pub dry_run: bool,
-    /// The annotation naming the targets (schedules, services, rotas, teams) whose on-call
-    /// people are approved.
-    pub annotation: &'a str,
-}
-
-/// The targets of the request's annotation when auto-approval is enabled and the request
-/// names any.
-pub fn approval_targets(
-    settings: ApprovalSettings<'_>,
-    request: &AccessRequest,
-) -> Option<Vec<String>> {
-    if !settings.enabled {
-        return None;
-    }
-    let targets = annotation_values(request, settings.annotation);
-    (!targets.is_empty()).then_some(targets)
 }

@@ -214,8 +214,5 @@ pub(crate) fn correlation(id: &str) -> String {
 
 /// Auto-approval with the defaults (on, no limits).
 pub(crate) fn approval() -> AutoApproval {
-    AutoApproval {
-        enabled: true,
-        ..AutoApproval::default()
-    }
+    AutoApproval::default()
 }
