@@ -9,13 +9,16 @@
 //!
 //! Next to them the runtime's progress keys (`claim`, `recipients`, `sent_to`, `failed_to`
 //! for the incident's creation, `synced` once the incident shows the resolution;
-//! `review_cursor` and `requester_notified` stay empty: one incident, nobody to notify) and ours:
+//! `review_cursor` and `requester_notified` stay empty: one incident, nobody to notify;
+//! `post_unsure_since` is set while a create may have opened an incident that no record
+//! names, so that the next attempt on any replica searches first) and ours:
 //! `auto_approval` (the on-call decision, taken once) and `resolution_noted` (the resolution
 //! cell is in the timeline, the `PATCH` may still be missing). Go ignores all of them.
 
 use teleport_client::{AccessRequest, PluginDataMap};
 use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::incident::IncidentProgress;
+use teleport_plugin_runtime::incident::uncertain::UnsureCreate;
 use teleport_plugin_runtime::messaging::{
     ChannelMessage, GoRequestData, MessageCodec, MessageState, StateCodec,
 };
@@ -123,6 +126,18 @@ impl IncidentRecord {
             resolution_noted: get(RESOLUTION_NOTED) == "true",
             state,
         }
+    }
+}
+
+/// The mark lives in the runtime's `post_unsure_since` key (the incident is Datadog's one
+/// "post"): since when a create may have opened an incident no record names.
+impl UnsureCreate for IncidentRecord {
+    fn create_unsure(&self) -> bool {
+        self.state.post_unsure_since.is_some()
+    }
+
+    fn mark_create_unsure(&mut self) {
+        self.state.post_unsure_since = Some(std::time::SystemTime::now());
     }
 }
 

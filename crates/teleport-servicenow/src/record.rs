@@ -5,8 +5,9 @@
 //! incident was resolved with (`6` resolved, `7` closed; "" while open), from which a Go
 //! record's resolution is read.
 //! Our additions, which the Go plugin ignores: `resolution`, `claim` (the lease),
-//! `auto_approval` (the on-call decision, taken once; `pending` until then) and
-//! `close_progress`.
+//! `auto_approval` (the on-call decision, taken once; `pending` until then),
+//! `close_progress` and `create_unsure` (`true` while a create may have opened an incident
+//! that no record names: looked up by `correlation_id` before creating again).
 //!
 //! A record without `auto_approval` is the Go plugin's: Go tries the auto-approval only in
 //! the handling that creates its record, so that record's on-call decision counts as taken
@@ -15,6 +16,7 @@
 use teleport_client::{AccessRequest, PluginDataMap};
 pub use teleport_plugin_runtime::approval::ApprovalOutcome;
 use teleport_plugin_runtime::incident::progress;
+use teleport_plugin_runtime::incident::uncertain::UnsureCreate;
 use teleport_plugin_runtime::record::{Lease, RequestData, Resolution};
 
 /// ServiceNow's incident state for a resolved incident (approved, expired, promoted).
@@ -45,16 +47,21 @@ pub struct IncidentRecord {
     /// The incident is resolved (or there is none to resolve); meaningful once the
     /// resolution is recorded.
     pub closed: bool,
+    /// A create may have opened an incident no record names (see [`UnsureCreate`]).
+    pub create_unsure: bool,
 }
 
 /// The keys next to the runtime's `REQUEST_DATA_KEYS`.
-const OWN_KEYS: [&str; 5] = [
+const OWN_KEYS: [&str; 6] = [
     "incident_id",
     "state",
     "claim",
     "auto_approval",
     "close_progress",
+    CREATE_UNSURE,
 ];
+
+const CREATE_UNSURE: &str = "create_unsure";
 
 impl IncidentRecord {
     /// A fresh record for a request.
@@ -65,6 +72,7 @@ impl IncidentRecord {
             claim: None,
             auto_approval: None,
             closed: false,
+            create_unsure: false,
         }
     }
 
@@ -110,6 +118,10 @@ impl IncidentRecord {
             progress::CLOSE_PROGRESS,
             progress::encode(request.resolution, self.closed),
         );
+        put(
+            CREATE_UNSURE,
+            if self.create_unsure { "true" } else { "" }.to_owned(),
+        );
         map
     }
 
@@ -131,11 +143,22 @@ impl IncidentRecord {
             claim: Lease::decode(get("claim")),
             auto_approval: progress::decode_approval(get("auto_approval")),
             closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
+            create_unsure: get(CREATE_UNSURE) == "true",
         }
     }
 }
 
 teleport_plugin_runtime::request_data_record!(IncidentRecord, incident: incident_id, own_keys: OWN_KEYS);
+
+impl UnsureCreate for IncidentRecord {
+    fn create_unsure(&self) -> bool {
+        self.create_unsure
+    }
+
+    fn mark_create_unsure(&mut self) {
+        self.create_unsure = true;
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -176,7 +199,9 @@ mod tests {
         record.request.resolution = Some(Resolution::Expired);
         record.closed = false;
         record.auto_approval = Some(ApprovalOutcome::Declined);
+        record.create_unsure = true;
         let encoded = record.encode();
+        assert_eq!(encoded["create_unsure"], "true");
         assert_eq!(encoded["state"], "6");
         assert_eq!(encoded["resolution"], "expired");
         assert_eq!(encoded["reviews_count"], "");

@@ -80,7 +80,7 @@ pub(super) async fn send_request<B: MessagingBot>(
         .run(claim, "request", || bot.send_request(to, view))
         .await;
     if let Err(error) = &sent
-        && outcome_unknown(error)
+        && error.outcome_unknown()
         && claim.post_unsure_since.is_none()
     {
         tracing::warn!(recipient = %to.id, "the post may have reached the service; the next try looks for it first");
@@ -89,20 +89,6 @@ pub(super) async fn send_request<B: MessagingBot>(
         claim.record_effect(next);
     }
     sent
-}
-
-/// Whether a failed post may have been taken by the service all the same: a timeout, a
-/// dropped connection or a 5xx without `Retry-After` says nothing about it. A refusal
-/// with `Retry-After` (429, a 503 asking to come back) did not do the work, nor did a
-/// refusal of the credentials, nor a failure before the send (Teleport, the lease).
-fn outcome_unknown(error: &StepError) -> bool {
-    matches!(
-        error,
-        StepError::Service(crate::service_error::ServiceError::Transient {
-            retry_after: None,
-            ..
-        })
-    )
 }
 
 /// On a takeover, turns the left-behind lease into an unsure mark from its start, staged

@@ -32,6 +32,20 @@ impl From<SaveError> for StepError {
 }
 
 impl StepError {
+    /// Whether the side effect that failed may have been done all the same: a timeout, a
+    /// dropped connection or a 5xx without `Retry-After` says nothing about it. A refusal
+    /// with `Retry-After` (429, a 503 asking to come back) did not do the work, nor did a
+    /// refusal of the credentials, nor a failure before the send (Teleport, the lease).
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Service(ServiceError::Transient {
+                retry_after: None,
+                ..
+            })
+        )
+    }
+
     /// What the dispatcher does next: a request gone from Teleport needs nothing more;
     /// everything else is retried, after the service's `Retry-After` when it gave one.
     pub fn into_outcome(self) -> Outcome {
