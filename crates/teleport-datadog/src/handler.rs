@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::config::{RoleToRecipients, is_plain_email};
-use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
+use teleport_plugin_runtime::incident::effects::{CloseCall, close_incident, post_note};
 use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
 use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Permanent, Resolution, StepError};
@@ -58,17 +57,12 @@ pub struct Datadog {
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
 
-impl HealthCheck for Datadog {
-    fn service_name(&self) -> &'static str {
-        "Datadog API"
-    }
-
-    async fn check_health(&self) -> Result<(), ServiceError> {
-        self.api.check_permissions().await?;
-        tracing::info!("the Datadog keys work and may write incidents");
-        Ok(())
-    }
-}
+teleport_plugin_runtime::health_check!(
+    Datadog,
+    "Datadog API",
+    |service| service.api.check_permissions(),
+    "the Datadog keys work and may write incidents"
+);
 
 impl IncidentService for Datadog {
     type Codec = IncidentRecord;
@@ -153,27 +147,19 @@ impl IncidentService for Datadog {
                     || async { Ok(self.api.add_timeline_cell(&incident, &cell).await?) },
                 )
                 .await?;
-                let mut next = claim.record().clone();
-                next.resolution_noted = true;
-                claim.record_effect(next);
+                claim.record_effect_with(|next| next.resolution_noted = true);
             }
             close_incident(
                 effects,
                 claim,
-                "resolve",
-                (
-                    "resolved the Datadog incident",
-                    "cannot resolve the Datadog incident",
-                ),
+                CloseCall::Resolve("Datadog incident"),
                 &incident,
                 resolution,
                 || async { Ok(self.api.resolve_incident(&incident).await?) },
             )
             .await?;
         }
-        let mut next = claim.record().clone();
-        next.state.synced = Some(resolution);
-        claim.record_effect(next);
+        claim.record_effect_with(|next| next.state.synced = Some(resolution));
         Ok(())
     }
 

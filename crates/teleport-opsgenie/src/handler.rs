@@ -9,8 +9,7 @@
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::approval::annotation_values;
-use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::incident::effects::close_incident;
+use teleport_plugin_runtime::incident::effects::{CloseCall, close_incident};
 use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
@@ -51,17 +50,12 @@ impl Targets {
     }
 }
 
-impl HealthCheck for Opsgenie {
-    fn service_name(&self) -> &'static str {
-        "Opsgenie API"
-    }
-
-    async fn check_health(&self) -> Result<(), ServiceError> {
-        self.api.ping().await?;
-        tracing::info!("Opsgenie API key works");
-        Ok(())
-    }
-}
+teleport_plugin_runtime::health_check!(
+    Opsgenie,
+    "Opsgenie API",
+    |service| service.api.ping(),
+    "Opsgenie API key works"
+);
 
 impl IncidentService for Opsgenie {
     type Codec = AlertRecord;
@@ -105,11 +99,7 @@ impl IncidentService for Opsgenie {
                 })
                 .await?
             {
-                Ok(request_id) => {
-                    let mut next = claim.record().clone();
-                    next.alert_request = request_id;
-                    claim.record_effect(next);
-                }
+                Ok(request_id) => claim.record_effect_with(|next| next.alert_request = request_id),
                 Err(error) => {
                     tracing::error!(%error, "cannot open the Opsgenie alert");
                     return Ok(());
@@ -148,20 +138,14 @@ impl IncidentService for Opsgenie {
             close_incident(
                 effects,
                 claim,
-                "close",
-                (
-                    "closed the Opsgenie alert",
-                    "cannot close the Opsgenie alert",
-                ),
+                CloseCall::Close("Opsgenie alert"),
                 &alert_id,
                 resolution,
                 || async { Ok(self.api.close_alert(&alert_id, &note).await?) },
             )
             .await?;
         }
-        let mut next = claim.record().clone();
-        next.closed = true;
-        claim.record_effect(next);
+        claim.record_effect_with(|next| next.closed = true);
         Ok(())
     }
 }

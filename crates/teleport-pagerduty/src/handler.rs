@@ -9,7 +9,7 @@
 
 use teleport_client::{AccessRequest, AccessReview};
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::incident::effects::{close_incident, post_note};
+use teleport_plugin_runtime::incident::effects::{CloseCall, close_incident, post_note};
 use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
 use teleport_plugin_runtime::service_error::ServiceError;
@@ -129,11 +129,9 @@ impl IncidentService for PagerDuty {
                     return Ok(());
                 }
             };
-            let mut next = claim.record().clone();
-            next.service_id = service.id;
             // Recorded before the incident is created (by `before_effect`): a record with a
             // service and no incident may have an open incident to look for.
-            claim.record_effect(next);
+            claim.record_effect_with(|next| next.service_id = service.id);
         }
         let new = NewIncident {
             title: render::incident_title(request),
@@ -149,9 +147,7 @@ impl IncidentService for PagerDuty {
         {
             Ok(incident) => {
                 tracing::info!(pd_incident_id = %incident.id, pd_service_id = %claim.service_id, "opened a PagerDuty incident");
-                let mut next = claim.record().clone();
-                next.incident_id = incident.id;
-                claim.record_effect(next);
+                claim.record_effect_with(|next| next.incident_id = incident.id);
             }
             Err(error) => {
                 tracing::error!(service = service_name, %error, "cannot open the PagerDuty incident");
@@ -224,28 +220,20 @@ impl IncidentService for PagerDuty {
                 || async { Ok(self.api.add_note(&incident_id, &note).await?) },
             )
             .await?;
-            let mut next = claim.record().clone();
-            next.close_progress = CloseProgress::Noted;
-            claim.record_effect(next);
+            claim.record_effect_with(|next| next.close_progress = CloseProgress::Noted);
         }
         if claim.close_progress == CloseProgress::Noted {
             let incident_id = claim.incident_id.clone();
             close_incident(
                 effects,
                 claim,
-                "resolve",
-                (
-                    "resolved the PagerDuty incident",
-                    "cannot resolve the PagerDuty incident",
-                ),
+                CloseCall::Resolve("PagerDuty incident"),
                 &incident_id,
                 resolution,
                 || async { Ok(self.api.resolve_incident(&incident_id).await?) },
             )
             .await?;
-            let mut next = claim.record().clone();
-            next.close_progress = CloseProgress::Done;
-            claim.record_effect(next);
+            claim.record_effect_with(|next| next.close_progress = CloseProgress::Done);
         }
         Ok(())
     }

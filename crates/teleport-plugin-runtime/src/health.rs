@@ -67,3 +67,25 @@ pub async fn check_at_start<H: HealthCheck>(
         }),
     }
 }
+
+/// The [`HealthCheck`] of a service whose check is one API call: `health_check!(Opsgenie,
+/// "Opsgenie API", |service| service.api.ping(), "Opsgenie API key works")` names the
+/// service, makes the call (its error converted into a [`ServiceError`]) and logs the
+/// message once it passed.
+#[macro_export]
+macro_rules! health_check {
+    ($service:ty, $name:literal, |$this:ident| $call:expr, $passed:literal) => {
+        impl $crate::health::HealthCheck for $service {
+            fn service_name(&self) -> &'static str {
+                $name
+            }
+
+            async fn check_health(&self) -> Result<(), $crate::service_error::ServiceError> {
+                let $this = self;
+                $call.await?;
+                ::tracing::info!($passed);
+                Ok(())
+            }
+        }
+    };
+}

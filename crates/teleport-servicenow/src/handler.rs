@@ -9,8 +9,7 @@
 use std::sync::Arc;
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::incident::effects::close_incident;
+use teleport_plugin_runtime::incident::effects::{CloseCall, close_incident};
 use teleport_plugin_runtime::incident::uncertain::UncertainCreates;
 use teleport_plugin_runtime::incident::{IncidentHandler, IncidentService, OnCall};
 use teleport_plugin_runtime::record::{Claim, Effects, Resolution, StepError};
@@ -51,17 +50,12 @@ pub struct ServiceNow {
 
 type RecordClaim<'a> = Claim<'a, IncidentRecord>;
 
-impl HealthCheck for ServiceNow {
-    fn service_name(&self) -> &'static str {
-        "ServiceNow API"
-    }
-
-    async fn check_health(&self) -> Result<(), ServiceError> {
-        self.api.check_health().await?;
-        tracing::info!("ServiceNow credentials work");
-        Ok(())
-    }
-}
+teleport_plugin_runtime::health_check!(
+    ServiceNow,
+    "ServiceNow API",
+    |service| service.api.check_health(),
+    "ServiceNow credentials work"
+);
 
 impl IncidentService for ServiceNow {
     type Codec = IncidentRecord;
@@ -93,9 +87,7 @@ impl IncidentService for ServiceNow {
         let look_up = self.uncertain_creates.needs_look_up(claim, &request.id);
         if let Some(sys_id) = self.earlier_incident(request, look_up).await? {
             tracing::info!(servicenow_incident_id = %sys_id, "found the incident an unanswered create opened");
-            let mut next = claim.record().clone();
-            next.incident_id = sys_id;
-            claim.record_effect(next);
+            claim.record_effect_with(|next| next.incident_id = sys_id);
             return Ok(());
         }
         let created = self
@@ -107,9 +99,7 @@ impl IncidentService for ServiceNow {
         match created {
             Ok(sys_id) => {
                 tracing::info!(servicenow_incident_id = %sys_id, "opened a ServiceNow incident");
-                let mut next = claim.record().clone();
-                next.incident_id = sys_id;
-                claim.record_effect(next);
+                claim.record_effect_with(|next| next.incident_id = sys_id);
             }
             Err(error) => {
                 tracing::error!(%error, "cannot open the ServiceNow incident");
@@ -151,20 +141,14 @@ impl IncidentService for ServiceNow {
             close_incident(
                 effects,
                 claim,
-                "resolve",
-                (
-                    "resolved the ServiceNow incident",
-                    "cannot resolve the ServiceNow incident",
-                ),
+                CloseCall::Resolve("ServiceNow incident"),
                 &sys_id,
                 resolution,
                 || async { Ok(self.api.resolve_incident(&sys_id, &closing).await?) },
             )
             .await?;
         }
-        let mut next = claim.record().clone();
-        next.closed = true;
-        claim.record_effect(next);
+        claim.record_effect_with(|next| next.closed = true);
         Ok(())
     }
 

@@ -26,14 +26,33 @@ where
     Ok(())
 }
 
-/// Runs the call that closes `incident` (`kind` in metrics, e.g. `resolve`) and logs how it
-/// went: `done` on success (`resolved the PagerDuty incident`), `cannot <verb>` otherwise
-/// (`cannot resolve the PagerDuty incident`); a permanent refusal is not retried.
+/// The call that closes a service's incident, as logs and metrics name it; the argument is
+/// the incident as logs name it (`PagerDuty incident`, `Opsgenie alert`).
+#[derive(Clone, Copy, Debug)]
+pub enum CloseCall {
+    /// `resolve` in metrics; `resolved the <incident>` / `cannot resolve the <incident>`.
+    Resolve(&'static str),
+    /// `close` in metrics; `closed the <incident>` / `cannot close the <incident>`.
+    Close(&'static str),
+}
+
+impl CloseCall {
+    /// The metric label, the verb and its past tense.
+    fn words(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Resolve(what) => ("resolve", "resolved", what),
+            Self::Close(what) => ("close", "closed", what),
+        }
+    }
+}
+
+/// Runs `call`, the request that closes `incident`, and logs how it went: `resolved the
+/// PagerDuty incident` on success, `cannot resolve the PagerDuty incident` otherwise; a
+/// permanent refusal is not retried.
 pub async fn close_incident<C, F>(
     effects: &Effects,
     claim: &mut Claim<'_, C>,
-    kind: &'static str,
-    (done, failed): (&str, &str),
+    call: CloseCall,
     incident: &str,
     resolution: Resolution,
     send: impl Fn() -> F,
@@ -42,12 +61,13 @@ where
     C: RecordCodec,
     F: Future<Output = Result<(), ServiceError>>,
 {
+    let (kind, done, what) = call.words();
     match effects.run(claim, kind, send).await? {
         Ok(()) => {
             let resolution = resolution.as_str().to_ascii_lowercase();
-            tracing::info!(incident, %resolution, "{done}");
+            tracing::info!(incident, %resolution, "{done} the {what}");
         }
-        Err(error) => tracing::error!(incident, %error, "{failed}"),
+        Err(error) => tracing::error!(incident, %error, "cannot {kind} the {what}"),
     }
     Ok(())
 }

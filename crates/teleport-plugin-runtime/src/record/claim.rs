@@ -99,6 +99,15 @@ impl<'a, C: RecordCodec> Claim<'a, C> {
         self.unrecorded_effect = true;
     }
 
+    /// [`record_effect`](Self::record_effect) of the record as `change` leaves it: the one
+    /// shape of "the service gave us an ID (or a step is done), write it down before the
+    /// next send".
+    pub fn record_effect_with(&mut self, change: impl FnOnce(&mut C::Record)) {
+        let mut next = self.record.clone();
+        change(&mut next);
+        self.record_effect(next);
+    }
+
     /// Call right before every side effect: writes the outcome of the previous one if it is
     /// only staged, so no two are ever unrecorded at once, and renews the lease when less
     /// than half of it is left, so the side effect starts well inside it. Fails with
