@@ -138,6 +138,7 @@ impl From<DiscordError> for ServiceError {
             DiscordError::RateLimited { retry_after, .. } => ServiceError::Transient {
                 message,
                 retry_after,
+                answered: true,
             },
             DiscordError::Forbidden { .. } | DiscordError::NotFound { .. } => {
                 ServiceError::Permanent { message }

@@ -68,12 +68,12 @@ impl From<JiraError> for ServiceError {
     fn from(error: JiraError) -> Self {
         let message = error.to_string();
         match error {
-            JiraError::RateLimited { retry_after } | JiraError::Transient { retry_after, .. } => {
-                ServiceError::Transient {
-                    message,
-                    retry_after,
-                }
-            }
+            JiraError::RateLimited { retry_after } => ServiceError::answered(message, retry_after),
+            JiraError::Transient { retry_after, .. } => ServiceError::Transient {
+                message,
+                retry_after,
+                answered: false,
+            },
             JiraError::Auth { .. } => ServiceError::Unauthorized { message },
             JiraError::NotFound { .. } | JiraError::Api { .. } | JiraError::Unexpected { .. } => {
                 ServiceError::Permanent { message }

@@ -105,10 +105,9 @@ impl From<MattermostError> for ServiceError {
         let message = error.to_string();
         match error {
             MattermostError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-            MattermostError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after,
-            },
+            MattermostError::RateLimited { retry_after } => {
+                ServiceError::answered(message, retry_after)
+            }
             MattermostError::NotFound { .. } | MattermostError::Forbidden { .. } => {
                 ServiceError::Permanent { message }
             }
@@ -358,10 +357,7 @@ mod tests {
         });
         assert_eq!(
             transient,
-            ServiceError::Transient {
-                message: "rate limited by Mattermost".into(),
-                retry_after: Some(Duration::from_secs(2))
-            }
+            ServiceError::answered("rate limited by Mattermost", Some(Duration::from_secs(2)))
         );
         assert_eq!(
             answer(502),

@@ -136,6 +136,8 @@ impl From<MsApiError> for ServiceError {
             } if status == 429 || status >= 500 || status == 408 => ServiceError::Transient {
                 message,
                 retry_after,
+                // A gateway's 502 or 504 gave up on a call that may still be carried out.
+                answered: status != 502 && status != 504,
             },
             MsApiError::Token { .. } => ServiceError::Unauthorized { message },
             MsApiError::Api {
@@ -147,9 +149,14 @@ impl From<MsApiError> for ServiceError {
                 ServiceError::Unauthorized { message }
             }
             MsApiError::Transport { error, .. } => match error {
-                ServiceError::Transient { retry_after, .. } => ServiceError::Transient {
+                ServiceError::Transient {
+                    retry_after,
+                    answered,
+                    ..
+                } => ServiceError::Transient {
                     message,
                     retry_after,
+                    answered,
                 },
                 ServiceError::Unauthorized { .. } => ServiceError::Unauthorized { message },
                 ServiceError::Permanent { .. } => ServiceError::Permanent { message },

@@ -166,6 +166,7 @@ impl From<OpsgenieError> for ServiceError {
             OpsgenieError::Processing => ServiceError::Transient {
                 message,
                 retry_after: Some(PROCESSING_WAIT),
+                answered: true,
             },
             OpsgenieError::Forbidden { .. }
             | OpsgenieError::NotFound { .. }
@@ -341,7 +342,7 @@ mod tests {
         assert!(matches!(answer(422), ServiceError::Permanent { .. }));
         assert_eq!(
             answer(503),
-            ServiceError::transient("Opsgenie answered 503: from Opsgenie")
+            ServiceError::answered("Opsgenie answered 503: from Opsgenie", None)
         );
         assert!(
             !OpsgenieError::NotFound {

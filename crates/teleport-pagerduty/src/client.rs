@@ -90,6 +90,7 @@ impl From<PagerDutyError> for ServiceError {
             | PagerDutyError::Transient { retry_after, .. } => ServiceError::Transient {
                 message,
                 retry_after,
+                answered: false,
             },
             PagerDutyError::Auth { .. } => ServiceError::Unauthorized { message },
             PagerDutyError::Api { .. } | PagerDutyError::Unexpected { .. } => {

@@ -276,9 +276,14 @@ fn unread_body(error: BodyError) -> ApiFailure {
 /// The same classification and wait, with another text.
 fn reworded(error: ServiceError, message: String) -> ServiceError {
     match error {
-        ServiceError::Transient { retry_after, .. } => ServiceError::Transient {
+        ServiceError::Transient {
+            retry_after,
+            answered,
+            ..
+        } => ServiceError::Transient {
             message,
             retry_after,
+            answered,
         },
         ServiceError::Unauthorized { .. } => ServiceError::Unauthorized { message },
         ServiceError::Permanent { .. } => ServiceError::Permanent { message },
@@ -305,15 +310,12 @@ mod tests {
         let timeout = answer(408, Value::Null).classified("Chat");
         assert_eq!(
             timeout,
-            ServiceError::transient("Chat answered 408: Request Timeout")
+            ServiceError::answered("Chat answered 408: Request Timeout", None)
         );
         let unavailable = answer(503, serde_json::json!({ "message": "down" }));
         assert_eq!(
             unavailable.classified("Chat"),
-            ServiceError::Transient {
-                message: "Chat answered 503: down".into(),
-                retry_after: Some(Duration::from_secs(4)),
-            }
+            ServiceError::answered("Chat answered 503: down", Some(Duration::from_secs(4)))
         );
         assert!(matches!(
             answer(400, Value::Null).classified("Chat"),

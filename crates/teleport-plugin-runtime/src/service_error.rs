@@ -28,6 +28,12 @@ pub enum ServiceError {
         message: String,
         /// The service's `Retry-After`.
         retry_after: Option<Duration>,
+        /// The service itself answered (a status other than a gateway's 502 or 504): what it
+        /// did with the call, it did before answering. `false` for a timeout, a dropped
+        /// connection or a gateway's answer, after which the call may still be carried out;
+        /// the look-up for a post that may have landed then stays open (see
+        /// [`StepError::may_still_land`](crate::record::StepError::may_still_land)).
+        answered: bool,
     },
     /// The service refused the plugin's credentials: retried, loudly (see the module docs).
     #[error("credentials refused: {message}")]
@@ -44,11 +50,22 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    /// A transient failure without a `Retry-After`.
+    /// A transient failure without a `Retry-After` nor an answer that says when the call
+    /// ended (a timeout, a dropped connection, or a client that cannot tell).
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient {
             message: message.into(),
             retry_after: None,
+            answered: false,
+        }
+    }
+
+    /// A transient failure the service itself answered, with its `Retry-After` if any.
+    pub fn answered(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self::Transient {
+            message: message.into(),
+            retry_after,
+            answered: true,
         }
     }
 
@@ -79,9 +96,10 @@ impl ServiceError {
             Self::Transient {
                 message,
                 retry_after: retry_after(headers),
+                answered: !is_gateway_failure(status),
             }
         } else if status == StatusCode::REQUEST_TIMEOUT {
-            Self::transient(message)
+            Self::answered(message, None)
         } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             Self::Unauthorized { message }
         } else {
@@ -130,6 +148,7 @@ impl ServiceError {
             Self::Transient {
                 message,
                 retry_after,
+                ..
             } => Ok((message, retry_after)),
             Self::Unauthorized { message } | Self::Permanent { message } => Err(message),
         }
@@ -142,9 +161,11 @@ impl ServiceError {
             Self::Transient {
                 message,
                 retry_after,
+                answered,
             } => Self::Transient {
                 message: format!("{context}: {message}"),
                 retry_after,
+                answered,
             },
             Self::Unauthorized { message } => Self::unauthorized(format!("{context}: {message}")),
             Self::Permanent { message } => Self::permanent(format!("{context}: {message}")),
@@ -159,6 +180,12 @@ impl ServiceError {
             | Self::Permanent { message } => message,
         }
     }
+}
+
+/// A gateway's failure (502, 504): the gateway gave up on the service, which may still carry
+/// the call out.
+fn is_gateway_failure(status: StatusCode) -> bool {
+    status == StatusCode::BAD_GATEWAY || status == StatusCode::GATEWAY_TIMEOUT
 }
 
 /// The longest `Retry-After` a [`FailedAnswer`] honours as given; a longer one waits this long.

@@ -63,6 +63,7 @@ impl Poller for Scripted {
             Answer::Down(after) => Err(ServiceError::Transient {
                 message: "Jira is down".to_owned(),
                 retry_after: after,
+                answered: true,
             }),
             Answer::Refused => Err(ServiceError::unauthorized("401 Unauthorized")),
         }

@@ -69,6 +69,7 @@ async fn retries_until_success_honouring_retry_after() {
                     Err(ServiceError::Transient {
                         message: format!("rate limited #{attempt}"),
                         retry_after: Some(2 * SEC),
+                        answered: true,
                     })
                 } else {
                     Ok("sent")
@@ -164,6 +165,7 @@ async fn time_budget_stops_before_overrunning() {
             Err(ServiceError::Transient {
                 message: "429".into(),
                 retry_after: Some(4 * SEC),
+                answered: true,
             })
         },
     )
@@ -195,6 +197,7 @@ async fn long_retry_after_is_capped() {
                     Err(ServiceError::Transient {
                         message: "429".into(),
                         retry_after: Some(86_400 * SEC),
+                        answered: true,
                     })
                 } else {
                     Ok(())
@@ -220,6 +223,7 @@ async fn cancellation_interrupts_the_wait() {
         Err(ServiceError::Transient {
             message: "503".into(),
             retry_after: Some(60 * SEC),
+            answered: true,
         })
     })
     .await;

@@ -375,7 +375,7 @@ mod tests {
         let busy = serde_json::json!({ "error": { "message": "busy" } });
         assert_eq!(
             answer(503, busy),
-            ServiceError::transient("ServiceNow answered 503: busy")
+            ServiceError::answered("ServiceNow answered 503: busy", None)
         );
         assert_eq!(error_message(&Value::Null), None);
     }

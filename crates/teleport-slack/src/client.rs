@@ -188,10 +188,9 @@ impl From<SlackError> for ServiceError {
         let message = error.to_string();
         match error {
             SlackError::Auth { .. } => ServiceError::Unauthorized { message },
-            SlackError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after: Some(retry_after),
-            },
+            SlackError::RateLimited { retry_after } => {
+                ServiceError::answered(message, Some(retry_after))
+            }
             SlackError::Transient { .. } | SlackError::Unexpected { .. } => {
                 ServiceError::transient(message)
             }

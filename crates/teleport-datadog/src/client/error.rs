@@ -65,10 +65,9 @@ impl From<DatadogError> for ServiceError {
         let message = error.to_string();
         match error {
             DatadogError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-            DatadogError::RateLimited { retry_after } => ServiceError::Transient {
-                message,
-                retry_after,
-            },
+            DatadogError::RateLimited { retry_after } => {
+                ServiceError::answered(message, retry_after)
+            }
             DatadogError::MissingPermission | DatadogError::NotFound { .. } => {
                 ServiceError::Permanent { message }
             }

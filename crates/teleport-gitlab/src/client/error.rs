@@ -89,6 +89,7 @@ impl From<GitlabError> for ServiceError {
             | GitlabError::Transient { retry_after, .. } => ServiceError::Transient {
                 message,
                 retry_after,
+                answered: false,
             },
             GitlabError::Refused { .. } => ServiceError::Unauthorized { message },
             GitlabError::NotFound { .. }

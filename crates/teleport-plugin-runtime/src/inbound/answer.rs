@@ -49,6 +49,7 @@ pub trait SeenFailure: std::fmt::Display {
             ServiceError::Transient {
                 message: self.to_string(),
                 retry_after: self.retry_after(),
+                answered: false,
             }
         } else {
             ServiceError::permanent(self.to_string())

@@ -258,12 +258,7 @@ mod tests {
                 &effects,
                 &mut unanswered,
                 "incident",
-                || async {
-                    Err::<(), _>(ServiceError::Transient {
-                        message: "504".into(),
-                        retry_after: None,
-                    })
-                },
+                || async { Err::<(), _>(ServiceError::transient("504")) },
             )
             .await;
         assert!(matches!(result, Err(ref error) if error.outcome_unknown()));

@@ -225,7 +225,7 @@ impl<B: MessagingBot> MessagingHandler<B> {
                 }
             }
             if next.broadcast_done() {
-                next.post_unsure_since = None;
+                next.clear_post_unsure();
             }
             claim.record_effect(next);
         }

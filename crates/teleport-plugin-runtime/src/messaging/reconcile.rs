@@ -6,7 +6,11 @@
 //! connection, a 5xx without `Retry-After`): the failure is recorded as
 //! [`post_unsure_since`](crate::messaging::record::MessageState::post_unsure_since), and
 //! the next attempt — in place, after a dispatcher retry, or on another replica — looks
-//! for a message posted since then before posting.
+//! for a message posted since then before posting. When the service answered that failure
+//! (a 500, a 503), what it did it did before answering, so the search ends there
+//! (`post_unsure_until`); only a post that got no answer leaves it open to the search's
+//! own time. (A busy channel makes the difference: every card posted since is a card to
+//! read past.)
 //!
 //! Only those paths pay for the lookup: a released record carries no lease and no unsure
 //! mark, so a new request, and every request a live replica finished, go on with no extra
@@ -22,7 +26,7 @@ use crate::record::{Claim, Effects, Permanent, StepError};
 
 /// Allowed difference between the clocks of this replica, the one that crashed, Teleport
 /// (the request's creation time) and the service (the message's time).
-const CLOCK_SKEW: Duration = Duration::from_secs(15);
+pub(super) const CLOCK_SKEW: Duration = Duration::from_secs(15);
 
 /// When the previous holder of `claim`'s lease may have posted without recording it, if it
 /// left its lease behind. Every send starts right after a write that renewed the lease (or
@@ -30,8 +34,9 @@ const CLOCK_SKEW: Duration = Duration::from_secs(15);
 /// the last lease stored: from its start (`until - length`) to its end, and not before the
 /// request was created.
 /// A post whose outcome was unknown (`post_unsure_since`) may have landed any time from
-/// then until now (a request that timed out here may still be served there), so the window
-/// then reaches from that mark to now; both windows together when both apply.
+/// then until the service's answer (`post_unsure_until`), or until now when it gave none (a
+/// request that timed out here may still be served there); both windows together when both
+/// apply.
 /// `None` when neither applies, or when the bot cannot look messages up.
 pub(super) fn post_window<B: MessagingBot>(
     bot: &B,
@@ -48,9 +53,10 @@ pub(super) fn post_window<B: MessagingBot>(
             .unwrap_or(SystemTime::UNIX_EPOCH);
         (start, lease.until)
     });
-    let unsure = claim
-        .post_unsure_since
-        .map(|since| (since, SystemTime::now()));
+    let unsure = claim.post_unsure_since.map(|since| {
+        let until = claim.post_unsure_until.unwrap_or_else(SystemTime::now);
+        (since, until.max(since))
+    });
     let (mut after, before) = match (taken_over, unsure) {
         (Some(lease), Some(unsure)) => (lease.0.min(unsure.0), lease.1.max(unsure.1)),
         (Some(window), None) | (None, Some(window)) => window,
@@ -66,8 +72,9 @@ pub(super) fn post_window<B: MessagingBot>(
 }
 
 /// Posts the request to `to`; when the post fails without saying whether the service took
-/// it, records since when a post may have landed, so that the next attempt looks first.
-/// Staged as an effect: the release tries hard to write it.
+/// it, records since when (and, when the service answered, until when) a post may have
+/// landed, so that the next attempt looks first. Staged as an effect: the release tries
+/// hard to write it.
 pub(super) async fn send_request<B: MessagingBot>(
     bot: &B,
     effects: &Effects,
@@ -81,17 +88,21 @@ pub(super) async fn send_request<B: MessagingBot>(
         .await;
     if let Err(error) = &sent
         && error.outcome_unknown()
-        && claim.post_unsure_since.is_none()
     {
-        tracing::warn!(recipient = %to.id, "the post may have reached the service; the next try looks for it first");
+        let until = (!error.may_still_land()).then(SystemTime::now);
         let mut next = claim.record().clone();
-        next.post_unsure_since = Some(started);
-        claim.record_effect(next);
+        next.mark_post_unsure(started, until);
+        if (next.post_unsure_since, next.post_unsure_until)
+            != (claim.post_unsure_since, claim.post_unsure_until)
+        {
+            tracing::warn!(recipient = %to.id, answered = until.is_some(), "the post may have reached the service; the next try looks for it first");
+            claim.record_effect(next);
+        }
     }
     sent
 }
 
-/// On a takeover, turns the left-behind lease into an unsure mark from its start, staged
+/// On a takeover, turns the left-behind lease into an unsure mark spanning it, staged
 /// (written with the next write or the release): if this attempt's lookup or post fails
 /// transiently, its release clears the lease, and without the mark the next attempt would
 /// post without looking. Only on the takeover path; the normal path stages nothing.
@@ -106,9 +117,11 @@ pub(super) fn keep_takeover_evidence<B: MessagingBot>(
         .until
         .checked_sub(claim.lease_length())
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    if claim.post_unsure_since.is_none_or(|since| since > start) {
-        let mut next = claim.record().clone();
-        next.post_unsure_since = Some(start);
+    let mut next = claim.record().clone();
+    next.mark_post_unsure(start, Some(lease.until));
+    if (next.post_unsure_since, next.post_unsure_until)
+        != (claim.post_unsure_since, claim.post_unsure_until)
+    {
         claim.stage(next);
     }
 }

@@ -10,7 +10,7 @@
 //! Our additions, which Go plugins ignore: `claim` (the lease of the replica
 //! working on the request), `recipients`, `sent_to`, `failed_to` (broadcast
 //! progress per recipient), `review_cursor`, `synced`, `requester_notified` and
-//! `post_unsure_since` (see [`MessageState::post_unsure_since`]).
+//! `post_unsure_since` and `post_unsure_until` (see [`MessageState::post_unsure_since`]).
 //!
 //! A record with a `resolution` and no `synced` is a Go plugin's finished work: Go records
 //! the resolution and updates its messages in the same handling, and never again, so that
@@ -80,6 +80,13 @@ pub struct MessageState<M> {
     /// until the broadcast is done, every post looks first for a message posted since then.
     /// Written only on that failure path, so the normal path pays nothing for it.
     pub post_unsure_since: Option<SystemTime>,
+    /// With `post_unsure_since`: the latest moment those posts can have landed, when each of
+    /// them ended knowably — the service answered (an error), or a lease taken over had run
+    /// out — so the look-up searches that span only, not everything posted since. `None`
+    /// while a post that got no answer (a timeout, a dropped connection) may still land: the
+    /// span then reaches to the look-up itself. A record without this key (written before
+    /// it existed) reads as `None`, the wider search.
+    pub post_unsure_until: Option<SystemTime>,
 }
 
 const KEYS: [&str; 12] = [
@@ -98,6 +105,7 @@ const KEYS: [&str; 12] = [
 ];
 const REQUESTER_NOTIFIED: &str = "requester_notified";
 const POST_UNSURE_SINCE: &str = "post_unsure_since";
+const POST_UNSURE_UNTIL: &str = "post_unsure_until";
 
 impl<M> MessageState<M> {
     /// A fresh state for a request.
@@ -119,7 +127,27 @@ impl<M> MessageState<M> {
             synced: None,
             requester_notified: false,
             post_unsure_since: None,
+            post_unsure_until: None,
         }
+    }
+
+    /// Takes in posts that may have landed from `since` until `until` (`None`: a post that
+    /// may still land): the unsure span widens to cover them, and stays open once any of
+    /// them is.
+    pub fn mark_post_unsure(&mut self, since: SystemTime, until: Option<SystemTime>) {
+        match self.post_unsure_since {
+            None => self.post_unsure_until = until,
+            Some(_) => {
+                self.post_unsure_until = self.post_unsure_until.zip(until).map(|(a, b)| a.max(b));
+            }
+        }
+        self.post_unsure_since = Some(self.post_unsure_since.map_or(since, |s| s.min(since)));
+    }
+
+    /// Forgets the unsure span (every recipient has its message).
+    pub fn clear_post_unsure(&mut self) {
+        self.post_unsure_since = None;
+        self.post_unsure_until = None;
     }
 
     /// Whether every recipient has been handled. A state without a recipient
@@ -212,6 +240,14 @@ impl<C: MessageCodec> StateCodec<C> {
                 .map(|since| unix_millis(since).to_string())
                 .unwrap_or_default(),
         );
+        map.insert(
+            POST_UNSURE_UNTIL.into(),
+            state
+                .post_unsure_since
+                .and(state.post_unsure_until)
+                .map(|until| unix_millis(until).to_string())
+                .unwrap_or_default(),
+        );
         map
     }
 
@@ -220,7 +256,12 @@ impl<C: MessageCodec> StateCodec<C> {
     pub fn empty_record() -> PluginDataMap {
         KEYS.iter()
             .chain(&go_data::KEYS)
-            .chain([&C::MESSAGES_KEY, &REQUESTER_NOTIFIED, &POST_UNSURE_SINCE])
+            .chain([
+                &C::MESSAGES_KEY,
+                &REQUESTER_NOTIFIED,
+                &POST_UNSURE_SINCE,
+                &POST_UNSURE_UNTIL,
+            ])
             .map(|k| ((*k).to_owned(), String::new()))
             .collect()
     }
@@ -260,10 +301,9 @@ impl<C: MessageCodec> StateCodec<C> {
                 Resolution::parse(get("synced"))
             },
             requester_notified: go_finished || get(REQUESTER_NOTIFIED) == "true",
-            post_unsure_since: get(POST_UNSURE_SINCE)
-                .parse()
-                .ok()
-                .map(|millis| UNIX_EPOCH + Duration::from_millis(millis)),
+            post_unsure_since: from_unix_millis(get(POST_UNSURE_SINCE)),
+            post_unsure_until: from_unix_millis(get(POST_UNSURE_SINCE))
+                .and(from_unix_millis(get(POST_UNSURE_UNTIL))),
         }
     }
 }
@@ -309,6 +349,12 @@ fn unix_millis(time: SystemTime) -> u64 {
         .unwrap_or_default()
         .as_millis();
     u64::try_from(millis).unwrap_or(u64::MAX)
+}
+
+/// A time stored as [`unix_millis`]; `None` when empty or unreadable.
+fn from_unix_millis(stored: &str) -> Option<SystemTime> {
+    let millis = stored.parse().ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
 fn count(n: usize) -> String {

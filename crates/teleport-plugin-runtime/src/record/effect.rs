@@ -80,10 +80,10 @@ impl Effects {
         let mut tries = 1;
         loop {
             if let Err(left) = self.pause.wait(MAX_WAIT_IN_PLACE).await {
-                return Err(StepError::Service(ServiceError::Transient {
-                    message: "the service asked to slow down".into(),
-                    retry_after: Some(left),
-                }));
+                return Err(StepError::Service(ServiceError::answered(
+                    "the service asked to slow down",
+                    Some(left),
+                )));
             }
             claim.before_effect().await?;
             let error = match send().await {
@@ -104,6 +104,7 @@ impl Effects {
                 ServiceError::Transient {
                     message,
                     retry_after: Some(delay),
+                    ..
                 } if delay <= MAX_WAIT_IN_PLACE && tries < MAX_TRIES_IN_PLACE => {
                     self.pause.pause_for(delay);
                     tries += 1;
@@ -112,6 +113,7 @@ impl Effects {
                 ServiceError::Transient {
                     message,
                     retry_after,
+                    answered,
                 } => {
                     if let Some(delay) = retry_after {
                         self.pause.pause_for(delay);
@@ -120,6 +122,7 @@ impl Effects {
                     return Err(StepError::Service(ServiceError::Transient {
                         message,
                         retry_after,
+                        answered,
                     }));
                 }
             }

@@ -46,6 +46,20 @@ impl StepError {
         )
     }
 
+    /// Whether the side effect whose outcome is unknown may be carried out even after this
+    /// failure came back: no answer came (a timeout, a dropped connection) or a gateway gave
+    /// up on the service. When the service itself answered, whatever it did, it did before.
+    pub fn may_still_land(&self) -> bool {
+        matches!(
+            self,
+            Self::Service(ServiceError::Transient {
+                retry_after: None,
+                answered: false,
+                ..
+            })
+        )
+    }
+
     /// What the dispatcher does next: a request gone from Teleport needs nothing more;
     /// everything else is retried, after the service's `Retry-After` when it gave one.
     pub fn into_outcome(self) -> Outcome {

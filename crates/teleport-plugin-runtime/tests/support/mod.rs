@@ -89,6 +89,7 @@ impl RecordingBot {
             return Err(ServiceError::Transient {
                 message: "injected outage".into(),
                 retry_after: Some(Duration::from_millis(20)),
+                answered: true,
             });
         }
         Ok(())

@@ -29,6 +29,10 @@ struct FlakyBot {
     lost_answers: AtomicUsize,
     /// Lookups that fail transiently before any succeeds.
     lookup_failures: AtomicUsize,
+    /// Posts the service answers with a 500 (nothing posted) before any succeeds.
+    server_errors: AtomicUsize,
+    /// The window of every lookup, in order.
+    windows: std::sync::Mutex<Vec<PostWindow>>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_millis(50);
@@ -74,15 +78,19 @@ impl MessagingBot for FlakyBot {
         if failed {
             return Err(ServiceError::transient("upstream down"));
         }
+        let server_error = self
+            .server_errors
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if server_error {
+            return Err(ServiceError::answered("500 Internal Server Error", None));
+        }
         let limited = self
             .rate_limited
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if limited {
-            return Err(ServiceError::Transient {
-                message: "ratelimited".into(),
-                retry_after: Some(RETRY_AFTER),
-            });
+            return Err(ServiceError::answered("ratelimited", Some(RETRY_AFTER)));
         }
         let lost = self
             .lost_answers
@@ -109,6 +117,7 @@ impl MessagingBot for FlakyBot {
     ) -> Result<Option<String>, ServiceError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         assert!(window.after < window.before, "{window:?}");
+        self.windows.lock().unwrap().push(*window);
         let failed = self
             .lookup_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -304,181 +313,4 @@ async fn a_failed_send_releases_the_lease_for_another_replica() {
     assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
 }
 
-#[tokio::test]
-async fn a_new_request_looks_nothing_up() {
-    let env = Env::new().await;
-    let observed = observed(&env).await;
-    let bot = Arc::new(FlakyBot::default());
-    bot.looks_up.store(true, Ordering::SeqCst);
-
-    assert_eq!(
-        app(&bot, &env.client, "me").handle(&observed).await,
-        Outcome::Done
-    );
-    assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
-    assert_eq!(
-        bot.lookups.load(Ordering::SeqCst),
-        0,
-        "no lookup on the normal path"
-    );
-}
-
-/// A replica that claimed the request, posted to `chan-a` and died before writing it down:
-/// its lease is left behind, lapsed, and the service holds the unrecorded message.
-async fn crash_after_a_post(env: &Env, bot: &FlakyBot) {
-    let dead = LeasedRecords::<StateCodec<FlakyBot>>::new(
-        env.client.clone(),
-        PLUGIN,
-        "dead",
-        Duration::from_millis(20),
-    );
-    let Observation::Put(request) = observed(env).await else {
-        unreachable!("a put")
-    };
-    let mut state = MessageState::new(&request.user, &request.roles, &request.request_reason);
-    state.go = GoRequestData::of(&request);
-    let claim = dead.create(&env.request_id, state).await.unwrap();
-    drop(claim.expect("created"));
-    bot.unrecorded.lock().unwrap().push("chan-a-crashed".into());
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-#[tokio::test]
-async fn a_takeover_records_the_message_posted_before_the_crash_instead_of_posting_again() {
-    let env = Env::new().await;
-    let bot = Arc::new(FlakyBot::default());
-    bot.looks_up.store(true, Ordering::SeqCst);
-    crash_after_a_post(&env, &bot).await;
-
-    let observed = observed(&env).await;
-    assert_eq!(
-        app(&bot, &env.client, "second").handle(&observed).await,
-        Outcome::Done
-    );
-    assert_eq!(
-        bot.lookups.load(Ordering::SeqCst),
-        2,
-        "each unsent recipient"
-    );
-    assert_eq!(
-        bot.posted.load(Ordering::SeqCst),
-        1,
-        "only chan-b is posted to"
-    );
-    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
-    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
-    assert_eq!(data["sent_to"], "chan-a,chan-b");
-    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
-
-    // Released: seen again, nothing is looked up or posted.
-    assert_eq!(
-        app(&bot, &env.client, "third").handle(&observed).await,
-        Outcome::Done
-    );
-    assert_eq!(bot.lookups.load(Ordering::SeqCst), 2);
-    assert_eq!(bot.posted.load(Ordering::SeqCst), 1);
-}
-
-#[tokio::test]
-async fn a_bot_that_cannot_look_up_posts_on_takeover_as_before() {
-    let env = Env::new().await;
-    let bot = Arc::new(FlakyBot::default());
-    crash_after_a_post(&env, &bot).await;
-
-    let observed = observed(&env).await;
-    assert_eq!(
-        app(&bot, &env.client, "second").handle(&observed).await,
-        Outcome::Done
-    );
-    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
-    assert_eq!(bot.posted.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn a_post_whose_answer_is_lost_is_looked_up_by_the_next_try_not_posted_again() {
-    let env = Env::new().await;
-    let (kit, client, id) = (&env.kit, &env.client, &env.request_id);
-    let observed = observed(&env).await;
-    let bot = Arc::new(FlakyBot::default());
-    bot.looks_up.store(true, Ordering::SeqCst);
-    bot.lost_answers.store(1, Ordering::SeqCst);
-
-    // The first replica's post to chan-a lands, but its answer is lost: the step ends and
-    // the lease is released, with the unknown outcome written down.
-    let first = app(&bot, client, "first");
-    assert_eq!(first.handle(&observed).await, Outcome::Retry(None));
-    let data = kit.plugin_data(id, PLUGIN).unwrap();
-    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
-    assert!(
-        data.get("post_unsure_since").is_some_and(|v| !v.is_empty()),
-        "{data:?}"
-    );
-    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
-
-    // The next try (another replica, after the dispatcher's retry) finds the message.
-    let second = app(&bot, client, "second");
-    assert_eq!(second.handle(&observed).await, Outcome::Done);
-    assert_eq!(
-        bot.posted.load(Ordering::SeqCst),
-        1,
-        "only chan-b is posted to"
-    );
-    assert_eq!(
-        bot.lookups.load(Ordering::SeqCst),
-        2,
-        "each unsent recipient"
-    );
-    let data = kit.plugin_data(id, PLUGIN).unwrap();
-    assert_eq!(data["messages"], "chan-a-lost,chan-b-0");
-    assert_eq!(data["sent_to"], "chan-a,chan-b");
-    assert!(
-        data.get("post_unsure_since").is_none_or(String::is_empty),
-        "cleared once the broadcast is done: {data:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_post_whose_answer_is_lost_is_looked_up_on_the_same_replica_too() {
-    let env = Env::new().await;
-    let observed = observed(&env).await;
-    let bot = Arc::new(FlakyBot::default());
-    bot.looks_up.store(true, Ordering::SeqCst);
-    bot.lost_answers.store(1, Ordering::SeqCst);
-
-    let only = app(&bot, &env.client, "only");
-    assert_eq!(only.handle(&observed).await, Outcome::Retry(None));
-    assert_eq!(only.handle(&observed).await, Outcome::Done);
-    assert_eq!(bot.posted.load(Ordering::SeqCst), 1);
-    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
-    assert_eq!(data["messages"], "chan-a-lost,chan-b-0");
-}
-
-#[tokio::test]
-async fn a_takeover_whose_lookup_fails_still_looks_on_the_next_try() {
-    let env = Env::new().await;
-    let bot = Arc::new(FlakyBot::default());
-    bot.looks_up.store(true, Ordering::SeqCst);
-    bot.lookup_failures.store(1, Ordering::SeqCst);
-    crash_after_a_post(&env, &bot).await;
-
-    // The takeover's lookup fails: the step ends and the lease is released, but the
-    // evidence of the crash stays in the record.
-    let observed = observed(&env).await;
-    let second = app(&bot, &env.client, "second");
-    assert_eq!(second.handle(&observed).await, Outcome::Retry(None));
-    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
-    assert!(data.get("claim").is_none_or(String::is_empty), "{data:?}");
-    assert!(
-        data.get("post_unsure_since").is_some_and(|v| !v.is_empty()),
-        "{data:?}"
-    );
-
-    assert_eq!(second.handle(&observed).await, Outcome::Done);
-    assert_eq!(
-        bot.posted.load(Ordering::SeqCst),
-        1,
-        "only chan-b is posted to"
-    );
-    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
-    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
-}
+mod lookup;

@@ -180,3 +180,47 @@ fn empty_record_covers_every_written_key() {
     empty_keys.sort();
     assert_eq!(keys, empty_keys);
 }
+
+#[test]
+fn the_unsure_span_widens_and_stays_open_once_a_post_may_still_land() {
+    let at = |millis: u64| UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + millis);
+    let mut state = MessageState::<ChannelMessage>::new("bob", &[], "");
+    state.mark_post_unsure(at(100), Some(at(200)));
+    assert_eq!(
+        (state.post_unsure_since, state.post_unsure_until),
+        (Some(at(100)), Some(at(200)))
+    );
+    let encoded = StateCodec::<Chat>::encode(&state);
+    assert_eq!(encoded["post_unsure_until"], "1700000000200");
+    assert_eq!(StateCodec::<Chat>::decode(&encoded), state);
+
+    state.mark_post_unsure(at(50), Some(at(300)));
+    assert_eq!(
+        (state.post_unsure_since, state.post_unsure_until),
+        (Some(at(50)), Some(at(300))),
+        "one span over both"
+    );
+    state.mark_post_unsure(at(400), None);
+    assert_eq!(
+        (state.post_unsure_since, state.post_unsure_until),
+        (Some(at(50)), None),
+        "a post that may still land leaves it open"
+    );
+    state.mark_post_unsure(at(500), Some(at(600)));
+    assert_eq!(state.post_unsure_until, None, "and open it stays");
+
+    state.clear_post_unsure();
+    let encoded = StateCodec::<Chat>::encode(&state);
+    assert_eq!(encoded["post_unsure_since"], "");
+    assert_eq!(encoded["post_unsure_until"], "");
+}
+
+#[test]
+fn an_end_without_its_start_is_ignored() {
+    let data = map(&[("post_unsure_until", "1700000000200")]);
+    let state = StateCodec::<Chat>::decode(&data);
+    assert_eq!(
+        (state.post_unsure_since, state.post_unsure_until),
+        (None, None)
+    );
+}
