@@ -1,4 +1,11 @@
 //! The e-mail messaging bot: one thread per recipient, replies for reviews and the resolution.
+//!
+//! A thread's first mail carries a `Message-ID` derived from the request and the recipient
+//! ([`root_message_id`]), the same on every replica; replies and the requester's notice get
+//! fresh ones. With Mailgun the bot finds a first mail by that ID ([`MessagingBot::find_posted`],
+//! through Mailgun's events API), so a replica that takes over from one killed between the
+//! send and its record records the mail instead of sending it again. SMTP cannot be asked;
+//! there the copy carries the same ID, which mail clients can fold.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -6,10 +13,12 @@ use lettre::message::Mailbox;
 use teleport_client::AccessReview;
 use teleport_plugin_runtime::config::is_plain_email;
 use teleport_plugin_runtime::health::HealthCheck;
-use teleport_plugin_runtime::messaging::{MessagingBot, Recipient, RequestView, Status};
+use teleport_plugin_runtime::messaging::{
+    MessagingBot, PostWindow, Recipient, RequestView, Status,
+};
 use teleport_plugin_runtime::service_error::ServiceError;
 
-use crate::client::{Mailer, OutgoingMail, new_message_id};
+use crate::client::{Mailer, OutgoingMail, new_message_id, root_message_id};
 use crate::record::EmailThread;
 use crate::render::{self, Body};
 
@@ -18,7 +27,7 @@ use crate::render::{self, Body};
 pub struct EmailBot {
     mailer: Mailer,
     sender: Mailbox,
-    /// The host name Message-IDs end with.
+    /// The host name fresh Message-IDs (replies, the requester's notice) end with.
     host: String,
 }
 
@@ -39,19 +48,27 @@ impl EmailBot {
         }
     }
 
+    /// The first mail of `request_id`'s thread to `recipient` carries this `Message-ID`, at
+    /// the sender's domain (the same on every replica, unlike the host name).
+    fn root_message_id(&self, request_id: &str, recipient: &str) -> String {
+        root_message_id(request_id, recipient, self.sender.email.domain())
+    }
+
+    /// Sends a mail with a fresh `Message-ID`, or `message_id` when given.
     async fn send(
         &self,
         to: &str,
         view: &RequestView,
         body: Body,
         in_reply_to: Option<&str>,
+        message_id: Option<String>,
     ) -> Result<String, ServiceError> {
         let mail = OutgoingMail {
             to: to.to_owned(),
             subject: render::subject(&view.cluster, &view.request.id),
             text: body.text,
             html: body.html,
-            message_id: new_message_id(&self.host),
+            message_id: message_id.unwrap_or_else(|| new_message_id(&self.host)),
             in_reply_to: in_reply_to.map(str::to_owned),
         };
         self.mailer.send(&self.sender, &mail).await
@@ -90,7 +107,10 @@ impl MessagingBot for EmailBot {
         view: &RequestView,
     ) -> Result<EmailThread, ServiceError> {
         let body = render::request_body(view, render::NEW_REQUEST);
-        let message_id = self.send(&recipient.id, view, body, None).await?;
+        let root = self.root_message_id(&view.request.id, &recipient.id);
+        let message_id = self
+            .send(&recipient.id, view, body, None, Some(root))
+            .await?;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -102,6 +122,31 @@ impl MessagingBot for EmailBot {
         })
     }
 
+    /// With Mailgun, which reports the mails it accepted under the key that sends.
+    fn finds_posted(&self) -> bool {
+        self.mailer.finds_sent()
+    }
+
+    /// The thread's first mail to `recipient`, found by its [`root_message_id`] among the
+    /// mails Mailgun accepted within `window`; recorded as [`send_request`](Self::send_request)
+    /// records a mail sent (Mailgun's time of acceptance as the thread's timestamp). Mailgun's
+    /// events may lag a few seconds behind (see
+    /// [`MailgunMailer::find_accepted`](crate::client::mailgun::MailgunMailer::find_accepted)).
+    async fn find_posted(
+        &self,
+        recipient: &Recipient,
+        request_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<EmailThread>, ServiceError> {
+        let root = self.root_message_id(request_id, &recipient.id);
+        let found = self.mailer.find_sent(&root, window).await?;
+        Ok(found.map(|mail| EmailThread {
+            email: recipient.id.clone(),
+            timestamp: mail.accepted_at.to_string(),
+            message_id: mail.message_id,
+        }))
+    }
+
     async fn send_review(
         &self,
         thread: &EmailThread,
@@ -109,7 +154,7 @@ impl MessagingBot for EmailBot {
         review: &AccessReview,
     ) -> Result<(), ServiceError> {
         let body = render::review_body(review);
-        self.send(&thread.email, view, body, Some(&thread.message_id))
+        self.send(&thread.email, view, body, Some(&thread.message_id), None)
             .await
             .map(|_| ())
     }
@@ -120,7 +165,7 @@ impl MessagingBot for EmailBot {
         view: &RequestView,
     ) -> Result<(), ServiceError> {
         let body = render::request_body(view, render::RESOLVED);
-        self.send(&thread.email, view, body, Some(&thread.message_id))
+        self.send(&thread.email, view, body, Some(&thread.message_id), None)
             .await
             .map(|_| ())
     }
@@ -131,7 +176,7 @@ impl MessagingBot for EmailBot {
             return Ok(false);
         }
         let body = render::request_body(view, render::YOUR_REQUEST_RESOLVED);
-        self.send(user, view, body, None).await?;
+        self.send(user, view, body, None, None).await?;
         Ok(true)
     }
 }

@@ -1,10 +1,20 @@
-//! Mail through the fake Mailgun API: the form fields, threading headers, and 429 retries.
+//! Mail through the fake Mailgun API: the form fields, threading headers, and 429 retries;
+//! and the look-up before a thread's first mail is sent again: a replica killed between
+//! Mailgun accepting the mail and the record leaves a lapsed lease (or a send with no known
+//! outcome leaves `post_unsure_since`), and the next one finds the mail by its stable
+//! `Message-Id` in Mailgun's events instead of sending it twice. A new request costs no
+//! look-up.
 
 use crate::common;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use common::*;
+use teleport_email::client::root_message_id;
 use teleport_fakes::Fault;
 use teleport_fakes::mailgun::{FakeMailgun, FakeMailgunOptions, MailgunMessage};
+
+const RECIPIENT: &str = "admin@example.com";
 
 fn mailgun_section(fake: &FakeMailgun, key: &str) -> String {
     format!(
@@ -61,6 +71,11 @@ async fn requests_reviews_and_resolutions_thread_through_mailgun() {
     assert!(first.field("h:In-Reply-To").is_none());
     let root = first.id.clone();
     assert!(root.starts_with('<') && root.ends_with('>'), "{root}");
+    // The thread's first mail carries the ID every replica derives alike.
+    assert_eq!(
+        root,
+        format!("<{}>", root_message_id(&id, RECIPIENT, "example.com"))
+    );
 
     env.kit
         .review(&id, "bob@example.com", teleport_testkit::Verdict::Deny, "")
@@ -82,6 +97,11 @@ async fn requests_reviews_and_resolutions_thread_through_mailgun() {
         fake.control().call_count("messages"),
         5,
         "one 429 + four mails"
+    );
+    assert_eq!(
+        fake.control().call_count("events"),
+        0,
+        "a new request looks nothing up"
     );
 
     let data = env.kit.plugin_data(&id, "email").expect("data");
@@ -144,4 +164,152 @@ async fn a_wrong_key_or_domain_stops_start_up_with_a_clear_error() {
         "the key leaked: {error}"
     );
     assert_eq!(fake.control().call_count("messages"), 0);
+}
+
+fn unix_millis(time: SystemTime) -> u128 {
+    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
+}
+
+/// The thread-opening mails to `RECIPIENT` of request `id`, as the fake holds them.
+fn roots_of(fake: &FakeMailgun, id: &str) -> Vec<MailgunMessage> {
+    fake.messages()
+        .into_iter()
+        .filter(|m| m.field("h:In-Reply-To").is_none() && field(m, "to") == RECIPIENT)
+        .filter(|m| field(m, "subject").ends_with(id))
+        .collect()
+}
+
+/// The mail a replica sent for request `id` before it was killed, as Mailgun took it.
+fn sent_by_the_killed_replica(fake: &FakeMailgun, id: &str) -> String {
+    let message_id = format!("<{}>", root_message_id(id, RECIPIENT, "example.com"));
+    fake.accept(MailgunMessage {
+        domain: "mail.example.com".to_owned(),
+        fields: [
+            ("from", SENDER.to_owned()),
+            ("to", RECIPIENT.to_owned()),
+            ("subject", format!("teleport.example.com Role Request {id}")),
+            ("text", "You have a new Role Request".to_owned()),
+            ("h:Message-Id", message_id.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+        ..MailgunMessage::default()
+    });
+    message_id
+}
+
+/// Starts the plugin on a record the killed replica left behind (`left`: its keys beyond the
+/// request's) and waits until the thread to `RECIPIENT` is recorded; returns the record.
+async fn recorded_after_restart(
+    env: &Env,
+    fake: &FakeMailgun,
+    id: &str,
+    left: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    let mut data = vec![("user", "alice@example.com"), ("roles", "editor")];
+    data.extend_from_slice(left);
+    env.kit
+        .put_plugin_data("access_request", id, "email", &data)
+        .expect("record left behind");
+    let path = env.write_config(
+        &mailgun_section(fake, "key-fake"),
+        "\"*\" = \"admin@example.com\"",
+    );
+    let plugin = env.spawn(&path);
+    teleport_plugin_testsupport::eventually("the thread recorded", WAIT, || async {
+        env.kit
+            .plugin_data(id, "email")
+            .is_some_and(|d| d.get("sent_to").is_some_and(|t| !t.is_empty()))
+    })
+    .await;
+    plugin.shutdown().await;
+    env.kit.plugin_data(id, "email").expect("record")
+}
+
+#[tokio::test]
+async fn a_first_mail_mailgun_accepted_but_nobody_recorded_is_found_not_sent_again() {
+    let env = Env::start().await;
+    let fake = FakeMailgun::start(FakeMailgunOptions::default()).await;
+    let request = env
+        .kit
+        .new_request("alice@example.com", &["editor"])
+        .create()
+        .expect("request");
+    let id = request_id(&request);
+    // The killed replica: Mailgun accepted its mail; its lease lapsed a moment ago.
+    let sent = sent_by_the_killed_replica(&fake, &id);
+    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+
+    let data = recorded_after_restart(&env, &fake, &id, &[("claim", &lapsed)]).await;
+    let thread = &data["email_threads"];
+    assert!(
+        thread.starts_with("admin@example.com/") && thread.ends_with(sent.trim_matches(['<', '>'])),
+        "{thread}"
+    );
+    let roots = roots_of(&fake, &id);
+    assert_eq!(roots.len(), 1, "sent again: {roots:?}");
+    assert_eq!(roots[0].id, sent);
+    assert!(fake.control().call_count("events") >= 1);
+}
+
+#[tokio::test]
+async fn a_send_with_no_known_outcome_is_looked_up_and_found() {
+    let env = Env::start().await;
+    let fake = FakeMailgun::start(FakeMailgunOptions::default()).await;
+    let request = env
+        .kit
+        .new_request("alice@example.com", &["editor"])
+        .create()
+        .expect("request");
+    let id = request_id(&request);
+    // A send that got no answer, recorded as such, which Mailgun did take.
+    let since = (unix_millis(SystemTime::now()) - 2_000).to_string();
+    let sent = sent_by_the_killed_replica(&fake, &id);
+
+    let data = recorded_after_restart(&env, &fake, &id, &[("post_unsure_since", &since)]).await;
+    assert!(
+        data["email_threads"].ends_with(sent.trim_matches(['<', '>'])),
+        "{data:?}"
+    );
+    assert_eq!(roots_of(&fake, &id).len(), 1);
+    assert!(fake.control().call_count("events") >= 1);
+}
+
+#[tokio::test]
+async fn a_first_mail_that_never_reached_mailgun_is_sent_once_after_a_takeover() {
+    let env = Env::start().await;
+    let fake = FakeMailgun::start(FakeMailgunOptions::default()).await;
+    let request = env
+        .kit
+        .new_request("alice@example.com", &["editor"])
+        .create()
+        .expect("request");
+    let id = request_id(&request);
+    // The killed replica died before its mail reached Mailgun. The look-up is rate limited
+    // once first: it waits and asks again, as a send would.
+    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    fake.control().fail_next_for(
+        "events",
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+
+    let data = recorded_after_restart(&env, &fake, &id, &[("claim", &lapsed)]).await;
+    let roots = roots_of(&fake, &id);
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    assert_eq!(
+        roots[0].id,
+        format!("<{}>", root_message_id(&id, RECIPIENT, "example.com"))
+    );
+    assert!(
+        data["email_threads"].ends_with(roots[0].id.trim_matches(['<', '>'])),
+        "{data:?}"
+    );
+    assert!(
+        fake.control().call_count("events") >= 2,
+        "asked again after the 429"
+    );
 }

@@ -1,14 +1,21 @@
-//! Fake Mailgun messages API on loopback: `POST /v3/{domain}/messages` with basic auth.
+//! Fake Mailgun messages API on loopback: `POST /v3/{domain}/messages` with basic auth, and
+//! the events API as far as accepted mails go: `GET /v3/{domain}/events`.
 //!
 //! The form fields are recorded as sent (`from`, `to`, `subject`, `text`, `html`, `h:*`
-//! headers, `o:*` options). Calls are counted as `"messages"` for fault injection.
+//! headers, `o:*` options), with the wall-clock time of acceptance. Every accepted mail is an
+//! `accepted` event at that time, its `Message-Id` header (without brackets) under
+//! `message.headers.message-id`; the events API filters by `message-id`, `event`,
+//! `recipient`, `begin`/`end` (Unix seconds; `end` before `begin` lists newest first) and
+//! `limit`, as documented. Calls are counted as `"messages"`, `"events"` and `"domains"`
+//! (the start-up check) for fault injection; faults on every call hit all three.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Multipart, Path, Request, State};
+use axum::extract::{Multipart, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -29,6 +36,8 @@ pub struct MailgunMessage {
     pub fields: Vec<(String, String)>,
     /// The ID the fake answered with (with angle brackets, as Mailgun does).
     pub id: String,
+    /// When the fake accepted it: Unix milliseconds, wall clock (its `accepted` event's time).
+    pub accepted_at_millis: u64,
 }
 
 impl MailgunMessage {
@@ -93,10 +102,13 @@ impl FakeMailgun {
         });
         let layer = FaultLayer {
             control: shared.control.clone(),
-            // The start-up check is faulted apart from sends.
+            // The start-up check and the events look-up are faulted apart from sends.
             method_of: |request: &Request| {
-                if request.uri().path().starts_with("/v3/domains/") {
+                let path = request.uri().path();
+                if path.starts_with("/v3/domains/") {
                     "domains".to_owned()
+                } else if path.ends_with("/events") {
+                    "events".to_owned()
                 } else {
                     "messages".to_owned()
                 }
@@ -106,6 +118,7 @@ impl FakeMailgun {
         let router = Router::new()
             .route("/v3/{domain}/messages", post(send_message))
             .route("/v3/domains/{domain}", get(get_domain))
+            .route("/v3/{domain}/events", get(list_events))
             .layer(from_fn_with_state(layer, fault_layer))
             .with_state(shared.clone());
         match LoopbackServer::start(listen, router).await {
@@ -128,7 +141,7 @@ impl FakeMailgun {
             .unwrap_or_else(|e| e.into_inner()) = key.to_owned();
     }
 
-    /// Fault injection and call counts (every call counts as `"messages"`).
+    /// Fault injection and call counts (`"messages"`, `"events"`, `"domains"`).
     pub fn control(&self) -> &Control {
         &self.shared.control
     }
@@ -141,6 +154,24 @@ impl FakeMailgun {
     /// Serve again on the same port.
     pub async fn up(&self) -> io::Result<()> {
         self.server.up().await
+    }
+
+    /// Takes `message` as if it had been sent through the API now (a mail sent by a plugin
+    /// that is gone, say): it is listed and has its `accepted` event. Its `id` is set from its
+    /// `h:Message-Id` field when empty.
+    pub fn accept(&self, mut message: MailgunMessage) {
+        {
+            let mut messages = self.shared.messages();
+            if message.id.is_empty() {
+                message.id = message
+                    .field("h:Message-Id")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("<{}.fake@{}>", messages.len() + 1, message.domain));
+            }
+            message.accepted_at_millis = unix_millis_now();
+            messages.push(message);
+        }
+        self.shared.control.notify_changed();
     }
 
     /// Accepted messages in order.
@@ -251,6 +282,7 @@ async fn send_message(
         domain: domain.clone(),
         fields,
         id: String::new(),
+        accepted_at_millis: unix_millis_now(),
     };
     for required in ["from", "to"] {
         if message.field(required).is_none() {
@@ -278,4 +310,144 @@ async fn send_message(
     };
     shared.control.notify_changed();
     Json(json!({ "id": id, "message": "Queued. Thank you." })).into_response()
+}
+
+fn unix_millis_now() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn without_brackets(id: &str) -> &str {
+    let id = id.trim();
+    id.strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap_or(id)
+}
+
+/// A time bound of the events API: Unix seconds, fractions allowed. (Mailgun also takes RFC
+/// 2822 dates; the plugins send seconds.)
+/// `Err` names the parameter that is not a time.
+fn seconds<'a>(query: &HashMap<String, String>, name: &'a str) -> Result<Option<f64>, &'a str> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|secs| secs.is_finite())
+            .map(Some)
+            .ok_or(name),
+    }
+}
+
+/// `GET /v3/{domain}/events`: the `accepted` events of the mails sent to `domain`, filtered
+/// as Mailgun's events API filters them, oldest first (newest first when `end` is before
+/// `begin`, or with `ascending=no`). One page; `paging` names the pages next to it by the
+/// same query and the fake's own `page` offset, where Mailgun has opaque URLs.
+async fn list_events(
+    State(shared): State<Arc<Shared>>,
+    Path(domain): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refusal(&shared, &headers, &domain) {
+        return refused;
+    }
+    let (begin, end) = match (seconds(&query, "begin"), seconds(&query, "end")) {
+        (Ok(begin), Ok(end)) => (begin, end),
+        (Err(name), _) | (_, Err(name)) => {
+            return error(StatusCode::BAD_REQUEST, &format!("invalid {name}"));
+        }
+    };
+    let descending = match (begin, end) {
+        (Some(begin), Some(end)) => end < begin,
+        _ => query.get("ascending").map(String::as_str) == Some("no"),
+    };
+    let (low, high) = match (begin, end) {
+        (Some(begin), Some(end)) => (begin.min(end), begin.max(end)),
+        (Some(begin), None) if descending => (f64::MIN, begin),
+        (Some(begin), None) => (begin, f64::MAX),
+        (None, Some(end)) => (f64::MIN, end),
+        (None, None) => (f64::MIN, f64::MAX),
+    };
+    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(limit)) if (1..=300).contains(&limit) => limit,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "limit must be from 1 to 300"),
+    };
+    let offset = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(0);
+    let wanted_id = query.get("message-id").map(|id| without_brackets(id));
+    let wanted_recipient = query.get("recipient");
+    // Only `accepted` events exist here: a mail the fake took is accepted and nothing more.
+    let accepted_only = query.get("event").is_none_or(|e| e == "accepted");
+
+    let mut events: Vec<(f64, serde_json::Value)> = shared
+        .messages()
+        .iter()
+        .enumerate()
+        .filter(|_| accepted_only)
+        .filter(|(_, m)| m.domain == domain)
+        .filter(|(_, m)| wanted_id.is_none_or(|id| without_brackets(&m.id) == id))
+        .filter(|(_, m)| {
+            wanted_recipient
+                .is_none_or(|r| m.field("to").is_some_and(|to| to.eq_ignore_ascii_case(r)))
+        })
+        .map(|(index, m)| (index, m, m.accepted_at_millis as f64 / 1000.0))
+        .filter(|(_, _, at)| (low..=high).contains(at))
+        .map(|(index, m, at)| {
+            let header = |name: &str| m.field(name).unwrap_or_default().to_owned();
+            let event = json!({
+                "event": "accepted",
+                "id": format!("fake-event-{index}"),
+                "timestamp": at,
+                "log-level": "info",
+                "recipient": header("to"),
+                "message": {
+                    "headers": {
+                        "message-id": without_brackets(&m.id),
+                        "from": header("from"),
+                        "to": header("to"),
+                        "subject": header("subject"),
+                    },
+                },
+            });
+            (at, event)
+        })
+        .collect();
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if descending {
+        events.reverse();
+    }
+    let items: Vec<serde_json::Value> = events
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, event)| event)
+        .collect();
+    let filters: Vec<&str> = raw
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("page="))
+        .collect();
+    let page = |at: usize| {
+        let mut pairs = filters.clone();
+        let offset = format!("page={at}");
+        pairs.push(&offset);
+        format!("/v3/{domain}/events?{}", pairs.join("&"))
+    };
+    Json(json!({
+        "paging": {
+            "next": page(offset + items.len()),
+            "previous": page(offset.saturating_sub(limit)),
+        },
+        "items": items,
+    }))
+    .into_response()
 }

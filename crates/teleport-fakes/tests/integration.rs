@@ -6,6 +6,7 @@
 mod datadog_fake;
 mod gitlab_fake;
 mod jira_fake;
+mod mailgun_fake;
 mod opsgenie_fake;
 mod pagerduty_fake;
 mod servicenow_fake;

@@ -1,8 +1,12 @@
-//! Sending through the Mailgun HTTP API: `POST {api_base}/{domain}/messages`, multipart form.
+//! Sending through the Mailgun HTTP API: `POST {api_base}/{domain}/messages`, multipart form;
+//! and finding a mail Mailgun accepted by its `Message-ID`: `GET {api_base}/{domain}/events`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use lettre::message::Mailbox;
 use serde::Deserialize;
-use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, api_base, api_url, read_body};
+use teleport_plugin_runtime::messaging::PostWindow;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 use super::{OutgoingMail, strip_brackets};
@@ -28,6 +32,49 @@ struct Accepted {
     #[serde(default)]
     id: String,
 }
+
+/// A mail Mailgun reports as accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMail {
+    /// Its `Message-ID`, without brackets.
+    pub message_id: String,
+    /// When Mailgun accepted it, in Unix seconds.
+    pub accepted_at: u64,
+}
+
+/// One page of Mailgun's events; only what the look-up reads (`paging` is not followed: a
+/// filter on one `Message-ID` matches a handful of events at most).
+#[derive(Deserialize)]
+struct EventPage {
+    #[serde(default)]
+    items: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    #[serde(default)]
+    event: String,
+    /// Unix seconds with a fraction.
+    #[serde(default)]
+    timestamp: f64,
+    #[serde(default)]
+    message: EventMessage,
+}
+
+#[derive(Default, Deserialize)]
+struct EventMessage {
+    #[serde(default)]
+    headers: EventHeaders,
+}
+
+#[derive(Default, Deserialize)]
+struct EventHeaders {
+    #[serde(default, rename = "message-id")]
+    message_id: String,
+}
+
+/// At most this many events per look-up (Mailgun allows 300).
+const EVENTS_LIMIT: &str = "25";
 
 impl MailgunMailer {
     /// A client sending through `http` (the runtime's client: its roots, its timeout).
@@ -120,6 +167,82 @@ impl MailgunMailer {
             format!("Mailgun answered {status}"),
         ))
     }
+
+    /// The mail with `message_id` (without brackets) that Mailgun accepted within `window`:
+    /// `GET {api_base}/{domain}/events?message-id=…&event=accepted&begin=…&end=…`, under the
+    /// private key that sends (no other permission). `Ok(None)` when Mailgun has no such
+    /// event.
+    ///
+    /// Mailgun's events are eventually consistent: an event may show up some seconds after
+    /// the mail was accepted, so a look-up right after a mail sent by a replica that was then
+    /// killed can miss it and the mail goes out again. The look-up runs when a replica takes
+    /// over a lapsed lease (tens of seconds after the mail) or retries a send whose outcome
+    /// was unknown, so it closes the crash window in practice, not in theory.
+    pub async fn find_accepted(
+        &self,
+        message_id: &str,
+        window: &PostWindow,
+    ) -> Result<Option<SentMail>, ServiceError> {
+        let base = api_base(&self.settings.api_base, "mailgun.api_base")
+            .map_err(|_| ServiceError::permanent("mailgun.api_base is not a usable URL"))?;
+        // Whole seconds, widened outwards: Mailgun takes `begin`/`end` as Unix seconds.
+        let begin = unix_seconds(window.after).to_string();
+        let end = (unix_seconds(window.before) + 1).to_string();
+        let url = api_url(
+            &base,
+            &[&self.settings.domain, "events"],
+            &[
+                ("message-id", message_id),
+                ("event", "accepted"),
+                ("begin", &begin),
+                ("end", &end),
+                ("limit", EVENTS_LIMIT),
+            ],
+        );
+        let response = self
+            .http
+            .get(url)
+            .basic_auth("api", Some(self.settings.private_key.expose()))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ServiceError::from_status(
+                status,
+                response.headers(),
+                format!("Mailgun answered {status} to the events look-up"),
+            ));
+        }
+        let page: EventPage = read_body(response, MAX_RESPONSE_BODY)
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice(&body).ok())
+            .ok_or_else(|| ServiceError::transient("Mailgun's events answer was unreadable"))?;
+        // The filters are Mailgun's; checked again here, so that an answer that ignored one
+        // cannot stand for our mail.
+        Ok(page
+            .items
+            .into_iter()
+            .filter(|event| event.event == "accepted")
+            .find(|event| {
+                strip_brackets(&event.message.headers.message_id).eq_ignore_ascii_case(message_id)
+            })
+            .map(|event| SentMail {
+                message_id: message_id.to_owned(),
+                accepted_at: if event.timestamp.is_finite() && event.timestamp > 0.0 {
+                    event.timestamp as u64
+                } else {
+                    unix_seconds(SystemTime::now())
+                },
+            }))
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// A failure before any answer, classified by the runtime; Mailgun's URL (which names the
