@@ -148,19 +148,7 @@ impl From<MsApiError> for ServiceError {
             MsApiError::Api { status, .. } if status == 401 || status == 403 => {
                 ServiceError::Unauthorized { message }
             }
-            MsApiError::Transport { error, .. } => match error {
-                ServiceError::Transient {
-                    retry_after,
-                    answered,
-                    ..
-                } => ServiceError::Transient {
-                    message,
-                    retry_after,
-                    answered,
-                },
-                ServiceError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-                ServiceError::Permanent { .. } => ServiceError::Permanent { message },
-            },
+            MsApiError::Transport { error, .. } => error.reworded(message),
             MsApiError::Api { .. }
             | MsApiError::NotFound(_)
             | MsApiError::Ambiguous(_)

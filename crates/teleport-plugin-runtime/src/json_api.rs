@@ -126,7 +126,7 @@ impl ApiFailure {
             }
             Self::NoAnswer(error) => {
                 let text = format!("{service}: {}", error.message());
-                reworded(error, text)
+                error.reworded(text)
             }
         }
     }
@@ -260,33 +260,13 @@ fn sensitive(text: &str, what: &str) -> Result<HeaderValue, ApiFailure> {
 
 /// A call that got no answer, classified by the runtime and worded without the URL.
 fn no_answer(error: reqwest::Error) -> ApiFailure {
-    ApiFailure::NoAnswer(reworded(
-        ServiceError::from_reqwest(&error),
-        without_url(&error),
-    ))
+    ApiFailure::NoAnswer(ServiceError::from_reqwest(&error).reworded(without_url(&error)))
 }
 
 fn unread_body(error: BodyError) -> ApiFailure {
     match error {
         BodyError::Read(error) => no_answer(error),
         too_large => ApiFailure::NoAnswer(too_large.into_service_error()),
-    }
-}
-
-/// The same classification and wait, with another text.
-fn reworded(error: ServiceError, message: String) -> ServiceError {
-    match error {
-        ServiceError::Transient {
-            retry_after,
-            answered,
-            ..
-        } => ServiceError::Transient {
-            message,
-            retry_after,
-            answered,
-        },
-        ServiceError::Unauthorized { .. } => ServiceError::Unauthorized { message },
-        ServiceError::Permanent { .. } => ServiceError::Permanent { message },
     }
 }
 

@@ -172,6 +172,23 @@ impl ServiceError {
         }
     }
 
+    /// The same classification and wait with another text (one that names no URL, say).
+    pub fn reworded(self, message: String) -> Self {
+        match self {
+            Self::Transient {
+                retry_after,
+                answered,
+                ..
+            } => Self::Transient {
+                message,
+                retry_after,
+                answered,
+            },
+            Self::Unauthorized { .. } => Self::Unauthorized { message },
+            Self::Permanent { .. } => Self::Permanent { message },
+        }
+    }
+
     /// What happened, without the classification.
     pub fn message(&self) -> &str {
         match self {
