@@ -1,4 +1,5 @@
-//! Mail through the fake Mailgun API: the form fields, threading headers, and 429 retries;
+//! Mail through the fake Mailgun API: the form fields, threading headers, 429 retries and a
+//! connection closed before the answer retried, not skipped;
 //! and the look-up before a thread's first mail is sent again: a replica killed between
 //! Mailgun accepting the mail and the record leaves a lapsed lease (or a send with no known
 //! outcome leaves `post_unsure_since`), and the next one finds the mail by its stable
@@ -312,4 +313,74 @@ async fn a_first_mail_that_never_reached_mailgun_is_sent_once_after_a_takeover()
         fake.control().call_count("events") >= 2,
         "asked again after the 429"
     );
+}
+
+/// A server that reads the whole request and closes the connection cleanly without
+/// answering, as a server does that closes a kept-alive connection just as the client sends
+/// on it (the fake's faults answer without reading the form, then close): hyper reports
+/// "connection closed before message completed", no I/O error under it.
+async fn closing_server() -> String {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0_u8; 4096];
+            // Everything the client sends, until it waits for the answer.
+            while let Ok(Ok(read)) =
+                tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await
+            {
+                if read == 0 {
+                    break;
+                }
+            }
+            drop(stream);
+        }
+    });
+    format!("http://{addr}/v3")
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_retried_not_skipped() {
+    use teleport_email::client::OutgoingMail;
+    use teleport_email::client::mailgun::MailgunMailer;
+    use teleport_email::config::MailgunSettings;
+    use teleport_plugin_runtime::config::Secret;
+    use teleport_plugin_runtime::service_error::ServiceError;
+
+    let mailer = MailgunMailer::new(
+        teleport_plugin_runtime::http::user_agent_client("test").expect("client"),
+        MailgunSettings {
+            domain: "mail.example.com".to_owned(),
+            private_key: Secret::new("key-SECRET"),
+            api_base: closing_server().await,
+        },
+    );
+    let mail = OutgoingMail {
+        to: RECIPIENT.to_owned(),
+        subject: "s".to_owned(),
+        text: "t".to_owned(),
+        html: "h".to_owned(),
+        message_id: "a.b@example.com".to_owned(),
+        in_reply_to: Some("root@example.com".to_owned()),
+    };
+    let error = mailer
+        .send(&SENDER.parse().expect("sender"), &mail)
+        .await
+        .expect_err("no answer");
+    // The mail may have gone out: retried (the first mail looked for first), never skipped.
+    assert!(
+        matches!(
+            error,
+            ServiceError::Transient {
+                answered: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!format!("{error:?}").contains("key-SECRET"));
 }
