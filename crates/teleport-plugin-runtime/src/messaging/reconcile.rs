@@ -21,23 +21,42 @@ use std::time::{Duration, SystemTime};
 use teleport_client::AccessRequest;
 
 use crate::messaging::bot::{MessagingBot, PostWindow, Recipient, RequestView};
-use crate::messaging::record::StateCodec;
-use crate::record::{Claim, Effects, Permanent, StepError};
+use crate::messaging::record::{MessageState, StateCodec};
+use crate::record::{Claim, Effects, Lease, Permanent, StepError};
 
 /// Allowed difference between the clocks of this replica, the one that crashed, Teleport
 /// (the request's creation time) and the service (the message's time).
 pub(super) const CLOCK_SKEW: Duration = Duration::from_secs(15);
 
-/// When the previous holder of `claim`'s lease may have posted without recording it, if it
-/// left its lease behind. Every send starts right after a write that renewed the lease (or
-/// while more than half of it is left) and ends within the lease, so the post lies inside
-/// the last lease stored: from its start (`until - length`) to its end, and not before the
-/// request was created.
-/// A post whose outcome was unknown (`post_unsure_since`) may have landed any time from
-/// then until the service's answer (`post_unsure_until`), or until now when it gave none (a
-/// request that timed out here may still be served there); both windows together when both
-/// apply.
-/// `None` when neither applies, or when the bot cannot look messages up.
+/// The span of a lease left behind: every send starts right after a write that renewed the
+/// lease (or while more than half of it is left) and ends within it, so a post its holder
+/// made lies from the lease's start (`until - length`) to its end.
+fn lease_span<B: MessagingBot>(
+    claim: &Claim<'_, StateCodec<B>>,
+    lease: &Lease,
+) -> (SystemTime, SystemTime) {
+    let start = lease
+        .until
+        .checked_sub(claim.lease_length())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    (start, lease.until)
+}
+
+/// When an earlier attempt may have posted without recording it; `None` when no attempt
+/// can have (the normal path), or when the bot cannot look messages up.
+///
+/// * A record without an unsure mark whose lease was left behind: the holder posted, if at
+///   all, within its lease (the first post of a request is announced by nothing but the
+///   lease).
+/// * A record with the mark (`post_unsure_since`): every post since is announced in it
+///   before it is sent ([`send_request`]), so the mark alone covers them — up to the
+///   service's answer when it gave one (`post_unsure_until`); an announced post whose answer
+///   never came landed by the end of its holder's lease when that holder died, or by now (a
+///   request that timed out here may still be served there). A lease left behind adds
+///   nothing then: a replica that died looking (a chain of takeovers in a 503 window) did
+///   not post unannounced, and adding every such lease would widen the search with each.
+///
+/// Never before the request was created; clock skew allowed for on both sides.
 pub(super) fn post_window<B: MessagingBot>(
     bot: &B,
     claim: &Claim<'_, StateCodec<B>>,
@@ -46,20 +65,16 @@ pub(super) fn post_window<B: MessagingBot>(
     if !bot.finds_posted() {
         return None;
     }
-    let taken_over = claim.taken_over().map(|lease| {
-        let start = lease
-            .until
-            .checked_sub(claim.lease_length())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        (start, lease.until)
-    });
-    let unsure = claim.post_unsure_since.map(|since| {
-        let until = claim.post_unsure_until.unwrap_or_else(SystemTime::now);
-        (since, until.max(since))
-    });
-    let (mut after, before) = match (taken_over, unsure) {
-        (Some(lease), Some(unsure)) => (lease.0.min(unsure.0), lease.1.max(unsure.1)),
-        (Some(window), None) | (None, Some(window)) => window,
+    let lease = claim.taken_over().map(|lease| lease_span(claim, lease));
+    let (mut after, before) = match (claim.post_unsure_since, lease) {
+        (Some(since), lease) => {
+            let open_until = lease.map_or_else(SystemTime::now, |(_, end)| end);
+            (
+                since,
+                claim.post_unsure_until.unwrap_or(open_until).max(since),
+            )
+        }
+        (None, Some(lease)) => lease,
         (None, None) => return None,
     };
     if let Some(created) = request.created {
@@ -71,10 +86,20 @@ pub(super) fn post_window<B: MessagingBot>(
     })
 }
 
-/// Posts the request to `to`; when the post fails without saying whether the service took
-/// it, records since when (and, when the service answered, until when) a post may have
-/// landed, so that the next attempt looks first. Staged as an effect: the release tries
-/// hard to write it.
+/// The unsure mark as a pair, to tell whether a change touched it.
+fn mark<B: MessagingBot>(
+    state: &MessageState<B::Message>,
+) -> (Option<SystemTime>, Option<SystemTime>) {
+    (state.post_unsure_since, state.post_unsure_until)
+}
+
+/// Posts the request to `to`. While the record carries an unsure mark, the post is first
+/// announced in it (the mark left open from now, written right before the send), so that
+/// whoever takes over after a crash finds the post inside the mark; once the answer is in,
+/// the mark is what it was. When the post fails without saying whether the service took
+/// it, the mark records since when (and, when the service answered, until when) a post may
+/// have landed, so that the next attempt looks first — as an effect: the release tries hard
+/// to write it. The normal path (no mark) writes nothing more.
 pub(super) async fn send_request<B: MessagingBot>(
     bot: &B,
     effects: &Effects,
@@ -83,29 +108,39 @@ pub(super) async fn send_request<B: MessagingBot>(
     view: &RequestView,
 ) -> Result<Result<B::Message, Permanent>, StepError> {
     let started = SystemTime::now();
+    let settled = mark::<B>(claim.record());
+    if settled.0.is_some() && bot.finds_posted() {
+        let mut announced = claim.record().clone();
+        announced.mark_post_unsure(started, None);
+        claim.record_effect(announced);
+    }
     let sent = effects
         .run(claim, "request", || bot.send_request(to, view))
         .await;
+    let mut next = claim.record().clone();
+    (next.post_unsure_since, next.post_unsure_until) = settled;
     if let Err(error) = &sent
         && error.outcome_unknown()
     {
         let until = (!error.may_still_land()).then(SystemTime::now);
-        let mut next = claim.record().clone();
         next.mark_post_unsure(started, until);
-        if (next.post_unsure_since, next.post_unsure_until)
-            != (claim.post_unsure_since, claim.post_unsure_until)
-        {
+        if mark::<B>(&next) != settled {
             tracing::warn!(recipient = %to.id, answered = until.is_some(), "the post may have reached the service; the next try looks for it first");
-            claim.record_effect(next);
         }
+        claim.record_effect(next);
+    } else if mark::<B>(&next) != mark::<B>(claim.record()) {
+        claim.stage(next);
     }
     sent
 }
 
-/// On a takeover, turns the left-behind lease into an unsure mark spanning it, staged
-/// (written with the next write or the release): if this attempt's lookup or post fails
-/// transiently, its release clears the lease, and without the mark the next attempt would
-/// post without looking. Only on the takeover path; the normal path stages nothing.
+/// On a takeover, keeps the evidence in the record, written before the look-up: a lease
+/// left on a record without a mark becomes the mark (its span), and an announced post left
+/// open is closed at the end of the dead holder's lease. Written at once rather than staged:
+/// if this replica dies looking, the next one must still search the first holder's span
+/// (the lease it then finds is this replica's); and if the look-up or post fails, the
+/// release clears the lease, and without the mark the next attempt would post without
+/// looking. Only on the takeover path; the normal path writes nothing.
 pub(super) fn keep_takeover_evidence<B: MessagingBot>(
     bot: &B,
     claim: &mut Claim<'_, StateCodec<B>>,
@@ -113,17 +148,14 @@ pub(super) fn keep_takeover_evidence<B: MessagingBot>(
     let Some(lease) = claim.taken_over().filter(|_| bot.finds_posted()) else {
         return;
     };
-    let start = lease
-        .until
-        .checked_sub(claim.lease_length())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let (start, end) = lease_span(claim, lease);
     let mut next = claim.record().clone();
-    next.mark_post_unsure(start, Some(lease.until));
-    if (next.post_unsure_since, next.post_unsure_until)
-        != (claim.post_unsure_since, claim.post_unsure_until)
-    {
-        claim.stage(next);
+    match (next.post_unsure_since, next.post_unsure_until) {
+        (None, _) => next.mark_post_unsure(start, Some(end)),
+        (Some(_), None) => next.post_unsure_until = Some(end),
+        (Some(_), Some(_)) => return,
     }
+    claim.record_effect(next);
 }
 
 /// Looks for the request's message to `recipient` posted within `window` (through the send

@@ -33,6 +33,17 @@ struct FlakyBot {
     server_errors: AtomicUsize,
     /// The window of every lookup, in order.
     windows: std::sync::Mutex<Vec<PostWindow>>,
+    /// Lookups that never end (the replica dies looking).
+    lookups_hanging: AtomicUsize,
+    /// Posts that land and never answer (the replica dies posting).
+    posts_hanging: AtomicUsize,
+}
+
+/// Takes one from `counter` if any is left.
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 const RETRY_AFTER: Duration = Duration::from_millis(50);
@@ -92,6 +103,11 @@ impl MessagingBot for FlakyBot {
         if limited {
             return Err(ServiceError::answered("ratelimited", Some(RETRY_AFTER)));
         }
+        if take_one(&self.posts_hanging) {
+            let landed = format!("{}-hung", recipient.id);
+            self.unrecorded.lock().unwrap().push(landed);
+            std::future::pending::<()>().await;
+        }
         let lost = self
             .lost_answers
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -118,6 +134,9 @@ impl MessagingBot for FlakyBot {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         assert!(window.after < window.before, "{window:?}");
         self.windows.lock().unwrap().push(*window);
+        if take_one(&self.lookups_hanging) {
+            std::future::pending::<()>().await;
+        }
         let failed = self
             .lookup_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -159,6 +178,16 @@ async fn observed(env: &Env) -> Observation {
 }
 
 fn app(bot: &Arc<FlakyBot>, client: &TeleportClient, replica: &str) -> MessagingHandler<FlakyBot> {
+    // Far longer than the test may wait, so only a release lets the other in.
+    app_with_lease(bot, client, replica, Duration::from_secs(3600))
+}
+
+fn app_with_lease(
+    bot: &Arc<FlakyBot>,
+    client: &TeleportClient,
+    replica: &str,
+    lease: Duration,
+) -> MessagingHandler<FlakyBot> {
     let mut role_to_recipients = RoleToRecipients::new();
     role_to_recipients.insert("*", vec!["chan-a".into(), "chan-b".into()]);
     let options = MessagingOptions {
@@ -170,8 +199,7 @@ fn app(bot: &Arc<FlakyBot>, client: &TeleportClient, replica: &str) -> Messaging
         requester_sees_request: false,
         rules: None,
         replica_id: replica.into(),
-        // Far longer than the test may wait, so only a release lets the other in.
-        lease: Duration::from_secs(3600),
+        lease,
     };
     MessagingHandler::new(bot.clone(), client.clone(), options, Metrics::new())
 }

@@ -243,3 +243,91 @@ async fn a_takeover_whose_lookup_fails_still_looks_on_the_next_try() {
     let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
     assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
 }
+
+/// The stored unsure mark, as (since, until) strings ("" when unset).
+fn stored_mark(env: &Env) -> (String, String) {
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    let get = |key: &str| data.get(key).cloned().unwrap_or_default();
+    (get("post_unsure_since"), get("post_unsure_until"))
+}
+
+/// Runs `handler` until `wait` passes, then drops it mid-step, as a SIGKILL would: its lease
+/// is left behind and nothing more is written.
+async fn killed_after(
+    handler: &MessagingHandler<FlakyBot>,
+    observed: &Observation,
+    wait: Duration,
+) {
+    let step = tokio::time::timeout(wait, handler.handle(observed)).await;
+    assert!(step.is_err(), "the step was still running: {step:?}");
+}
+
+#[tokio::test]
+async fn a_replica_that_dies_looking_does_not_widen_the_next_search_by_its_own_lease() {
+    let env = Env::new().await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.lookups_hanging.store(1, Ordering::SeqCst);
+    crash_after_a_post(&env, &bot).await;
+    let first_lease_over = SystemTime::now();
+    let observed = observed(&env).await;
+
+    // The second replica takes the lapsed lease over, writes the evidence down before
+    // looking, and dies looking, leaving its own (short) lease behind.
+    let second = app_with_lease(&bot, &env.client, "second", Duration::from_millis(300));
+    killed_after(&second, &observed, Duration::from_millis(100)).await;
+    assert!(
+        !stored_mark(&env).0.is_empty(),
+        "the evidence is in the record before the look-up"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // The third searches the first holder's span only.
+    let third = app(&bot, &env.client, "third");
+    assert_eq!(third.handle(&observed).await, Outcome::Done);
+    let windows = bot.windows.lock().unwrap().clone();
+    let third_windows = &windows[1..];
+    assert!(!third_windows.is_empty());
+    for window in third_windows {
+        assert!(
+            window.before <= first_lease_over + reconcile::CLOCK_SKEW,
+            "not the second replica's lease: {window:?}"
+        );
+    }
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
+}
+
+#[tokio::test]
+async fn a_post_after_an_unsure_one_is_announced_in_the_record_before_it_is_sent() {
+    let env = Env::new().await;
+    let observed = observed(&env).await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.server_errors.store(1, Ordering::SeqCst);
+
+    // A 500: the mark spans the post up to the answer.
+    let first = app(&bot, &env.client, "first");
+    assert_eq!(first.handle(&observed).await, Outcome::Retry(None));
+    let (since, until) = stored_mark(&env);
+    assert!(
+        !since.is_empty() && !until.is_empty(),
+        "{since:?} {until:?}"
+    );
+
+    // The next post lands and its replica dies before the answer: the record shows the
+    // post announced (the mark open), so the replica taking over looks for it.
+    bot.posts_hanging.store(1, Ordering::SeqCst);
+    let second = app_with_lease(&bot, &env.client, "second", Duration::from_millis(300));
+    killed_after(&second, &observed, Duration::from_millis(200)).await;
+    let (announced_since, announced_until) = stored_mark(&env);
+    assert_eq!(announced_since, since, "the span only grows");
+    assert_eq!(announced_until, "", "announced: open until its answer");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let third = app(&bot, &env.client, "third");
+    assert_eq!(third.handle(&observed).await, Outcome::Done);
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-hung,chan-b-0");
+    assert_eq!(stored_mark(&env), (String::new(), String::new()));
+}
