@@ -169,6 +169,12 @@ pub(super) async fn find_posted<B: MessagingBot>(
     request_id: &str,
     window: &PostWindow,
 ) -> Result<Option<B::Message>, StepError> {
+    tracing::debug!(
+        recipient = %recipient.id,
+        after_ms = unix_millis(window.after),
+        before_ms = unix_millis(window.before),
+        "looking for the request's message before posting"
+    );
     let found = effects
         .run(claim, "lookup", || {
             bot.find_posted(recipient, request_id, window)
@@ -188,4 +194,11 @@ pub(super) async fn find_posted<B: MessagingBot>(
             Ok(None)
         }
     }
+}
+
+/// `time` in milliseconds since the Unix epoch, for logs.
+fn unix_millis(time: SystemTime) -> u128 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
