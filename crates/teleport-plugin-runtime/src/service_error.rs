@@ -108,23 +108,24 @@ impl ServiceError {
     }
 
     /// Classifies a reqwest error: a status error by [`from_status`](Self::from_status)
-    /// (without headers); connection failures, timeouts and connections dropped mid-request
-    /// are transient; a failed TLS handshake (an unknown or expired certificate, a server
-    /// that does not speak TLS) is permanent although reqwest counts it as a connect error,
-    /// since asking again gets the same certificate until an operator acts; anything else (a
-    /// bad URL, an unreadable body, a redirect loop) is permanent.
+    /// (without headers); permanent only when asking again cannot help — a failed TLS
+    /// handshake (an unknown or expired certificate, a server that does not speak TLS;
+    /// reqwest counts it as a connect error, but asking again gets the same certificate until
+    /// an operator acts), a request that cannot be built (a bad URL), a redirect loop, an
+    /// answer that cannot be decoded; everything else failed in flight and is transient:
+    /// a refused connection, a timeout, a connection reset, or one the server closed before
+    /// answering in full (hyper's "connection closed before message completed" has no I/O
+    /// error under it, so no list of I/O error kinds catches it: skipping such a send lost
+    /// an e-mail reply in a chaos run).
     pub fn from_reqwest(error: &reqwest::Error) -> Self {
         let message = error_chain(error);
         if let Some(status) = error.status() {
             return Self::from_status(status, &HeaderMap::new(), message);
         }
-        if tls_failure(error) {
-            return Self::permanent(message);
-        }
-        if error.is_connect() || error.is_timeout() || dropped_connection(error) {
-            Self::transient(message)
-        } else {
+        if tls_failure(error) || error.is_builder() || error.is_redirect() || error.is_decode() {
             Self::permanent(message)
+        } else {
+            Self::transient(message)
         }
     }
 
@@ -361,28 +362,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// A pooled connection that the server closed, or a reset, surfaces as an I/O error deep in
-/// the chain rather than as a connect error.
-fn dropped_connection(error: &(dyn std::error::Error + 'static)) -> bool {
-    use std::io::ErrorKind;
-    let mut source = error.source();
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                ErrorKind::ConnectionReset
-                    | ErrorKind::ConnectionAborted
-                    | ErrorKind::BrokenPipe
-                    | ErrorKind::UnexpectedEof
-            )
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// A failed TLS handshake: a rustls error in the chain. The connector wraps it in I/O errors

@@ -88,3 +88,30 @@ async fn error_text_names_no_url() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_transient() {
+    // Reads the request, then closes without a word: the call may have been carried out,
+    // and asking again may well succeed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            drop(socket);
+        }
+    });
+    let error = classify(&format!("http://{addr}/"), Duration::from_secs(5)).await;
+    assert!(
+        matches!(
+            error,
+            ServiceError::Transient {
+                answered: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}

@@ -245,13 +245,9 @@ fn unix_seconds(time: SystemTime) -> u64 {
         .as_secs()
 }
 
-/// A failure before any answer; Mailgun's URL (which names the domain, not the key) is left
-/// out of the message. Permanent only when asking again cannot help: a failed TLS handshake
-/// (as the runtime classifies it), a request that cannot be built, a redirect loop. Anything
-/// else failed in flight and is retried as a mail that may have gone out — among them a
-/// connection the server closed before answering in full (hyper's "connection closed before
-/// message completed", with no I/O error under it, which the runtime's classification takes
-/// for permanent): skipping that mail lost a thread's resolution reply in a chaos run.
+/// A failure before any answer, classified by the runtime (permanent only when asking
+/// again cannot help; a connection closed before the answer is retried as a mail that may
+/// have gone out); Mailgun's URL (which names the domain, not the key) is left out.
 fn unreachable(error: &reqwest::Error) -> ServiceError {
     let reason = if error.is_timeout() {
         "timed out"
@@ -260,14 +256,10 @@ fn unreachable(error: &reqwest::Error) -> ServiceError {
     } else {
         "request failed"
     };
-    let tls_failure = error.is_connect()
-        && matches!(
-            ServiceError::from_reqwest(error),
-            ServiceError::Permanent { .. }
-        );
-    if tls_failure || error.is_builder() || error.is_redirect() {
-        ServiceError::permanent(format!("cannot call Mailgun: {reason}"))
-    } else {
-        ServiceError::transient(format!("cannot reach Mailgun: {reason}"))
+    match ServiceError::from_reqwest(error) {
+        ServiceError::Permanent { .. } => {
+            ServiceError::permanent(format!("cannot call Mailgun: {reason}"))
+        }
+        _ => ServiceError::transient(format!("cannot reach Mailgun: {reason}")),
     }
 }
