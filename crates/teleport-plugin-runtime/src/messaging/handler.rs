@@ -170,6 +170,8 @@ impl<B: MessagingBot> MessagingHandler<B> {
         request: &AccessRequest,
         claim: &mut RecordClaim<'_, B>,
     ) -> Result<(), StepError> {
+        // A lease left behind: its evidence goes into the record before anything can fail.
+        reconcile::keep_takeover_evidence(&*self.bot, claim).await?;
         if claim.recipients.is_none() {
             let recipients = self.resolve_recipients(request).await?;
             if recipients.is_empty() {
@@ -193,7 +195,6 @@ impl<B: MessagingBot> MessagingHandler<B> {
         let view = self.view(observed, claim.record(), Status::Pending);
         // A lease left behind or an unsure post: an earlier attempt may have posted unrecorded.
         let window = reconcile::post_window(&*self.bot, claim, request);
-        reconcile::keep_takeover_evidence(&*self.bot, claim);
         for recipient in claim.unsent_recipients() {
             let to = Recipient {
                 id: recipient.clone(),

@@ -134,28 +134,30 @@ pub(super) async fn send_request<B: MessagingBot>(
     sent
 }
 
-/// On a takeover, keeps the evidence in the record, written before the look-up: a lease
-/// left on a record without a mark becomes the mark (its span), and an announced post left
-/// open is closed at the end of the dead holder's lease. Written at once rather than staged:
-/// if this replica dies looking, the next one must still search the first holder's span
-/// (the lease it then finds is this replica's); and if the look-up or post fails, the
-/// release clears the lease, and without the mark the next attempt would post without
-/// looking. Only on the takeover path; the normal path writes nothing.
-pub(super) fn keep_takeover_evidence<B: MessagingBot>(
+/// On a takeover, keeps the evidence in the record, written at once, before anything else
+/// the step does can fail: a lease left on a record without a mark becomes the mark (its
+/// span), and an announced post left open is closed at the end of the dead holder's lease.
+/// If this replica then fails (resolving the recipients, looking, posting), its release
+/// clears the lease, and without the mark the next attempt would post without looking; if
+/// it dies, the lease the next one finds is this replica's, and without the mark it would
+/// search the wrong span. Only on the takeover path; the normal path writes nothing.
+pub(super) async fn keep_takeover_evidence<B: MessagingBot>(
     bot: &B,
     claim: &mut Claim<'_, StateCodec<B>>,
-) {
+) -> Result<(), StepError> {
     let Some(lease) = claim.taken_over().filter(|_| bot.finds_posted()) else {
-        return;
+        return Ok(());
     };
     let (start, end) = lease_span(claim, lease);
     let mut next = claim.record().clone();
     match (next.post_unsure_since, next.post_unsure_until) {
         (None, _) => next.mark_post_unsure(start, Some(end)),
         (Some(_), None) => next.post_unsure_until = Some(end),
-        (Some(_), Some(_)) => return,
+        (Some(_), Some(_)) => return Ok(()),
     }
     claim.record_effect(next);
+    // Writes what `record_effect` marked, now.
+    Ok(claim.before_effect().await?)
 }
 
 /// Looks for the request's message to `recipient` posted within `window` (through the send

@@ -37,6 +37,8 @@ struct FlakyBot {
     lookups_hanging: AtomicUsize,
     /// Posts that land and never answer (the replica dies posting).
     posts_hanging: AtomicUsize,
+    /// Recipient look-ups that fail transiently before any succeeds.
+    resolve_failures: AtomicUsize,
 }
 
 /// Takes one from `counter` if any is left.
@@ -74,6 +76,9 @@ impl crate::health::HealthCheck for FlakyBot {
 
 impl MessagingBot for FlakyBot {
     async fn resolve_recipient(&self, raw: &str) -> Result<Option<Recipient>, ServiceError> {
+        if take_one(&self.resolve_failures) {
+            return Err(ServiceError::answered("503 Service Unavailable", None));
+        }
         Ok(Some(Recipient { id: raw.to_owned() }))
     }
 

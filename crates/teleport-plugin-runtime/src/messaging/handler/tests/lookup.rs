@@ -331,3 +331,29 @@ async fn a_post_after_an_unsure_one_is_announced_in_the_record_before_it_is_sent
     assert_eq!(data["messages"], "chan-a-hung,chan-b-0");
     assert_eq!(stored_mark(&env), (String::new(), String::new()));
 }
+
+#[tokio::test]
+async fn a_takeover_whose_recipients_cannot_be_resolved_keeps_the_evidence() {
+    let env = Env::new().await;
+    let bot = Arc::new(FlakyBot::default());
+    bot.looks_up.store(true, Ordering::SeqCst);
+    bot.resolve_failures.store(1, Ordering::SeqCst);
+    crash_after_a_post(&env, &bot).await;
+    let observed = observed(&env).await;
+
+    // The takeover fails before its look-up (the recipients' look-up is refused) and
+    // releases; the lease is gone but the evidence stays.
+    let second = app(&bot, &env.client, "second");
+    assert_eq!(second.handle(&observed).await, Outcome::Retry(None));
+    assert!(!stored_mark(&env).0.is_empty(), "{:?}", stored_mark(&env));
+    assert_eq!(bot.lookups.load(Ordering::SeqCst), 0);
+
+    assert_eq!(second.handle(&observed).await, Outcome::Done);
+    let data = env.kit.plugin_data(&env.request_id, PLUGIN).unwrap();
+    assert_eq!(data["messages"], "chan-a-crashed,chan-b-0");
+    assert_eq!(
+        bot.posted.load(Ordering::SeqCst),
+        1,
+        "only chan-b is posted to"
+    );
+}
