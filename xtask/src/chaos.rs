@@ -96,13 +96,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             duration,
             "--rotate-secs",
             rotate,
-            // The known crash window (docs/performance.md, issue 16): a SIGKILL while sends are
-            // in flight can leave a few posted-but-unrecorded messages that the next replica
-            // sends again. CI tolerates a handful so it does not flake on timing; the full run
-            // tolerates none, and every report prints the count. Lost, un-final and leaked
-            // always fail.
-            "--max-twice",
-            "5",
         ]);
     }
     let status = command
