@@ -170,7 +170,6 @@ impl<B: MessagingBot> MessagingHandler<B> {
         request: &AccessRequest,
         claim: &mut RecordClaim<'_, B>,
     ) -> Result<(), StepError> {
-        // A lease left behind: its evidence goes into the record before anything can fail.
         reconcile::keep_takeover_evidence(&*self.bot, claim).await?;
         if claim.recipients.is_none() {
             let recipients = self.resolve_recipients(request).await?;
