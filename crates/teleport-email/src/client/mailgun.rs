@@ -82,6 +82,19 @@ impl MailgunMailer {
         Self { http, settings }
     }
 
+    /// Sends `request` with the API key (basic auth `api:<key>`); a failure before any
+    /// answer is classified by [`unreachable`].
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ServiceError> {
+        request
+            .basic_auth("api", Some(self.settings.private_key.expose()))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))
+    }
+
     /// The start-up check: `GET {api_base}/domains/{domain}` — the key works and the sending
     /// domain belongs to it.
     pub async fn check(&self) -> Result<(), ServiceError> {
@@ -89,13 +102,7 @@ impl MailgunMailer {
             "{}/domains/{}",
             self.settings.api_base, self.settings.domain
         );
-        let response = self
-            .http
-            .get(url)
-            .basic_auth("api", Some(self.settings.private_key.expose()))
-            .send()
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let response = self.call(self.http.get(url)).await?;
         let status = response.status();
         if status.is_success() {
             tracing::info!(domain = %self.settings.domain, "Mailgun knows the sending domain");
@@ -134,14 +141,7 @@ impl MailgunMailer {
                 .text("h:In-Reply-To", format!("<{root}>"))
                 .text("h:References", format!("<{root}>"));
         }
-        let response = self
-            .http
-            .post(url)
-            .basic_auth("api", Some(self.settings.private_key.expose()))
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let response = self.call(self.http.post(url).multipart(form)).await?;
         let status = response.status();
         if status.is_success() {
             let accepted: Accepted = read_body(response, MAX_RESPONSE_BODY)
@@ -199,13 +199,7 @@ impl MailgunMailer {
                 ("limit", EVENTS_LIMIT),
             ],
         );
-        let response = self
-            .http
-            .get(url)
-            .basic_auth("api", Some(self.settings.private_key.expose()))
-            .send()
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let response = self.call(self.http.get(url)).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(ServiceError::from_status(
