@@ -15,8 +15,10 @@ use crate::config::is_channel_id;
 use crate::render;
 
 /// Pages of 100 messages looked through for a request's message (a busy channel may hold
-/// more since the window opened; past this the message is posted, as without a lookup).
-const MAX_LOOKUP_PAGES: usize = 10;
+/// more within the window; past this the message is posted, as without a lookup, with a
+/// warning). Ten pages were too few for the full chaos run: a channel taking a burst of
+/// 10 000 requests holds thousands of messages in a minute's window.
+const MAX_LOOKUP_PAGES: usize = 60;
 
 /// Posts access requests to Discord channels.
 #[derive(Debug)]
@@ -103,8 +105,9 @@ impl MessagingBot for DiscordBot {
         true
     }
 
-    /// Pages through the channel's messages since the window opened for one whose content
-    /// carries the request's ID line (the recipient is the channel).
+    /// Pages through the channel's messages from the window's start, oldest first, for one
+    /// whose content carries the request's ID line (the recipient is the channel); stops at
+    /// the first page that reaches past the window's end.
     async fn find_posted(
         &self,
         recipient: &Recipient,
@@ -121,7 +124,10 @@ impl MessagingBot for DiscordBot {
             if let Some(found) = found {
                 return Ok(Some(ChannelMessage::new(&found.channel_id, &found.id)));
             }
-            if page.len() < MESSAGES_PAGE {
+            let past_the_window = page
+                .iter()
+                .any(|m| m.created().is_some_and(|t| t > window.before));
+            if page.len() < MESSAGES_PAGE || past_the_window {
                 return Ok(None);
             }
             let newest = page.iter().filter_map(|m| m.id.parse::<u64>().ok()).max();
@@ -130,6 +136,10 @@ impl MessagingBot for DiscordBot {
                 _ => return Ok(None),
             }
         }
+        tracing::warn!(
+            pages = MAX_LOOKUP_PAGES,
+            "looked through the most messages a look-up reads without reaching the window's end; posting the message"
+        );
         Ok(None)
     }
 

@@ -33,6 +33,18 @@ fn unix_millis(time: SystemTime) -> u128 {
 
 #[tokio::test]
 async fn a_message_discord_accepted_but_nobody_recorded_is_found_not_posted_again() {
+    crashed_post_is_found_behind(1).await;
+}
+
+#[tokio::test]
+async fn a_message_behind_a_busy_minute_of_the_channel_is_still_found() {
+    // More than ten pages of 100 (what a look-up read before the full chaos run doubled one).
+    crashed_post_is_found_behind(1_200).await;
+}
+
+/// A replica posted the request's message after `noise` other messages and died before
+/// recording it; the replica taking over finds it instead of posting again.
+async fn crashed_post_is_found_behind(noise: usize) {
     let env = Env::start(fake_options()).await;
     let request = env
         .kit
@@ -53,9 +65,11 @@ async fn a_message_discord_accepted_but_nobody_recorded_is_found_not_posted_agai
         content,
         embeds: Vec::new(),
     };
-    api.create_message(CHANNEL, &post("something else".into()))
-        .await
-        .unwrap();
+    for n in 0..noise {
+        api.create_message(CHANNEL, &post(format!("something else {n}")))
+            .await
+            .unwrap();
+    }
     let crashed = api
         .create_message(CHANNEL, &post(format!("request\n{}", request_id_line(&id))))
         .await
