@@ -17,8 +17,10 @@ use crate::config::RecipientSpec;
 use crate::render;
 
 /// Pages of 200 posts looked through for a request's post (past this it is posted, as
-/// without a lookup).
-const MAX_LOOKUP_PAGES: usize = 25;
+/// without a lookup, with a warning). The listing starts at the newest post, so a look-up
+/// made long after its window (a backlog) reads past everything posted since: 25 pages were
+/// too few for the full chaos run on a loaded machine.
+const MAX_LOOKUP_PAGES: usize = 60;
 
 /// Why a configured `team/channel` recipient cannot be posted to.
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +281,10 @@ impl MessagingBot for MattermostBot {
                 return Ok(None);
             }
         }
+        tracing::warn!(
+            pages = MAX_LOOKUP_PAGES,
+            "looked through the most posts a look-up reads without reaching the window's start; posting the message"
+        );
         Ok(None)
     }
 

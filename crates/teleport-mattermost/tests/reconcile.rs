@@ -31,6 +31,19 @@ fn unix_millis(time: SystemTime) -> u128 {
 
 #[tokio::test]
 async fn a_post_mattermost_accepted_but_nobody_recorded_is_found_not_posted_again() {
+    crashed_post_is_found_under(0).await;
+}
+
+#[tokio::test]
+async fn a_post_under_a_backlog_of_newer_posts_is_still_found() {
+    // More than 25 pages of 200 (what a look-up read before the full chaos run on a loaded
+    // machine doubled 8): the listing starts at the newest post.
+    crashed_post_is_found_under(5_200).await;
+}
+
+/// A replica posted the request's post, `newer` other posts followed, and it died before
+/// recording it; the replica taking over finds it instead of posting again.
+async fn crashed_post_is_found_under(newer: usize) {
     let env = Env::start(fake_options()).await;
     let request = env
         .kit
@@ -51,6 +64,11 @@ async fn a_post_mattermost_accepted_but_nobody_recorded_is_found_not_posted_agai
         .create_request_post(CHANNEL, "the crashed replica's post", &id)
         .await
         .unwrap();
+    for n in 0..newer {
+        api.create_post(CHANNEL, None, &format!("something else {n}"))
+            .await
+            .unwrap();
+    }
     let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
     env.kit
         .put_plugin_data(
