@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use teleport_client::AccessRequest;
 
 use crate::messaging::bot::{MessagingBot, PostWindow, Recipient, RequestView};
-use crate::messaging::record::{MessageState, StateCodec};
+use crate::messaging::record::StateCodec;
 use crate::record::{Claim, Effects, Lease, Permanent, StepError};
 
 /// Allowed difference between the clocks of this replica, the one that crashed, Teleport
@@ -86,13 +86,6 @@ pub(super) fn post_window<B: MessagingBot>(
     })
 }
 
-/// The unsure mark as a pair, to tell whether a change touched it.
-fn mark<B: MessagingBot>(
-    state: &MessageState<B::Message>,
-) -> (Option<SystemTime>, Option<SystemTime>) {
-    (state.post_unsure_since, state.post_unsure_until)
-}
-
 /// Posts the request to `to`. While the record carries an unsure mark, the post is first
 /// announced in it (the mark left open from now, written right before the send), so that
 /// whoever takes over after a crash finds the post inside the mark; once the answer is in,
@@ -108,7 +101,7 @@ pub(super) async fn send_request<B: MessagingBot>(
     view: &RequestView,
 ) -> Result<Result<B::Message, Permanent>, StepError> {
     let started = SystemTime::now();
-    let settled = mark::<B>(claim.record());
+    let settled = claim.unsure_span();
     if settled.0.is_some() && bot.finds_posted() {
         let mut announced = claim.record().clone();
         announced.mark_post_unsure(started, None);
@@ -118,17 +111,17 @@ pub(super) async fn send_request<B: MessagingBot>(
         .run(claim, "request", || bot.send_request(to, view))
         .await;
     let mut next = claim.record().clone();
-    (next.post_unsure_since, next.post_unsure_until) = settled;
+    next.set_unsure_span(settled);
     if let Err(error) = &sent
         && error.outcome_unknown()
     {
         let until = (!error.may_still_land()).then(SystemTime::now);
         next.mark_post_unsure(started, until);
-        if mark::<B>(&next) != settled {
+        if next.unsure_span() != settled {
             tracing::warn!(recipient = %to.id, answered = until.is_some(), "the post may have reached the service; the next try looks for it first");
         }
         claim.record_effect(next);
-    } else if mark::<B>(&next) != mark::<B>(claim.record()) {
+    } else if next.unsure_span() != claim.unsure_span() {
         claim.stage(next);
     }
     sent
@@ -150,7 +143,7 @@ pub(super) async fn keep_takeover_evidence<B: MessagingBot>(
     };
     let (start, end) = lease_span(claim, lease);
     let mut next = claim.record().clone();
-    match (next.post_unsure_since, next.post_unsure_until) {
+    match next.unsure_span() {
         (None, _) => next.mark_post_unsure(start, Some(end)),
         (Some(_), None) => next.post_unsure_until = Some(end),
         (Some(_), Some(_)) => return Ok(()),

@@ -144,6 +144,17 @@ impl<M> MessageState<M> {
         self.post_unsure_since = Some(self.post_unsure_since.map_or(since, |s| s.min(since)));
     }
 
+    /// The unsure mark as one value (`post_unsure_since`, `post_unsure_until`), to keep or
+    /// to tell whether a change touched it.
+    pub fn unsure_span(&self) -> (Option<SystemTime>, Option<SystemTime>) {
+        (self.post_unsure_since, self.post_unsure_until)
+    }
+
+    /// Puts back a mark [`unsure_span`](Self::unsure_span) kept.
+    pub fn set_unsure_span(&mut self, (since, until): (Option<SystemTime>, Option<SystemTime>)) {
+        (self.post_unsure_since, self.post_unsure_until) = (since, until);
+    }
+
     /// Forgets the unsure span (every recipient has its message).
     pub fn clear_post_unsure(&mut self) {
         self.post_unsure_since = None;
