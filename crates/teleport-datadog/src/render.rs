@@ -3,7 +3,7 @@
 //! auto-approval reason; and how an incident is found again by its summary's `ID:` line.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::format::{status_label, url_path_segment};
+use teleport_plugin_runtime::format::{request_link, status_label};
 use teleport_plugin_runtime::messaging::Status;
 use teleport_plugin_runtime::record::Resolution;
 
@@ -28,11 +28,7 @@ pub fn incident_summary(request: &AccessRequest, cluster: &str, web_base: Option
         lines.push(format!("Resource(s): {}", resources.join(", ")));
     }
     if let Some(base) = web_base {
-        lines.push(format!(
-            "Link: {}/web/requests/{}",
-            base.trim_end_matches('/'),
-            url_path_segment(&request.id)
-        ));
+        lines.push(format!("Link: {}", request_link(base, &request.id)));
     }
     lines.join("\n")
 }

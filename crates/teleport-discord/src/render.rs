@@ -6,7 +6,7 @@
 //! check: past them Discord refuses the whole message.
 
 use teleport_client::{AccessRequest, AccessReview, RequestState};
-use teleport_plugin_runtime::format::{TRUNCATED, review_fields, status_field};
+use teleport_plugin_runtime::format::{FieldLines, clip, review_fields, status_field};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline};
 use teleport_plugin_runtime::messaging::{RequestView, Status};
 use time::OffsetDateTime;
@@ -63,17 +63,10 @@ pub fn request_id_line(request_id: &str) -> String {
 /// One `*Name*: value` line per field, as in the Go plugins.
 pub fn request_fields(view: &RequestView) -> String {
     let request: &AccessRequest = &view.request;
-    let mut out = String::with_capacity(256);
-    let mut field = |name: &str, value: &str| {
-        out.push_str(&format!("*{name}*: {value}\n"));
-    };
-    field("ID", &request.id);
-    field("Cluster", &clip(&view.cluster, INLINE_LIMIT));
-    if !request.user.is_empty() {
-        field("User", &clip(&request.user, INLINE_LIMIT));
-    }
+    let mut lines =
+        FieldLines::request_head(&request.id, &view.cluster, &request.user, INLINE_LIMIT);
     if !request.roles.is_empty() {
-        field("Role(s)", &clip(&request.roles.join(","), INLINE_LIMIT));
+        lines.push("Role(s)", &clip(&request.roles.join(","), INLINE_LIMIT));
     }
     // The view's list survives the request's deletion (kept in plugin data), so the last
     // edit of a deleted request still names its resources.
@@ -83,21 +76,21 @@ pub fn request_fields(view: &RequestView) -> String {
         view.resources.clone()
     };
     if !resources.is_empty() {
-        field(
+        lines.push(
             "Resource(s)",
             &markdown_escape_inline(&resources.join(","), INLINE_LIMIT),
         );
     }
     if !request.request_reason.is_empty() {
-        field(
+        lines.push(
             "Reason",
             &markdown_escape(&request.request_reason, REASON_LIMIT),
         );
     }
     for review in review_fields(view.link(), view.status, &request.id) {
-        field(review.name, &review.markdown());
+        lines.push(review.name, &review.markdown());
     }
-    out
+    lines.into_text()
 }
 
 /// `*Status*: ⏳ PENDING` (`*Status*:  PROMOTED`, two spaces, as Go's common
@@ -165,15 +158,4 @@ pub fn unix_date(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&layout)
         .unwrap_or_default()
-}
-
-/// Cuts `text` to at most `limit` characters, marking the cut with ` (truncated)`.
-fn clip(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let keep = limit.saturating_sub(TRUNCATED.len());
-    let mut out: String = text.chars().take(keep).collect();
-    out.push_str(TRUNCATED);
-    out
 }

@@ -8,7 +8,7 @@
 //! inside a code span that starts mid-line.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::format::markdown_escape_inline;
+use teleport_plugin_runtime::format::{markdown_escape_inline, request_link};
 use teleport_plugin_runtime::record::Resolution;
 
 /// Go's RFC 822 time, in UTC.
@@ -69,15 +69,6 @@ pub fn issue_description(request: &AccessRequest, web_base: Option<&str>) -> Str
     }
     paragraphs.push(format!("Request ID is `{}`.", safe_id(&request.id)));
     paragraphs.join("\n\n")
-}
-
-/// `<base>/web/requests/<id>`.
-pub fn request_link(web_base: &str, id: &str) -> String {
-    format!(
-        "{}/web/requests/{}",
-        web_base.trim_end_matches('/'),
-        safe_id(id)
-    )
 }
 
 /// Request IDs are UUIDs; anything else is dropped so an ID cannot change the text around it.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use teleport_plugin_runtime::json_api::string_list;
 use teleport_plugin_runtime::service_error::{FailedAnswer, ServiceError, retry_after_text};
 
 /// Why a Jira call failed.
@@ -96,15 +97,7 @@ pub(crate) fn messages(text: &str) -> Vec<String> {
             vec![text.chars().take(200).collect()]
         };
     };
-    let mut out: Vec<String> = value["errorMessages"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut out = string_list(&value["errorMessages"]);
     if let Some(errors) = value["errors"].as_object() {
         out.extend(
             errors

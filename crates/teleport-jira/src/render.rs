@@ -3,7 +3,7 @@
 //! reason a person gives in a comment when moving an issue (`reason:` / `resolution:`).
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::format::rfc822;
+use teleport_plugin_runtime::format::{request_link, rfc822};
 use teleport_plugin_runtime::record::Resolution;
 
 /// The longest request or resolve reason written (bytes), as Go: Teleport allows 4096.
@@ -50,15 +50,6 @@ pub fn description(request: &AccessRequest, web_base: Option<&str>) -> String {
         ));
     }
     text
-}
-
-/// `<base>/web/requests/<id>`.
-pub fn request_link(web_base: &str, id: &str) -> String {
-    let id: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    format!("{}/web/requests/{id}", web_base.trim_end_matches('/'))
 }
 
 /// The comment for one review.

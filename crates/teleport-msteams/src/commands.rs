@@ -34,32 +34,35 @@ pub struct ConfigureArgs {
     pub tenant_id: Option<String>,
 }
 
+/// The `-c/--config` of `validate` and `uninstall`.
+#[derive(Debug, Args)]
+pub struct ConfigFile {
+    /// The TOML config file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/teleport-msteams.toml"
+    )]
+    pub config: PathBuf,
+}
+
 /// `validate` and `uninstall`.
 #[derive(Debug, Subcommand)]
 pub enum MsTeamsCommands {
     /// Check the app and one recipient, and send them a test card and a sample request.
     Validate {
-        /// The TOML config file.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/teleport-msteams.toml"
-        )]
-        config: PathBuf,
+        /// The config file.
+        #[command(flatten)]
+        file: ConfigFile,
         /// An e-mail address, an Entra ID user ID or a channel link.
         recipient: String,
     },
     /// Remove the app for every person in role_to_recipients.
     Uninstall {
-        /// The TOML config file.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/teleport-msteams.toml"
-        )]
-        config: PathBuf,
+        /// The config file.
+        #[command(flatten)]
+        file: ConfigFile,
     },
 }
 
@@ -76,8 +79,8 @@ impl PluginCommands for MsTeamsCommands {
 
     async fn run(self, _: PluginInfo) -> anyhow::Result<()> {
         match self {
-            Self::Validate { config, recipient } => validate(&config, &recipient).await,
-            Self::Uninstall { config } => uninstall(&config).await,
+            Self::Validate { file, recipient } => validate(&file.config, &recipient).await,
+            Self::Uninstall { file } => uninstall(&file.config).await,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::format::request_link;
 pub use teleport_plugin_runtime::format::rfc822;
-use teleport_plugin_runtime::format::url_path_segment;
 use teleport_plugin_runtime::incident::render::request_details;
 /// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
 pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
@@ -20,13 +20,7 @@ pub fn alert_message(request: &AccessRequest) -> String {
 
 /// The alert description: who wants what and why, and where to review it.
 pub fn alert_description(request: &AccessRequest, web_base: Option<&str>) -> String {
-    let link = web_base.map(|base| {
-        format!(
-            "{}/web/requests/{}",
-            base.trim_end_matches('/'),
-            url_path_segment(&request.id)
-        )
-    });
+    let link = web_base.map(|base| request_link(base, &request.id));
     request_details(request, link.as_deref())
 }
 

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{MAX_RESPONSE_BODY, read_body};
+use teleport_plugin_runtime::json_api::string_list;
 use teleport_plugin_runtime::service_error::{ServiceError, TransportFailure};
 
 /// PagerDuty's versioned media type.
@@ -355,15 +356,7 @@ impl PagerDutyApi {
                 status: status.as_u16(),
                 code: error["code"].as_i64().unwrap_or_default(),
                 message,
-                errors: error["errors"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                errors: string_list(&error["errors"]),
             },
         })
     }

@@ -2,6 +2,7 @@
 //! and resolution notes (the Go plugin's wording), and the auto-approval reason.
 
 use teleport_client::AccessRequest;
+use teleport_plugin_runtime::format::request_link;
 use teleport_plugin_runtime::incident::render::request_details;
 /// The review and resolution notes, worded as Go's PagerDuty and Opsgenie plugins do.
 pub use teleport_plugin_runtime::incident::render::{resolution_note, review_note};
@@ -18,15 +19,6 @@ pub fn incident_title(request: &AccessRequest) -> String {
 pub fn incident_details(request: &AccessRequest, web_base: Option<&str>) -> String {
     let link = web_base.map(|base| request_link(base, &request.id));
     request_details(request, link.as_deref())
-}
-
-/// `<base>/web/requests/<id>`.
-pub fn request_link(web_base: &str, id: &str) -> String {
-    let id: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    format!("{}/web/requests/{id}", web_base.trim_end_matches('/'))
 }
 
 /// One service the requester is on call for, as the approval reason names it.

@@ -16,6 +16,7 @@ use crate::dispatch::{DispatchOptions, Dispatcher, RequestHandler};
 use crate::health::{HealthCheck, check_at_start};
 use crate::metrics::Metrics;
 use crate::ops::{OpsConfig, OpsServer, Readiness};
+use crate::record::{LeasedRecords, RecordCodec};
 use crate::reminders;
 use crate::routing::RuleCache;
 use crate::teleport::{check_credentials, connect, ping_until_ready, web_base};
@@ -115,6 +116,17 @@ impl PluginContext {
     /// `https://<proxy>` for links to requests, when the cluster supports them.
     pub fn web_base(&self) -> Option<String> {
         web_base(&self.cluster)
+    }
+
+    /// The request records in the `plugin` namespace of plugin data, through this process's
+    /// client, under its replica's leases.
+    pub fn leased_records<C: RecordCodec>(&self, plugin: &str) -> LeasedRecords<C> {
+        LeasedRecords::new(
+            self.client.clone(),
+            plugin,
+            self.replica_id.clone(),
+            self.lease,
+        )
     }
 }
 

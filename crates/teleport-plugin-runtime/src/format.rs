@@ -161,6 +161,57 @@ pub fn review_fields(link: Option<String>, status: Status, request_id: &str) -> 
     }
 }
 
+/// Cuts `text` to at most `limit` characters, the cut marked with [`TRUNCATED`] (within
+/// the limit).
+pub fn clip(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let keep = limit.saturating_sub(TRUNCATED.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(TRUNCATED);
+    out
+}
+
+/// The field lines of Go's Slack and Discord request messages: `*Name*: value`, one a line.
+#[derive(Debug, Default)]
+pub struct FieldLines(String);
+
+impl FieldLines {
+    /// The lines every request message opens with: `ID`, `Cluster`, and `User` when known,
+    /// each value (but the ID) cut to `limit`.
+    pub fn request_head(id: &str, cluster: &str, user: &str, limit: usize) -> Self {
+        let mut lines = Self(String::with_capacity(256));
+        lines.push("ID", id);
+        lines.push("Cluster", &clip(cluster, limit));
+        if !user.is_empty() {
+            lines.push("User", &clip(user, limit));
+        }
+        lines
+    }
+
+    /// One more line.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0.push_str(&format!("*{name}*: {value}\n"));
+    }
+
+    /// The lines as one text.
+    pub fn into_text(self) -> String {
+        self.0
+    }
+}
+
+/// `<web_base>/web/requests/<id>`: the request's page in Teleport's web UI (`web_base` as
+/// [`crate::teleport::web_base`] gives it), the ID escaped as one path segment so that a
+/// hostile ID cannot point the link elsewhere.
+pub fn request_link(web_base: &str, request_id: &str) -> String {
+    format!(
+        "{}/web/requests/{}",
+        web_base.trim_end_matches('/'),
+        url_path_segment(request_id)
+    )
+}
+
 /// One URL path segment, percent-escaped (everything but unreserved characters), for links
 /// into Teleport's web UI.
 pub fn url_path_segment(segment: &str) -> String {
@@ -180,6 +231,30 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn clip_keeps_the_marked_cut_within_the_limit() {
+        assert_eq!(clip("short", 10), "short");
+        let cut = clip(&"x".repeat(50), 20);
+        assert_eq!(cut.chars().count(), 20);
+        assert!(cut.ends_with(TRUNCATED), "{cut}");
+        assert_eq!(
+            FieldLines::request_head("id", "c", "", 10).into_text(),
+            "*ID*: id\n*Cluster*: c\n"
+        );
+    }
+
+    #[test]
+    fn a_request_link_keeps_a_hostile_id_in_one_path_segment() {
+        assert_eq!(
+            request_link("https://p/", "a/../b?c#d"),
+            "https://p/web/requests/a%2F..%2Fb%3Fc%23d"
+        );
+        assert_eq!(
+            request_link("https://p", "3f1a2b4c-5d6e"),
+            "https://p/web/requests/3f1a2b4c-5d6e"
+        );
+    }
 
     #[test]
     fn rfc822_is_go_layout_in_utc() {

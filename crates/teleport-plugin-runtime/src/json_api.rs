@@ -248,6 +248,21 @@ impl JsonApi {
 }
 
 /// `text` as a header value hidden from debug output; `what` names it when it cannot be one.
+/// The strings of a JSON array (an API's list of error messages, say); empty when `value`
+/// is not an array, other elements skipped.
+pub fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn sensitive(text: &str, what: &str) -> Result<HeaderValue, ApiFailure> {
     let mut value = HeaderValue::from_str(text).map_err(|_| {
         ApiFailure::NoAnswer(ServiceError::permanent(format!(

@@ -122,20 +122,23 @@ fn check_version(version: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `https://<proxy public addr>` (":443" dropped) when the cluster has advanced workflows.
+/// `https://<proxy public addr>` when the cluster has advanced workflows: `https://` added
+/// when no scheme is given, a redundant `:443` dropped, anything after the host dropped.
 pub fn web_base(cluster: &ClusterInfo) -> Option<String> {
-    if !cluster.advanced_access_workflows || cluster.proxy_public_addr.is_empty() {
+    let addr = cluster.proxy_public_addr.trim();
+    if !cluster.advanced_access_workflows || addr.is_empty() {
         return None;
     }
-    let addr = cluster.proxy_public_addr.trim_end_matches('/');
-    let addr = addr.strip_suffix(":443").unwrap_or(addr);
-    Some(
-        if addr.starts_with("https://") || addr.starts_with("http://") {
-            addr.to_owned()
-        } else {
-            format!("https://{addr}")
-        },
-    )
+    let (scheme, rest) = match addr.split_once("://") {
+        Some((scheme @ ("https" | "http"), rest)) => (scheme, rest),
+        _ => ("https", addr),
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match scheme {
+        "https" => host.strip_suffix(":443").unwrap_or(host),
+        _ => host,
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 #[cfg(test)]
@@ -192,10 +195,22 @@ mod tests {
             web_base(&cluster).as_deref(),
             Some("https://teleport.example.com")
         );
-        cluster.proxy_public_addr = "proxy.example.com:3080".into();
-        assert_eq!(
-            web_base(&cluster).as_deref(),
-            Some("https://proxy.example.com:3080")
-        );
+        let cases = [
+            ("proxy.example.com", "https://proxy.example.com"),
+            (
+                "https://proxy.example.com:443/",
+                "https://proxy.example.com",
+            ),
+            ("proxy.example.com:3080", "https://proxy.example.com:3080"),
+            ("http://proxy.local:443", "http://proxy.local:443"),
+            (
+                "https://proxy.example.com/x?y#z",
+                "https://proxy.example.com",
+            ),
+        ];
+        for (addr, base) in cases {
+            cluster.proxy_public_addr = addr.into();
+            assert_eq!(web_base(&cluster).as_deref(), Some(base), "{addr}");
+        }
     }
 }

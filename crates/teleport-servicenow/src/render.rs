@@ -3,7 +3,7 @@
 //! description, review work notes, close notes, and the auto-approval reason.
 
 use teleport_client::{AccessRequest, AccessReview};
-use teleport_plugin_runtime::format::{review_time, url_path_segment};
+use teleport_plugin_runtime::format::{request_link, review_time};
 
 /// `Teleport access request from user <user>`.
 pub fn short_description(request: &AccessRequest) -> String {
@@ -27,9 +27,8 @@ pub fn description(request: &AccessRequest, cluster: &str, web_base: Option<&str
     let link = web_base
         .map(|base| {
             format!(
-                "Click this link to review the request in Teleport: {}/web/requests/{}",
-                base.trim_end_matches('/'),
-                url_path_segment(&request.id)
+                "Click this link to review the request in Teleport: {}",
+                request_link(base, &request.id)
             )
         })
         .unwrap_or_default();

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use teleport_plugin_runtime::format::{self, TRUNCATED};
+use teleport_plugin_runtime::format::{self, FieldLines, clip};
 pub use teleport_plugin_runtime::format::{markdown_escape, markdown_escape_inline, rfc822};
 use teleport_plugin_runtime::messaging;
 use teleport_plugin_runtime::record::Resolution;
@@ -82,7 +82,8 @@ pub struct RequestView {
     /// The logins each role allows: when known, one `Role … Login(s)` line per role
     /// replaces the `Role(s)` line, as in Go.
     pub logins_by_role: BTreeMap<String, Vec<String>>,
-    /// Proxy public address for the web link (Enterprise only); `None` shows `tsh` commands.
+    /// `https://<proxy>` for the web link, as the runtime's `web_base` gives it (advanced
+    /// workflows only); `None` shows `tsh` commands.
     pub link_base: Option<String>,
     /// Current status.
     pub status: Status,
@@ -126,15 +127,8 @@ pub fn request_message(request: &RequestView) -> RenderedMessage {
 
 /// The field lines, one `*Name*: value` line each, as in the Go plugin.
 pub fn request_fields(request: &RequestView) -> String {
-    let mut out = String::with_capacity(256);
-    let mut field = |name: &str, value: &str| {
-        out.push_str(&format!("*{name}*: {value}\n"));
-    };
-    field("ID", &request.id);
-    field("Cluster", &clip(&request.cluster, INLINE_LIMIT));
-    if !request.user.is_empty() {
-        field("User", &clip(&request.user, INLINE_LIMIT));
-    }
+    let mut lines =
+        FieldLines::request_head(&request.id, &request.cluster, &request.user, INLINE_LIMIT);
     // Lists are sorted, and every value escaped inline, as in the Go plugin.
     let mut roles = request.roles.clone();
     roles.sort();
@@ -151,7 +145,7 @@ pub fn request_fields(request: &RequestView) -> String {
             } else {
                 logins.join(", ")
             };
-            field(
+            lines.push(
                 "Role",
                 &format!(
                     "{} *Login(s)*: {}",
@@ -161,7 +155,7 @@ pub fn request_fields(request: &RequestView) -> String {
             );
         }
     } else if !roles.is_empty() {
-        field(
+        lines.push(
             "Role(s)",
             &markdown_escape_inline(&roles.join(","), INLINE_LIMIT),
         );
@@ -169,22 +163,22 @@ pub fn request_fields(request: &RequestView) -> String {
     if !request.resources.is_empty() {
         let mut resources = request.resources.clone();
         resources.sort();
-        field(
+        lines.push(
             "Resource(s)",
             &markdown_escape_inline(&resources.join(","), INLINE_LIMIT),
         );
     }
     if !request.reason.is_empty() {
-        field("Reason", &markdown_escape(&request.reason, REASON_LIMIT));
+        lines.push("Reason", &markdown_escape(&request.reason, REASON_LIMIT));
     }
     let link = request
         .link_base
         .as_ref()
-        .map(|proxy| request_link(proxy, &request.id));
+        .map(|base| format::request_link(base, &request.id));
     for review in format::review_fields(link, request.status.as_runtime(), &request.id) {
-        field(review.name, &review.markdown());
+        lines.push(review.name, &review.markdown());
     }
-    clip(&out, SECTION_TEXT_LIMIT)
+    clip(&lines.into_text(), SECTION_TEXT_LIMIT)
 }
 
 /// `*Status*: ⏳ PENDING` (`*Status*:  PROMOTED`, two spaces, as Go), plus a
@@ -287,50 +281,6 @@ pub fn review_buttons(request_id: &str) -> Value {
             button(DENY_ACTION_ID, "Deny", "danger"),
         ],
     })
-}
-
-/// `https://<proxy>/web/requests/<id>`: `https://` added when no scheme is given, a
-/// redundant `:443` dropped, the ID escaped as one path segment.
-pub fn request_link(proxy_addr: &str, id: &str) -> String {
-    let addr = proxy_addr.trim();
-    let (scheme, rest) = if let Some(rest) = addr.strip_prefix("https://") {
-        ("https", rest)
-    } else if let Some(rest) = addr.strip_prefix("http://") {
-        ("http", rest)
-    } else {
-        ("https", addr)
-    };
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let mut host = &rest[..host_end];
-    if scheme == "https" {
-        host = host.strip_suffix(":443").unwrap_or(host);
-    }
-    format!("{scheme}://{host}/web/requests/{}", escape_path_segment(id))
-}
-
-/// Percent-encodes everything but unreserved characters and the sub-delimiters that are
-/// safe inside one path segment (Go's `url.PathEscape` set).
-fn escape_path_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~$&+:=@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Cuts `text` to at most `limit` characters, marking the cut with ` (truncated)`.
-fn clip(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let keep = limit.saturating_sub(TRUNCATED.len());
-    let mut out: String = text.chars().take(keep).collect();
-    out.push_str(TRUNCATED);
-    out
 }
 
 fn section(text: &str) -> Value {

@@ -108,16 +108,7 @@ impl Testkit {
             });
         }
         self.put_role(role);
-        self.shared.mutate(|state| {
-            let user = state
-                .users
-                .entry(name.to_owned())
-                .or_insert_with(|| user_resource(name, &[], &[]));
-            let roles = &mut user.spec.get_or_insert_with(Default::default).roles;
-            if !roles.contains(&role_name) {
-                roles.push(role_name);
-            }
-        });
+        self.grant_role(name, role_name);
     }
 
     /// One line for "`name` may review requests for `reviewable_roles`": stores role
@@ -126,6 +117,11 @@ impl Testkit {
     pub fn add_reviewer(&self, name: &str, reviewable_roles: &[&str]) {
         let role = format!("{name}-reviewer");
         self.put_role(role_resource(&role, &[], reviewable_roles));
+        self.grant_role(name, role);
+    }
+
+    /// Gives user `name` (created if unknown) role `role`, once.
+    fn grant_role(&self, name: &str, role: String) {
         self.shared.mutate(|state| {
             let user = state
                 .users

@@ -34,7 +34,8 @@ impl Plan {
 }
 
 impl Dialer {
-    /// [`connect_discovered`](Self::connect_discovered) within the connect timeout.
+    /// [`connect_discovered`](Self::connect_discovered) within the connect timeout, its
+    /// failure worded with the mode that failed.
     pub(super) async fn attempt_discovered(
         &self,
         wanted: Option<DialMode>,
@@ -42,9 +43,10 @@ impl Dialer {
         proxy: Option<&HttpProxy>,
     ) -> (DialMode, Result<TlsStream<BoxIo>, String>) {
         let label = wanted.unwrap_or(DialMode::ProxyTunnel);
-        let discovered = self.connect_discovered(wanted, identity, proxy);
+        let discovered = self.connect_discovered(label, wanted, identity, proxy);
         match tokio::time::timeout(self.connect_timeout, discovered).await {
-            Ok(done) => done,
+            Ok(Ok((mode, stream))) => (mode, Ok(stream)),
+            Ok(Err((mode, error))) => (mode, Err(format!("{mode}: {error}"))),
             Err(_) => (
                 label,
                 Err(format!(
@@ -55,44 +57,27 @@ impl Dialer {
         }
     }
 
-    /// Find, then the tunnel its answer names. `wanted` is a mode the policy insists on (or
-    /// the one that worked last time); `None` takes whichever the answer calls for.
-    pub(super) async fn connect_discovered(
-        &self,
-        wanted: Option<DialMode>,
-        identity: &Identity,
-        proxy: Option<&HttpProxy>,
-    ) -> (DialMode, Result<TlsStream<BoxIo>, String>) {
-        let label = wanted.unwrap_or(DialMode::ProxyTunnel);
-        let kept = self.found.lock().await.clone();
-        let outcome = match kept {
-            Some(answer) => match self.through(&answer, wanted, identity).await {
-                Ok(done) => Ok(done),
-                Err((mode, error)) => {
-                    tracing::info!(addr = %self.addr, %mode, %error, "the tunnel found before failed; asking {FIND_PATH} again");
-                    *self.found.lock().await = None;
-                    self.discover_and_connect(label, wanted, identity, proxy)
-                        .await
-                }
-            },
-            None => {
-                self.discover_and_connect(label, wanted, identity, proxy)
-                    .await
-            }
-        };
-        match outcome {
-            Ok((mode, stream)) => (mode, Ok(stream)),
-            Err((mode, error)) => (mode, Err(format!("{mode}: {error}"))),
-        }
-    }
-
-    async fn discover_and_connect(
+    /// The tunnel that the answer kept from the last find names, else (or when it fails)
+    /// find again, then the tunnel its answer names; the answer is kept once its tunnel
+    /// works. `wanted` is a mode the policy insists on (or the one that worked last time);
+    /// `None` takes whichever the answer calls for. `label` names a failure of find itself.
+    async fn connect_discovered(
         &self,
         label: DialMode,
         wanted: Option<DialMode>,
         identity: &Identity,
         proxy: Option<&HttpProxy>,
     ) -> Result<(DialMode, TlsStream<BoxIo>), Failure> {
+        let kept = self.found.lock().await.clone();
+        if let Some(answer) = kept {
+            match self.through(&answer, wanted, identity).await {
+                Ok(done) => return Ok(done),
+                Err((mode, error)) => {
+                    tracing::info!(addr = %self.addr, %mode, %error, "the tunnel found before failed; asking {FIND_PATH} again");
+                    *self.found.lock().await = None;
+                }
+            }
+        }
         let answer = self
             .discover(proxy)
             .await

@@ -6,16 +6,14 @@
 //! send policy (`crate::record`): the outcome of a write is recorded before the next one
 //! and the rest goes out with the release, so a new request costs two Teleport writes.
 
-use std::time::Duration;
-
-use teleport_client::{AccessRequest, RequestState, TeleportClient};
+use teleport_client::{AccessRequest, RequestState};
 
 use super::effects::post_note;
 use super::service::{IncidentProgress, IncidentService};
+use crate::app::PluginContext;
 use crate::approval::{AutoApprover, Decision};
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::health::HealthCheck;
-use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, RecordCodec, Resolution, StepError};
 use crate::service_error::ServiceError;
 
@@ -53,21 +51,14 @@ impl<S: IncidentService> HealthCheck for IncidentHandler<S> {
 }
 
 impl<S: IncidentService> IncidentHandler<S> {
-    /// A handler for `service`, keeping its records in the `plugin` namespace through
-    /// `client` under leases of `lease` held as `replica_id`.
-    pub fn new(
-        service: S,
-        client: TeleportClient,
-        plugin: &str,
-        replica_id: String,
-        lease: Duration,
-        metrics: Metrics,
-    ) -> Self {
+    /// A handler for `service`, keeping its records in the `plugin` namespace through the
+    /// process's client, under its replica's leases, counted in its metrics.
+    pub fn in_context(service: S, ctx: &PluginContext, plugin: &str) -> Self {
         Self {
             service,
-            records: LeasedRecords::new(client.clone(), plugin, replica_id, lease),
-            effects: Effects::new(metrics.clone()),
-            approver: AutoApprover::new(client, metrics),
+            records: ctx.leased_records(plugin),
+            effects: Effects::new(ctx.metrics.clone()),
+            approver: AutoApprover::new(ctx.client.clone(), ctx.metrics.clone()),
         }
     }
 

@@ -21,16 +21,7 @@ where
 {
     app::run(
         runtime,
-        move |ctx| {
-            Ok(IncidentHandler::new(
-                make_service(ctx),
-                ctx.client.clone(),
-                plugin,
-                ctx.replica_id.clone(),
-                ctx.lease,
-                ctx.metrics.clone(),
-            ))
-        },
+        move |ctx| Ok(IncidentHandler::in_context(make_service(ctx), ctx, plugin)),
         stop,
     )
     .await

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use teleport_client::{AccessRequest, AccessReview};
 
-use crate::format::url_path_segment;
+use crate::format::request_link;
 use crate::health::HealthCheck;
 use crate::messaging::record::MessageCodec;
 use crate::record::Resolution;
@@ -54,12 +54,9 @@ pub struct RequestView {
 impl RequestView {
     /// The link to the request in Teleport's web UI, if the cluster has one.
     pub fn link(&self) -> Option<String> {
-        self.web_base.as_ref().map(|base| {
-            let mut url = base.trim_end_matches('/').to_owned();
-            url.push_str("/web/requests/");
-            url.push_str(&url_path_segment(&self.request.id));
-            url
-        })
+        self.web_base
+            .as_ref()
+            .map(|base| request_link(base, &self.request.id))
     }
 
     /// Whether a bot whose one message shows every review (Discord's embeds, Teams' card)

@@ -8,15 +8,13 @@
 //! costs two Teleport writes (the claiming create, then record-and-release).
 
 use std::future::Future;
-use std::time::Duration;
 
-use teleport_client::{AccessRequest, AccessReview, RequestState, TeleportClient};
+use teleport_client::{AccessRequest, AccessReview, RequestState};
 
 use super::record::{CloseProgress, IssueKeys, IssueRecord};
 use crate::app::PluginContext;
 use crate::dispatch::{Observation, Outcome, RequestHandler};
 use crate::health::HealthCheck;
-use crate::metrics::Metrics;
 use crate::record::{self, Claim, Effects, LeasedRecords, Resolution, StepError};
 use crate::service_error::ServiceError;
 
@@ -126,33 +124,14 @@ fn lookup_failure(error: ServiceError) -> Result<ServiceError, StepError> {
 }
 
 impl<S: IssueTracker> TrackerHandler<S> {
-    /// A handler for `tracker`, keeping its records in the `plugin` namespace through
-    /// `client` under leases of `lease` held as `replica_id`.
-    pub fn new(
-        tracker: S,
-        client: TeleportClient,
-        plugin: &str,
-        replica_id: String,
-        lease: Duration,
-        metrics: Metrics,
-    ) -> Self {
+    /// A handler for `tracker`, keeping its records in the `plugin` namespace through the
+    /// process's client, under its replica's leases, counted in its metrics.
+    pub fn in_context(tracker: S, ctx: &PluginContext, plugin: &str) -> Self {
         Self {
             tracker,
-            records: LeasedRecords::new(client, plugin, replica_id, lease),
-            effects: Effects::new(metrics),
+            records: ctx.leased_records(plugin),
+            effects: Effects::new(ctx.metrics.clone()),
         }
-    }
-
-    /// [`new`](Self::new) with the process's client, replica, lease and metrics.
-    pub fn in_context(tracker: S, ctx: &PluginContext, plugin: &str) -> Self {
-        Self::new(
-            tracker,
-            ctx.client.clone(),
-            plugin,
-            ctx.replica_id.clone(),
-            ctx.lease,
-            ctx.metrics.clone(),
-        )
     }
 
     /// The plugin's tracker.
