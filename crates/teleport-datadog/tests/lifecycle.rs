@@ -6,14 +6,14 @@
 
 use crate::common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{Env, WAIT, approval, fake_options};
 use teleport_fakes::Fault;
 use teleport_fakes::datadog::{
     ADD_TIMELINE_CELL, CREATE_INCIDENT, SEARCH_INCIDENTS, UPDATE_INCIDENT,
 };
-use teleport_plugin_testsupport::{access_request, request_id, startup_error};
+use teleport_plugin_testsupport::{access_request, lapsed_lease, request_id, startup_error};
 use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
@@ -245,11 +245,6 @@ async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_no
     let created = create_incident(&env, &summary).await;
     // Newer, so the first hit: it quotes the ID, but not on its own `ID:` line.
     create_incident(&env, &format!("Follows up on {id}")).await;
-    let lapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis()
-        - 1_000;
     env.kit
         .put_plugin_data(
             "access_request",
@@ -258,7 +253,7 @@ async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_no
             &[
                 ("user", "bob@example.com"),
                 ("roles", "dev"),
-                ("claim", &format!("killed-replica {lapsed}")),
+                ("claim", &lapsed_lease()),
             ],
         )
         .expect("seed");

@@ -6,13 +6,12 @@
 
 use crate::common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use common::*;
 use teleport_discord::client::{DiscordApi, MessageBody};
 use teleport_discord::render::request_id_line;
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_testsupport::lapsed_lease;
 
 const LOOKUP: &str = "GET /api/v10/channels/{channel}/messages";
 
@@ -25,10 +24,6 @@ fn messages_of(env: &Env, id: &str) -> Vec<String> {
             .map(|m| m.id.clone())
             .collect()
     })
-}
-
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
 }
 
 #[tokio::test]
@@ -74,7 +69,7 @@ async fn crashed_post_is_found_behind(noise: usize) {
         .create_message(CHANNEL, &post(format!("request\n{}", request_id_line(&id))))
         .await
         .unwrap();
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
     env.kit
         .put_plugin_data(
             "access_request",

@@ -8,12 +8,13 @@
 
 use crate::common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use common::*;
 use teleport_email::client::root_message_id;
 use teleport_fakes::Fault;
 use teleport_fakes::mailgun::{FakeMailgun, FakeMailgunOptions, MailgunMessage};
+use teleport_plugin_testsupport::{lapsed_lease, unix_millis};
 
 const RECIPIENT: &str = "admin@example.com";
 
@@ -167,10 +168,6 @@ async fn a_wrong_key_or_domain_stops_start_up_with_a_clear_error() {
     assert_eq!(fake.control().call_count("messages"), 0);
 }
 
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
-
 /// The thread-opening mails to `RECIPIENT` of request `id`, as the fake holds them.
 fn roots_of(fake: &FakeMailgun, id: &str) -> Vec<MailgunMessage> {
     fake.messages()
@@ -240,7 +237,7 @@ async fn a_first_mail_mailgun_accepted_but_nobody_recorded_is_found_not_sent_aga
     let id = request_id(&request);
     // The killed replica: Mailgun accepted its mail; its lease lapsed a moment ago.
     let sent = sent_by_the_killed_replica(&fake, &id);
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
 
     let data = recorded_after_restart(&env, &fake, &id, &[("claim", &lapsed)]).await;
     let thread = &data["email_threads"];
@@ -289,7 +286,7 @@ async fn a_first_mail_that_never_reached_mailgun_is_sent_once_after_a_takeover()
     let id = request_id(&request);
     // The killed replica died before its mail reached Mailgun. The look-up is rate limited
     // once first: it waits and asks again, as a send would.
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
     fake.control().fail_next_for(
         "events",
         1,

@@ -5,12 +5,11 @@
 
 use crate::common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use common::*;
 use teleport_mattermost::client::{MattermostApi, REQUEST_ID_PROP};
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_testsupport::lapsed_lease;
 
 const LOOKUP: &str = "GET /api/v4/channels/{channel}/posts";
 
@@ -23,10 +22,6 @@ fn posts_of(env: &Env, id: &str) -> Vec<String> {
             .map(|p| p.id.clone())
             .collect()
     })
-}
-
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
 }
 
 #[tokio::test]
@@ -69,7 +64,7 @@ async fn crashed_post_is_found_under(newer: usize) {
             .await
             .unwrap();
     }
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
     env.kit
         .put_plugin_data(
             "access_request",

@@ -8,14 +8,16 @@
 
 use crate::common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use teleport_fakes::msteams::{LIST_CHANNEL_MESSAGES, LIST_CHAT_MESSAGES, POST_ACTIVITY};
 use teleport_msteams::record::TeamsMessage;
 use teleport_msteams::render;
 use teleport_plugin_runtime::messaging::{RequestView, Status};
-use teleport_plugin_testsupport::{access_request, log_file, start_plugin, terminate};
+use teleport_plugin_testsupport::{
+    access_request, lapsed_lease, log_file, start_plugin, terminate,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_teleport-msteams");
 const LOOKUP_ON: &str = "lookup_posted = true";
@@ -52,10 +54,6 @@ fn stored_message(env: &Env, id: &str) -> TeamsMessage {
     TeamsMessage::decode(&data["messages"]).expect("one message in Go's encoding")
 }
 
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
-
 /// A request whose card the killed replica posted to `conversation` — after another
 /// request's card and before five more, so the look-up pages — without recording it; its
 /// lease lapsed a moment ago. Returns the request ID and the card's activity ID.
@@ -73,7 +71,7 @@ fn killed_after_posting(env: &Env, conversation: &str) -> (String, String) {
         env.fake
             .add_activity(conversation, card_for(&other_request(n)));
     }
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
     env.kit
         .put_plugin_data(
             "access_request",

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::{BOT_EMAIL, Env, NOTIFY, NOTIFY_SERVICE, SERVICES, WAIT, id_of};
 use teleport_fakes::Fault;
@@ -13,6 +13,7 @@ use teleport_pagerduty::client::{NewIncident, PagerDutyApi};
 use teleport_pagerduty::config::AutoApproval;
 use teleport_plugin_runtime::config::Secret;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
+use teleport_plugin_testsupport::{lapsed_lease, unix_millis};
 use teleport_testkit::Verdict;
 use teleport_testkit::wire::types::RequestState;
 
@@ -367,10 +368,6 @@ async fn earlier_incident(env: &Env, id: &str, details: &str) -> (String, String
     (service.id, incident.id)
 }
 
-fn millis(at: SystemTime) -> u128 {
-    at.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
-
 #[tokio::test]
 async fn a_process_that_died_after_creating_the_incident_is_taken_over() {
     let env = Env::new().await;
@@ -379,7 +376,7 @@ async fn a_process_that_died_after_creating_the_incident_is_taken_over() {
     // the service chosen, the incident open in PagerDuty, its lease lapsed.
     let (service_id, existing_id) =
         earlier_incident(&env, &id, "created by the process that died").await;
-    let lapsed = format!("dead-replica {}", millis(SystemTime::now()) - 1);
+    let lapsed = lapsed_lease();
     env.kit
         .put_plugin_data(
             "access_request",
@@ -416,7 +413,7 @@ async fn a_live_lease_is_respected_until_it_lapses() {
     let id = env.notify_request("alice@example.com");
     // Another replica holds the request for 1.5 s more.
     let until = SystemTime::now() + Duration::from_millis(1500);
-    let claim = format!("other-replica {}", millis(until));
+    let claim = format!("other-replica {}", unix_millis(until));
     env.kit
         .put_plugin_data(
             "access_request",

@@ -1,5 +1,7 @@
 //! Requests as the tests build and read them.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use teleport_client::{AccessRequest, RequestState};
 use teleport_testkit::wire::types::AccessRequestV3;
 
@@ -26,4 +28,17 @@ pub fn plugin_data(pairs: &[(&str, &str)]) -> teleport_client::PluginDataMap {
         .iter()
         .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
         .collect()
+}
+
+/// Milliseconds since the Unix epoch, as leases and look-up windows are written.
+pub fn unix_millis(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis()
+}
+
+/// The `claim` of a replica that was killed while working on a request: a lease held by
+/// another replica that lapsed a second ago, so the next replica takes it over.
+pub fn lapsed_lease() -> String {
+    format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000)
 }

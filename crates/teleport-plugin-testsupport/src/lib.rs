@@ -14,7 +14,7 @@ mod in_process;
 mod process;
 mod wait;
 
-pub use fixtures::{access_request, plugin_data, request_id};
+pub use fixtures::{access_request, lapsed_lease, plugin_data, request_id, unix_millis};
 pub use go_compat::{go_config, go_configs_dir};
 pub use identity::{client_of, identity_dir, write_identity};
 pub use in_process::{InProcessPlugin, startup_error};

@@ -5,13 +5,14 @@
 
 use crate::common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{CLOSE_CODE, Env, approval, correlation};
 use teleport_fakes::Fault;
 use teleport_fakes::servicenow::{
     CREATE_INCIDENT, LIST_INCIDENTS, UPDATE_INCIDENT, WHO_IS_ON_CALL,
 };
+use teleport_plugin_testsupport::lapsed_lease;
 use teleport_testkit::{Verdict, access_monitoring_rule};
 
 #[tokio::test]
@@ -245,11 +246,6 @@ async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_no
     let id = env.request("bob", &["dev"], &[]);
     // The killed replica's create reached ServiceNow; its record kept only its lease.
     let created = go_plugin_incident(&env, &id).await;
-    let lapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis()
-        - 1_000;
     env.kit
         .put_plugin_data(
             "access_request",
@@ -258,7 +254,7 @@ async fn an_incident_created_by_a_replica_killed_before_recording_it_is_found_no
             &[
                 ("user", "bob"),
                 ("roles", "dev"),
-                ("claim", &format!("killed-replica {lapsed}")),
+                ("claim", &lapsed_lease()),
             ],
         )
         .expect("seed");

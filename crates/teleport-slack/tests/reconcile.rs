@@ -6,12 +6,12 @@
 
 use crate::common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{WAIT, fake_slack_options, setup};
 use teleport_fakes::FakeSlack;
 use teleport_fakes::control::Fault;
-use teleport_plugin_testsupport::eventually;
+use teleport_plugin_testsupport::{eventually, lapsed_lease};
 use teleport_slack::client::{
     REQUEST_EVENT_TYPE, REQUEST_ID_KEY, SlackApi, SlackApiConfig, SlackToken,
 };
@@ -33,10 +33,6 @@ fn messages_of(slack: &FakeSlack, channel: &str, id: &str) -> Vec<String> {
         .collect()
 }
 
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
-
 #[tokio::test]
 async fn a_post_slack_accepted_but_nobody_recorded_is_found_not_posted_again() {
     let kit = Testkit::start().await.unwrap();
@@ -55,7 +51,7 @@ async fn a_post_slack_accepted_but_nobody_recorded_is_found_not_posted_again() {
         .post_request_message("dba-team", &[], "the crashed replica's post", &id)
         .await
         .unwrap();
-    let lapsed = format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000);
+    let lapsed = lapsed_lease();
     kit.put_plugin_data(
         "access_request",
         &id,
