@@ -90,19 +90,12 @@ impl IncidentRecord {
         put("incident_id", self.incident_id.clone());
         put("service_id", self.service_id.clone());
         put(
-            "claim",
-            self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
-        );
-        put(
-            "auto_approval",
-            progress::encode_approval(self.auto_approval),
-        );
-        put(
             "close_progress",
             self.close_progress
                 .encode(self.request.resolution, NOTED)
                 .to_owned(),
         );
+        progress::put_lease_and_approval(&mut map, self.claim.as_ref(), self.auto_approval);
         map
     }
 
@@ -110,11 +103,12 @@ impl IncidentRecord {
     pub fn decode(data: &PluginDataMap) -> Self {
         let get = |key: &str| data.get(key).map(String::as_str).unwrap_or("").trim();
         let request = RequestData::decode(data);
+        let (claim, auto_approval) = progress::lease_and_approval(data);
         Self {
             incident_id: get("incident_id").to_owned(),
             service_id: get("service_id").to_owned(),
-            claim: Lease::decode(get("claim")),
-            auto_approval: progress::decode_approval(get("auto_approval")),
+            claim,
+            auto_approval,
             // A resolution without progress is the Go plugin's, which closed in one go.
             close_progress: CloseProgress::decode(get("close_progress"), request.resolution, NOTED),
             request,

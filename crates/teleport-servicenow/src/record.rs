@@ -107,14 +107,6 @@ impl IncidentRecord {
                 .unwrap_or_default(),
         );
         put(
-            "claim",
-            self.claim.as_ref().map(Lease::encode).unwrap_or_default(),
-        );
-        put(
-            "auto_approval",
-            progress::encode_approval(self.auto_approval),
-        );
-        put(
             progress::CLOSE_PROGRESS,
             progress::encode(request.resolution, self.closed),
         );
@@ -122,6 +114,7 @@ impl IncidentRecord {
             CREATE_UNSURE,
             if self.create_unsure { "true" } else { "" }.to_owned(),
         );
+        progress::put_lease_and_approval(&mut map, self.claim.as_ref(), self.auto_approval);
         map
     }
 
@@ -137,11 +130,12 @@ impl IncidentRecord {
                 _ => Some(Resolution::Approved),
             };
         }
+        let (claim, auto_approval) = progress::lease_and_approval(data);
         Self {
             incident_id: get("incident_id").to_owned(),
             request,
-            claim: Lease::decode(get("claim")),
-            auto_approval: progress::decode_approval(get("auto_approval")),
+            claim,
+            auto_approval,
             closed: progress::decode_closed(get(progress::CLOSE_PROGRESS)),
             create_unsure: get(CREATE_UNSURE) == "true",
         }

@@ -7,7 +7,7 @@
 use teleport_client::PluginDataMap;
 
 use crate::approval::ApprovalOutcome;
-use crate::record::{REQUEST_DATA_KEYS, Resolution};
+use crate::record::{Lease, REQUEST_DATA_KEYS, Resolution};
 
 /// The `close_progress` key: "" while the request is open, `pending` until the incident is
 /// closed, `done` after. A resolution without it is a Go plugin's, which closed in one go.
@@ -45,6 +45,29 @@ pub fn decode_approval(text: &str) -> Option<ApprovalOutcome> {
         "" => Some(ApprovalOutcome::ByGo),
         text => ApprovalOutcome::parse(text),
     }
+}
+
+/// Writes the lease and the on-call decision of a record whose Go plugin writes no
+/// `auto_approval` into `map`: `claim`, and `auto_approval` as [`encode_approval`] words it.
+pub fn put_lease_and_approval(
+    map: &mut PluginDataMap,
+    claim: Option<&Lease>,
+    approval: Option<ApprovalOutcome>,
+) {
+    map.insert(
+        "claim".to_owned(),
+        claim.map(Lease::encode).unwrap_or_default(),
+    );
+    map.insert("auto_approval".to_owned(), encode_approval(approval));
+}
+
+/// Reads them back from `data` (a Go record's: no lease, the decision Go's).
+pub fn lease_and_approval(data: &PluginDataMap) -> (Option<Lease>, Option<ApprovalOutcome>) {
+    let get = |key: &str| data.get(key).map(String::as_str).unwrap_or_default();
+    (
+        Lease::decode(get("claim").trim()),
+        decode_approval(get("auto_approval")),
+    )
 }
 
 /// Every key of a record of [`REQUEST_DATA_KEYS`] and `own_keys`, each with "".
