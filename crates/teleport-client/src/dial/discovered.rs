@@ -8,15 +8,12 @@
 //! tunnel found by a kept answer fails, the proxy is asked again once (it may have moved).
 
 use std::io;
-use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::discovery::{self, FIND_PATH, FindResponse, TUNNEL_PUBLIC_ADDR_ENV};
 use super::http_proxy::{self, HttpProxy, split_host_port};
-use super::{BoxIo, DialMode, Dialer, Plan, open_to, tls, tunnel};
+use super::{BoxIo, DialMode, Dialer, Plan, handshake_with, open_to, tls, tunnel};
 use crate::credentials::Identity;
 
 /// A failure, with the mode it belongs to once the answer has said which.
@@ -97,15 +94,10 @@ impl Dialer {
     /// GET `/webapi/find` on the configured address.
     async fn discover(&self, proxy: Option<&HttpProxy>) -> io::Result<FindResponse> {
         let tcp = self.open(proxy).await?;
-        let config = tls::web_tls_config(self.web_roots().await?, &[b"http/1.1"])
-            .map_err(io::Error::other)?;
-        let name = ServerName::try_from(self.host.clone()).map_err(io::Error::other)?;
-        let tls = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
+        let tls = self
+            .web_tls(tcp, &self.host, b"http/1.1")
             .await
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("TLS handshake with the web port: {e}"))
-            })?;
+            .map_err(handshake_with("the web port"))?;
         discovery::find(Box::new(tls), &self.addr).await
     }
 
@@ -150,15 +142,10 @@ impl Dialer {
         tcp: tokio::net::TcpStream,
         host: &str,
     ) -> io::Result<BoxIo> {
-        let config = tls::web_tls_config(self.web_roots().await?, &[tls::REVERSE_TUNNEL_ALPN])
-            .map_err(io::Error::other)?;
-        let name = ServerName::try_from(host.to_owned()).map_err(io::Error::other)?;
-        let tls = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
+        let tls = self
+            .web_tls(tcp, host, tls::REVERSE_TUNNEL_ALPN)
             .await
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("TLS handshake with the web port: {e}"))
-            })?;
+            .map_err(handshake_with("the web port"))?;
         if tls.get_ref().1.alpn_protocol() != Some(tls::REVERSE_TUNNEL_ALPN) {
             return Err(io::Error::other(
                 "the web port did not accept ALPN teleport-reversetunnel",

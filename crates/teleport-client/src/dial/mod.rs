@@ -412,7 +412,7 @@ impl Dialer {
         let stream = TlsConnector::from(Arc::new(config))
             .connect(server_name, inner)
             .await
-            .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake with auth: {e}")))?;
+            .map_err(handshake_with("auth"))?;
         let alpn = stream.get_ref().1.alpn_protocol();
         if alpn != Some(b"h2") {
             return Err(io::Error::other(format!(
@@ -440,20 +440,25 @@ impl Dialer {
             .map_err(io::Error::other)
     }
 
+    /// TLS over `io` to `host`, offering `alpn`, the certificate verified as any HTTPS
+    /// server's (the system roots and the configured CA). A failed handshake's error is
+    /// rustls' own: the load-balancer probe reads its alert.
+    async fn web_tls<IO>(&self, io: IO, host: &str, alpn: &[u8]) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let config =
+            tls::web_tls_config(self.web_roots().await?, &[alpn]).map_err(io::Error::other)?;
+        let name = ServerName::try_from(host.to_owned()).map_err(io::Error::other)?;
+        TlsConnector::from(Arc::new(config)).connect(name, io).await
+    }
+
     /// TLS to the balancer (verified with the web PKI), then the upgrade request.
     async fn upgraded(&self, transport: BoxIo, flavor: Flavor) -> Result<BoxIo, UpgradeError> {
-        let config = tls::web_tls_config(self.web_roots().await?, &[b"http/1.1"])
-            .map_err(io::Error::other)?;
-        let name = ServerName::try_from(self.host.clone()).map_err(io::Error::other)?;
-        let tls = TlsConnector::from(Arc::new(config))
-            .connect(name, transport)
+        let tls = self
+            .web_tls(transport, &self.host, b"http/1.1")
             .await
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("TLS handshake with the load balancer: {e}"),
-                )
-            })?;
+            .map_err(handshake_with("the load balancer"))?;
         upgrade::upgrade(tls, &self.addr, flavor).await
     }
 
@@ -464,12 +469,9 @@ impl Dialer {
             return forced.clone();
         }
         let probe = async {
-            let config = tls::web_tls_config(self.web_roots().await?, &[tls::REVERSE_TUNNEL_ALPN])
-                .map_err(io::Error::other)?;
-            let name = ServerName::try_from(self.host.clone()).map_err(io::Error::other)?;
             let tcp = self.open(proxy).await?;
-            let tls = TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
+            let tls = self
+                .web_tls(tcp, &self.host, tls::REVERSE_TUNNEL_ALPN)
                 .await?;
             Ok::<_, io::Error>(tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec))
         };
@@ -479,6 +481,11 @@ impl Dialer {
 }
 
 /// TCP to `target`, through the HTTP proxy's CONNECT when there is one.
+/// A failed handshake worded with who it was with, its kind kept.
+fn handshake_with(peer: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |error| io::Error::new(error.kind(), format!("TLS handshake with {peer}: {error}"))
+}
+
 async fn open_to(target: &str, proxy: Option<&HttpProxy>) -> io::Result<TcpStream> {
     let tcp = match proxy {
         None => TcpStream::connect(target).await?,
