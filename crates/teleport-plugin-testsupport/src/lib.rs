@@ -19,4 +19,4 @@ pub use go_compat::{go_config, go_configs_dir};
 pub use identity::{client_of, identity_dir, write_identity};
 pub use in_process::{InProcessPlugin, startup_error};
 pub use process::{cli_stdout, log_file, run_to_exit, start_plugin, terminate};
-pub use wait::{eventually, free_port, http_get};
+pub use wait::{eventually, free_port, http_get, wait_plugin_data};

@@ -1,9 +1,11 @@
 //! Waiting for what no fake can signal: a condition, a listening port, an HTTP answer.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use teleport_testkit::Testkit;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How often a condition is checked again.
@@ -20,6 +22,30 @@ pub async fn eventually<F: Future<Output = bool>>(
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Polls request `request_id`'s plugin data in `namespace` until `ready` holds and returns
+/// it; panics naming `what`, with the data last seen, after `within`.
+pub async fn wait_plugin_data(
+    kit: &Testkit,
+    request_id: &str,
+    namespace: &str,
+    what: &str,
+    within: Duration,
+    mut ready: impl FnMut(&HashMap<String, String>) -> bool,
+) -> HashMap<String, String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let data = kit.plugin_data(request_id, namespace).unwrap_or_default();
+        if ready(&data) {
+            return data;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; plugin data: {data:?}"
         );
         tokio::time::sleep(POLL).await;
     }

@@ -16,7 +16,7 @@ use teleport_plugin_runtime::config::{
 };
 use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id, wait_plugin_data};
 use teleport_testkit::{IdentityRequest, Testkit};
 
 /// Generous: the machine is small and shared.
@@ -153,20 +153,9 @@ impl Env {
         &self,
         id: &str,
         what: &str,
-        mut ready: impl FnMut(&HashMap<String, String>) -> bool,
+        ready: impl FnMut(&HashMap<String, String>) -> bool,
     ) -> HashMap<String, String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let data = self.data(id);
-            if ready(&data) {
-                return data;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; plugin data: {data:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_plugin_data(&self.kit, id, "datadog", what, WAIT, ready).await
     }
 
     /// Waits until the request's record is released with its incident and returns the

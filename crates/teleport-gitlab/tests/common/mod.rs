@@ -18,7 +18,9 @@ use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::http::{HttpClientOptions, http_client};
 use teleport_plugin_runtime::inbound::{HttpConfig, PollOptions};
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_testsupport::{InProcessPlugin, free_port, identity_dir, request_id};
+use teleport_plugin_testsupport::{
+    InProcessPlugin, free_port, identity_dir, request_id, wait_plugin_data,
+};
 use teleport_testkit::wire::types::{AccessRequestV3, RequestState};
 use teleport_testkit::{IdentityRequest, Testkit};
 
@@ -158,20 +160,9 @@ impl Env {
         &self,
         id: &str,
         what: &str,
-        mut ready: impl FnMut(&HashMap<String, String>) -> bool,
+        ready: impl FnMut(&HashMap<String, String>) -> bool,
     ) -> HashMap<String, String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let data = self.data(id);
-            if ready(&data) {
-                return data;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; plugin data: {data:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_plugin_data(&self.kit, id, "gitlab", what, WAIT, ready).await
     }
 
     /// Every issue whose description names the request.

@@ -20,7 +20,7 @@ use teleport_plugin_runtime::inbound::HttpConfig;
 use teleport_plugin_runtime::inbound::PollOptions;
 use teleport_plugin_runtime::inbound::config::{BasicAuth, ClientCa, Transport};
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id, wait_plugin_data};
 use teleport_testkit::wire::types::RequestState;
 use teleport_testkit::{IdentityRequest, Testkit};
 
@@ -198,20 +198,9 @@ impl Env {
         &self,
         id: &str,
         what: &str,
-        mut ready: impl FnMut(&HashMap<String, String>) -> bool,
+        ready: impl FnMut(&HashMap<String, String>) -> bool,
     ) -> HashMap<String, String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let data = self.data(id);
-            if ready(&data) {
-                return data;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; plugin data: {data:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_plugin_data(&self.kit, id, "jira", what, WAIT, ready).await
     }
 
     /// Waits for the issue of request `id` to satisfy `ready`.

@@ -15,7 +15,7 @@ use teleport_plugin_runtime::app::RuntimeConfig;
 use teleport_plugin_runtime::config::{CredentialsSource, Secret, TeleportConfig};
 use teleport_plugin_runtime::dispatch::DispatchOptions;
 use teleport_plugin_runtime::ops::OpsConfig;
-use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id};
+use teleport_plugin_testsupport::{InProcessPlugin, identity_dir, request_id, wait_plugin_data};
 use teleport_testkit::wire::types::AccessRequestV3;
 use teleport_testkit::{IdentityRequest, Testkit};
 
@@ -182,20 +182,9 @@ impl Env {
         &self,
         id: &str,
         what: &str,
-        mut ready: impl FnMut(&HashMap<String, String>) -> bool,
+        ready: impl FnMut(&HashMap<String, String>) -> bool,
     ) -> HashMap<String, String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let data = self.data(id);
-            if ready(&data) {
-                return data;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; plugin data: {data:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_plugin_data(&self.kit, id, "pagerduty", what, WAIT, ready).await
     }
 
     /// Waits for the incident with the request's key and returns it.
