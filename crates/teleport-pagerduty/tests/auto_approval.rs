@@ -4,6 +4,8 @@
 
 use crate::common;
 
+use teleport_plugin_testsupport::wait_auto_approval;
+
 use common::{Env, NOTIFY, NOTIFY_SERVICE, PLUGIN_USER, SERVICES, WAIT};
 use teleport_pagerduty::config::{AutoApproval, PagerDutyLimits};
 use teleport_testkit::wire::types::RequestState;
@@ -13,12 +15,7 @@ const APPROVED: i32 = RequestState::Approved as i32;
 
 /// Waits until the plugin has taken its on-call decision and returns it.
 async fn decision(env: &Env, id: &str) -> String {
-    env.wait_data(id, "the on-call decision", |d| {
-        d.get("auto_approval").is_some_and(|a| a != "pending")
-            && d.get("claim").is_none_or(String::is_empty)
-    })
-    .await["auto_approval"]
-        .clone()
+    wait_auto_approval(&env.kit, id, "pagerduty", WAIT).await
 }
 
 fn on_call_request(env: &Env, user: &str, roles: &[&str], services: &[&str]) -> String {

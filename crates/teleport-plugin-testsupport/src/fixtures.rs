@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use teleport_client::{AccessRequest, RequestState};
+use teleport_testkit::Testkit;
 use teleport_testkit::wire::types::AccessRequestV3;
 
 /// The ID (metadata name) of a request the testkit created.
@@ -41,4 +42,14 @@ pub fn unix_millis(at: SystemTime) -> u128 {
 /// another replica that lapsed a second ago, so the next replica takes it over.
 pub fn lapsed_lease() -> String {
     format!("dead-replica {}", unix_millis(SystemTime::now()) - 1_000)
+}
+
+/// The request's state (as the wire's `RequestState` number) and how many reviews it has.
+pub fn state_and_reviews(kit: &Testkit, request_id: &str) -> (i32, usize) {
+    let spec = kit
+        .get_request(request_id)
+        .expect("the request exists")
+        .spec
+        .expect("the request has a spec");
+    (spec.state, spec.reviews.len())
 }

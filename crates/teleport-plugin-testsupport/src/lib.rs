@@ -14,9 +14,11 @@ mod in_process;
 mod process;
 mod wait;
 
-pub use fixtures::{access_request, lapsed_lease, plugin_data, request_id, unix_millis};
+pub use fixtures::{
+    access_request, lapsed_lease, plugin_data, request_id, state_and_reviews, unix_millis,
+};
 pub use go_compat::{go_config, go_configs_dir};
 pub use identity::{client_of, identity_dir, write_identity};
 pub use in_process::{InProcessPlugin, startup_error};
 pub use process::{cli_stdout, log_file, run_to_exit, start_plugin, terminate};
-pub use wait::{eventually, free_port, http_get, wait_plugin_data};
+pub use wait::{eventually, free_port, http_get, wait_auto_approval, wait_plugin_data};

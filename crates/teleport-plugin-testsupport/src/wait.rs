@@ -51,6 +51,24 @@ pub async fn wait_plugin_data(
     }
 }
 
+/// Waits until the plugin in `namespace` took its on-call decision on the request
+/// (`auto_approval` set, not `pending`) and released the record; returns the decision.
+pub async fn wait_auto_approval(
+    kit: &Testkit,
+    request_id: &str,
+    namespace: &str,
+    within: Duration,
+) -> String {
+    let decided = |data: &HashMap<String, String>| {
+        data.get("auto_approval")
+            .is_some_and(|a| !a.is_empty() && a != "pending")
+            && data.get("claim").is_none_or(String::is_empty)
+    };
+    let what = "the on-call decision";
+    wait_plugin_data(kit, request_id, namespace, what, within, decided).await["auto_approval"]
+        .clone()
+}
+
 /// A loopback port nothing listens on right now (for a plugin's `[ops] listen_addr`).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,6 +4,8 @@
 
 use crate::common;
 
+use teleport_plugin_testsupport::{state_and_reviews, wait_auto_approval};
+
 use common::{ALICE_ID, Env, PLUGIN_USER, PRIMARY, SCHEDULES, SECONDARY, WAIT, approval};
 use teleport_fakes::servicenow::{GET_USER, WHO_IS_ON_CALL};
 use teleport_servicenow::config::{AutoApproval, ServiceNowLimits};
@@ -13,23 +15,11 @@ const PENDING: i32 = RequestState::Pending as i32;
 const APPROVED: i32 = RequestState::Approved as i32;
 
 async fn decision(env: &Env, id: &str) -> String {
-    env.wait_data(id, "the on-call decision", |d| {
-        d.get("auto_approval")
-            .is_some_and(|a| !a.is_empty() && a != "pending")
-            && d.get("claim").is_none_or(String::is_empty)
-    })
-    .await["auto_approval"]
-        .clone()
+    wait_auto_approval(&env.kit, id, "servicenow", WAIT).await
 }
 
 fn state(env: &Env, id: &str) -> (i32, usize) {
-    let spec = env
-        .kit
-        .get_request(id)
-        .expect("request")
-        .spec
-        .expect("spec");
-    (spec.state, spec.reviews.len())
+    state_and_reviews(&env.kit, id)
 }
 
 #[tokio::test]
