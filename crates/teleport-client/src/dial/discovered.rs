@@ -13,7 +13,8 @@ use tokio_rustls::client::TlsStream;
 
 use super::discovery::{self, FIND_PATH, FindResponse, TUNNEL_PUBLIC_ADDR_ENV};
 use super::http_proxy::{self, HttpProxy, split_host_port};
-use super::{BoxIo, DialMode, Dialer, Plan, handshake_with, open_to, tls, tunnel};
+use super::tls::handshake_with;
+use super::{BoxIo, DialMode, Dialer, Plan, open_to, tls, tunnel};
 use crate::credentials::Identity;
 
 /// A failure, with the mode it belongs to once the answer has said which.

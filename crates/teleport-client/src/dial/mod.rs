@@ -41,6 +41,7 @@ use crate::credentials::Identity;
 use crate::identity_store::IdentityStore;
 use http_proxy::HttpProxy;
 pub(crate) use tls::auth_tls_config;
+use tls::handshake_with;
 pub use tls::{TELEPORT_SERVER_NAME, auth_alpn_protocol};
 pub use upgrade::CONN_UPGRADE_ENV;
 use upgrade::{Decision, Flavor, UpgradeError};
@@ -481,11 +482,6 @@ impl Dialer {
 }
 
 /// TCP to `target`, through the HTTP proxy's CONNECT when there is one.
-/// A failed handshake worded with who it was with, its kind kept.
-fn handshake_with(peer: &'static str) -> impl FnOnce(io::Error) -> io::Error {
-    move |error| io::Error::new(error.kind(), format!("TLS handshake with {peer}: {error}"))
-}
-
 async fn open_to(target: &str, proxy: Option<&HttpProxy>) -> io::Result<TcpStream> {
     let tcp = match proxy {
         None => TcpStream::connect(target).await?,

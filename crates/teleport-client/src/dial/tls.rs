@@ -1,6 +1,7 @@
 //! TLS configurations for dialing: the end-to-end mTLS with auth (host CA, client
 //! certificate, routing ALPN), and the outer TLS to a proxy's web port (web PKI).
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -105,6 +106,11 @@ pub(crate) async fn web_roots(extra_ca: Option<&Path>) -> Result<Arc<RootCertSto
             .map_err(|e| format!("bad CA certificate in {}: {e}", path.display()))?;
     }
     Ok(Arc::new(roots))
+}
+
+/// A failed handshake worded with who it was with, its kind kept.
+pub(crate) fn handshake_with(peer: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |error| io::Error::new(error.kind(), format!("TLS handshake with {peer}: {error}"))
 }
 
 /// A client configuration for the proxy's web port, offering `alpn`.
