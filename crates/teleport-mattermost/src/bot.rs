@@ -10,6 +10,7 @@ use teleport_plugin_runtime::health::HealthCheck;
 use teleport_plugin_runtime::messaging::{
     ChannelMessage, MessagingBot, PostWindow, Recipient, RequestView,
 };
+use teleport_plugin_runtime::record::unix_millis;
 use teleport_plugin_runtime::service_error::ServiceError;
 
 use crate::client::{Channel, MattermostApi, MattermostError, POSTS_PAGE, Team};
@@ -328,13 +329,4 @@ impl MessagingBot for MattermostBot {
             .await?;
         Ok(true)
     }
-}
-
-/// `time` in the Unix milliseconds Mattermost dates posts in (0 before 1970).
-fn unix_millis(time: std::time::SystemTime) -> u64 {
-    let millis = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    u64::try_from(millis).unwrap_or(u64::MAX)
 }

@@ -22,7 +22,7 @@ use teleport_client::AccessRequest;
 
 use crate::messaging::bot::{MessagingBot, PostWindow, Recipient, RequestView};
 use crate::messaging::record::StateCodec;
-use crate::record::{Claim, Effects, Lease, Permanent, StepError};
+use crate::record::{Claim, Effects, Lease, Permanent, StepError, unix_millis};
 
 /// Allowed difference between the clocks of this replica, the one that crashed, Teleport
 /// (the request's creation time) and the service (the message's time).
@@ -189,11 +189,4 @@ pub(super) async fn find_posted<B: MessagingBot>(
             Ok(None)
         }
     }
-}
-
-/// `time` in milliseconds since the Unix epoch, for logs.
-fn unix_millis(time: SystemTime) -> u128 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use teleport_client::PluginDataMap;
 
 use crate::messaging::go_data::{self, GoRequestData};
-use crate::record::{Lease, RecordCodec, Resolution};
+use crate::record::{Lease, RecordCodec, Resolution, unix_millis};
 
 /// How a plugin's sent-message references are stored.
 pub trait MessageCodec {
@@ -352,14 +352,6 @@ fn list_or_marker(list: &[String]) -> String {
     } else {
         list.join(",")
     }
-}
-
-fn unix_millis(time: SystemTime) -> u64 {
-    let millis = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
 /// A time stored as [`unix_millis`]; `None` when empty or unreadable.

@@ -44,7 +44,9 @@ impl Lease {
     }
 }
 
-pub(super) fn unix_millis(time: SystemTime) -> u64 {
+/// `time` in milliseconds since the Unix epoch, as leases, unsure marks and services such as
+/// Mattermost write times (0 before 1970, saturated past `u64`).
+pub fn unix_millis(time: SystemTime) -> u64 {
     let millis = time
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -25,7 +25,6 @@ use std::time::{Duration, SystemTime};
 use teleport_client::{AccessRequest, ClientError, PluginDataMap, RequestState, TeleportClient};
 
 use crate::dispatch::{Observation, Outcome};
-use lease::unix_millis;
 
 /// Compare-and-swap conflicts tolerated while claiming before backing off.
 const MAX_CAS_ROUNDS: usize = 16;
@@ -328,7 +327,7 @@ pub use claim::Claim;
 #[cfg(test)]
 pub(crate) use effect::MAX_TRIES_IN_PLACE;
 pub use effect::{Effects, Permanent};
-pub use lease::Lease;
+pub use lease::{Lease, unix_millis};
 pub use request_data::{REQUEST_DATA_KEYS, RequestData};
 pub use resolution::Resolution;
 pub use step_error::{StepError, outcome};
